@@ -1,0 +1,57 @@
+"""The whistle-blower intake portal: ``create_app`` builds the Flask application."""
+
+import logging
+
+from flask import Flask
+
+from . import config as config_module
+from . import i18n, resources
+from .db import make_engine, make_session_factory
+from .services import instance as instance_service
+
+
+def create_app(config=None) -> Flask:
+    settings = config_module.load(config)
+    app = Flask(
+        __name__,
+        static_folder=str(resources.folder("static")),
+        static_url_path="/static",
+        instance_path=settings["INSTANCE_PATH"],
+    )
+    app.config.update(settings)
+    _configure_logging(app)
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    session_factory = make_session_factory(engine)
+    app.extensions["portal.engine"] = engine
+    app.extensions["portal.sessions"] = session_factory
+    with session_factory() as session:
+        instance = instance_service.load(session)
+        app.secret_key = instance.secret_key
+
+    upload_cap = app.config["MAX_ATTACHMENTS"] * app.config["MAX_ATTACHMENT_BYTES"]
+    app.config.update(
+        # Room for the text fields on top of the files.
+        MAX_CONTENT_LENGTH=upload_cap + 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
+        # A report may take long to write: the token lives as long as the session.
+        WTF_CSRF_TIME_LIMIT=None,
+        SEND_FILE_MAX_AGE_DEFAULT=86400,
+    )
+
+    from .web import database, errors, reporter, security, sessions, uploads
+
+    app.request_class = uploads.InMemoryUploadRequest
+    app.session_interface = sessions.ServerSessionInterface(session_factory)
+    i18n.init_app(app, str(resources.folder("translations")))
+    app.teardown_appcontext(database.close)
+    app.after_request(security.add_headers)
+    app.register_blueprint(reporter.make_blueprint(app.config))
+    errors.register(app)
+    return app
+
+
+def _configure_logging(app) -> None:
+    # Werkzeug's request log writes client addresses: it is never enabled.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,57 @@
+"""Settings from ``PORTAL_*`` environment variables, with safe defaults.
+
+Only settings that are safe to have in the environment live here. Secrets
+that every app node must share (the session signing key, the receipt salt)
+are created by ``portal init`` and kept in the database.
+"""
+
+import os
+from pathlib import Path
+
+DEFAULTS = {
+    "INSTANCE_PATH": "instance",
+    "DATABASE_URL": None,  # default: SQLite in the instance folder
+    "ENV": "production",
+    "ORGANISATION_NAME": "Whistle-blower portal",
+    "LANGUAGES": "en,zh_Hans,vi,ms",
+    "DEFAULT_LANGUAGE": "en",
+    "QUICK_EXIT_URL": "https://www.wikipedia.org/",
+    "ACK_DAYS": 7,
+    "FEEDBACK_MONTHS": 3,
+    "MAX_ATTACHMENT_BYTES": 15 * 1024 * 1024,
+    "MAX_ATTACHMENTS": 5,
+    "MAX_TEXT_CHARS": 20000,
+    "REPORTER_SESSION_MINUTES": 20,
+    "RECEIPT_ATTEMPTS_PER_MINUTE": 120,
+    # Argon2id cost of a receipt look-up: about a quarter second on one core.
+    "RECEIPT_ARGON2_TIME_COST": 3,
+    "RECEIPT_ARGON2_MEMORY_KIB": 65536,
+    "LOG_LEVEL": "INFO",
+}
+
+_INTEGER_KEYS = {key for key, value in DEFAULTS.items() if isinstance(value, int)}
+
+
+def load(overrides=None, environ=None) -> dict:
+    """Return the configuration: defaults, then ``PORTAL_*`` variables, then overrides."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for key in DEFAULTS:
+        value = environ.get(f"PORTAL_{key}")
+        if value is not None:
+            config[key] = value
+    config.update(overrides or {})
+    for key in _INTEGER_KEYS:
+        try:
+            config[key] = int(config[key])
+        except (TypeError, ValueError):
+            raise ValueError(f"PORTAL_{key} must be a whole number") from None
+    config["INSTANCE_PATH"] = str(Path(config["INSTANCE_PATH"]).resolve())
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + str(Path(config["INSTANCE_PATH"]) / "portal.db")
+    if isinstance(config["LANGUAGES"], str):
+        config["LANGUAGES"] = [code.strip() for code in config["LANGUAGES"].split(",") if code.strip()]
+    if config["DEFAULT_LANGUAGE"] not in config["LANGUAGES"]:
+        raise ValueError("PORTAL_DEFAULT_LANGUAGE must be one of PORTAL_LANGUAGES")
+    config["DEVELOPMENT"] = config["ENV"] == "development"
+    return config

@@ -1,0 +1,72 @@
+"""Languages: the URL prefix chooses, so a reporter needs no cookie for it."""
+
+from babel import Locale
+from flask_babel import Babel, format_date
+
+# Each language is named in its own script, as the picker shows it.
+NATIVE_NAMES = {
+    "en": "English",
+    "zh_Hans": "简体中文",
+    "zh_Hant": "繁體中文",
+    "vi": "Tiếng Việt",
+    "ms": "Bahasa Melayu",
+    "ne": "नेपाली",
+    "my": "မြန်မာ",
+    "bn": "বাংলা",
+    "id": "Bahasa Indonesia",
+    "th": "ไทย",
+    "fil": "Filipino",
+    "es": "Español",
+    "hi": "हिन्दी",
+    "ta": "தமிழ்",
+    "km": "ខ្មែរ",
+    "cs": "Čeština",
+    "ko": "한국어",
+    "nl": "Nederlands",
+    "fr": "Français",
+    "ur": "اردو",
+}
+
+
+def url_code(language: str) -> str:
+    """``zh_Hans`` -> ``zh-Hans``: URLs use BCP 47 tags."""
+    return language.replace("_", "-")
+
+
+def from_url_code(code: str, languages) -> str | None:
+    language = (code or "").replace("-", "_")
+    return language if language in languages else None
+
+
+def direction(language: str) -> str:
+    return "rtl" if Locale.parse(language).character_order == "right-to-left" else "ltr"
+
+
+def best_match(accept_languages, languages, default) -> str:
+    """The first language the browser asks for that the portal has."""
+    by_tag = {}
+    for language in languages:
+        locale = Locale.parse(language)
+        by_tag.setdefault(str(locale).lower().replace("_", "-"), language)
+        by_tag.setdefault(locale.language, language)
+    for tag, _quality in accept_languages:
+        tag = tag.lower().replace("_", "-")
+        if tag in by_tag:
+            return by_tag[tag]
+        # zh-CN and zh-SG read Simplified, zh-TW and zh-HK Traditional.
+        if tag in ("zh-cn", "zh-sg", "zh-my") and "zh_Hans" in languages:
+            return "zh_Hans"
+        if tag in ("zh-tw", "zh-hk", "zh-mo") and "zh_Hant" in languages:
+            return "zh_Hant"
+        if tag.split("-")[0] in by_tag:
+            return by_tag[tag.split("-")[0]]
+    return default
+
+
+def init_app(app, translations_folder: str) -> None:
+    from .web import layout
+
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = translations_folder
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    Babel(app, locale_selector=lambda: layout.language(app.config))
+    app.jinja_env.globals["format_date"] = format_date

@@ -1,0 +1,123 @@
+"""Cases and the encrypted items they hold.
+
+Plaintext columns are only what routing, deadlines and statistics need; all
+that a reporter or handler wrote is in ``CaseItem.blob``, an age file.
+"""
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+
+STATUSES = ("received", "acknowledged", "investigating", "feedback_given", "closed")
+CATEGORIES = (
+    "forced_labour",
+    "recruitment_fees",
+    "child_labour",
+    "wages",
+    "working_hours",
+    "health_safety",
+    "freedom_of_association",
+    "discrimination",
+    "harassment",
+    "contracts_dismissal",
+    "environment",
+    "other",
+)
+ITEM_KINDS = ("report", "message", "attachment", "note")
+AUTHORS = ("reporter", "handler", "system")
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The day only: a precise time could tell who was on shift.
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="received", index=True)
+    facility_id: Mapped[int | None] = mapped_column(
+        ForeignKey("facilities.id"), nullable=True, index=True
+    )
+    language: Mapped[str] = mapped_column(String(16))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledge_due: Mapped[date] = mapped_column(Date)
+    feedback_due: Mapped[date] = mapped_column(Date)
+    # Argon2id of the receipt with the instance salt; the receipt is never stored.
+    receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # SHA-256 of the form's one-time token: a resent form finds its case.
+    submission_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The reporter's public key; the identity is re-derived from the receipt.
+    reporter_recipient: Mapped[str] = mapped_column(Text)
+
+    categories: Mapped[list["CaseCategory"]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseCategory.code"
+    )
+    items: Mapped[list["CaseItem"]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseItem.id"
+    )
+    keyholders: Mapped[list["Keyholder"]] = relationship(
+        back_populates="case", cascade="all, delete-orphan"
+    )
+
+    @property
+    def reference(self) -> str:
+        return f"{self.received_on.year}-{self.id:05d}"
+
+    @property
+    def category_codes(self) -> list[str]:
+        return [c.code for c in self.categories]
+
+
+class CaseCategory(Base):
+    __tablename__ = "case_categories"
+    __table_args__ = (UniqueConstraint("case_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(40), index=True)
+    case: Mapped[Case] = relationship(back_populates="categories")
+
+
+class Keyholder(Base):
+    """A user whose recipient stanza is in every item of the case."""
+
+    __tablename__ = "keyholders"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    case: Mapped[Case] = relationship(back_populates="keyholders")
+
+
+class CaseItem(Base):
+    """One encrypted thing of a case: the report, a message, a file or a note."""
+
+    __tablename__ = "case_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    author: Mapped[str] = mapped_column(String(20))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_on: Mapped[date] = mapped_column(Date)
+    # Handlers' items keep a precise time; a reporter's never do.
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    metadata_removed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    read_by_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    case: Mapped[Case] = relationship(back_populates="items")

@@ -1,0 +1,22 @@
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+
+
+class Instance(Base):
+    """The one row of settings every app node must share, made by ``portal init``."""
+
+    __tablename__ = "instance"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Salt of the Argon2id receipt look-up; without it receipts cannot be tested.
+    receipt_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # Signs session cookies and derives submission receipts.
+    secret_key: Mapped[bytes] = mapped_column(LargeBinary(64))
+    # The organisation's recovery recipient; its identity is kept offline.
+    recovery_recipient: Mapped[str] = mapped_column(Text)
+    organisation_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

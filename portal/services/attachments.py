@@ -1,0 +1,134 @@
+"""Evidence files: recognise the type from content, strip identifying metadata.
+
+Photos are rebuilt from their pixels (orientation applied first), which drops
+EXIF, GPS, XMP, comments, maker notes, thumbnails and ICC profiles at once.
+PDFs lose their document information and XMP. Sound files cannot be cleaned
+here; they are kept with a visible "metadata not removed" flag.
+"""
+
+import io
+from dataclasses import dataclass
+
+import pikepdf
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
+
+register_heif_opener()
+# A decompression bomb is refused rather than expanded in memory.
+Image.MAX_IMAGE_PIXELS = 60_000_000
+
+
+class AttachmentError(ValueError):
+    """A file that cannot be accepted; ``reason`` is a stable code for messages."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CleanFile:
+    data: bytes
+    content_type: str
+    extension: str
+    metadata_removed: bool
+
+
+_FTYP_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+def sniff(data: bytes) -> tuple[str, str] | None:
+    """Return ``(content type, extension)`` read from the first bytes, or None."""
+    head = data[:64]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg", "jpg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png", "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp", "webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav", "wav"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf", "pdf"
+    if head.startswith(b"OggS"):
+        return "audio/ogg", "ogg"
+    if head.startswith(b"#!AMR"):
+        return "audio/amr", "amr"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "audio/webm", "webm"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg", "mp3"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _FTYP_IMAGE_BRANDS:
+            return "image/heic", "heic"
+        if brand.startswith(b"3gp") or brand.startswith(b"3g2"):
+            return "audio/3gpp", "3gp"
+        return "audio/mp4", "m4a"
+    return None
+
+
+def clean(data: bytes) -> CleanFile:
+    """Recognise ``data`` and return it without metadata where that is possible."""
+    if not data:
+        raise AttachmentError("empty")
+    kind = sniff(data)
+    if kind is None:
+        raise AttachmentError("unsupported")
+    content_type, extension = kind
+    if content_type.startswith("image/"):
+        return _clean_image(data, content_type)
+    if content_type == "application/pdf":
+        return _clean_pdf(data)
+    return CleanFile(data, content_type, extension, metadata_removed=False)
+
+
+_OUTPUT_FORMATS = {
+    "image/jpeg": ("JPEG", "image/jpeg", "jpg"),
+    "image/png": ("PNG", "image/png", "png"),
+    "image/webp": ("WEBP", "image/webp", "webp"),
+    # HEIC is re-encoded as JPEG, which every investigator's computer opens.
+    "image/heic": ("JPEG", "image/jpeg", "jpg"),
+}
+
+
+def _clean_image(data: bytes, content_type: str) -> CleanFile:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image = ImageOps.exif_transpose(image)
+            image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise AttachmentError("damaged") from None
+    output_format, output_type, extension = _OUTPUT_FORMATS[content_type]
+    mode = image.mode
+    if output_format == "JPEG" and mode not in ("RGB", "L"):
+        mode = "RGB"
+    elif mode not in ("RGB", "RGBA", "L", "LA", "P"):
+        mode = "RGBA" if "A" in image.getbands() else "RGB"
+    source = image.convert(mode) if mode != image.mode else image
+    # A new image from the pixels alone carries no metadata of the original.
+    rebuilt = Image.new(source.mode, source.size)
+    if source.mode == "P":
+        rebuilt.putpalette(source.getpalette())
+    rebuilt.paste(source)
+    out = io.BytesIO()
+    options = {"quality": 90} if output_format in ("JPEG", "WEBP") else {}
+    rebuilt.save(out, format=output_format, **options)
+    return CleanFile(out.getvalue(), output_type, extension, metadata_removed=True)
+
+
+def _clean_pdf(data: bytes) -> CleanFile:
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if "/Info" in pdf.trailer:
+                del pdf.trailer["/Info"]
+            if "/Metadata" in pdf.Root:
+                del pdf.Root["/Metadata"]
+            for page in pdf.pages:
+                if "/Metadata" in page.obj:
+                    del page.obj["/Metadata"]
+            out = io.BytesIO()
+            pdf.save(out, fix_metadata_version=False, deterministic_id=True)
+    except pikepdf.PdfError:
+        raise AttachmentError("damaged") from None
+    return CleanFile(out.getvalue(), "application/pdf", "pdf", metadata_removed=True)

@@ -1,0 +1,16 @@
+"""The one place that reads the time, so dates stay UTC everywhere."""
+
+from datetime import date, datetime, timezone
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def today() -> date:
+    return now().date()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Databases hand back naive (SQLite) or aware (PostgreSQL) times: make them aware."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment

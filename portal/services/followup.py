@@ -1,0 +1,115 @@
+"""The reporter's return visit: open a case with the receipt, read, reply, add files.
+
+The reporter's identity exists only while a receipt is being used: it is
+derived from the receipt, sealed into the session under a key that lives in
+the reporter's cookie, and never stored where the server alone could use it.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+import crypto
+
+from ..models import Case, CaseItem
+from . import attachments, clock, keyring, receipts, throttle
+from . import instance as instance_service
+
+RECEIPT_BUDGET = "receipt-attempts"
+
+
+class TooManyAttempts(RuntimeError):
+    """The instance-wide budget of receipt attempts is spent for now."""
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    author: str
+    day: date
+    kind: str
+    text: str
+    content_type: str | None = None
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    report: dict
+    thread: list[ThreadEntry]
+
+
+def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
+    """Return ``(case id, reporter identity)`` for a receipt, or None if it opens nothing.
+
+    Raises ``receipts.ReceiptFormatError`` for text that is not a receipt and
+    ``TooManyAttempts`` when the shared budget is spent.
+    """
+    receipt = receipts.normalise(receipt_text)
+    if not throttle.spend(session, RECEIPT_BUDGET, config["RECEIPT_ATTEMPTS_PER_MINUTE"]):
+        raise TooManyAttempts()
+    instance = instance_service.load(session)
+    keys = receipts.derive_keys(
+        receipt,
+        instance.receipt_salt,
+        config["RECEIPT_ARGON2_TIME_COST"],
+        config["RECEIPT_ARGON2_MEMORY_KIB"],
+    )
+    case_id = session.scalar(select(Case.id).where(Case.receipt_lookup == keys.lookup))
+    if case_id is None:
+        return None
+    return case_id, str(keys.identity)
+
+
+def view(session, case_id: int, identity: str) -> CaseView:
+    """Decrypt what the reporter may read: their report and the conversation."""
+    case = session.get(Case, case_id)
+    key = crypto.parse_identity(identity)
+    report = {}
+    thread = []
+    for item in case.items:
+        if item.kind == "report":
+            report = json.loads(crypto.decrypt(item.blob, key))
+        elif item.kind == "message":
+            text = crypto.decrypt(item.blob, key).decode("utf-8")
+            thread.append(ThreadEntry(item.author, item.created_on, "message", text))
+        elif item.kind == "attachment":
+            thread.append(
+                ThreadEntry(item.author, item.created_on, "attachment", "", item.content_type, item.size)
+            )
+    return CaseView(case, report, thread)
+
+
+def mark_read(session, case_id: int) -> None:
+    for item in session.scalars(
+        select(CaseItem).where(
+            CaseItem.case_id == case_id,
+            CaseItem.author == "handler",
+            CaseItem.read_by_reporter.is_(False),
+        )
+    ):
+        item.read_by_reporter = True
+    session.commit()
+
+
+def reply(session, case_id: int, text: str, files: list[bytes]) -> None:
+    """Add the reporter's message and files to the case, all or nothing."""
+    case = session.get(Case, case_id)
+    cleaned = [attachments.clean(data) for data in files]
+    recipients = keyring.case_recipients(session, case)
+    today = clock.today()
+    if text.strip():
+        body = text.encode("utf-8")
+        session.add(
+            CaseItem(case_id=case.id, kind="message", author="reporter", created_on=today,
+                     blob=crypto.encrypt(body, recipients), size=len(body))
+        )
+    for clean in cleaned:
+        session.add(
+            CaseItem(case_id=case.id, kind="attachment", author="reporter", created_on=today,
+                     blob=crypto.encrypt(clean.data, recipients), size=len(clean.data),
+                     content_type=clean.content_type, metadata_removed=clean.metadata_removed)
+        )
+    session.commit()

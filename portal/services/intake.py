@@ -1,0 +1,140 @@
+"""Intake: a report is stored whole, encrypted, or not at all.
+
+The reporter is shown a receipt only after the transaction that stores the
+case and every one of its files has committed.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+import crypto
+
+from ..models import CATEGORIES, Case, CaseCategory, CaseItem, Facility, Keyholder
+from . import attachments, clock, deadlines, keyring, receipts
+from . import instance as instance_service
+
+CONSENTS = ("none", "without_identity", "with_identity")
+ONGOING = ("yes", "no", "unknown")
+PEOPLE_AFFECTED = ("one", "few", "many", "unknown")
+
+
+class IntakeError(ValueError):
+    """A report that cannot be stored as given; ``reason`` is a stable code."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Report:
+    """What the worker wrote; all of it is encrypted except what routing needs."""
+
+    language: str
+    categories: list[str]
+    description: str
+    facility_id: int | None = None
+    facility_other: str = ""
+    when: str = ""
+    ongoing: str = "unknown"
+    people_affected: str = "unknown"
+    immediate_danger: bool = False
+    contact: str = ""
+    consent: str = "none"
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    receipt: str
+    case_id: int
+    already_received: bool
+
+
+def find_submission(session, config, submission_token: str) -> Submitted | None:
+    """A report already stored for this form, with its receipt re-derived."""
+    case_id = session.scalar(
+        select(Case.id).where(Case.submission_digest == receipts.submission_digest(submission_token))
+    )
+    if case_id is None:
+        return None
+    secret = instance_service.load(session).secret_key
+    return Submitted(receipts.receipt_for_submission(secret, submission_token), case_id, True)
+
+
+def _check(session, report: Report) -> None:
+    if not report.categories or any(c not in CATEGORIES for c in report.categories):
+        raise IntakeError("categories")
+    if not report.description.strip():
+        raise IntakeError("description")
+    if report.consent not in CONSENTS:
+        raise IntakeError("consent")
+    if report.ongoing not in ONGOING or report.people_affected not in PEOPLE_AFFECTED:
+        raise IntakeError("choice")
+    if report.facility_id is None:
+        if not report.facility_other.strip():
+            raise IntakeError("facility")
+    elif session.get(Facility, report.facility_id) is None:
+        raise IntakeError("facility")
+
+
+def submit(session, config, report: Report, files: list[bytes], submission_token: str) -> Submitted:
+    """Store ``report`` and ``files`` as one new case, or return the earlier one."""
+    earlier = find_submission(session, config, submission_token)
+    if earlier is not None:
+        return earlier
+    _check(session, report)
+    cleaned = [attachments.clean(data) for data in files]
+
+    instance = instance_service.load(session)
+    receipt = receipts.receipt_for_submission(instance.secret_key, submission_token)
+    keys = receipts.derive_keys(
+        receipt,
+        instance.receipt_salt,
+        config["RECEIPT_ARGON2_TIME_COST"],
+        config["RECEIPT_ARGON2_MEMORY_KIB"],
+    )
+    holders = keyring.default_keyholders(session)
+    reporter_recipient = str(keys.identity.recipient)
+    recipients = keyring.recipients_for(session, holders, reporter_recipient)
+
+    today = clock.today()
+    case = Case(
+        received_on=today,
+        status="received",
+        facility_id=report.facility_id,
+        language=report.language,
+        urgent=bool(report.immediate_danger),
+        acknowledge_due=deadlines.acknowledge_due(today, config["ACK_DAYS"]),
+        feedback_due=deadlines.feedback_due(today, config["FEEDBACK_MONTHS"]),
+        receipt_lookup=keys.lookup,
+        submission_digest=receipts.submission_digest(submission_token),
+        reporter_recipient=reporter_recipient,
+    )
+    case.categories = [CaseCategory(code=code) for code in sorted(set(report.categories))]
+    case.keyholders = [Keyholder(user_id=user.id) for user in holders]
+    body = json.dumps(asdict(report), ensure_ascii=False).encode("utf-8")
+    case.items = [_item("report", "reporter", crypto.encrypt(body, recipients), today, len(body))]
+    for clean in cleaned:
+        item = _item("attachment", "reporter", crypto.encrypt(clean.data, recipients), today, len(clean.data))
+        item.content_type = clean.content_type
+        item.metadata_removed = clean.metadata_removed
+        case.items.append(item)
+    session.add(case)
+    try:
+        session.commit()
+    except IntegrityError:
+        # The same form arrived twice at once: the other request stored it.
+        session.rollback()
+        earlier = find_submission(session, config, submission_token)
+        if earlier is None:
+            raise
+        return earlier
+    return Submitted(receipt, case.id, False)
+
+
+def _item(kind, author, blob, day, size) -> CaseItem:
+    return CaseItem(kind=kind, author=author, created_on=day, blob=blob, size=size)

@@ -1,0 +1,84 @@
+"""Receipts: 16 digits that let an anonymous reporter come back.
+
+A receipt is never stored. What is stored is a look-up key derived from it
+with Argon2id and the instance salt, so testing one guess costs real memory
+and time. The reporter's age identity is derived from the same secret, so
+replies to the reporter are encrypted at rest and only the receipt opens them.
+"""
+
+import hashlib
+import hmac
+import unicodedata
+from dataclasses import dataclass
+
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from crypto import HybridIdentity
+
+DIGITS = 16
+
+
+class ReceiptFormatError(ValueError):
+    """The text entered is not 16 digits."""
+
+
+@dataclass(frozen=True)
+class ReceiptKeys:
+    lookup: bytes
+    identity: HybridIdentity
+
+
+def receipt_for_submission(secret_key: bytes, submission_token: str) -> str:
+    """The receipt of a submission, derived from its one-time form token.
+
+    Deriving instead of drawing lets a resent form get the same receipt back
+    without the receipt ever being stored.
+    """
+    digest = hmac.new(secret_key, b"receipt:" + submission_token.encode(), hashlib.sha256).digest()
+    return str(int.from_bytes(digest, "big") % 10**DIGITS).zfill(DIGITS)
+
+
+def submission_digest(submission_token: str) -> bytes:
+    return hashlib.sha256(b"submission:" + submission_token.encode()).digest()
+
+
+def group(receipt: str) -> str:
+    """``1234 5678 9012 3456``: four groups, easy to copy by hand."""
+    return " ".join(receipt[i : i + 4] for i in range(0, DIGITS, 4))
+
+
+def normalise(text: str) -> str:
+    """Read a receipt as typed: any script's digits, spaces and dashes allowed."""
+    digits = []
+    for character in text or "":
+        if character in " -\u00a0\u2009\u202f\t\r\n":
+            continue
+        value = unicodedata.decimal(character, None)
+        if value is None:
+            raise ReceiptFormatError("receipt has characters that are not digits")
+        digits.append(str(value))
+    if len(digits) != DIGITS:
+        raise ReceiptFormatError("receipt must have 16 digits")
+    return "".join(digits)
+
+
+def derive_keys(receipt: str, salt: bytes, time_cost: int, memory_kib: int) -> ReceiptKeys:
+    master = hash_secret_raw(
+        receipt.encode("ascii"),
+        salt,
+        time_cost=time_cost,
+        memory_cost=memory_kib,
+        parallelism=1,
+        hash_len=32,
+        type=Type.ID,
+    )
+    return ReceiptKeys(
+        lookup=_expand(master, b"portal receipt lookup"),
+        identity=HybridIdentity(_expand(master, b"portal reporter identity")),
+    )
+
+
+def _expand(master: bytes, info: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), 32, None, info).derive(master)

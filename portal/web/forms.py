@@ -1,0 +1,129 @@
+"""The reporter's forms. Every label and message goes through Flask-Babel."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms import widgets
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+CATEGORY_LABELS = {
+    "forced_labour": _l("Forced work, or you cannot leave the job"),
+    "recruitment_fees": _l("Fees paid to get the job, or debt to an agent"),
+    "child_labour": _l("Children working"),
+    "wages": _l("Pay, overtime pay or social insurance"),
+    "working_hours": _l("Too many working hours, or no day off"),
+    "health_safety": _l("Health and safety: danger, injuries, chemicals"),
+    "freedom_of_association": _l("Joining a union or speaking up together"),
+    "discrimination": _l("Unfair treatment (discrimination)"),
+    "harassment": _l("Violence, threats or harassment"),
+    "contracts_dismissal": _l("Contracts, dismissal or documents kept from you"),
+    "environment": _l("Pollution or harm to the environment"),
+    "other": _l("Something else"),
+}
+
+ONGOING_CHOICES = [("yes", _l("Yes")), ("no", _l("No")), ("unknown", _l("I don't know"))]
+PEOPLE_CHOICES = [
+    ("one", _l("Only me")),
+    ("few", _l("A few people")),
+    ("many", _l("Many people")),
+    ("unknown", _l("I don't know")),
+]
+CONSENT_CHOICES = [
+    ("none", _l("No, only the people named above")),
+    ("without_identity", _l("Yes, but without my name or contact details")),
+    ("with_identity", _l("Yes, with my contact details")),
+]
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class ReportForm(FlaskForm):
+    submission = HiddenField()
+    facility = SelectField(_l("Where do you work?"), validators=[InputRequired(_l("Choose your workplace."))])
+    facility_other = StringField(
+        _l("If your workplace is not in the list, write its name and town"),
+        validators=[Optional(), Length(max=500, message=_l("This text is too long."))],
+    )
+    categories = CheckboxesField(
+        _l("What is it about? Choose one or more."),
+        choices=list(CATEGORY_LABELS.items()),
+        validators=[InputRequired(_l("Choose at least one."))],
+    )
+    description = TextAreaField(
+        _l("What happened? Tell us in your own words."),
+        validators=[InputRequired(_l("Please tell us what happened."))],
+    )
+    when = StringField(
+        _l("When did it happen?"),
+        validators=[Optional(), Length(max=300, message=_l("This text is too long."))],
+    )
+    ongoing = RadioField(_l("Is it still happening?"), choices=ONGOING_CHOICES, default="unknown")
+    people_affected = RadioField(
+        _l("How many people are affected?"), choices=PEOPLE_CHOICES, default="unknown"
+    )
+    immediate_danger = BooleanField(_l("Someone is in danger now"))
+    contact = TextAreaField(
+        _l("How can we reach you? (optional: leave empty to stay anonymous)"),
+        validators=[Optional(), Length(max=1000, message=_l("This text is too long."))],
+    )
+    consent = RadioField(
+        _l("May we share your report with Electronics Watch, the independent monitor?"),
+        choices=CONSENT_CHOICES,
+        default="without_identity",
+    )
+    photo = MultipleFileField(_l("Take a photo"))
+    voice = MultipleFileField(_l("Record a voice note"))
+    files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))
+    # A field people never see; bots fill it in.
+    website = StringField(_l("Leave this empty"))
+
+    def __init__(self, *args, max_text_chars=20000, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.description.validators = [
+            *self.description.validators,
+            Length(max=max_text_chars, message=_l("This text is too long.")),
+        ]
+
+    def validate_website(self, field):
+        if field.data:
+            raise ValidationError(_l("Leave this field empty."))
+
+    def validate_facility_other(self, field):
+        if self.facility.data == "other" and not (field.data or "").strip():
+            raise ValidationError(_l("Write the name of your workplace."))
+
+
+class ReceiptForm(FlaskForm):
+    receipt = StringField(
+        _l("Your receipt (16 digits)"), validators=[InputRequired(_l("Enter your receipt."))]
+    )
+
+
+class ReplyForm(FlaskForm):
+    message = TextAreaField(_l("Your answer"))
+    photo = MultipleFileField(_l("Take a photo"))
+    voice = MultipleFileField(_l("Record a voice note"))
+    files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))
+
+    def __init__(self, *args, max_text_chars=20000, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.message.validators = [
+            *self.message.validators,
+            Length(max=max_text_chars, message=_l("This text is too long.")),
+        ]
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token, for buttons that change state."""

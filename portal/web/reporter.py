@@ -1,0 +1,242 @@
+"""The reporter's pages: start, report, receipt, follow-up. No JavaScript anywhere."""
+
+import secrets
+
+from babel import Locale
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from .. import i18n
+from ..models import Facility
+from ..services import attachments, followup, intake, receipts
+from . import layout
+from .database import db
+from .forms import CATEGORY_LABELS, ConfirmForm, ReceiptForm, ReplyForm, ReportForm
+
+COMPOSING = "composing"
+REPORTER = "reporter"
+
+ATTACHMENT_MESSAGES = {
+    "unsupported": lambda: _("This kind of file cannot be sent. Send photos, voice notes or PDF files."),
+    "damaged": lambda: _("A file could not be read. It may be damaged. Try another file."),
+    "empty": lambda: _("A file was empty. Try again."),
+}
+
+
+def make_blueprint(config):
+    bp = Blueprint("reporter", __name__)
+    languages = config["LANGUAGES"]
+
+    @bp.url_value_preprocessor
+    def pick_language(_endpoint, values):
+        if values and "lang" in values:
+            language = i18n.from_url_code(values.pop("lang"), languages)
+            if language is None:
+                abort(404)
+            g.language = language
+
+    @bp.url_defaults
+    def keep_language(endpoint, values):
+        if "lang" not in values and getattr(g, "language", None):
+            values["lang"] = i18n.url_code(g.language)
+
+    @bp.context_processor
+    def page_context():
+        return layout.context(config)
+
+    @bp.get("/")
+    def choose_language():
+        language = i18n.best_match(request.accept_languages, languages, config["DEFAULT_LANGUAGE"])
+        response = redirect(url_for("reporter.start", lang=i18n.url_code(language)), 302)
+        response.vary.add("Accept-Language")
+        return response
+
+    @bp.get("/<lang>/")
+    def start():
+        return render_template(
+            "reporter/start.html",
+            ack_days=config["ACK_DAYS"],
+            feedback_months=config["FEEDBACK_MONTHS"],
+        )
+
+    @bp.route("/<lang>/report", methods=["GET", "POST"])
+    def report():
+        token = _composing_token()
+        if token:
+            earlier = intake.find_submission(db(), current_app.config, token)
+            if earlier is not None:
+                return _receipt_page(earlier)
+        form = ReportForm(max_text_chars=config["MAX_TEXT_CHARS"])
+        form.facility.choices = _facility_choices()
+        if request.method == "GET":
+            if not token:
+                session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+            return render_template("reporter/report.html", form=form)
+        if not token:
+            # The session ended while the form was open: keep the text, ask again.
+            session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+            return _form_again(form, _("This form was open too long. Please press Send again."), 400)
+        if not form.validate_on_submit():
+            if form.csrf_token.errors:
+                return _form_again(form, _("This form was open too long. Please press Send again."), 400)
+            return _form_again(form, _("Please check the fields marked below."), 400)
+        files, problem = _uploaded_files(("photo", "voice", "files"))
+        if problem:
+            return _form_again(form, *problem)
+        facility = form.facility.data
+        report = intake.Report(
+            language=g.language,
+            categories=form.categories.data,
+            description=_clean_text(form.description.data),
+            facility_id=None if facility == "other" else int(facility),
+            facility_other=_clean_text(form.facility_other.data),
+            when=_clean_text(form.when.data),
+            ongoing=form.ongoing.data,
+            people_affected=form.people_affected.data,
+            immediate_danger=form.immediate_danger.data,
+            contact=_clean_text(form.contact.data),
+            consent=form.consent.data,
+        )
+        try:
+            submitted = intake.submit(db(), current_app.config, report, files, token)
+        except attachments.AttachmentError as error:
+            return _form_again(form, ATTACHMENT_MESSAGES[error.reason](), 400)
+        except intake.IntakeError:
+            return _form_again(form, _("Please check the fields marked below."), 400)
+        return _receipt_page(submitted)
+
+    @bp.post("/<lang>/report/new")
+    def new_report():
+        form = ConfirmForm()
+        if not form.validate_on_submit():
+            return _expired_page()
+        session.end()
+        return redirect(url_for("reporter.report"), 303)
+
+    @bp.route("/<lang>/follow-up", methods=["GET", "POST"])
+    def follow_up():
+        form = ReceiptForm()
+        if request.method == "GET":
+            return render_template("reporter/follow_up.html", form=form)
+        if not form.validate_on_submit():
+            if form.csrf_token.errors:
+                return render_template("reporter/follow_up.html", form=form,
+                                       error=_("This form was open too long. Please try again.")), 400
+            return render_template("reporter/follow_up.html", form=form,
+                                   error=_("Enter the 16 digits of your receipt.")), 400
+        try:
+            opened = followup.open_case(db(), current_app.config, form.receipt.data)
+        except receipts.ReceiptFormatError:
+            return render_template("reporter/follow_up.html", form=form,
+                                   error=_("A receipt has 16 digits. Please check and try again.")), 400
+        except followup.TooManyAttempts:
+            response = current_app.make_response((render_template(
+                "reporter/follow_up.html", form=form,
+                error=_("Too many people are trying receipts right now. Please wait a minute and try again."),
+            ), 429))
+            response.headers["Retry-After"] = "60"
+            return response
+        if opened is None:
+            return render_template("reporter/follow_up.html", form=form,
+                                   error=_("No report has this receipt. Please check the digits.")), 403
+        case_id, identity = opened
+        session.end()
+        session["case"] = case_id
+        session.set_secret(identity.encode("ascii"), REPORTER)
+        return redirect(url_for("reporter.case"), 303)
+
+    @bp.route("/<lang>/case", methods=["GET", "POST"])
+    def case():
+        if session.kind != REPORTER or "case" not in session or session.secret is None:
+            return redirect(url_for("reporter.follow_up"), 303)
+        case_id = session["case"]
+        form = ReplyForm(max_text_chars=config["MAX_TEXT_CHARS"])
+        error, status = None, 200
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                error, status = _("Please check your answer and send it again."), 400
+            else:
+                files, problem = _uploaded_files(("photo", "voice", "files"))
+                text = _clean_text(form.message.data)
+                if problem:
+                    error, status = problem
+                elif not text.strip() and not files:
+                    error, status = _("Write an answer or add a file."), 400
+                else:
+                    try:
+                        followup.reply(db(), case_id, text, files)
+                    except attachments.AttachmentError as failure:
+                        error, status = ATTACHMENT_MESSAGES[failure.reason](), 400
+                    else:
+                        return redirect(url_for("reporter.case", sent=1) + "#thread", 303)
+        view = followup.view(db(), case_id, session.secret.decode("ascii"))
+        followup.mark_read(db(), case_id)
+        return render_template(
+            "reporter/case.html", view=view, form=form, logout_form=ConfirmForm(), error=error,
+            sent=request.args.get("sent") == "1", category_labels=CATEGORY_LABELS,
+        ), status
+
+    @bp.post("/<lang>/logout")
+    def logout():
+        ConfirmForm().validate_on_submit()
+        # Logging out never needs a valid token: ending a session is always safe.
+        session.end()
+        return redirect(url_for("reporter.start"), 303)
+
+    def _composing_token():
+        if session.kind == COMPOSING and session.secret:
+            return session.secret.decode("ascii")
+        return None
+
+    def _receipt_page(submitted):
+        return render_template(
+            "reporter/receipt.html",
+            receipt=receipts.group(submitted.receipt),
+            already_received=submitted.already_received,
+            form=ConfirmForm(),
+        )
+
+    def _form_again(form, message, status=400):
+        return render_template("reporter/report.html", form=form, error=message), status
+
+    def _expired_page():
+        return render_template("reporter/message.html",
+                               message=_("This page was open too long. Please go back and try again.")), 400
+
+    def _facility_choices():
+        country_names = Locale.parse(g.language).territories
+        grouped = {}
+        for facility in db().scalars(
+            select(Facility).where(Facility.active.is_(True)).order_by(Facility.country, Facility.local_name)
+        ):
+            label = country_names.get(facility.country, facility.country)
+            grouped.setdefault(label, []).append((str(facility.id), facility.local_name))
+        choices = {label: options for label, options in sorted(grouped.items())}
+        choices[_("Other")] = [("other", _("My workplace is not in the list"))]
+        return choices
+
+    def _uploaded_files(field_names):
+        """The uploaded files' bytes, or ``(None, (message, status))`` when one is refused."""
+        limit = config["MAX_ATTACHMENT_BYTES"]
+        files = []
+        for name in field_names:
+            for storage in request.files.getlist(name):
+                data = storage.stream.read()
+                if not data and not storage.filename:
+                    continue
+                if len(data) > limit:
+                    return None, (_("A file is too big. Each file can be up to %(size)s MB.",
+                                    size=limit // (1024 * 1024)), 413)
+                files.append(data)
+        if len(files) > config["MAX_ATTACHMENTS"]:
+            return None, (_("Too many files. You can send up to %(count)s files at a time.",
+                            count=config["MAX_ATTACHMENTS"]), 400)
+        return files, None
+
+    return bp
+
+
+def _clean_text(text) -> str:
+    # NUL and other control characters would only ever be noise or an attack.
+    return "".join(c for c in (text or "") if c in "\n\t" or ord(c) >= 32).strip()

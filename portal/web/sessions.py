@@ -1,0 +1,167 @@
+"""Server-side sessions whose secrets only the cookie can open.
+
+The cookie carries a random session id and a random key. The database keeps
+the SHA-256 of the id, the session's plain data (CSRF token, which case is
+open) and any secret (an unlocked identity) sealed with ChaCha20-Poly1305
+under the cookie's key. Neither the database nor the cookie alone opens it.
+"""
+
+import base64
+import hashlib
+import json
+import os
+from datetime import timedelta
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from flask import request
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete
+from werkzeug.datastructures import CallbackDict
+
+from ..models import WebSession
+from ..services import clock
+
+COOKIE_NAME = "portal_session"
+
+
+def _token() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode("ascii")
+
+
+def _digest(session_id: str) -> bytes:
+    return hashlib.sha256(session_id.encode("ascii")).digest()
+
+
+def _key(cookie_key: str) -> bytes:
+    return base64.urlsafe_b64decode(cookie_key + "=" * (-len(cookie_key) % 4))
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    def __init__(self, initial=None, session_id=None, cookie_key=None, secret=None, kind="anonymous"):
+        def on_update(self):
+            self.modified = True
+
+        super().__init__(initial, on_update)
+        self.session_id = session_id
+        self.cookie_key = cookie_key
+        self._secret = secret
+        self.kind = kind
+        self.modified = False
+        self.regenerated = False
+        self.previous_id = None
+
+    @property
+    def secret(self):
+        return self._secret
+
+    def set_secret(self, secret: bytes | None, kind: str) -> None:
+        self._secret = secret
+        self.kind = kind
+        self.modified = True
+
+    def regenerate(self) -> None:
+        """A new id and key, so a session fixed before log-in is worthless after."""
+        self.previous_id = self.previous_id or self.session_id
+        self.session_id = None
+        self.cookie_key = None
+        self.modified = True
+
+    def end(self) -> None:
+        self.clear()
+        self._secret = None
+        self.kind = "anonymous"
+        self.regenerate()
+
+
+class ServerSessionInterface(SessionInterface):
+    def __init__(self, session_factory):
+        self.session_factory = session_factory
+
+    def _idle(self, app, kind):
+        return timedelta(minutes=app.config["REPORTER_SESSION_MINUTES"])
+
+    def open_session(self, app, request):
+        cookie = request.cookies.get(COOKIE_NAME, "")
+        session_id, _, cookie_key = cookie.partition(".")
+        if not session_id or not cookie_key:
+            return ServerSession()
+        with self.session_factory() as db:
+            row = db.get(WebSession, _digest(session_id))
+            now = clock.now()
+            if row is None:
+                return ServerSession()
+            if clock.as_utc(row.expires_at) < now or clock.as_utc(row.absolute_expiry) < now:
+                db.delete(row)
+                db.commit()
+                return ServerSession()
+            secret = None
+            if row.sealed:
+                try:
+                    secret = ChaCha20Poly1305(_key(cookie_key)).decrypt(
+                        row.sealed[:12], row.sealed[12:], None
+                    )
+                except (InvalidTag, ValueError):
+                    return ServerSession()
+            session = ServerSession(json.loads(row.data), session_id, cookie_key, secret, row.kind)
+            session.modified = False
+            # Touch so the idle timeout counts from now.
+            row.expires_at = now + self._idle(app, row.kind)
+            db.commit()
+            return session
+
+    def save_session(self, app, session, response):
+        secure = not app.config["DEVELOPMENT"]
+        with self.session_factory() as db:
+            if session.previous_id:
+                db.execute(delete(WebSession).where(WebSession.id_digest == _digest(session.previous_id)))
+                db.commit()
+                session.previous_id = None
+            if not session and session.secret is None:
+                if session.session_id:
+                    db.execute(delete(WebSession).where(WebSession.id_digest == _digest(session.session_id)))
+                    db.commit()
+                if COOKIE_NAME in request.cookies:
+                    response.delete_cookie(COOKIE_NAME, path="/", secure=secure, httponly=True, samesite="Strict")
+                return
+            if not session.modified:
+                return
+            now = clock.now()
+            if not session.session_id:
+                session.session_id, session.cookie_key = _token(), _token()
+                row = WebSession(id_digest=_digest(session.session_id),
+                                 absolute_expiry=now + timedelta(hours=12))
+                db.add(row)
+            else:
+                row = db.get(WebSession, _digest(session.session_id))
+                if row is None:
+                    return
+            row.data = json.dumps(dict(session))
+            row.kind = session.kind
+            row.expires_at = now + self._idle(app, session.kind)
+            if session.secret is not None:
+                nonce = os.urandom(12)
+                row.sealed = nonce + ChaCha20Poly1305(_key(session.cookie_key)).encrypt(
+                    nonce, session.secret, None
+                )
+            else:
+                row.sealed = None
+            db.commit()
+        response.set_cookie(
+            COOKIE_NAME,
+            f"{session.session_id}.{session.cookie_key}",
+            httponly=True,
+            secure=secure,
+            samesite="Strict",
+            path="/",
+        )
+
+
+def purge_expired(session_factory) -> int:
+    with session_factory() as db:
+        now = clock.now()
+        result = db.execute(
+            delete(WebSession).where((WebSession.expires_at < now) | (WebSession.absolute_expiry < now))
+        )
+        db.commit()
+        return result.rowcount
