@@ -1,0 +1,23 @@
+# gunicorn settings for the portal: gunicorn -c deploy/gunicorn.conf.py portal.wsgi:app
+#
+# No access log at all: a request line would tie a reporter's address and
+# time to a page. Error log lines carry no client address.
+import multiprocessing
+import os
+
+bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("PORTAL_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("PORTAL_THREADS", 4))
+# Slow mobile uploads need time; nginx buffers them in front in production.
+timeout = 120
+graceful_timeout = 30
+keepalive = 5
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("PORTAL_LOG_LEVEL", "info").lower()
+proxy_protocol = False
+forwarded_allow_ips = "127.0.0.1"
+# Request headers are bounded: nothing in a reporter page needs big ones.
+limit_request_line = 8190
+limit_request_fields = 100

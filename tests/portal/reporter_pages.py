@@ -1,0 +1,53 @@
+"""Walking the reporter's pages like a browser would, through the test client."""
+
+import re
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+RECEIPT = re.compile(r'class="receipt"[^>]*>([0-9 ]+)<')
+
+
+def csrf_token(response) -> str:
+    match = CSRF.search(response.get_data(as_text=True))
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def receipt_on(response) -> str:
+    match = RECEIPT.search(response.get_data(as_text=True))
+    assert match, "the page shows no receipt"
+    return match.group(1)
+
+
+def report_fields(facility, **overrides):
+    fields = {
+        "facility": str(facility),
+        "categories": ["wages"],
+        "description": "We were not paid for overtime in October.",
+        "when": "October",
+        "ongoing": "yes",
+        "people_affected": "many",
+        "consent": "without_identity",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def open_form(client, lang="en"):
+    form = client.get(f"/{lang}/report")
+    assert form.status_code == 200
+    return form
+
+
+def send_report(client, facility, lang="en", files=None, **overrides):
+    """Open the form and send it; return the response to the POST."""
+    form = open_form(client, lang)
+    data = report_fields(facility, **overrides)
+    data["csrf_token"] = csrf_token(form)
+    for name, items in (files or {}).items():
+        data[name] = items
+    return client.post(f"/{lang}/report", data=data, content_type="multipart/form-data")
+
+
+def log_in_with_receipt(client, receipt, lang="en"):
+    page = client.get(f"/{lang}/follow-up")
+    return client.post(f"/{lang}/follow-up", data={"csrf_token": csrf_token(page), "receipt": receipt})

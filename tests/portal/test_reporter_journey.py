@@ -1,0 +1,144 @@
+"""A worker reports from a phone, gets a receipt, and comes back with it."""
+
+import io
+
+from sqlalchemy import func, select
+
+import crypto
+from portal.models import Case, CaseItem
+from portal.services import messaging
+from reporter_pages import csrf_token, log_in_with_receipt, open_form, receipt_on, send_report
+
+
+def count_cases(app):
+    with app.extensions["portal.sessions"]() as session:
+        return session.scalar(select(func.count()).select_from(Case))
+
+
+def test_a_worker_reports_in_vietnamese_and_gets_a_receipt_in_four_groups(app, client, facility_ids):
+    response = send_report(client, facility_ids[0], lang="vi",
+                           description="Chúng tôi không được trả lương làm thêm giờ.")
+    assert response.status_code == 200
+    receipt = receipt_on(response)
+    groups = receipt.split(" ")
+    assert [len(g) for g in groups] == [4, 4, 4, 4] and receipt.replace(" ", "").isdigit()
+    assert count_cases(app) == 1
+
+
+def test_the_report_is_stored_encrypted_for_the_investigators_and_the_recovery_key(
+    app, client, facility_ids, investigators, recovery_identity
+):
+    send_report(client, facility_ids[0], description="Overtime unpaid since May", contact="Signal +60 12")
+    with app.extensions["portal.sessions"]() as session:
+        case = session.scalars(select(Case)).one()
+        report = next(item for item in case.items if item.kind == "report")
+        assert b"Overtime" not in report.blob
+        for _user, identity in investigators.values():
+            assert b"Overtime unpaid since May" in crypto.decrypt(report.blob, identity)
+        assert b"Signal +60 12" in crypto.decrypt(report.blob, recovery_identity)
+        assert case.category_codes == ["wages"]
+        assert case.language == "en"
+        assert (case.acknowledge_due - case.received_on).days == 7
+
+
+def test_pressing_send_again_after_a_dropped_connection_creates_no_second_report(app, client, facility_ids):
+    form = open_form(client)
+    data = {"csrf_token": csrf_token(form), "facility": str(facility_ids[0]), "categories": ["wages"],
+            "description": "Unpaid overtime", "ongoing": "yes", "people_affected": "few", "consent": "none"}
+    first = client.post("/en/report", data=data)
+    second = client.post("/en/report", data=data)
+    assert first.status_code == second.status_code == 200
+    assert receipt_on(first) == receipt_on(second)
+    assert "already arrived" in second.get_data(as_text=True)
+    assert count_cases(app) == 1
+
+
+def test_a_worker_who_reopens_the_form_learns_the_report_arrived(app, client, facility_ids):
+    receipt = receipt_on(send_report(client, facility_ids[0]))
+    again = client.get("/en/report")
+    assert again.status_code == 200
+    assert receipt_on(again) == receipt
+    finish = client.post("/en/report/new", data={"csrf_token": csrf_token(again)})
+    assert finish.status_code == 303
+    fresh = client.get("/en/report")
+    assert 'class="receipt"' not in fresh.get_data(as_text=True)
+
+
+def test_the_worker_comes_back_reads_the_reply_and_answers(app, client, facility_ids, investigators):
+    receipt = receipt_on(send_report(client, facility_ids[0], lang="vi"))
+    anna, anna_identity = investigators["anna"]
+    with app.extensions["portal.sessions"]() as session:
+        case = session.scalars(select(Case)).one()
+        messaging.post_to_reporter(session, case, anna, "Cảm ơn bạn. Ai không được trả lương?")
+
+    returning = app.test_client()
+    opened = log_in_with_receipt(returning, receipt, lang="vi")
+    assert opened.status_code == 303 and opened.headers["Location"].endswith("/vi/case")
+    page = returning.get("/vi/case")
+    assert page.status_code == 200
+    assert "Ai không được trả lương?" in page.get_data(as_text=True)
+
+    answer = returning.post("/vi/case", data={"csrf_token": csrf_token(page), "message": "Cả tổ 3."})
+    assert answer.status_code == 303
+    with app.extensions["portal.sessions"]() as session:
+        reply = session.scalars(
+            select(CaseItem).where(CaseItem.kind == "message", CaseItem.author == "reporter")
+        ).one()
+        assert crypto.decrypt(reply.blob, anna_identity) == "Cả tổ 3.".encode()
+        assert reply.created_at is None, "a reporter's message keeps no precise time"
+
+
+def test_a_receipt_typed_with_dashes_or_thai_digits_opens_the_report(app, client, facility_ids):
+    receipt = receipt_on(send_report(client, facility_ids[0]))
+    digits = receipt.replace(" ", "")
+    thai = "".join(chr(0x0E50 + int(d)) for d in digits)
+    assert log_in_with_receipt(app.test_client(), "-".join([digits[:8], digits[8:]])).status_code == 303
+    assert log_in_with_receipt(app.test_client(), thai).status_code == 303
+
+
+def test_a_wrong_receipt_is_refused_in_the_workers_language(app, client, facility_ids):
+    send_report(client, facility_ids[0])
+    wrong = log_in_with_receipt(app.test_client(), "1234 5678 9012 3456", lang="vi")
+    assert wrong.status_code == 403
+    malformed = log_in_with_receipt(app.test_client(), "1234", lang="en")
+    assert malformed.status_code == 400
+    assert "16 digits" in malformed.get_data(as_text=True)
+
+
+def test_receipt_guessing_is_held_back_by_one_budget_for_everyone(app, facility_ids):
+    app.config["RECEIPT_ATTEMPTS_PER_MINUTE"] = 3
+    statuses = [log_in_with_receipt(app.test_client(), f"0000 0000 0000 000{n}").status_code
+                for n in range(5)]
+    assert statuses[:3] == [403, 403, 403]
+    assert statuses[3:] == [429, 429]
+
+
+def test_the_case_page_needs_a_receipt_session_and_logout_ends_it(app, client, facility_ids):
+    assert client.get("/en/case").status_code == 303
+    receipt = receipt_on(send_report(client, facility_ids[0]))
+    returning = app.test_client()
+    log_in_with_receipt(returning, receipt)
+    page = returning.get("/en/case")
+    out = returning.post("/en/logout", data={"csrf_token": csrf_token(page)})
+    assert out.status_code == 303
+    assert returning.get("/en/case").status_code == 303
+
+
+def test_the_worker_adds_a_photo_from_the_follow_up_page(app, client, facility_ids, investigators):
+    from PIL import Image
+
+    receipt = receipt_on(send_report(client, facility_ids[0]))
+    returning = app.test_client()
+    log_in_with_receipt(returning, receipt)
+    page = returning.get("/en/case")
+    image = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(image, "PNG")
+    response = returning.post("/en/case", data={"csrf_token": csrf_token(page), "message": "",
+                                                "photo": [(io.BytesIO(image.getvalue()), "IMG_2026.png")]},
+                              content_type="multipart/form-data")
+    assert response.status_code == 303
+    with app.extensions["portal.sessions"]() as session:
+        item = session.scalars(select(CaseItem).where(CaseItem.kind == "attachment")).one()
+        assert item.content_type == "image/png" and item.metadata_removed
+        _anna, identity = investigators["anna"]
+        assert Image.open(io.BytesIO(crypto.decrypt(item.blob, identity))).size == (40, 30)
