@@ -1,0 +1,109 @@
+"""Fixtures shared by every test of the portal (tests/portal, tests/browser):
+a real database (SQLite, or PostgreSQL when ``PORTAL_TEST_DATABASE_URL``
+names one), real keys, real encryption.
+
+Receipt hashing and passphrase sealing use lower work factors than
+production so the suite stays fast; the code paths are the same.
+"""
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from portal import migrate
+from portal.db import Base, make_engine, make_session_factory
+from portal.services import facilities, users
+from portal.services import instance as instance_service
+
+FAST = {
+    "RECEIPT_ARGON2_TIME_COST": 1,
+    "RECEIPT_ARGON2_MEMORY_KIB": 1024,
+    "ENV": "development",
+}
+USER_WORK_FACTOR = 10
+
+
+def _postgres_server_url():
+    return os.environ.get("PORTAL_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """One migrated database for the whole run."""
+    server = _postgres_server_url()
+    if not server:
+        path = tmp_path_factory.mktemp("db") / "portal.db"
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        yield url
+        return
+    name = f"portal_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def instance_dir(tmp_path):
+    path = tmp_path / "instance"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def session_factory(database_url):
+    """A clean, initialised database for each test."""
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    factory = make_session_factory(engine)
+    yield factory
+    engine.dispose()
+
+
+@pytest.fixture
+def recovery_identity(session_factory):
+    with session_factory() as session:
+        return instance_service.initialise(session, "Test contractor")
+
+
+@pytest.fixture
+def investigators(session_factory, recovery_identity):
+    """Two investigators who receive every new case, with their unlocked identities."""
+    people = {}
+    with session_factory() as session:
+        for username in ("anna", "binh"):
+            passphrase = f"{username} correct horse battery"
+            user = users.create(session, username, username.title(), "investigator", passphrase,
+                                default_recipient=True, work_factor=USER_WORK_FACTOR)
+            people[username] = (user, users.unlock_identity(user, passphrase))
+    return people
+
+
+@pytest.fixture
+def facility_ids(session_factory, recovery_identity):
+    with session_factory() as session:
+        return [
+            facilities.add(session, country="VN", name="Bac Ninh Display Co., Ltd",
+                           local_name="Công ty TNHH Màn hình Bắc Ninh", supplier="Northlight",
+                           address="Que Vo Industrial Park, Bac Ninh").id,
+            facilities.add(session, country="MY", name="Penang Precision Electronics",
+                           local_name="Penang Precision Electronics", supplier="Northlight",
+                           address="Bayan Lepas, Penang").id,
+        ]
+
+
+@pytest.fixture
+def app_config(database_url, instance_dir):
+    """The settings an app gets in tests, as a dict of ``create_app`` overrides."""
+    return dict(FAST, DATABASE_URL=database_url, INSTANCE_PATH=str(instance_dir))

@@ -1,0 +1,144 @@
+"""An operator installs the portal, initialises it and runs the demo."""
+
+import os
+import stat
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+import crypto
+from portal import config, create_app, migrate
+from portal.db import Base, make_engine, make_session_factory
+from portal.models import Instance, User
+from portal.services import instance as instance_service
+from portal.services import users
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTAL = str(Path(sys.executable).with_name("portal"))
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """A database with no tables at all, on the engine the suite runs on."""
+    server = os.environ.get("PORTAL_TEST_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"portal_fresh_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def run_portal(args, instance, database_url, extra_env=None):
+    env = dict(os.environ, PORTAL_INSTANCE_PATH=str(instance), PORTAL_DATABASE_URL=database_url)
+    env.update(extra_env or {})
+    return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_settings_come_from_portal_environment_variables():
+    settings = config.load(environ={"PORTAL_ACK_DAYS": "5", "PORTAL_LANGUAGES": "en,vi",
+                                    "PORTAL_INSTANCE_PATH": "/srv/portal"})
+    assert settings["ACK_DAYS"] == 5
+    assert settings["LANGUAGES"] == ["en", "vi"]
+    assert settings["DATABASE_URL"] == "sqlite:////srv/portal/portal.db"
+    with pytest.raises(ValueError, match="PORTAL_ACK_DAYS"):
+        config.load(environ={"PORTAL_ACK_DAYS": "seven"})
+
+
+def test_migrations_produce_exactly_the_schema_of_the_models(empty_database_url):
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()
+
+
+def test_the_app_refuses_to_start_on_an_uninitialised_database(empty_database_url, tmp_path):
+    migrate.upgrade(empty_database_url)
+    with pytest.raises(instance_service.NotInitialised, match="portal init"):
+        create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_portal_init_writes_the_recovery_key_once_and_keeps_only_its_public_part(
+    empty_database_url, tmp_path
+):
+    instance = tmp_path / "instance"
+    result = run_portal(["init", "--organisation", "Acme Devices"], instance, empty_database_url)
+    assert result.returncode == 0, result.stderr
+    key_file = instance / "recovery-key.txt"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    recovery = crypto.parse_identities(key_file.read_text())[0]
+    assert str(recovery).startswith("AGE-SECRET-KEY-PQ-1")
+    engine = make_engine(empty_database_url)
+    with make_session_factory(engine)() as session:
+        row = session.get(Instance, 1)
+        assert row.recovery_recipient == str(recovery.recipient)
+        assert row.organisation_name == "Acme Devices"
+    engine.dispose()
+    again = run_portal(["init"], instance, empty_database_url)
+    assert again.returncode != 0 and "already initialised" in again.stderr
+
+
+def test_portal_demo_prints_logins_that_open_real_keys(empty_database_url, tmp_path):
+    instance = tmp_path / "demo"
+    result = run_portal(["demo", "--no-run"], instance, empty_database_url)
+    assert result.returncode == 0, result.stderr
+    logins = [line.split() for line in result.stdout.splitlines() if line.startswith(("anna ", "binh "))]
+    assert len(logins) == 2
+    engine = make_engine(empty_database_url)
+    with make_session_factory(engine)() as session:
+        for username, passphrase in logins:
+            user = session.query(User).filter_by(username=username).one()
+            identity = users.unlock_identity(user, passphrase)
+            assert str(identity.recipient) == user.recipient
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_plain_pip_install_into_a_fresh_virtualenv_gives_a_working_portal(tmp_path):
+    wheels = tmp_path / "wheels"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
+                            str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stderr
+    wheel = next(wheels.glob("*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for required in ("portal/templates/reporter/report.html", "portal/static/portal.css",
+                     "portal/translations/vi/LC_MESSAGES/messages.mo", "portal/migrations/env.py",
+                     "portal/migrations/versions/0001_initial_schema.py", "crypto/__init__.py"):
+        assert required in names, required
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    install = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)],
+                             capture_output=True, text=True, timeout=900)
+    assert install.returncode == 0, install.stderr
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    env = {"PATH": os.environ["PATH"], "PORTAL_INSTANCE_PATH": str(workdir / "instance"),
+           "PORTAL_ENV": "development"}
+    demo = subprocess.run([str(venv / "bin" / "portal"), "demo", "--no-run"], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert demo.returncode == 0, demo.stderr
+    check = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "from portal import create_app; c = create_app().test_client(); "
+         "r = c.get('/vi/'); print(r.status_code, 'Gửi phản ánh' in r.get_data(as_text=True) or "
+         "'phản ánh' in r.get_data(as_text=True)); print(c.get('/static/portal.css').status_code)"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.split() == ["200", "True", "200"]
