@@ -13,6 +13,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms import widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 CATEGORY_LABELS = {
@@ -30,17 +31,21 @@ CATEGORY_LABELS = {
     "other": _l("Something else"),
 }
 
-ONGOING_CHOICES = [("yes", _l("Yes")), ("no", _l("No")), ("unknown", _l("I don't know"))]
+ONGOING_CHOICES = [
+    SelectChoice("yes", _l("Yes")),
+    SelectChoice("no", _l("No")),
+    SelectChoice("unknown", _l("I don't know")),
+]
 PEOPLE_CHOICES = [
-    ("one", _l("Only me")),
-    ("few", _l("A few people")),
-    ("many", _l("Many people")),
-    ("unknown", _l("I don't know")),
+    SelectChoice("one", _l("Only me")),
+    SelectChoice("few", _l("A few people")),
+    SelectChoice("many", _l("Many people")),
+    SelectChoice("unknown", _l("I don't know")),
 ]
 CONSENT_CHOICES = [
-    ("none", _l("No, only the people named above")),
-    ("without_identity", _l("Yes, but without my name or contact details")),
-    ("with_identity", _l("Yes, with my contact details")),
+    SelectChoice("none", _l("No, only the people named above")),
+    SelectChoice("without_identity", _l("Yes, but without my name or contact details")),
+    SelectChoice("with_identity", _l("Yes, with my contact details")),
 ]
 
 
@@ -58,7 +63,7 @@ class ReportForm(FlaskForm):
     )
     categories = CheckboxesField(
         _l("What is it about? Choose one or more."),
-        choices=list(CATEGORY_LABELS.items()),
+        choices=[SelectChoice(code, label) for code, label in CATEGORY_LABELS.items()],
         validators=[InputRequired(_l("Choose at least one."))],
     )
     description = TextAreaField(

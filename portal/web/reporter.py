@@ -6,6 +6,7 @@ from babel import Locale
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from .. import i18n
 from ..models import Facility
@@ -206,14 +207,14 @@ def make_blueprint(config):
 
     def _facility_choices():
         country_names = Locale.parse(g.language).territories
-        grouped = {}
-        for facility in db().scalars(
-            select(Facility).where(Facility.active.is_(True)).order_by(Facility.country, Facility.local_name)
-        ):
-            label = country_names.get(facility.country, facility.country)
-            grouped.setdefault(label, []).append((str(facility.id), facility.local_name))
-        choices = {label: options for label, options in sorted(grouped.items())}
-        choices[_("Other")] = [("other", _("My workplace is not in the list"))]
+        choices = [
+            SelectChoice(str(facility.id), facility.local_name,
+                         optgroup=country_names.get(facility.country, facility.country))
+            for facility in db().scalars(select(Facility).where(Facility.active.is_(True)))
+        ]
+        choices.sort(key=lambda choice: (choice.optgroup, choice.label))
+        choices.insert(0, SelectChoice("", _("Choose your workplace")))
+        choices.append(SelectChoice("other", _("My workplace is not in the list"), optgroup=_("Other")))
         return choices
 
     def _uploaded_files(field_names):
