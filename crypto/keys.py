@@ -33,31 +33,28 @@ def parse_identity(text: str) -> Identity:
     raise KeyFormatError("unknown identity type: expected AGE-SECRET-KEY-...")
 
 
-def parse_identities(text: str) -> list[Identity]:
-    """Parse an identity file: one key a line, ``#`` comments and blank lines ignored."""
-    identities = []
+def _parse_lines(text: str, parse) -> list:
+    """Parse a keys file: one key a line, ``#`` comments and blank lines ignored."""
+    keys = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         try:
-            identities.append(parse_identity(line))
+            keys.append(parse(line))
         except KeyFormatError as error:
             raise KeyFormatError(f"line {number}: {error}") from None
+    return keys
+
+
+def parse_identities(text: str) -> list[Identity]:
+    """Parse an identity file, as ``age-keygen`` writes it."""
+    identities = _parse_lines(text, parse_identity)
     if not identities:
         raise KeyFormatError("no identity found")
     return identities
 
 
 def parse_recipients(text: str) -> list[Recipient]:
-    """Parse a recipients file: one recipient a line, ``#`` comments ignored."""
-    recipients = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            recipients.append(parse_recipient(line))
-        except KeyFormatError as error:
-            raise KeyFormatError(f"line {number}: {error}") from None
-    return recipients
+    """Parse a recipients file: one ``age1...`` a line."""
+    return _parse_lines(text, parse_recipient)

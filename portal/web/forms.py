@@ -49,6 +49,11 @@ CONSENT_CHOICES = [
 ]
 
 
+def _limit_length(field, max_chars: int) -> None:
+    """The configured limit of long texts, set when the form is made."""
+    field.validators = [*field.validators, Length(max=max_chars, message=_l("This text is too long."))]
+
+
 class CheckboxesField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
@@ -96,10 +101,7 @@ class ReportForm(FlaskForm):
 
     def __init__(self, *args, max_text_chars=20000, **kwargs):
         super().__init__(*args, **kwargs)
-        self.description.validators = [
-            *self.description.validators,
-            Length(max=max_text_chars, message=_l("This text is too long.")),
-        ]
+        _limit_length(self.description, max_text_chars)
 
     def validate_website(self, field):
         if field.data:
@@ -124,10 +126,7 @@ class ReplyForm(FlaskForm):
 
     def __init__(self, *args, max_text_chars=20000, **kwargs):
         super().__init__(*args, **kwargs)
-        self.message.validators = [
-            *self.message.validators,
-            Length(max=max_text_chars, message=_l("This text is too long.")),
-        ]
+        _limit_length(self.message, max_text_chars)
 
 
 class ConfirmForm(FlaskForm):
