@@ -102,6 +102,10 @@ class _Prefixed(io.RawIOBase):
             buffer[:size] = self._prefix[:size]
             self._prefix = self._prefix[size:]
             return size
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            # Straight into the caller's buffer: no intermediate bytes object.
+            return readinto(buffer) or 0
         data = self._stream.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -159,7 +163,10 @@ def add_recipients(file_or_header: bytes, identity, new_recipients) -> bytes:
     if any(s.type == "scrypt" for s in header.stanzas):
         raise RecipientMixError("a passphrase-protected file cannot admit other recipients")
     added = _recipients(new_recipients)
-    existing_pq = {s.type == "mlkem768x25519" for s in header.stanzas}
+    # Unknown stanza types (grease, future types) are skipped, as when decrypting.
+    existing_pq = {
+        s.type == "mlkem768x25519" for s in header.stanzas if s.type in ("X25519", "mlkem768x25519")
+    }
     if existing_pq != {r.label == "postquantum" for r in added}:
         raise RecipientMixError("post-quantum and classic recipients cannot share a file")
     stanzas = list(header.stanzas) + [s for r in added for s in r.wrap(file_key)]

@@ -60,6 +60,27 @@ def encrypt_payload(src, dst, file_key: bytes) -> None:
         chunk = following
 
 
+def _read_into(stream, view) -> int:
+    """Fill ``view`` from ``stream`` unless it ends first; return the byte count.
+
+    Uses ``readinto`` when the stream has it, so a chunk goes from the source
+    into one reused buffer without intermediate copies.
+    """
+    readinto = getattr(stream, "readinto", None)
+    filled = 0
+    while filled < len(view):
+        if readinto is not None:
+            count = readinto(view[filled:])
+        else:
+            part = stream.read(len(view) - filled)
+            count = len(part) if part else 0
+            view[filled : filled + count] = part
+        if not count:
+            break
+        filled += count
+    return filled
+
+
 def decrypt_payload(src, dst, file_key: bytes) -> None:
     """Authenticate and decrypt the payload read from ``src`` into ``dst``."""
     nonce = read_full(src, NONCE_SIZE)
@@ -68,23 +89,30 @@ def decrypt_payload(src, dst, file_key: bytes) -> None:
     aead = ChaCha20Poly1305(payload_key(file_key, nonce))
     counter = 0
     # One byte of look-ahead tells a full non-final chunk from a full final one.
-    buffered = read_full(src, ENCRYPTED_CHUNK_SIZE + 1)
-    while len(buffered) > ENCRYPTED_CHUNK_SIZE:
-        chunk, rest = buffered[:ENCRYPTED_CHUNK_SIZE], buffered[ENCRYPTED_CHUNK_SIZE:]
+    # A single buffer is reused for every chunk; only the plaintext of a chunk
+    # that authenticated is ever handed to ``dst``.
+    buffer = bytearray(ENCRYPTED_CHUNK_SIZE + 1)
+    view = memoryview(buffer)
+    chunk = view[:ENCRYPTED_CHUNK_SIZE]
+    filled = _read_into(src, view)
+    while filled > ENCRYPTED_CHUNK_SIZE:
         try:
-            dst.write(aead.decrypt(_chunk_nonce(counter, False), chunk, None))
+            plaintext = aead.decrypt(_chunk_nonce(counter, False), chunk, None)
         except InvalidTag:
             if _opens(aead, counter, True, chunk):
                 raise TrailingDataError("trailing data after the final chunk") from None
             raise PayloadError("payload chunk failed to authenticate") from None
+        dst.write(plaintext)
         counter += 1
-        buffered = rest + read_full(src, ENCRYPTED_CHUNK_SIZE + 1 - len(rest))
-    if len(buffered) < TAG_SIZE:
+        buffer[0] = buffer[ENCRYPTED_CHUNK_SIZE]
+        filled = 1 + _read_into(src, view[1:])
+    if filled < TAG_SIZE:
         raise TruncatedPayloadError("payload truncated: no final chunk")
+    last = view[:filled]
     try:
-        plaintext = aead.decrypt(_chunk_nonce(counter, True), buffered, None)
+        plaintext = aead.decrypt(_chunk_nonce(counter, True), last, None)
     except InvalidTag:
-        if _opens(aead, counter, False, buffered):
+        if _opens(aead, counter, False, last):
             raise TruncatedPayloadError("payload truncated: last chunk is not final") from None
         raise PayloadError("final chunk failed to authenticate") from None
     if not plaintext and counter:

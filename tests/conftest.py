@@ -6,8 +6,10 @@ Receipt hashing and passphrase sealing use lower work factors than
 production so the suite stays fast; the code paths are the same.
 """
 
+import importlib.util
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -24,6 +26,21 @@ FAST = {
     "ENV": "development",
 }
 USER_WORK_FACTOR = 10
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs():
+    """The translations folder with every catalog freshly compiled.
+
+    The build compiles catalogs; an edited .po must not leave a stale .mo behind.
+    """
+    folder = ROOT / "translations"
+    spec = importlib.util.spec_from_file_location("build_hook", folder / "build_hook.py")
+    build_hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_hook)
+    build_hook.compile_catalogs(folder)
+    return folder
 
 
 def _postgres_server_url():

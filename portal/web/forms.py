@@ -54,6 +54,18 @@ def _limit_length(field, max_chars: int) -> None:
     field.validators = [*field.validators, Length(max=max_chars, message=_l("This text is too long."))]
 
 
+class ChooseAtLeastOne:
+    """Like InputRequired, without the ``required`` attribute: on checkboxes
+    the browser would demand that every box be ticked."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, form, field):
+        if not field.data:
+            raise ValidationError(self.message)
+
+
 class CheckboxesField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
@@ -69,7 +81,7 @@ class ReportForm(FlaskForm):
     categories = CheckboxesField(
         _l("What is it about? Choose one or more."),
         choices=[SelectChoice(code, label) for code, label in CATEGORY_LABELS.items()],
-        validators=[InputRequired(_l("Choose at least one."))],
+        validators=[ChooseAtLeastOne(_l("Choose at least one."))],
     )
     description = TextAreaField(
         _l("What happened? Tell us in your own words."),

@@ -1,0 +1,183 @@
+"""Fixtures for the browser tests: the portal served by a real gunicorn, and
+Debian's Chromium driven by Playwright, as a phone with JavaScript off.
+
+The database, instance, investigators and facilities are the ones every
+portal test uses (``tests/conftest.py``): the server process opens the same
+database the test reads afterwards.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from babel.support import Translations
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_PACKAGE = "chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# A cheap Android phone, JavaScript off: the pages must work without it.
+PHONE = dict(
+    viewport={"width": 360, "height": 640},
+    java_script_enabled=False,
+    locale="vi-VN",
+    is_mobile=True,
+    has_touch=True,
+)
+SERVER_START_SECONDS = 60
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    """Debian's Chromium; fail in CI, skip elsewhere, when it is not installed."""
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    message = (
+        f"{CHROMIUM} was not found: install the Debian package `{CHROMIUM_PACKAGE}` "
+        f"(apt-get install {CHROMIUM_PACKAGE} fonts-noto-core fonts-noto-cjk)"
+    )
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Phone:
+    """New browser contexts (a phone opened afresh), each recording every request."""
+
+    def __init__(self, browser):
+        self.browser = browser
+        self.contexts = []
+        self.requested = []
+
+    def new_context(self):
+        context = self.browser.new_context(**PHONE)
+        context.set_default_timeout(20_000)
+        context.on("request", lambda request: self.requested.append(request.url))
+        self.contexts.append(context)
+        return context
+
+    def close(self):
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    device = Phone(browser)
+    yield device
+    device.close()
+
+
+@pytest.fixture(scope="session")
+def vietnamese(compiled_catalogs):
+    """``gettext`` for Vietnamese, from the same compiled catalog the server reads."""
+    catalog = Translations.load(str(compiled_catalogs), ["vi"])
+    assert catalog.gettext("Make a report") != "Make a report", "the Vietnamese catalog is empty"
+    return catalog.gettext
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, origin: str, log_path: Path):
+        self.origin = origin
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path, instance_dir, vietnamese, investigators, facility_ids):
+    """gunicorn serving ``portal.wsgi:app`` on a free port of 127.0.0.1, on the test database."""
+    port = _free_port()
+    origin = f"http://127.0.0.1:{port}"
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("PORTAL_")}
+    environment.update(
+        PORTAL_BIND=f"127.0.0.1:{port}",
+        PORTAL_WORKERS="2",
+        PORTAL_INSTANCE_PATH=str(instance_dir),
+        PORTAL_DATABASE_URL=database_url,
+        PORTAL_ENV="development",
+        PORTAL_RECEIPT_ARGON2_TIME_COST="1",
+        PORTAL_RECEIPT_ARGON2_MEMORY_KIB="1024",
+    )
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "portal.wsgi:app"],
+            cwd=REPO_ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        )
+    server = Server(origin, log_path)
+    try:
+        _wait_until_it_answers(process, server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_it_answers(process, server):
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with status {process.returncode}:\n{server.log()}",
+                        pytrace=False)
+        try:
+            with urllib.request.urlopen(f"{server.origin}/en/", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as error:
+            pytest.fail(f"gunicorn answered {error.code}:\n{server.log()}", pytrace=False)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"gunicorn did not answer within {SERVER_START_SECONDS}s:\n{server.log()}",
+                        pytrace=False)
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def screenshots(tmp_path):
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    return folder
