@@ -49,6 +49,12 @@ CONSENT_CHOICES = [
 ]
 
 
+def readable(form, field):
+    """Text that arrived as invalid UTF-8 was decoded with U+FFFD in its place."""
+    if "\ufffd" in (field.data or ""):
+        raise ValidationError(_l("Some characters could not be read. Please type the text again."))
+
+
 def _limit_length(field, max_chars: int) -> None:
     """The configured limit of long texts, set when the form is made."""
     field.validators = [*field.validators, Length(max=max_chars, message=_l("This text is too long."))]
@@ -76,7 +82,7 @@ class ReportForm(FlaskForm):
     facility = SelectField(_l("Where do you work?"), validators=[InputRequired(_l("Choose your workplace."))])
     facility_other = StringField(
         _l("If your workplace is not in the list, write its name and town"),
-        validators=[Optional(), Length(max=500, message=_l("This text is too long."))],
+        validators=[Optional(), readable, Length(max=500, message=_l("This text is too long."))],
     )
     categories = CheckboxesField(
         _l("What is it about? Choose one or more."),
@@ -85,11 +91,11 @@ class ReportForm(FlaskForm):
     )
     description = TextAreaField(
         _l("What happened? Tell us in your own words."),
-        validators=[InputRequired(_l("Please tell us what happened."))],
+        validators=[InputRequired(_l("Please tell us what happened.")), readable],
     )
     when = StringField(
         _l("When did it happen?"),
-        validators=[Optional(), Length(max=300, message=_l("This text is too long."))],
+        validators=[Optional(), readable, Length(max=300, message=_l("This text is too long."))],
     )
     ongoing = RadioField(_l("Is it still happening?"), choices=ONGOING_CHOICES, default="unknown")
     people_affected = RadioField(
@@ -98,7 +104,7 @@ class ReportForm(FlaskForm):
     immediate_danger = BooleanField(_l("Someone is in danger now"))
     contact = TextAreaField(
         _l("How can we reach you? (optional: leave empty to stay anonymous)"),
-        validators=[Optional(), Length(max=1000, message=_l("This text is too long."))],
+        validators=[Optional(), readable, Length(max=1000, message=_l("This text is too long."))],
     )
     consent = RadioField(
         _l("May we share your report with Electronics Watch, the independent monitor?"),
@@ -131,7 +137,7 @@ class ReceiptForm(FlaskForm):
 
 
 class ReplyForm(FlaskForm):
-    message = TextAreaField(_l("Your answer"))
+    message = TextAreaField(_l("Your answer"), validators=[readable])
     photo = MultipleFileField(_l("Take a photo"))
     voice = MultipleFileField(_l("Record a voice note"))
     files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))

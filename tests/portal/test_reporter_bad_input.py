@@ -130,3 +130,19 @@ def test_the_root_picks_the_language_from_accept_language(client):
     assert client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).headers["Location"] == "/zh-Hans/"
     assert client.get("/", headers={"Accept-Language": "ms-MY"}).headers["Location"] == "/ms/"
     assert client.get("/", headers={"Accept-Language": "de-DE"}).headers["Location"] == "/en/"
+
+
+def test_text_that_is_not_valid_utf8_is_refused_not_stored_garbled(app, client, facility_ids):
+    form = open_form(client, "vi")
+    boundary = "----portal-test"
+    fields = {"csrf_token": csrf_token(form).encode(), "facility": str(facility_ids[0]).encode(),
+              "categories": b"wages", "description": "lương".encode() + b"\xff\xfe",
+              "ongoing": b"yes", "people_affected": b"few", "consent": b"none"}
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value + b"\r\n"
+        for name, value in fields.items()
+    ) + f"--{boundary}--\r\n".encode()
+    response = client.post("/vi/report", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 400
+    assert "Some characters could not be read" not in response.get_data(as_text=True), "in Vietnamese"
+    assert cases_and_items(app) == (0, 0)
