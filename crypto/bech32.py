@@ -4,21 +4,30 @@ Hybrid post-quantum recipients are about 1,950 characters long, so the
 length limit of BIP 173 is dropped, as the age spec says.
 """
 
+import base64
+import binascii
+
 from .errors import KeyFormatError
 
 _CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _CHARSET_INDEX = {c: i for i, c in enumerate(_CHARSET)}
 _GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+# Base32 spells the same 5-bit groups with another alphabet, at C speed.
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_TO_BECH32 = str.maketrans(_BASE32, _CHARSET)
+_TO_BASE32 = str.maketrans(_CHARSET, _BASE32)
+# The generator terms each value of the checksum's top five bits adds.
+_TOP_TERMS = [0] * 32
+for _top in range(32):
+    for _i in range(5):
+        if (_top >> _i) & 1:
+            _TOP_TERMS[_top] ^= _GENERATOR[_i]
 
 
 def _polymod(values):
     checksum = 1
     for value in values:
-        top = checksum >> 25
-        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
-        for i in range(5):
-            if (top >> i) & 1:
-                checksum ^= _GENERATOR[i]
+        checksum = ((checksum & 0x1FFFFFF) << 5) ^ value ^ _TOP_TERMS[checksum >> 25]
     return checksum
 
 
@@ -26,32 +35,32 @@ def _hrp_expand(hrp):
     return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
 
 
-def _convert_bits(data, from_bits, to_bits, pad):
-    accumulator = 0
-    bits = 0
-    out = []
-    max_value = (1 << to_bits) - 1
-    for value in data:
-        accumulator = (accumulator << from_bits) | value
-        bits += from_bits
-        while bits >= to_bits:
-            bits -= to_bits
-            out.append((accumulator >> bits) & max_value)
-    if pad:
-        if bits:
-            out.append((accumulator << (to_bits - bits)) & max_value)
-    elif bits >= from_bits or (accumulator << (to_bits - bits)) & max_value:
+def _to_groups(data: bytes) -> str:
+    """``data`` as Bech32 characters of 5 bits each, the last zero-padded."""
+    return base64.b32encode(data).decode("ascii").rstrip("=").translate(_TO_BECH32)
+
+
+def _from_groups(text: str) -> bytes:
+    if (len(text) * 5) % 8 >= 5:
+        raise KeyFormatError("bech32: invalid data length")
+    padded = text.translate(_TO_BASE32) + "=" * (-len(text) % 8)
+    try:
+        data = base64.b32decode(padded)
+    except binascii.Error:
+        raise KeyFormatError("bech32: invalid data length") from None
+    if _to_groups(data) != text:
         raise KeyFormatError("bech32: non-zero padding bits")
-    return out
+    return data
 
 
 def encode(hrp: str, data: bytes) -> str:
     """Encode ``data`` under ``hrp``; the case of ``hrp`` sets the output case."""
     lower_hrp = hrp.lower()
-    values = _convert_bits(data, 8, 5, pad=True)
+    groups = _to_groups(data)
+    values = [_CHARSET_INDEX[c] for c in groups]
     polymod = _polymod(_hrp_expand(lower_hrp) + values + [0] * 6) ^ 1
-    checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
-    text = lower_hrp + "1" + "".join(_CHARSET[v] for v in values + checksum)
+    checksum = "".join(_CHARSET[(polymod >> 5 * (5 - i)) & 31] for i in range(6))
+    text = lower_hrp + "1" + groups + checksum
     return text.upper() if hrp.isupper() else text
 
 
@@ -72,4 +81,4 @@ def decode(text: str) -> tuple[str, bytes]:
         raise KeyFormatError("bech32: invalid character in data") from None
     if _polymod(_hrp_expand(hrp) + values) != 1:
         raise KeyFormatError("bech32: bad checksum")
-    return hrp, bytes(_convert_bits(values[:-6], 5, 8, pad=False))
+    return hrp, _from_groups(lower[separator + 1 : -6])

@@ -40,6 +40,7 @@ class HybridRecipient:
         except ValueError:
             raise KeyFormatError("invalid hybrid recipient key") from None
         self.public_bytes = public_bytes
+        self._text = None
 
     @classmethod
     def parse(cls, text: str) -> "HybridRecipient":
@@ -54,7 +55,9 @@ class HybridRecipient:
         return [Stanza(STANZA_TYPE, (b64encode(enc),), body)]
 
     def __str__(self) -> str:
-        return bech32.encode(RECIPIENT_HRP, self.public_bytes)
+        if self._text is None:
+            self._text = bech32.encode(RECIPIENT_HRP, self.public_bytes)
+        return self._text
 
     def __eq__(self, other):
         return isinstance(other, HybridRecipient) and other.public_bytes == self.public_bytes

@@ -1,5 +1,7 @@
 """Parsing and generating the key strings people copy around."""
 
+import functools
+
 from .errors import KeyFormatError
 from .hybrid import HybridIdentity, HybridRecipient
 from .x25519 import X25519Identity, X25519Recipient
@@ -13,8 +15,13 @@ def generate_identity(pq: bool = True) -> Identity:
     return HybridIdentity.generate() if pq else X25519Identity.generate()
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_recipient(text: str) -> Recipient:
-    """Parse ``age1pq1...`` or ``age1...``."""
+    """Parse ``age1pq1...`` or ``age1...``.
+
+    Recipients are immutable and the same few are used for every item of a
+    case, so parsed ones are kept: a hybrid key is 1,959 characters of Bech32.
+    """
     text = text.strip()
     if text.lower().startswith("age1pq1"):
         return HybridRecipient.parse(text)

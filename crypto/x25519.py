@@ -29,6 +29,7 @@ class X25519Recipient:
             raise KeyFormatError("an X25519 recipient is 32 bytes")
         self._public = x25519.X25519PublicKey.from_public_bytes(public_bytes)
         self.public_bytes = public_bytes
+        self._text = None
 
     @classmethod
     def parse(cls, text: str) -> "X25519Recipient":
@@ -47,7 +48,9 @@ class X25519Recipient:
         return [Stanza(STANZA_TYPE, (b64encode(share),), body)]
 
     def __str__(self) -> str:
-        return bech32.encode(RECIPIENT_HRP, self.public_bytes)
+        if self._text is None:
+            self._text = bech32.encode(RECIPIENT_HRP, self.public_bytes)
+        return self._text
 
     def __eq__(self, other):
         return isinstance(other, X25519Recipient) and other.public_bytes == self.public_bytes

@@ -99,7 +99,7 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
     )
     holders = keyring.default_keyholders(session)
     reporter_recipient = str(keys.identity.recipient)
-    recipients = keyring.recipients_for(session, holders, reporter_recipient)
+    recipients = keyring.recipients_for(session, holders, keys.identity.recipient)
 
     today = clock.today()
     case = Case(

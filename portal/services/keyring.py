@@ -18,7 +18,7 @@ def default_keyholders(session) -> list[User]:
     )
 
 
-def recipients_for(session, holders: list[User], reporter_recipient: str) -> list[str]:
+def recipients_for(session, holders: list[User], reporter_recipient) -> list:
     """The keyholders, the organisation's recovery key and the reporter."""
     recipients = [user.recipient for user in holders if user.recipient]
     recipients.append(instance_service.load(session).recovery_recipient)

@@ -1,10 +1,12 @@
 """The reporter's pages: start, report, receipt, follow-up. No JavaScript anywhere."""
 
+import functools
 import secrets
 
 from babel import Locale
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -68,12 +70,13 @@ def make_blueprint(config):
             earlier = intake.find_submission(db(), current_app.config, token)
             if earlier is not None:
                 return _receipt_page(earlier)
-        form = ReportForm(max_text_chars=config["MAX_TEXT_CHARS"])
-        form.facility.choices = _facility_choices()
+        choices = _facility_choices()
         if request.method == "GET":
             if not token:
                 session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
-            return render_template("reporter/report.html", form=form)
+            return _blank_form_page(choices)
+        form = ReportForm(max_text_chars=config["MAX_TEXT_CHARS"])
+        form.facility.choices = choices
         if not token:
             # The session ended while the form was open: keep the text, ask again.
             session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
@@ -185,6 +188,26 @@ def make_blueprint(config):
         session.end()
         return redirect(url_for("reporter.start"), 303)
 
+    # The blank form is the same for everyone but its CSRF token: render it once
+    # per language and facility list, and put each visitor's token in.
+    blank_pages = {}
+
+    def _blank_form_page(choices):
+        token = generate_csrf()
+        key = (g.language, tuple((c.value, c.label, c.optgroup) for c in choices))
+        halves = blank_pages.get(key)
+        if halves is None:
+            form = ReportForm(max_text_chars=config["MAX_TEXT_CHARS"])
+            form.facility.choices = choices
+            html = render_template("reporter/report.html", form=form)
+            halves = html.split(token)
+            if len(halves) != 2:
+                return html
+            if len(blank_pages) > 256:
+                blank_pages.clear()
+            blank_pages[key] = halves
+        return halves[0] + token + halves[1]
+
     def _composing_token():
         if session.kind == COMPOSING and session.secret:
             return session.secret.decode("ascii")
@@ -206,7 +229,7 @@ def make_blueprint(config):
                                message=_("This page was open too long. Please go back and try again.")), 400
 
     def _facility_choices():
-        country_names = Locale.parse(g.language).territories
+        country_names = _territory_names(g.language)
         choices = [
             SelectChoice(str(facility.id), facility.local_name,
                          optgroup=country_names.get(facility.country, facility.country))
@@ -236,6 +259,11 @@ def make_blueprint(config):
         return files, None
 
     return bp
+
+
+@functools.lru_cache(maxsize=64)
+def _territory_names(language: str) -> dict:
+    return dict(Locale.parse(language).territories)
 
 
 def _clean_text(text) -> str:
