@@ -39,7 +39,7 @@ def create_app(config=None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=86400,
     )
 
-    from .web import database, errors, reporter, security, sessions, uploads
+    from .web import admin, database, errors, inbox, reporter, security, sessions, uploads
 
     app.request_class = uploads.InMemoryUploadRequest
     app.session_interface = sessions.ServerSessionInterface(session_factory)
@@ -47,6 +47,8 @@ def create_app(config=None) -> Flask:
     app.teardown_appcontext(database.close)
     app.after_request(security.add_headers)
     app.register_blueprint(reporter.make_blueprint(app.config))
+    app.register_blueprint(inbox.make_blueprint(app.config))
+    app.register_blueprint(admin.make_blueprint(app.config))
     errors.register(app)
     return app
 

@@ -6,13 +6,16 @@ import sys
 from pathlib import Path
 
 import click
+import pyotp
 from sqlalchemy import select
+
+import crypto
 
 from . import config as config_module
 from . import migrate
 from .db import make_engine, make_session_factory
 from .models import User
-from .services import facilities, users
+from .services import audit, facilities, handover, notifications, users
 from .services import instance as instance_service
 
 DEMO_FACILITIES = [
@@ -122,18 +125,113 @@ def demo(host, port, no_run):
                 facilities.add(session, **facility)
             logins_file = Path(settings["INSTANCE_PATH"]) / "demo-logins.txt"
             lines = []
-            for username, name in (("anna", "Anna Investigator"), ("binh", "Binh Investigator")):
+            for username, name, role in (("anna", "Anna Investigator", "investigator"),
+                                         ("binh", "Binh Investigator", "investigator"),
+                                         ("admin", "Demo Administrator", "administrator")):
                 passphrase = "-".join(secrets.token_hex(2) for _ in range(4))
-                users.create(session, username, name, "investigator", passphrase, default_recipient=True)
-                lines.append(f"{username}  {passphrase}")
+                totp_secret = pyotp.random_base32()
+                users.create(session, username, name, role, passphrase, totp_secret=totp_secret,
+                             default_recipient=role == "investigator",
+                             work_factor=settings["IDENTITY_WORK_FACTOR"])
+                lines.append(f"{username}  {passphrase}  {totp_secret}")
             _write_secret_file(logins_file, "\n".join(lines) + "\n")
         count = len(list(session.scalars(select(User))))
-    click.echo(f"Demo instance in {settings['INSTANCE_PATH']} ({count} investigators).")
-    click.echo("Demo logins (username  passphrase):")
+    click.echo(f"Demo instance in {settings['INSTANCE_PATH']} ({count} users).")
+    click.echo("Demo logins (username  passphrase  TOTP secret for an authenticator app):")
     click.echo((Path(settings["INSTANCE_PATH"]) / "demo-logins.txt").read_text().rstrip())
-    click.echo(f"Reporter pages: http://{host}:{port}/")
+    click.echo(f"Reporter pages: http://{host}:{port}/   Secure inbox: http://{host}:{port}/inbox/")
+    click.echo("A current TOTP code: python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"")
     if not no_run:
         _serve(host, port)
+
+
+@main.group("users")
+def users_group():
+    """Accounts of the secure inbox."""
+
+
+@users_group.command("invite")
+@click.argument("username")
+@click.option("--name", "display_name", default="", help="Name shown to colleagues.")
+@click.option("--role", type=click.Choice(["investigator", "retaliation_officer", "administrator", "monitor",
+                                           "authority"]), default="administrator", show_default=True)
+@click.option("--email", default=None)
+@click.option("--receives-new-cases", is_flag=True)
+def users_invite(username, display_name, role, email, receives_new_cases):
+    """Create an account and print its one-time activation link (the first administrator)."""
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        try:
+            user, token = users.invite(session, None, username, display_name or username, role, email,
+                                       receives_new_cases)
+        except users.AccountError as error:
+            raise click.ClickException(f"cannot create the account: {error.reason}") from None
+    click.echo(f"{settings['BASE_URL'].rstrip('/')}/inbox/activate/{token}")
+
+
+@main.group("audit")
+def audit_group():
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify():
+    """Check that no audit entry was edited, deleted or cut off."""
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        verdict = audit.verify(session)
+    if not verdict.ok:
+        raise click.ClickException(f"audit trail broken: {verdict.problem}")
+    click.echo(f"audit trail intact: {verdict.entries} entries, head {verdict.head.hex()}")
+
+
+@main.group("recovery")
+def recovery_group():
+    """What only the holder of the offline recovery key can do."""
+
+
+@recovery_group.command("readmit")
+@click.argument("username")
+@click.option("--recovery-key", "key_file", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="The recovery key file written by `portal init`.")
+def recovery_readmit(username, key_file):
+    """Admit a user's new key to every case they hold (after a lost passphrase)."""
+    settings = _settings()
+    identities = crypto.parse_identities(Path(key_file).read_text())
+    with _session_factory(settings)() as session:
+        user = session.scalar(select(User).where(User.username == username.lower()))
+        if user is None or not user.recipient or user.activation_digest is not None:
+            raise click.ClickException("no such user with an activated key")
+        recovery = instance_service.load(session).recovery_recipient
+        matching = [i for i in identities if str(i.recipient) == recovery]
+        if not matching:
+            raise click.ClickException("this is not the recovery key of this instance")
+        count = handover.readmit(session, matching[0], user)
+    click.echo(f"{username} can open their {count} cases again")
+
+
+@main.group("notifications")
+def notifications_group():
+    """E-mail notifications."""
+
+
+@notifications_group.command("send")
+@click.option("--loop", is_flag=True, help="Keep sending, every --interval seconds.")
+@click.option("--interval", default=30, show_default=True)
+def notifications_send(loop, interval):
+    """Send the notifications that are due; failures are retried later."""
+    import time
+
+    settings = _settings()
+    factory = _session_factory(settings)
+    while True:
+        with factory() as session:
+            sent, failed = notifications.send_due(session, settings)
+        if sent or failed or not loop:
+            click.echo(f"sent {sent}, failed {failed}")
+        if not loop:
+            return
+        time.sleep(interval)
 
 
 @main.command()

@@ -27,6 +27,18 @@ DEFAULTS = {
     "RECEIPT_ARGON2_TIME_COST": 3,
     "RECEIPT_ARGON2_MEMORY_KIB": 65536,
     "LOG_LEVEL": "INFO",
+    "USER_SESSION_MINUTES": 30,
+    "USER_SESSION_HOURS": 12,
+    # Where links in notification e-mails point.
+    "BASE_URL": "http://127.0.0.1:5000",
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 25,
+    "SMTP_FROM": "portal@localhost",
+    "SMTP_STARTTLS": 0,
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    # scrypt work factor sealing a user's identity to their passphrase.
+    "IDENTITY_WORK_FACTOR": 18,
 }
 
 _INTEGER_KEYS = {key for key, value in DEFAULTS.items() if isinstance(value, int)}

@@ -1,13 +1,20 @@
 """Every model, imported so ``Base.metadata`` knows all tables."""
 
-from .case import CATEGORIES, STATUSES, Case, CaseCategory, CaseItem, Keyholder
+from .audit import AuditEntry, AuditHead
+from .case import CATEGORIES, OUTCOMES, STATUSES, Case, CaseCategory, CaseItem, Keyholder
 from .facility import Facility
 from .instance import Instance
+from .outbox import OutboxEmail
 from .throttle import Budget
-from .user import ROLES, User
+from .user import ROLES, RecoveryCode, User
 from .web_session import WebSession
 
 __all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "OUTCOMES",
+    "OutboxEmail",
+    "RecoveryCode",
     "CATEGORIES",
     "ROLES",
     "STATUSES",

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..db import Base
 
 STATUSES = ("received", "acknowledged", "investigating", "feedback_given", "closed")
+OUTCOMES = ("substantiated", "partly_substantiated", "not_substantiated", "out_of_scope")
 CATEGORIES = (
     "forced_labour",
     "recruitment_fees",
@@ -52,14 +53,20 @@ class Case(Base):
     )
     language: Mapped[str] = mapped_column(String(16))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    acknowledge_due: Mapped[date] = mapped_column(Date)
-    feedback_due: Mapped[date] = mapped_column(Date)
+    acknowledge_due: Mapped[date] = mapped_column(Date, index=True)
+    feedback_due: Mapped[date] = mapped_column(Date, index=True)
     # Argon2id of the receipt with the instance salt; the receipt is never stored.
     receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # SHA-256 of the form's one-time token: a resent form finds its case.
     submission_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # The reporter's public key; the identity is re-derived from the receipt.
     reporter_recipient: Mapped[str] = mapped_column(Text)
+    acknowledged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    feedback_given_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    # The newest item from the reporter, so the inbox counts unread ones cheaply.
+    last_reporter_item_id: Mapped[int] = mapped_column(Integer, default=0)
 
     categories: Mapped[list["CaseCategory"]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseCategory.code"
@@ -94,11 +101,13 @@ class Keyholder(Base):
     """A user whose recipient stanza is in every item of the case."""
 
     __tablename__ = "keyholders"
-    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("user_id", "case_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The newest reporter item this keyholder has seen: the rest are unread.
+    seen_item_id: Mapped[int] = mapped_column(Integer, default=0)
     case: Mapped[Case] = relationship(back_populates="keyholders")
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem
-from . import attachments, clock, keyring, receipts, throttle
+from . import attachments, clock, keyring, notifications, receipts, throttle
 from . import instance as instance_service
 
 RECEIPT_BUDGET = "receipt-attempts"
@@ -94,22 +94,24 @@ def mark_read(session, case_id: int) -> None:
     session.commit()
 
 
-def reply(session, case_id: int, text: str, files: list[bytes]) -> None:
+def reply(session, config, case_id: int, text: str, files: list[bytes]) -> None:
     """Add the reporter's message and files to the case, all or nothing."""
     case = session.get(Case, case_id)
     cleaned = [attachments.clean(data) for data in files]
-    recipients = keyring.case_recipients(session, case)
+    holders = keyring.holders_of(session, case)
+    recipients = keyring.recipients_for(session, holders, case.reporter_recipient)
+    added = []
     today = clock.today()
     if text.strip():
         body = text.encode("utf-8")
-        session.add(
-            CaseItem(case_id=case.id, kind="message", author="reporter", created_on=today,
-                     blob=crypto.encrypt(body, recipients), size=len(body))
-        )
+        added.append(CaseItem(case_id=case.id, kind="message", author="reporter", created_on=today,
+                              blob=crypto.encrypt(body, recipients), size=len(body)))
     for clean in cleaned:
-        session.add(
-            CaseItem(case_id=case.id, kind="attachment", author="reporter", created_on=today,
-                     blob=crypto.encrypt(clean.data, recipients), size=len(clean.data),
-                     content_type=clean.content_type, metadata_removed=clean.metadata_removed)
-        )
+        added.append(CaseItem(case_id=case.id, kind="attachment", author="reporter", created_on=today,
+                              blob=crypto.encrypt(clean.data, recipients), size=len(clean.data),
+                              content_type=clean.content_type, metadata_removed=clean.metadata_removed))
+    session.add_all(added)
+    session.flush()
+    case.last_reporter_item_id = max(item.id for item in added)
+    notifications.queue_for(session, holders, case, config["BASE_URL"])
     session.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 import crypto
 
 from ..models import CATEGORIES, Case, CaseCategory, CaseItem, Facility, Keyholder
-from . import attachments, clock, deadlines, keyring, receipts
+from . import attachments, clock, deadlines, keyring, notifications, receipts
 from . import instance as instance_service
 
 CONSENTS = ("none", "without_identity", "with_identity")
@@ -125,6 +125,9 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
         case.items.append(item)
     session.add(case)
     try:
+        session.flush()
+        case.last_reporter_item_id = max(item.id for item in case.items)
+        notifications.queue_for(session, holders, case, config["BASE_URL"])
         session.commit()
     except IntegrityError:
         # The same form arrived twice at once: the other request stored it.

@@ -1,24 +1,34 @@
-"""Messages from handlers to the reporter, encrypted to everyone on the case."""
+"""Messages to the reporter and notes among keyholders, each its own age file."""
 
 import crypto
 
 from ..models import Case, CaseItem, User
-from . import clock, keyring
+from . import audit, clock, keyring
 
 
-def post_to_reporter(session, case: Case, author: User, text: str) -> CaseItem:
+def post_to_reporter(session, case: Case, author: User, text: str, *, commit: bool = True) -> CaseItem:
+    """A message the reporter reads with the receipt: encrypted to them as well."""
+    item = _item(session, case, author, "message", text, keyring.case_recipients(session, case))
+    audit.record(session, "message", author, case.id, {"item_kind": "message"}, commit=False)
+    if commit:
+        session.commit()
+    return item
+
+
+def add_note(session, case: Case, author: User, text: str) -> CaseItem:
+    """An internal note: the keyholders and the recovery key, never the reporter."""
+    item = _item(session, case, author, "note", text, keyring.case_recipients(session, case, reporter=False))
+    audit.record(session, "note", author, case.id, commit=False)
+    session.commit()
+    return item
+
+
+def _item(session, case, author, kind, text, recipients) -> CaseItem:
     body = text.encode("utf-8")
     moment = clock.now()
-    item = CaseItem(
-        case_id=case.id,
-        kind="message",
-        author="handler",
-        author_user_id=author.id,
-        created_on=moment.date(),
-        created_at=moment,
-        blob=crypto.encrypt(body, keyring.case_recipients(session, case)),
-        size=len(body),
-    )
+    item = CaseItem(case_id=case.id, kind=kind, author="handler", author_user_id=author.id,
+                    created_on=moment.date(), created_at=moment,
+                    blob=crypto.encrypt(body, recipients), size=len(body))
     session.add(item)
-    session.commit()
+    session.flush()
     return item

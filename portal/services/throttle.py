@@ -11,14 +11,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..models import Budget
+from . import clock
 
 WINDOW = timedelta(minutes=1)
 
 
-def spend(session, name: str, per_window: int, now: datetime | None = None) -> bool:
+def spend(session, name: str, per_window: int, now: datetime | None = None,
+          window: timedelta = WINDOW) -> bool:
     """Take one attempt from the budget ``name``; False when it is used up."""
     now = now or datetime.now(timezone.utc)
-    window_floor = now - WINDOW
+    window_floor = now - window
     # Open a new window atomically when the old one has passed.
     session.execute(
         update(Budget)
@@ -41,6 +43,14 @@ def spend(session, name: str, per_window: int, now: datetime | None = None) -> b
             return True
         except IntegrityError:
             session.rollback()
-            return spend(session, name, per_window, now)
+            return spend(session, name, per_window, now, window)
     session.commit()
     return False
+
+
+def used_up(session, name: str, per_window: int, window: timedelta = WINDOW) -> bool:
+    """Whether ``name`` has no attempt left in its current window (spends nothing)."""
+    budget = session.get(Budget, name)
+    if budget is None:
+        return False
+    return clock.as_utc(budget.window_start) > clock.now() - window and budget.used >= per_window

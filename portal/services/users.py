@@ -1,44 +1,253 @@
-"""People of the secure inbox and their age identities."""
+"""People of the secure inbox: invitation, activation, log-in and their keys.
 
+A user's age identity is sealed (scrypt) to their passphrase. The passphrase
+hash (Argon2id) only checks the passphrase; the identity is opened separately,
+so neither the hash nor the database alone opens a case.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from zxcvbn import zxcvbn
 
 import crypto
 
-from ..models import ROLES, User
-from . import clock
+from ..models import ROLES, RecoveryCode, User
+from . import audit, clock, throttle
 
 _HASHER = PasswordHasher()
 # scrypt work factor sealing a user's identity to their passphrase (2**18: ~256 MiB).
 IDENTITY_WORK_FACTOR = 18
+ACTIVATION_DAYS = 7
+RECOVERY_CODES = 10
+LOGIN_ATTEMPTS = 5
+LOGIN_WINDOW = timedelta(minutes=15)
+_TOTP_STEP = 30
+# The hash checked when a username is unknown, so timing does not tell.
+_DUMMY_HASH = _HASHER.hash("not a real passphrase")
+
+
+class AccountError(ValueError):
+    """A stable ``reason`` code the web layer turns into a message."""
+
+    def __init__(self, reason: str, **details):
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Login:
+    user: User
+    identity: object
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(b"activation:" + token.encode()).digest()
+
+
+def _seal(identity, passphrase: str, work_factor: int) -> bytes:
+    return crypto.encrypt_with_passphrase(str(identity).encode("ascii"), passphrase, work_factor=work_factor)
+
+
+def check_strength(passphrase: str, *hints: str) -> None:
+    """Long and hard to guess, judged by zxcvbn with the user's own names as hints."""
+    if len(passphrase) < 12:
+        raise AccountError("passphrase_short")
+    if zxcvbn(passphrase[:100], user_inputs=[h for h in hints if h])["score"] < 3:
+        raise AccountError("passphrase_weak")
 
 
 def create(session, username: str, display_name: str, role: str, passphrase: str, *,
-           default_recipient: bool = False, work_factor: int = IDENTITY_WORK_FACTOR) -> User:
-    """A user with a fresh hybrid identity sealed to ``passphrase``."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
-    if session.scalar(select(User).where(User.username == username)) is not None:
-        raise ValueError(f"the username {username!r} is taken")
+           default_recipient: bool = False, work_factor: int = IDENTITY_WORK_FACTOR,
+           email: str | None = None, totp_secret: str | None = None) -> User:
+    """An active user with a fresh hybrid identity (for the demo, tests and scripts)."""
+    user = _new_user(session, username, display_name, role, email, default_recipient)
     identity = crypto.generate_identity(pq=True)
-    user = User(
-        username=username,
-        display_name=display_name,
-        role=role,
-        passphrase_hash=_HASHER.hash(passphrase),
-        recipient=str(identity.recipient),
-        sealed_identity=crypto.encrypt_with_passphrase(
-            str(identity).encode("ascii"), passphrase, work_factor=work_factor
-        ),
-        default_recipient=default_recipient,
-        active=True,
-        created_at=clock.now(),
-    )
+    user.passphrase_hash = _HASHER.hash(passphrase)
+    user.recipient = str(identity.recipient)
+    user.sealed_identity = _seal(identity, passphrase, work_factor)
+    user.totp_secret = totp_secret
     session.add(user)
     session.commit()
     return user
 
 
+def _new_user(session, username, display_name, role, email, default_recipient) -> User:
+    if role not in ROLES:
+        raise AccountError("role")
+    username = username.strip().lower()
+    if not username or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise AccountError("username")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise AccountError("username_taken")
+    return User(username=username, display_name=display_name.strip() or username, role=role,
+                email=(email or "").strip() or None, default_recipient=default_recipient, active=True,
+                created_at=clock.now())
+
+
+def invite(session, actor, username: str, display_name: str, role: str, email: str | None = None,
+           default_recipient: bool = False) -> tuple[User, str]:
+    """A new account without passphrase or key; returns it and its one-time activation token."""
+    user = _new_user(session, username, display_name, role, email, default_recipient)
+    token = _start_activation(user)
+    session.add(user)
+    session.flush()
+    audit.record(session, "account_created", actor, detail={"user": user.id, "role": role}, commit=False)
+    session.commit()
+    return user, token
+
+
+def _start_activation(user: User) -> str:
+    token = secrets.token_urlsafe(32)
+    user.activation_digest = _digest(token)
+    user.activation_expires = clock.now() + timedelta(days=ACTIVATION_DAYS)
+    return token
+
+
+def reset_identity(session, actor, user: User) -> str:
+    """For a lost passphrase: the user activates again and gets a new identity.
+
+    The old identity is gone with the passphrase; the recovery key holder then
+    re-admits the new one to the user's cases (``portal recovery readmit``).
+    """
+    token = _start_activation(user)
+    user.passphrase_hash = None
+    user.sealed_identity = None
+    user.totp_secret = None
+    user.totp_last_step = 0
+    session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
+    audit.record(session, "identity_reset", actor, detail={"user": user.id}, commit=False)
+    session.commit()
+    return token
+
+
+def by_activation_token(session, token: str) -> User | None:
+    user = session.scalar(select(User).where(User.activation_digest == _digest(token or "")))
+    if user is None or clock.as_utc(user.activation_expires) < clock.now():
+        return None
+    return user
+
+
+def set_passphrase_and_identity(session, user: User, passphrase: str,
+                                work_factor: int = IDENTITY_WORK_FACTOR) -> str:
+    """Activation, first step: passphrase and a new identity; returns a TOTP secret to enrol."""
+    check_strength(passphrase, user.username, user.display_name)
+    had_identity = user.recipient is not None
+    identity = crypto.generate_identity(pq=True)
+    user.passphrase_hash = _HASHER.hash(passphrase)
+    user.recipient = str(identity.recipient)
+    user.sealed_identity = _seal(identity, passphrase, work_factor)
+    user.awaiting_readmission = had_identity or user.awaiting_readmission
+    user.totp_secret = pyotp.random_base32()
+    user.totp_last_step = 0
+    session.commit()
+    return user.totp_secret
+
+
+def totp_uri(user: User, issuer: str) -> str:
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=issuer)
+
+
+def confirm_totp(session, user: User, code: str) -> list[str]:
+    """Activation, last step: a correct code ends it; returns one-time recovery codes."""
+    if not user.totp_secret or not _totp_matches(user, code):
+        raise AccountError("totp")
+    codes = [base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=")[:12] for _ in range(RECOVERY_CODES)]
+    session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
+    for code_text in codes:
+        session.add(RecoveryCode(user_id=user.id, code_hash=_HASHER.hash(code_text)))
+    user.activation_digest = None
+    user.activation_expires = None
+    audit.record(session, "account_activated", user, detail={"user": user.id}, commit=False)
+    session.commit()
+    return [f"{c[:4]}-{c[4:8]}-{c[8:]}" for c in codes]
+
+
+def _totp_matches(user: User, code: str) -> bool:
+    """A code of this step or a neighbour, never one already used."""
+    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    if len(code) != 6:
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    now_step = int(clock.now().timestamp()) // _TOTP_STEP
+    for step in (now_step - 1, now_step, now_step + 1):
+        if step > user.totp_last_step and hmac.compare_digest(totp.generate_otp(step), code):
+            user.totp_last_step = step
+            return True
+    return False
+
+
+def _recovery_code_matches(session, user: User, code: str) -> bool:
+    code = "".join(ch for ch in (code or "").upper() if ch.isalnum())
+    if len(code) != 12:
+        return False
+    for stored in session.scalars(
+        select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    ):
+        try:
+            _HASHER.verify(stored.code_hash, code)
+        except (VerificationError, InvalidHashError):
+            continue
+        stored.used_at = clock.now()
+        return True
+    return False
+
+
+def authenticate(session, username: str, passphrase: str, code: str) -> Login:
+    """Username, passphrase and a TOTP (or recovery) code: the unlocked identity, or AccountError."""
+    username = (username or "").strip().lower()
+    budget = f"login:{username}"
+    if throttle.used_up(session, budget, LOGIN_ATTEMPTS, LOGIN_WINDOW):
+        raise AccountError("throttled", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
+    user = session.scalar(select(User).where(User.username == username))
+    usable = user is not None and user.active and user.passphrase_hash and user.activation_digest is None
+    try:
+        _HASHER.verify(user.passphrase_hash if usable else _DUMMY_HASH, passphrase or "")
+    except (VerificationError, InvalidHashError):
+        usable = False
+    if not usable or not (_totp_matches(user, code) or _recovery_code_matches(session, user, code)):
+        _failed(session, user, budget)
+        raise AccountError("credentials")
+    try:
+        identity = unlock_identity(user, passphrase)
+    except crypto.AgeError:
+        raise AccountError("identity") from None
+    audit.record(session, "login", user, commit=False)
+    session.commit()
+    return Login(user, identity)
+
+
+def _failed(session, user, budget: str) -> None:
+    # Only failures count against the account's budget of attempts.
+    throttle.spend(session, budget, LOGIN_ATTEMPTS, window=LOGIN_WINDOW)
+    if user is not None:
+        audit.record(session, "login_failed", user, commit=False)
+    session.commit()
+
+
 def unlock_identity(user: User, passphrase: str):
     """The user's identity, opened with their passphrase (raises ``crypto.AgeError``)."""
     return crypto.parse_identity(crypto.decrypt_with_passphrase(user.sealed_identity, passphrase).decode())
+
+
+def change_passphrase(session, user: User, identity, old: str, new: str,
+                      work_factor: int = IDENTITY_WORK_FACTOR) -> None:
+    """Re-seal the same identity to a new passphrase; cases need no change."""
+    try:
+        _HASHER.verify(user.passphrase_hash, old)
+    except (VerificationError, InvalidHashError):
+        raise AccountError("credentials") from None
+    check_strength(new, user.username, user.display_name)
+    user.passphrase_hash = _HASHER.hash(new)
+    user.sealed_identity = _seal(identity, new, work_factor)
+    audit.record(session, "passphrase_changed", user, commit=False)
+    session.commit()

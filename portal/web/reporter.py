@@ -169,7 +169,7 @@ def make_blueprint(config):
                     error, status = _("Write an answer or add a file."), 400
                 else:
                     try:
-                        followup.reply(db(), case_id, text, files)
+                        followup.reply(db(), current_app.config, case_id, text, files)
                     except attachments.AttachmentError as failure:
                         error, status = ATTACHMENT_MESSAGES[failure.reason](), 400
                     else:

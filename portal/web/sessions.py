@@ -79,7 +79,14 @@ class ServerSessionInterface(SessionInterface):
         self.session_factory = session_factory
 
     def _idle(self, app, kind):
+        if kind == "user":
+            return timedelta(minutes=app.config["USER_SESSION_MINUTES"])
         return timedelta(minutes=app.config["REPORTER_SESSION_MINUTES"])
+
+    def _lifetime(self, app, kind):
+        if kind == "user":
+            return timedelta(hours=app.config["USER_SESSION_HOURS"])
+        return timedelta(hours=2)
 
     def open_session(self, app, request):
         cookie = request.cookies.get(COOKIE_NAME, "")
@@ -130,7 +137,7 @@ class ServerSessionInterface(SessionInterface):
             if not session.session_id:
                 session.session_id, session.cookie_key = _token(), _token()
                 row = WebSession(id_digest=_digest(session.session_id),
-                                 absolute_expiry=now + timedelta(hours=12))
+                                 absolute_expiry=now + self._lifetime(app, session.kind))
                 db.add(row)
             else:
                 row = db.get(WebSession, _digest(session.session_id))

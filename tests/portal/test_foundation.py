@@ -101,7 +101,7 @@ def test_portal_demo_prints_logins_that_open_real_keys(empty_database_url, tmp_p
     assert len(logins) == 2
     engine = make_engine(empty_database_url)
     with make_session_factory(engine)() as session:
-        for username, passphrase in logins:
+        for username, passphrase, _totp in logins:
             user = session.query(User).filter_by(username=username).one()
             identity = users.unlock_identity(user, passphrase)
             assert str(identity.recipient) == user.recipient

@@ -1,0 +1,134 @@
+"""A case as its keyholders work on it: open it, read it, move it along."""
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import force_locale, format_date, gettext
+from sqlalchemy import select
+
+import crypto
+
+from ..models import OUTCOMES, Case, CaseItem, Facility, Keyholder, User
+from . import audit, clock, messaging
+
+TRANSITIONS = {
+    "received": ("acknowledged",),
+    "acknowledged": ("investigating", "feedback_given"),
+    "investigating": ("feedback_given",),
+    "feedback_given": ("investigating", "closed"),
+    "closed": (),
+}
+
+
+class CaseError(ValueError):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Entry:
+    item: CaseItem
+    author_name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    facility: Facility | None
+    report: dict
+    thread: list[Entry]
+    notes: list[Entry]
+    files: list[CaseItem]
+    keyholders: list[User]
+
+
+def for_keyholder(session, user_id: int, case_id: int) -> Case | None:
+    """The case if ``user_id`` holds its keys; None otherwise (the caller answers 404)."""
+    return session.scalar(
+        select(Case).join(Keyholder, Keyholder.case_id == Case.id)
+        .where(Case.id == case_id, Keyholder.user_id == user_id)
+    )
+
+
+def keyholders(session, case: Case) -> list[User]:
+    return list(session.scalars(
+        select(User).join(Keyholder, Keyholder.user_id == User.id)
+        .where(Keyholder.case_id == case.id).order_by(User.display_name)
+    ))
+
+
+def open_case(session, user: User, identity, case: Case) -> CaseView:
+    """Decrypt the case for a keyholder, mark it read, and record the view."""
+    names = {u.id: u.display_name for u in session.scalars(select(User))}
+    report, thread, notes, files = {}, [], [], []
+    for item in case.items:
+        author = names.get(item.author_user_id, "") if item.author == "handler" else ""
+        if item.kind == "report":
+            report = json.loads(crypto.decrypt(item.blob, identity))
+        elif item.kind == "message":
+            thread.append(Entry(item, author, crypto.decrypt(item.blob, identity).decode("utf-8")))
+        elif item.kind == "note":
+            notes.append(Entry(item, author, crypto.decrypt(item.blob, identity).decode("utf-8")))
+        elif item.kind == "attachment":
+            files.append(item)
+    holder = session.scalar(select(Keyholder).where(Keyholder.case_id == case.id, Keyholder.user_id == user.id))
+    holder.seen_item_id = max([holder.seen_item_id] + [i.id for i in case.items if i.author == "reporter"])
+    audit.record(session, "view", user, case.id, commit=False)
+    session.commit()
+    facility = session.get(Facility, case.facility_id) if case.facility_id else None
+    return CaseView(case, facility, report, thread, notes, files, keyholders(session, case))
+
+
+def attachment(session, user: User, identity, case: Case, item_id: int) -> tuple[CaseItem, bytes] | None:
+    item = session.scalar(select(CaseItem).where(
+        CaseItem.id == item_id, CaseItem.case_id == case.id, CaseItem.kind == "attachment"))
+    if item is None:
+        return None
+    data = crypto.decrypt(item.blob, identity)
+    audit.record(session, "download", user, case.id, {"item": item.id})
+    return item, data
+
+
+def change_status(session, user: User, case: Case, status: str, outcome: str | None = None) -> None:
+    """Move the case on; acknowledging sends the reporter a message in their language."""
+    if status not in TRANSITIONS.get(case.status, ()):
+        raise CaseError("transition")
+    if status == "closed" and outcome not in OUTCOMES:
+        raise CaseError("outcome")
+    today = clock.today()
+    case.status = status
+    if status == "acknowledged":
+        case.acknowledged_on = today
+        messaging.post_to_reporter(session, case, user, acknowledgement_text(case), commit=False)
+    elif status == "feedback_given":
+        case.feedback_given_on = case.feedback_given_on or today
+    elif status == "closed":
+        case.closed_on = today
+        case.outcome = outcome
+    audit.record(session, "status", user, case.id, {"status": status, "outcome": outcome}, commit=False)
+    session.commit()
+
+
+def acknowledgement_text(case: Case) -> str:
+    """The acknowledgement, in the language the reporter wrote in."""
+    with force_locale(case.language):
+        return gettext(
+            "We have received your report and we have read it. Thank you for telling us. "
+            "We will tell you what we did by %(date)s. Come back with your receipt to read our "
+            "messages and to answer our questions.",
+            date=format_date(case.feedback_due, format="long"),
+        )
+
+
+def overdue(case: Case, today: date | None = None) -> bool:
+    today = today or clock.today()
+    return (case.status == "received" and case.acknowledge_due < today) or (
+        case.status in ("received", "acknowledged", "investigating") and case.feedback_due < today
+    )
+
+
+def handler_time(item: CaseItem) -> datetime | None:
+    return clock.as_utc(item.created_at) if item.created_at else None
