@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from accounts import passphrase_of, totp_secret_of
 from portal import migrate
 from portal.db import Base, make_engine, make_session_factory
 from portal.services import facilities, users
@@ -96,15 +97,27 @@ def recovery_identity(session_factory):
 
 @pytest.fixture
 def investigators(session_factory, recovery_identity):
-    """Two investigators who receive every new case, with their unlocked identities."""
+    """Two investigators who receive every new case, with their unlocked identities.
+
+    Their passphrases and TOTP secrets come from ``passphrase_of`` and ``totp_secret_of``.
+    """
     people = {}
     with session_factory() as session:
         for username in ("anna", "binh"):
-            passphrase = f"{username} correct horse battery"
-            user = users.create(session, username, username.title(), "investigator", passphrase,
-                                default_recipient=True, work_factor=USER_WORK_FACTOR)
-            people[username] = (user, users.unlock_identity(user, passphrase))
+            user = users.create(session, username, username.title(), "investigator", passphrase_of(username),
+                                default_recipient=True, work_factor=USER_WORK_FACTOR,
+                                email=f"{username}@contractor.example", totp_secret=totp_secret_of(username))
+            people[username] = (user, users.unlock_identity(user, passphrase_of(username)))
     return people
+
+
+@pytest.fixture
+def colleague(session_factory, recovery_identity):
+    """An investigator who receives no new cases until one is handed to her."""
+    with session_factory() as session:
+        user = users.create(session, "chandra", "Chandra", "investigator", passphrase_of("chandra"),
+                            work_factor=USER_WORK_FACTOR, totp_secret=totp_secret_of("chandra"))
+        return user, users.unlock_identity(user, passphrase_of("chandra"))
 
 
 @pytest.fixture
