@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..models import User
+from ..services import users
 from .database import db
 from .forms import ConfirmForm
 from .inbox import inbox_context, load_user
@@ -41,9 +42,9 @@ def make_blueprint(config):
                                reset_form=ConfirmForm(), role_labels=ROLE_LABELS, error=error,
                                activation=activation), status
 
-    @bp.get("/users")
+    @bp.get("/users", endpoint="users")
     @administrator_only
-    def users():
+    def user_list():
         return page()
 
     @bp.post("/users")

@@ -18,7 +18,7 @@ from ..models import CATEGORIES, STATUSES, Facility, User
 from ..services import cases, handover, inbox, messaging, users
 from . import layout
 from .database import db
-from .forms import CATEGORY_LABELS, ConfirmForm
+from .forms import CATEGORY_LABELS, CONSENT_CHOICES, ONGOING_CHOICES, PEOPLE_CHOICES, ConfirmForm
 from .inbox_forms import (OUTCOME_LABELS, ChangePassphraseForm, CodeForm, KeyholderForm, LoginForm, MessageForm,
                           NoteForm, PassphraseForm, StatusForm)
 
@@ -184,12 +184,21 @@ def make_blueprint(config):
         return _case_page(keyholder_case(case_id))
 
     def _case_page(case, error=None, status=200):
-        view = cases.open_case(db(), g.user, g.identity, case)
+        try:
+            view = cases.open_case(db(), g.user, g.identity, case)
+        except crypto.NoIdentityError:
+            # A new key (after a lost passphrase) that the recovery key has not re-admitted yet.
+            return render_template("inbox/message.html", message=_(
+                "Your key cannot open this case yet. The holder of the recovery key must re-admit your "
+                "new key first.")), 409
         status_form = StatusForm()
         status_form.status.choices = [SelectChoice(s, STATUS_LABELS[s]()) for s in cases.TRANSITIONS[case.status]]
         holder_form = KeyholderForm()
         holder_form.user.choices = _colleague_choices(view.keyholders)
+        answers = {name: {choice.value: choice.label for choice in choices} for name, choices in
+                   (("ongoing", ONGOING_CHOICES), ("people_affected", PEOPLE_CHOICES), ("consent", CONSENT_CHOICES))}
         return render_template("inbox/case.html", view=view, message_form=MessageForm(), note_form=NoteForm(),
+                               answers=answers, native_names=i18n.NATIVE_NAMES,
                                status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
                                error=error, overdue=cases.overdue(case)), status
 

@@ -1,5 +1,6 @@
 """Fixtures for the browser tests: the portal served by a real gunicorn, and
-Debian's Chromium driven by Playwright, as a phone with JavaScript off.
+Debian's Chromium driven by Playwright, as a phone (the reporter) or an
+office computer (the investigator), both with JavaScript off.
 
 The database, instance, investigators and facilities are the ones every
 portal test uses (``tests/conftest.py``): the server process opens the same
@@ -13,10 +14,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pyotp
 import pytest
 from babel.support import Translations
+
+from accounts import totp_secret_of
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +45,15 @@ PHONE = dict(
     is_mobile=True,
     has_touch=True,
 )
+# An investigator's office computer. The inbox needs no JavaScript either.
+DESK = dict(
+    viewport={"width": 1280, "height": 800},
+    java_script_enabled=False,
+    locale="en-GB",
+    accept_downloads=True,
+)
 SERVER_START_SECONDS = 60
+TOTP_STEP_SECONDS = 30
 
 
 def in_ci() -> bool:
@@ -72,16 +85,17 @@ def browser(chromium_path):
         chromium.close()
 
 
-class Phone:
-    """New browser contexts (a phone opened afresh), each recording every request."""
+class Device:
+    """New browser contexts (the device opened afresh), each recording every request."""
 
-    def __init__(self, browser):
+    def __init__(self, browser, options):
         self.browser = browser
+        self.options = options
         self.contexts = []
         self.requested = []
 
     def new_context(self):
-        context = self.browser.new_context(**PHONE)
+        context = self.browser.new_context(**self.options)
         context.set_default_timeout(20_000)
         context.on("request", lambda request: self.requested.append(request.url))
         self.contexts.append(context)
@@ -94,9 +108,41 @@ class Phone:
 
 @pytest.fixture
 def phone(browser):
-    device = Phone(browser)
+    device = Device(browser, PHONE)
     yield device
     device.close()
+
+
+@pytest.fixture
+def desk(browser):
+    """Investigators' computers: each new context is another person's browser."""
+    device = Device(browser, DESK)
+    yield device
+    device.close()
+
+
+class Authenticator:
+    """The codes the test users' authenticator apps show.
+
+    The server takes a code of the previous, current or next 30-second period,
+    and never one of a period already used by that user: a second log-in in the
+    same period types the next period's code, as a user would wait for it.
+    """
+
+    def __init__(self):
+        self.last_step = {}
+
+    def code(self, username: str) -> str:
+        now_step = int(datetime.now(UTC).timestamp()) // TOTP_STEP_SECONDS
+        step = max(now_step, self.last_step.get(username, now_step - 1) + 1)
+        assert step <= now_step + 1, f"too many log-ins of {username} within one minute"
+        self.last_step[username] = step
+        return pyotp.TOTP(totp_secret_of(username)).generate_otp(step)
+
+
+@pytest.fixture
+def authenticator():
+    return Authenticator()
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +150,14 @@ def vietnamese(compiled_catalogs):
     """``gettext`` for Vietnamese, from the same compiled catalog the server reads."""
     catalog = Translations.load(str(compiled_catalogs), ["vi"])
     assert catalog.gettext("Make a report") != "Make a report", "the Vietnamese catalog is empty"
+    return catalog.gettext
+
+
+@pytest.fixture(scope="session")
+def english(compiled_catalogs):
+    """``gettext`` for English, the inbox's language for the test investigators."""
+    catalog = Translations.load(str(compiled_catalogs), ["en"])
+    assert isinstance(catalog, Translations), "no compiled English catalog"
     return catalog.gettext
 
 

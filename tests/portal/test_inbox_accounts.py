@@ -1,0 +1,143 @@
+"""An administrator invites a colleague, who activates the account; a lost
+passphrase is recovered with the organisation's offline recovery key."""
+
+import os
+import re
+from datetime import datetime, timezone
+import subprocess
+import sys
+from pathlib import Path
+
+import pyotp
+from sqlalchemy import select
+
+import crypto
+from accounts import passphrase_of, totp_secret_of
+from inbox_pages import log_in
+from portal.models import Case, User
+from portal.services import users
+from reporter_pages import csrf_token, send_report
+
+PORTAL = str(Path(sys.executable).with_name("portal"))
+STRONG = "lantern orbit pickle magnolia"
+
+
+def run_portal(app, *args):
+    env = dict(os.environ, PORTAL_DATABASE_URL=app.config["DATABASE_URL"],
+               PORTAL_INSTANCE_PATH=app.config["INSTANCE_PATH"])
+    return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def next_code(secret):
+    """The authenticator's next code: the current one was spent confirming it."""
+    return pyotp.TOTP(secret).at(datetime.now(timezone.utc), counter_offset=1)
+
+
+def make_admin(app):
+    with app.extensions["portal.sessions"]() as session:
+        users.create(session, "root", "Root Admin", "administrator", passphrase_of("root"),
+                     work_factor=10, totp_secret=totp_secret_of("root"))
+
+
+def activate(app, link, passphrase=STRONG):
+    """Follow an activation link: passphrase, authenticator, recovery codes."""
+    client = app.test_client()
+    path = link[link.index("/inbox/"):]
+    page = client.get(path)
+    assert page.status_code == 200
+    weak = client.post(path, data={"csrf_token": csrf_token(page), "passphrase": "password123",
+                                   "confirm": "password123"})
+    assert weak.status_code == 400
+    step = client.post(path, data={"csrf_token": csrf_token(weak), "passphrase": passphrase,
+                                   "confirm": passphrase})
+    assert step.status_code == 303
+    enrol = client.get(step.headers["Location"])
+    secret = re.search(r'class="secret">([A-Z2-7]+)<', enrol.get_data(as_text=True)).group(1)
+    assert 'src="data:image/svg+xml;base64,' in enrol.get_data(as_text=True)
+    wrong = client.post(step.headers["Location"], data={"csrf_token": csrf_token(enrol), "code": "000000"})
+    assert wrong.status_code == 400
+    done = client.post(step.headers["Location"], data={"csrf_token": csrf_token(enrol),
+                                                       "code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200
+    codes = re.findall(r"<code>([A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4})</code>", done.get_data(as_text=True))
+    assert len(codes) == 10
+    return secret, codes
+
+
+def test_an_administrator_invites_an_investigator_who_activates_and_logs_in(app):
+    make_admin(app)
+    admin = app.test_client()
+    log_in(admin, "root")
+    page = admin.get("/admin/users")
+    invited = admin.post("/admin/users", data={"csrf_token": csrf_token(page), "username": "dewi",
+                                               "display_name": "Dewi", "role": "investigator",
+                                               "email": "dewi@contractor.example", "default_recipient": "y"})
+    assert invited.status_code == 200
+    link = re.search(r'class="secret">([^<]+/inbox/activate/[^<]+)<', invited.get_data(as_text=True)).group(1)
+    secret, codes = activate(app, link)
+    assert app.test_client().get(link[link.index("/inbox/"):]).status_code == 404, "the link works once"
+
+    dewi = app.test_client()
+    page = dewi.get("/inbox/login")
+    assert dewi.post("/inbox/login", data={"csrf_token": csrf_token(page), "username": "dewi",
+                                           "passphrase": STRONG, "code": next_code(secret)}).status_code == 303
+    recovery = app.test_client()
+    page = recovery.get("/inbox/login")
+    ok = recovery.post("/inbox/login", data={"csrf_token": csrf_token(page), "username": "dewi",
+                                             "passphrase": STRONG, "code": codes[0]})
+    assert ok.status_code == 303, "a recovery code stands in for the authenticator"
+    again = app.test_client()
+    page = again.get("/inbox/login")
+    assert again.post("/inbox/login", data={"csrf_token": csrf_token(page), "username": "dewi",
+                                            "passphrase": STRONG, "code": codes[0]}).status_code == 401
+
+
+def test_only_administrators_see_the_admin_pages(app):
+    investigator = app.test_client()
+    log_in(investigator, "anna")
+    assert investigator.get("/admin/users").status_code == 404
+    assert app.test_client().get("/admin/users").status_code == 303
+
+
+def test_changing_the_passphrase_reseals_the_same_identity(app, investigators):
+    anna = app.test_client()
+    log_in(anna, "anna")
+    page = anna.get("/inbox/account")
+    changed = anna.post("/inbox/account", data={"csrf_token": csrf_token(page), "current": passphrase_of("anna"),
+                                                "passphrase": STRONG, "confirm": STRONG})
+    assert changed.status_code == 200 and "was changed" in changed.get_data(as_text=True)
+    with app.extensions["portal.sessions"]() as session:
+        user = session.scalar(select(User).where(User.username == "anna"))
+        assert str(users.unlock_identity(user, STRONG)) == str(investigators["anna"][1])
+
+
+def test_a_lost_passphrase_loses_no_case(app, client, facility_ids, recovery_identity, instance_dir):
+    send_report(client, facility_ids[0], description="Before the passphrase was lost")
+    make_admin(app)
+    with app.extensions["portal.sessions"]() as session:
+        anna_id = session.scalar(select(User.id).where(User.username == "anna"))
+        case_url = f"/inbox/cases/{session.scalar(select(Case.id))}"
+    admin = app.test_client()
+    log_in(admin, "root")
+    page = admin.get("/admin/users")
+    reset = admin.post(f"/admin/users/{anna_id}/reset", data={"csrf_token": csrf_token(page)})
+    link = re.search(r'class="secret">([^<]+/inbox/activate/[^<]+)<', reset.get_data(as_text=True)).group(1)
+    secret, _codes = activate(app, link, passphrase="new lantern orbit pickle")
+
+    anna = app.test_client()
+    page = anna.get("/inbox/login")
+    anna.post("/inbox/login", data={"csrf_token": csrf_token(page), "username": "anna",
+                                    "passphrase": "new lantern orbit pickle", "code": next_code(secret)})
+    case_page = anna.get(case_url)
+    assert case_page.status_code == 409
+    assert "recovery key" in case_page.get_data(as_text=True)
+
+    key_file = instance_dir / "recovery.txt"
+    key_file.write_text(f"# recovery\n{recovery_identity}\n")
+    wrong_key = instance_dir / "wrong.txt"
+    wrong_key.write_text(f"{crypto.generate_identity()}\n")
+    assert run_portal(app, "recovery", "readmit", "anna", "--recovery-key", str(wrong_key)).returncode != 0
+    result = run_portal(app, "recovery", "readmit", "anna", "--recovery-key", str(key_file))
+    assert result.returncode == 0, result.stderr
+    assert "1 cases" in result.stdout
+    assert "Before the passphrase was lost" in anna.get(case_url).get_data(as_text=True)
