@@ -18,6 +18,7 @@ from ..models import CATEGORIES, STATUSES, Facility, User
 from ..services import cases, handover, inbox, messaging, users
 from . import layout
 from .database import db
+from .sessions import COOKIE_NAME
 from .forms import CATEGORY_LABELS, CONSENT_CHOICES, ONGOING_CHOICES, PEOPLE_CHOICES, ConfirmForm
 from .inbox_forms import (OUTCOME_LABELS, ChangePassphraseForm, CodeForm, KeyholderForm, LoginForm, MessageForm,
                           NoteForm, PassphraseForm, StatusForm)
@@ -68,7 +69,8 @@ def make_blueprint(config):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
             if g.user is None:
-                return redirect(url_for("inbox.login", next=request.path), 303)
+                expired = "1" if COOKIE_NAME in request.cookies else None
+                return redirect(url_for("inbox.login", next=request.path, expired=expired), 303)
             return view(*args, **kwargs)
         return wrapped
 
@@ -82,7 +84,9 @@ def make_blueprint(config):
     def login():
         form = LoginForm()
         if request.method == "GET":
-            return render_template("inbox/login.html", form=form)
+            expired = request.args.get("expired") == "1"
+            return render_template("inbox/login.html", form=form, error=_(
+                "Your session ended because it was idle or too old. Please log in again.") if expired else None)
         if not form.validate_on_submit():
             return render_template("inbox/login.html", form=form,
                                    error=_("This form expired. Please try again.")), 400

@@ -91,7 +91,9 @@ def test_an_idle_session_expires(app, client):
     log_in(inbox, "anna")
     app.config["USER_SESSION_MINUTES"] = 0
     inbox.get("/inbox/")
-    assert inbox.get("/inbox/").headers["Location"].startswith("/inbox/login")
+    expired = inbox.get("/inbox/")
+    assert expired.headers["Location"].startswith("/inbox/login")
+    assert "session ended" in inbox.get(expired.headers["Location"]).get_data(as_text=True)
 
 
 def test_acknowledging_sends_the_reporter_a_message_in_their_language(app, client, facility_ids):
