@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from accounts import passphrase_of, totp_secret_of
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from accounts import passphrase_of, totp_secret_of
 from portal import migrate
 from portal.db import Base, make_engine, make_session_factory
 from portal.services import facilities, users

@@ -5,8 +5,18 @@ import functools
 import io
 
 import segno
-from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request, session,
-                   url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -18,10 +28,19 @@ from ..models import CATEGORIES, STATUSES, Facility, User
 from ..services import cases, handover, inbox, messaging, users
 from . import layout
 from .database import db
-from .sessions import COOKIE_NAME
 from .forms import CATEGORY_LABELS, CONSENT_CHOICES, ONGOING_CHOICES, PEOPLE_CHOICES, ConfirmForm
-from .inbox_forms import (OUTCOME_LABELS, ChangePassphraseForm, CodeForm, KeyholderForm, LoginForm, MessageForm,
-                          NoteForm, PassphraseForm, StatusForm)
+from .inbox_forms import (
+    OUTCOME_LABELS,
+    ChangePassphraseForm,
+    CodeForm,
+    KeyholderForm,
+    LoginForm,
+    MessageForm,
+    NoteForm,
+    PassphraseForm,
+    StatusForm,
+)
+from .sessions import COOKIE_NAME
 
 USER = "user"
 STATUS_LABELS = {

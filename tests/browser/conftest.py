@@ -19,10 +19,8 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from babel.support import Translations
-
 from accounts import totp_secret_of
-
+from babel.support import Translations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"

@@ -17,16 +17,16 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from accounts import passphrase_of
 from babel.dates import format_date
 from PIL import ExifTags, Image
 from sqlalchemy import select
+from test_reporter_in_browser import PHOTO_SIZE, RECEIPT, photo_with_gps
 
 import crypto
-from accounts import passphrase_of
 from portal import i18n
 from portal.models import Case, CaseItem, Keyholder, User
 from portal.services import clock, deadlines
-from test_reporter_in_browser import PHOTO_SIZE, RECEIPT, photo_with_gps
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,6 @@
 from datetime import datetime, timezone
 
 import pyotp
-
 from accounts import passphrase_of, totp_secret_of
 from reporter_pages import csrf_token
 

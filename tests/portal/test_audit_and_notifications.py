@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from inbox_pages import log_in, post_on_case
+from reporter_pages import receipt_on, send_report
 from sqlalchemy import select, update
 
-from inbox_pages import log_in, post_on_case
 from portal.models import AuditEntry, Case, OutboxEmail
 from portal.services import notifications
-from reporter_pages import receipt_on, send_report
 
 PORTAL = str(Path(sys.executable).with_name("portal"))
 

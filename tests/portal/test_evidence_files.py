@@ -7,11 +7,11 @@ import pikepdf
 import pytest
 from PIL import Image
 from pillow_heif import register_heif_opener
+from reporter_pages import send_report
 from sqlalchemy import select
 
 import crypto
 from portal.models import CaseItem
-from reporter_pages import send_report
 
 register_heif_opener()
 

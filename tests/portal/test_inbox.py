@@ -2,13 +2,13 @@
 
 from datetime import timedelta
 
-import crypto
+from inbox_pages import current_code, log_in, post_on_case
+from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import select, update
 
-from inbox_pages import current_code, log_in, post_on_case
+import crypto
 from portal.models import Case, CaseItem
 from portal.services import clock
-from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 
 
 def the_case(app):

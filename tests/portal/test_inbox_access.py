@@ -6,12 +6,12 @@ import itertools
 from html.parser import HTMLParser
 
 import pytest
+from inbox_pages import log_in, post_on_case
 from PIL import Image
+from reporter_pages import csrf_token, send_report
 from sqlalchemy import func, select
 
-from inbox_pages import log_in, post_on_case
 from portal.models import AuditEntry, Case, CaseItem
-from reporter_pages import csrf_token, send_report
 
 XSS = [
     "<script>alert('x')</script>",

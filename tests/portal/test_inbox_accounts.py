@@ -3,20 +3,20 @@ passphrase is recovered with the organisation's offline recovery key."""
 
 import os
 import re
-from datetime import datetime, timezone
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyotp
+from accounts import passphrase_of, totp_secret_of
+from inbox_pages import log_in
+from reporter_pages import csrf_token, send_report
 from sqlalchemy import select
 
 import crypto
-from accounts import passphrase_of, totp_secret_of
-from inbox_pages import log_in
 from portal.models import Case, User
 from portal.services import users
-from reporter_pages import csrf_token, send_report
 
 PORTAL = str(Path(sys.executable).with_name("portal"))
 STRONG = "lantern orbit pickle magnolia"

@@ -3,10 +3,10 @@ and nothing half-written: the text the worker typed is kept in the form."""
 
 import io
 
+from reporter_pages import csrf_token, open_form, report_fields, send_report
 from sqlalchemy import func, select
 
 from portal.models import Case, CaseItem
-from reporter_pages import csrf_token, open_form, report_fields, send_report
 
 
 def cases_and_items(app):

@@ -2,12 +2,12 @@
 
 import io
 
+from reporter_pages import csrf_token, log_in_with_receipt, open_form, receipt_on, send_report
 from sqlalchemy import func, select
 
 import crypto
 from portal.models import Case, CaseItem
 from portal.services import messaging
-from reporter_pages import csrf_token, log_in_with_receipt, open_form, receipt_on, send_report
 
 
 def count_cases(app):

@@ -8,11 +8,11 @@ import tempfile
 from pathlib import Path
 
 from PIL import Image
+from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import select
 
 import crypto
 from portal.models import CaseItem
-from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 
 REPORTER_PAGES = ["/en/", "/vi/", "/zh-Hans/", "/ms/", "/en/report", "/en/follow-up"]
 
