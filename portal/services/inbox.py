@@ -59,28 +59,60 @@ def _deadline_state(due: date, done: bool, today: date) -> str:
 
 
 def list_cases(session, user_id: int, filters: Filters) -> Page:
+    """A page of the cases ``user_id`` holds keys for, and how many there are.
+
+    Shaped so that both SQLite (which keeps no statistics) and PostgreSQL find
+    cheap plans with 100,000 cases: "held by the user" and "in the category"
+    are semi-joins (EXISTS) rather than joins, so a filter or sort index of
+    ``cases`` drives the query and the (user_id, case_id) index is probed; the
+    page is chosen by id alone, from the indexes, and only its 50 case rows are
+    read; the unread counts take one query, not one per case.
+    """
     today = clock.today()
-    query = select(Case, Keyholder.seen_item_id).join(
-        Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id)
-    )
+    held = select(Keyholder.id).where(Keyholder.case_id == Case.id, Keyholder.user_id == user_id).exists()
+    conditions = []
     if filters.status:
-        query = query.where(Case.status == filters.status)
+        conditions.append(Case.status == filters.status)
     if filters.overdue:
-        query = query.where(or_(
+        conditions.append(or_(
             and_(Case.status == "received", Case.acknowledge_due < today),
             and_(Case.status.in_(OPEN), Case.feedback_due < today),
         ))
     if filters.facility_id:
-        query = query.where(Case.facility_id == filters.facility_id)
+        conditions.append(Case.facility_id == filters.facility_id)
     if filters.language:
-        query = query.where(Case.language == filters.language)
+        conditions.append(Case.language == filters.language)
+    in_category = []
     if filters.category:
-        query = query.where(Case.id.in_(select(CaseCategory.case_id).where(CaseCategory.code == filters.category)))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
+        in_category.append(select(CaseCategory.id).where(
+            CaseCategory.case_id == Case.id, CaseCategory.code == filters.category).exists())
+
+    if conditions:
+        count = select(func.count()).select_from(Case).where(held, *conditions, *in_category)
+    else:
+        # Nothing to check on the case itself: count the user's keyholder rows, from
+        # their index alone (every keyholder row has its case: a foreign key).
+        count = select(func.count()).select_from(Keyholder).where(Keyholder.user_id == user_id)
+        if filters.category:
+            count = count.where(Keyholder.case_id.in_(
+                select(CaseCategory.case_id).where(CaseCategory.code == filters.category)))
+    total = session.scalar(count)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
     order = SORTS.get(filters.sort, SORTS["acknowledge_due"])
-    found = session.execute(query.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    page_ids = session.scalars(
+        select(Case.id).where(held, *conditions, *in_category)
+        .order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    loaded = {}
+    if page_ids:
+        for row in session.execute(
+            select(Case, Keyholder.seen_item_id)
+            .join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
+            .where(Case.id.in_(page_ids))
+        ):
+            loaded[row[0].id] = row
+    found = [loaded[case_id] for case_id in page_ids if case_id in loaded]
 
     case_ids = [case.id for case, _seen in found]
     categories = {}
@@ -106,12 +138,17 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
 
 
 def _unread_counts(session, pairs) -> dict[int, int]:
-    counts = {}
-    for case_id, seen in pairs:
-        counts[case_id] = session.scalar(
-            select(func.count()).select_from(CaseItem).where(
-                CaseItem.case_id == case_id, CaseItem.author == "reporter", CaseItem.id > seen,
-                CaseItem.kind.in_(("report", "message", "attachment")),
-            )
+    """For each (case id, newest reporter item seen): the reporter's items after it."""
+    seen = dict(pairs)
+    counts = dict.fromkeys(seen, 0)
+    if not seen:
+        return counts
+    for case_id, item_id in session.execute(
+        select(CaseItem.case_id, CaseItem.id).where(
+            CaseItem.case_id.in_(list(seen)), CaseItem.author == "reporter", CaseItem.id > min(seen.values()),
+            CaseItem.kind.in_(("report", "message", "attachment")),
         )
+    ):
+        if item_id > seen[case_id]:
+            counts[case_id] += 1
     return counts
