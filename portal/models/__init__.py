@@ -2,9 +2,10 @@
 
 from .audit import AuditEntry, AuditHead
 from .case import CATEGORIES, OUTCOMES, STATUSES, Case, CaseCategory, CaseItem, Keyholder
-from .facility import Facility
+from .facility import DisclosureImport, Facility
 from .instance import Instance
 from .outbox import OutboxEmail
+from .routing import Exclusion, RoutingAlert, RoutingRule, rule_recipients
 from .throttle import Budget
 from .user import ROLES, RecoveryCode, User
 from .web_session import WebSession
@@ -12,6 +13,11 @@ from .web_session import WebSession
 __all__ = [
     "AuditEntry",
     "AuditHead",
+    "DisclosureImport",
+    "Exclusion",
+    "RoutingAlert",
+    "RoutingRule",
+    "rule_recipients",
     "OUTCOMES",
     "OutboxEmail",
     "RecoveryCode",

@@ -73,6 +73,12 @@ class Case(Base):
     submission_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # The reporter's public key; the identity is re-derived from the receipt.
     reporter_recipient: Mapped[str] = mapped_column(Text)
+    # Who the reporter chose: the contractor, the independent monitor only, or both.
+    recipient_choice: Mapped[str] = mapped_column(String(20), default="contractor")
+    routing_rule_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Forced or child labour: Electronics Watch and the contracting authority must be told.
+    mandatory_notification: Mapped[bool] = mapped_column(Boolean, default=False)
+    mandatory_notified_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     acknowledged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     feedback_given_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -1,15 +1,24 @@
-from sqlalchemy import Boolean, Integer, String, Text
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
 
 
 class Facility(Base):
-    """A production facility from the contractor's disclosure."""
+    """A production facility from the contractor's disclosure.
+
+    A facility dropped from a later disclosure is kept, inactive: old cases
+    still point at it, and the record shows what was disclosed when.
+    """
 
     __tablename__ = "facilities"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The contractor's own identifier of the facility, stable across disclosures.
+    reference: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
+    supplier_office: Mapped[str] = mapped_column(Text, default="")
     country: Mapped[str] = mapped_column(String(2), index=True)
     name: Mapped[str] = mapped_column(String(300))
     # The name workers use, in the local script.
@@ -18,3 +27,19 @@ class Facility(Base):
     address: Mapped[str] = mapped_column(Text)
     products: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DisclosureImport(Base):
+    """One disclosure file as it was imported (or previewed): the history the
+    contracting authority and Electronics Watch ask for."""
+
+    __tablename__ = "disclosure_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    content: Mapped[str] = mapped_column(Text)
+    # JSON: the facilities added, removed and changed against the registry of the time.
+    changes: Mapped[str] = mapped_column(Text, default="{}")

@@ -19,4 +19,6 @@ class Instance(Base):
     # The organisation's recovery recipient; its identity is kept offline.
     recovery_recipient: Mapped[str] = mapped_column(Text)
     organisation_name: Mapped[str] = mapped_column(String(200))
+    # Who a reporter may choose to send to: any of "contractor", "monitor", "both".
+    recipient_choices: Mapped[str] = mapped_column(String(60), default="contractor,monitor,both")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

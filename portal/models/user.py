@@ -33,6 +33,8 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The last TOTP time step accepted: a code is never accepted twice.
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    # Listed on the report form, so a reporter can keep the report from this person.
+    shown_to_reporters: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when a new identity was issued and the recovery key has not re-admitted it yet.
     awaiting_readmission: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 import crypto
 
-from ..models import CATEGORIES, Case, CaseCategory, CaseItem, Facility, Keyholder
-from . import attachments, clock, deadlines, keyring, notifications, receipts
+from ..models import CATEGORIES, Case, CaseCategory, CaseItem, Facility, Keyholder, User
+from . import attachments, clock, deadlines, keyring, notifications, receipts, routing
 from . import instance as instance_service
 
 CONSENTS = ("none", "without_identity", "with_identity")
@@ -44,6 +44,9 @@ class Report:
     immediate_danger: bool = False
     contact: str = ""
     consent: str = "none"
+    recipient_choice: str = "contractor"
+    # Handlers the reporter does not want to receive the report (user ids).
+    excluded_handlers: list[int] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
 
@@ -77,8 +80,26 @@ def _check(session, report: Report) -> None:
     if report.facility_id is None:
         if not report.facility_other.strip():
             raise IntakeError("facility")
-    elif session.get(Facility, report.facility_id) is None:
-        raise IntakeError("facility")
+    else:
+        facility = session.get(Facility, report.facility_id)
+        if facility is None or not facility.active:
+            raise IntakeError("facility")
+    if report.recipient_choice not in offered_choices(session):
+        raise IntakeError("recipient_choice")
+    offered = {user.id for user in handlers_shown_to_reporters(session)}
+    if not set(report.excluded_handlers) <= offered:
+        raise IntakeError("excluded_handlers")
+
+
+def offered_choices(session) -> list[str]:
+    """The recipient choices the administrators offer reporters, in a fixed order."""
+    setting = instance_service.load(session).recipient_choices.split(",")
+    return [choice for choice in routing.CHOICES if choice in setting]
+
+
+def handlers_shown_to_reporters(session) -> list[User]:
+    return list(session.scalars(select(User).where(User.shown_to_reporters.is_(True), User.active.is_(True))
+                                .order_by(User.display_name)))
 
 
 def submit(session, config, report: Report, files: list[bytes], submission_token: str) -> Submitted:
@@ -97,7 +118,12 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
         config["RECEIPT_ARGON2_TIME_COST"],
         config["RECEIPT_ARGON2_MEMORY_KIB"],
     )
-    holders = keyring.default_keyholders(session)
+    decision = routing.decide(session, routing.Sample(
+        categories=sorted(set(report.categories)), language=report.language,
+        urgent=bool(report.immediate_danger), facility_id=report.facility_id,
+        recipient_choice=report.recipient_choice, excluded_user_ids=list(report.excluded_handlers),
+    ))
+    holders = decision.users
     reporter_recipient = str(keys.identity.recipient)
     recipients = keyring.recipients_for(session, holders, keys.identity.recipient)
 
@@ -113,6 +139,9 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
         receipt_lookup=keys.lookup,
         submission_digest=receipts.submission_digest(submission_token),
         reporter_recipient=reporter_recipient,
+        recipient_choice=report.recipient_choice,
+        routing_rule_id=decision.rule.id if decision.rule else None,
+        mandatory_notification=decision.mandatory,
     )
     case.categories = [CaseCategory(code=code) for code in sorted(set(report.categories))]
     case.keyholders = [Keyholder(user_id=user.id) for user in holders]
@@ -127,6 +156,9 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
     try:
         session.flush()
         case.last_reporter_item_id = max(item.id for item in case.items)
+        if decision.alert:
+            # Only the recovery key can open this case: the administrators must see it.
+            routing.raise_alert(session, case.id, decision.alert)
         notifications.queue_for(session, holders, case, config["BASE_URL"])
         session.commit()
     except IntegrityError:

@@ -6,18 +6,6 @@ from ..models import Case, Keyholder, User
 from . import instance as instance_service
 
 
-def default_keyholders(session) -> list[User]:
-    """Until routing rules exist, new cases go to the default investigators."""
-    return list(
-        session.scalars(
-            select(User)
-            .where(User.default_recipient.is_(True), User.active.is_(True))
-            .where(User.recipient.is_not(None))
-            .order_by(User.id)
-        )
-    )
-
-
 def recipients_for(session, holders: list[User], reporter_recipient=None) -> list:
     """The keyholders, the organisation's recovery key and (unless None) the reporter."""
     recipients = [user.recipient for user in holders if user.recipient]

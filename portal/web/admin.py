@@ -1,18 +1,41 @@
 """Administrators: accounts and keys."""
 
-import functools
-
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
-from ..models import User
-from ..services import users
+from .. import i18n
+from ..models import CATEGORIES, Exclusion, Facility, RoutingAlert, User
+from ..services import clock, routing, users
+from ..services import instance as instance_service
+from .access import administrator_only
 from .database import db
-from .forms import ConfirmForm
+from .forms import CATEGORY_LABELS, RECIPIENT_CHOICES, ConfirmForm
 from .inbox import inbox_context, load_user
-from .inbox_forms import ROLE_LABELS, InviteForm
+from .inbox_forms import (
+    ANY,
+    ROLE_LABELS,
+    ExclusionForm,
+    InviteForm,
+    RuleForm,
+    SettingsForm,
+    TryForm,
+)
 
+RULE_ERRORS = {
+    "facility": lambda: _("This facility is not in the registry any more."),
+    "never_matches": lambda: _("This rule can never match: the facility, supplier and country contradict each "
+                               "other."),
+    "supplier": lambda: _("No facility in the registry has this supplier."),
+    "category": lambda: _("Choose a category from the list."),
+    "language": lambda: _("Choose a language from the list."),
+    "no_recipients": lambda: _("A rule must name at least one person who receives the case."),
+    "recipient": lambda: _("A person named in this rule has no active account or key."),
+    "recipient_role": lambda: _("Only investigators, retaliation officers and administrators can receive cases "
+                                "by a rule."),
+    "rule": lambda: _("This rule cannot be saved."),
+}
 ACCOUNT_ERRORS = {
     "username": lambda: _("Use letters, digits, dots, dashes or underscores for the username."),
     "username_taken": lambda: _("This username is taken."),
@@ -25,16 +48,6 @@ def make_blueprint(config):
     # Admin pages are inbox pages: the same log-in, language and layout.
     bp.before_request(load_user)
     bp.context_processor(inbox_context)
-
-    def administrator_only(view):
-        @functools.wraps(view)
-        def wrapped(*args, **kwargs):
-            if g.user is None:
-                return redirect(url_for("inbox.login", next=request.path), 303)
-            if g.user.role != "administrator":
-                abort(404)
-            return view(*args, **kwargs)
-        return wrapped
 
     def page(form=None, error=None, status=200, activation=None):
         everyone = db().scalars(select(User).order_by(User.username)).all()
@@ -73,5 +86,174 @@ def make_blueprint(config):
 
     def _activation_link(token):
         return current_app.config["BASE_URL"].rstrip("/") + url_for("inbox.activate", token=token)
+
+    def _choice_lists():
+        facilities = db().scalars(select(Facility).where(Facility.active.is_(True)).order_by(Facility.name)).all()
+        suppliers = sorted({f.supplier for f in facilities})
+        countries = sorted({f.country for f in facilities})
+        contractor_users = db().scalars(select(User).where(User.role.in_(routing.CONTRACTOR_ROLES))
+                                        .order_by(User.display_name)).all()
+        return {
+            "facility": [ANY] + [SelectChoice(str(f.id), f"{f.name} ({f.country})") for f in facilities],
+            "supplier": [ANY] + [SelectChoice(s, s) for s in suppliers],
+            "country": [ANY] + [SelectChoice(c, c) for c in countries],
+            "category": [ANY] + [SelectChoice(c, str(CATEGORY_LABELS[c])) for c in CATEGORIES],
+            "language": [ANY] + [SelectChoice(code, i18n.NATIVE_NAMES.get(code, code))
+                                 for code in config["LANGUAGES"]],
+            "users": [SelectChoice(u.id, u.display_name) for u in contractor_users],
+        }
+
+    def _routing_page(rule_form=None, try_form=None, exclusion_form=None, verdict=None, error=None, status=200):
+        lists = _choice_lists()
+        rule_form = rule_form or RuleForm()
+        for name in ("facility", "supplier", "country", "category", "language"):
+            getattr(rule_form, name).choices = lists[name]
+        rule_form.recipients.choices = lists["users"]
+        try_form = try_form or TryForm()
+        try_form.facility.choices = lists["facility"]
+        try_form.categories.choices = lists["category"][1:]
+        try_form.language.choices = lists["language"][1:]
+        try_form.recipient_choice.choices = [c for c in RECIPIENT_CHOICES]
+        try_form.excluded.choices = lists["users"]
+        exclusion_form = exclusion_form or ExclusionForm()
+        exclusion_form.user.choices = lists["users"]
+        exclusion_form.facility.choices = lists["facility"]
+        exclusion_form.supplier.choices = lists["supplier"]
+        names = {f.id: f.name for f in db().scalars(select(Facility))}
+        exclusions = db().scalars(select(Exclusion).order_by(Exclusion.id)).all()
+        users_by_id = {u.id: u for u in db().scalars(select(User))}
+        return render_template(
+            "admin/routing.html", rules=routing.ordered_rules(db()), rule_form=rule_form, try_form=try_form,
+            exclusion_form=exclusion_form, verdict=verdict, error=error, facility_names=names,
+            exclusions=exclusions, users_by_id=users_by_id, alerts=routing.open_alerts(db()),
+            small_form=ConfirmForm(),
+        ), status
+
+    @bp.get("/routing")
+    @administrator_only
+    def routing_page():
+        return _routing_page()
+
+    @bp.post("/routing/rules")
+    @administrator_only
+    def save_rule():
+        form = RuleForm()
+        lists = _choice_lists()
+        for name in ("facility", "supplier", "country", "category", "language"):
+            getattr(form, name).choices = lists[name]
+        form.recipients.choices = lists["users"]
+        if not form.validate_on_submit():
+            return _routing_page(rule_form=form, error=_("Please check the rule."), status=400)
+        try:
+            routing.save_rule(
+                db(), g.user, name=form.name.data, recipient_ids=form.recipients.data or [],
+                languages=config["LANGUAGES"],
+                facility_id=int(form.facility.data) if form.facility.data else None,
+                supplier=form.supplier.data or None, country=form.country.data or None,
+                category=form.category.data or None, language=form.language.data or None,
+                urgent={"yes": True, "no": False}.get(form.urgent.data),
+            )
+        except routing.RoutingError as error:
+            return _routing_page(rule_form=form, error=RULE_ERRORS.get(error.reason, RULE_ERRORS["rule"])(),
+                                 status=400)
+        return redirect(url_for("admin.routing_page"), 303)
+
+    @bp.post("/routing/rules/<int:rule_id>/<any(up, down, delete):action>")
+    @administrator_only
+    def change_rule(rule_id, action):
+        if not ConfirmForm().validate_on_submit():
+            return _routing_page(error=_("This form expired. Please try again."), status=400)
+        try:
+            if action == "delete":
+                routing.delete_rule(db(), rule_id)
+            else:
+                routing.move_rule(db(), rule_id, -1 if action == "up" else 1)
+        except routing.RoutingError:
+            abort(404)
+        return redirect(url_for("admin.routing_page"), 303)
+
+    @bp.post("/routing/try")
+    @administrator_only
+    def try_rules():
+        form = TryForm()
+        lists = _choice_lists()
+        form.facility.choices = lists["facility"]
+        form.categories.choices = lists["category"][1:]
+        form.language.choices = lists["language"][1:]
+        form.recipient_choice.choices = list(RECIPIENT_CHOICES)
+        form.excluded.choices = lists["users"]
+        if not form.validate_on_submit() or not form.categories.data:
+            return _routing_page(try_form=form, error=_("Choose at least one category to try."), status=400)
+        decision = routing.decide(db(), routing.Sample(
+            categories=form.categories.data, language=form.language.data, urgent=form.urgent.data,
+            facility_id=int(form.facility.data) if form.facility.data else None,
+            recipient_choice=form.recipient_choice.data, excluded_user_ids=form.excluded.data or []))
+        return _routing_page(try_form=form, verdict=decision)
+
+    @bp.post("/routing/exclusions")
+    @administrator_only
+    def add_exclusion():
+        form = ExclusionForm()
+        lists = _choice_lists()
+        form.user.choices = lists["users"]
+        form.facility.choices = lists["facility"]
+        form.supplier.choices = lists["supplier"]
+        if not form.validate_on_submit():
+            return _routing_page(exclusion_form=form, error=_("Please check the fields."), status=400)
+        try:
+            routing.add_exclusion(db(), form.user.data,
+                                  facility_id=int(form.facility.data) if form.facility.data else None,
+                                  supplier=form.supplier.data or None)
+        except routing.RoutingError:
+            return _routing_page(exclusion_form=form, error=_(
+                "Choose either a facility or a supplier for the conflict of interest."), status=400)
+        return redirect(url_for("admin.routing_page") + "#exclusions", 303)
+
+    @bp.post("/routing/exclusions/<int:exclusion_id>/delete")
+    @administrator_only
+    def delete_exclusion(exclusion_id):
+        exclusion = db().get(Exclusion, exclusion_id)
+        if exclusion is None:
+            abort(404)
+        if not ConfirmForm().validate_on_submit():
+            return _routing_page(error=_("This form expired. Please try again."), status=400)
+        db().delete(exclusion)
+        db().commit()
+        return redirect(url_for("admin.routing_page") + "#exclusions", 303)
+
+    @bp.post("/routing/alerts/<int:alert_id>/resolve")
+    @administrator_only
+    def resolve_alert(alert_id):
+        alert = db().get(RoutingAlert, alert_id)
+        if alert is None or not ConfirmForm().validate_on_submit():
+            abort(404)
+        alert.resolved_at = clock.now()
+        db().commit()
+        return redirect(url_for("admin.routing_page"), 303)
+
+    @bp.route("/settings", methods=["GET", "POST"])
+    @administrator_only
+    def settings():
+        form = SettingsForm()
+        form.recipient_choices.choices = list(RECIPIENT_CHOICES)
+        handlers = db().scalars(select(User).where(User.role.in_(routing.CONTRACTOR_ROLES))
+                                .order_by(User.display_name)).all()
+        form.shown_handlers.choices = [SelectChoice(u.id, u.display_name) for u in handlers]
+        instance = instance_service.load(db())
+        error, status, saved = None, 200, False
+        if request.method == "POST":
+            if form.validate_on_submit():
+                instance.recipient_choices = ",".join(form.recipient_choices.data)
+                chosen = set(form.shown_handlers.data or [])
+                for user in handlers:
+                    user.shown_to_reporters = user.id in chosen
+                db().commit()
+                saved = True
+            else:
+                error, status = _("Offer reporters at least one choice of recipients."), 400
+        else:
+            form.recipient_choices.data = instance.recipient_choices.split(",")
+            form.shown_handlers.data = [u.id for u in handlers if u.shown_to_reporters]
+        return render_template("admin/settings.html", form=form, error=error, saved=saved), status
 
     return bp

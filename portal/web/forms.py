@@ -42,6 +42,11 @@ PEOPLE_CHOICES = [
     SelectChoice("many", _l("Many people")),
     SelectChoice("unknown", _l("I don't know")),
 ]
+RECIPIENT_CHOICES = [
+    SelectChoice("contractor", _l("The company's investigators")),
+    SelectChoice("monitor", _l("Only Electronics Watch, the independent monitor")),
+    SelectChoice("both", _l("Both")),
+]
 CONSENT_CHOICES = [
     SelectChoice("none", _l("No, only the people named above")),
     SelectChoice("without_identity", _l("Yes, but without my name or contact details")),
@@ -110,6 +115,12 @@ class ReportForm(FlaskForm):
         _l("May we share your report with Electronics Watch, the independent monitor?"),
         choices=CONSENT_CHOICES,
         default="without_identity",
+    )
+    recipient_choice = RadioField(_l("Who should receive your report?"), choices=RECIPIENT_CHOICES,
+                                  default="contractor")
+    excluded_handlers = CheckboxesField(
+        _l("Is there someone here who must NOT read your report? Tick them."), coerce=int, choices=[],
+        validators=[Optional()],
     )
     photo = MultipleFileField(_l("Take a photo"))
     voice = MultipleFileField(_l("Record a voice note"))

@@ -1,7 +1,6 @@
 """The secure inbox: log-in, the case list, a case, and handing it over."""
 
 import base64
-import functools
 import io
 
 import segno
@@ -27,6 +26,7 @@ from .. import i18n
 from ..models import CATEGORIES, STATUSES, Facility, User
 from ..services import cases, handover, inbox, messaging, users
 from . import layout
+from .access import login_required
 from .database import db
 from .forms import CATEGORY_LABELS, CONSENT_CHOICES, ONGOING_CHOICES, PEOPLE_CHOICES, ConfirmForm
 from .inbox_forms import (
@@ -40,7 +40,6 @@ from .inbox_forms import (
     PassphraseForm,
     StatusForm,
 )
-from .sessions import COOKIE_NAME
 
 USER = "user"
 STATUS_LABELS = {
@@ -83,15 +82,6 @@ def make_blueprint(config):
 
     bp.before_request(load_user)
     bp.context_processor(inbox_context)
-
-    def login_required(view):
-        @functools.wraps(view)
-        def wrapped(*args, **kwargs):
-            if g.user is None:
-                expired = "1" if COOKIE_NAME in request.cookies else None
-                return redirect(url_for("inbox.login", next=request.path, expired=expired), 303)
-            return view(*args, **kwargs)
-        return wrapped
 
     def keyholder_case(case_id):
         case = cases.for_keyholder(db(), g.user.id, case_id)

@@ -7,6 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from ..models import ROLES
+from .forms import CheckboxesField
 
 ROLE_LABELS = {
     "investigator": _l("Investigator"),
@@ -75,3 +76,41 @@ class InviteForm(FlaskForm):
     email = StringField(_l("E-mail for notifications (optional)"),
                         validators=[Optional(), Email(_l("This is not an e-mail address.")), Length(max=320)])
     default_recipient = BooleanField(_l("Receives new cases"))
+
+
+ANY = SelectChoice("", _l("Any"))
+
+
+class RuleForm(FlaskForm):
+    name = StringField(_l("Name of the rule"), validators=[InputRequired(_l("Give the rule a name.")),
+                                                          Length(max=200)])
+    facility = SelectField(_l("Facility"), validators=[Optional()])
+    supplier = SelectField(_l("Supplier"), validators=[Optional()])
+    country = SelectField(_l("Country"), validators=[Optional()])
+    category = SelectField(_l("Category"), validators=[Optional()])
+    language = SelectField(_l("Language"), validators=[Optional()])
+    urgent = SelectField(_l("Urgent"), choices=[ANY, SelectChoice("yes", _l("Yes")), SelectChoice("no", _l("No"))],
+                         validators=[Optional()])
+    recipients = CheckboxesField(_l("Who receives the case"), coerce=int, validators=[Optional()])
+
+
+class TryForm(FlaskForm):
+    facility = SelectField(_l("Facility"), validators=[Optional()])
+    categories = CheckboxesField(_l("Categories"), validators=[Optional()])
+    language = SelectField(_l("Language"), validators=[Optional()])
+    urgent = BooleanField(_l("Urgent"))
+    recipient_choice = SelectField(_l("The reporter's choice of recipients"))
+    excluded = CheckboxesField(_l("Handlers the reporter left out"), coerce=int, validators=[Optional()])
+
+
+class ExclusionForm(FlaskForm):
+    user = SelectField(_l("User"), coerce=int)
+    facility = SelectField(_l("Facility"), validators=[Optional()])
+    supplier = SelectField(_l("Supplier"), validators=[Optional()])
+
+
+class SettingsForm(FlaskForm):
+    recipient_choices = CheckboxesField(_l("Recipient choices offered to reporters"),
+                                            validators=[InputRequired(_l("Offer at least one choice."))])
+    shown_handlers = CheckboxesField(_l("Handlers a reporter can leave out, by name"), coerce=int,
+                                         validators=[Optional()])

@@ -22,10 +22,17 @@ from wtforms.fields.choices import SelectChoice
 
 from .. import i18n
 from ..models import Facility
-from ..services import attachments, followup, intake, receipts
+from ..services import attachments, followup, intake, receipts, routing
 from . import layout
 from .database import db
-from .forms import CATEGORY_LABELS, ConfirmForm, ReceiptForm, ReplyForm, ReportForm
+from .forms import (
+    CATEGORY_LABELS,
+    RECIPIENT_CHOICES,
+    ConfirmForm,
+    ReceiptForm,
+    ReplyForm,
+    ReportForm,
+)
 
 COMPOSING = "composing"
 REPORTER = "reporter"
@@ -80,13 +87,11 @@ def make_blueprint(config):
             earlier = intake.find_submission(db(), current_app.config, token)
             if earlier is not None:
                 return _receipt_page(earlier)
-        choices = _facility_choices()
         if request.method == "GET":
             if not token:
                 session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
-            return _blank_form_page(choices)
-        form = ReportForm(max_text_chars=config["MAX_TEXT_CHARS"])
-        form.facility.choices = choices
+            return _blank_form_page()
+        form = _report_form()
         if not token:
             # The session ended while the form was open: keep the text, ask again.
             session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
@@ -111,12 +116,16 @@ def make_blueprint(config):
             immediate_danger=form.immediate_danger.data,
             contact=_clean_text(form.contact.data),
             consent=form.consent.data,
+            recipient_choice=form.recipient_choice.data,
+            excluded_handlers=list(form.excluded_handlers.data or []),
         )
         try:
             submitted = intake.submit(db(), current_app.config, report, files, token)
         except attachments.AttachmentError as error:
             return _form_again(form, ATTACHMENT_MESSAGES[error.reason](), 400)
         except intake.IntakeError:
+            return _form_again(form, _("Please check the fields marked below."), 400)
+        except routing.RoutingError:
             return _form_again(form, _("Please check the fields marked below."), 400)
         return _receipt_page(submitted)
 
@@ -202,14 +211,32 @@ def make_blueprint(config):
     # per language and facility list, and put each visitor's token in.
     blank_pages = {}
 
-    def _blank_form_page(choices):
+    def _form_choices():
+        """This instance's workplaces, recipient choices and handlers a reporter may leave out."""
+        offered = intake.offered_choices(db())
+        return (
+            _facility_choices(),
+            [c for c in RECIPIENT_CHOICES if c.value in offered],
+            [SelectChoice(user.id, user.display_name) for user in intake.handlers_shown_to_reporters(db())],
+        )
+
+    def _report_form(choices=None):
+        form = ReportForm(max_text_chars=config["MAX_TEXT_CHARS"])
+        facilities, recipients, handlers = choices or _form_choices()
+        form.facility.choices = facilities
+        form.recipient_choice.choices = recipients
+        form.excluded_handlers.choices = handlers
+        if request.method == "GET" and form.recipient_choice.data not in [c.value for c in recipients]:
+            form.recipient_choice.data = recipients[0].value
+        return form
+
+    def _blank_form_page():
         token = generate_csrf()
-        key = (g.language, tuple((c.value, c.label, c.optgroup) for c in choices))
+        choices = _form_choices()
+        key = (g.language,) + tuple(tuple((c.value, str(c.label), c.optgroup) for c in group) for group in choices)
         halves = blank_pages.get(key)
         if halves is None:
-            form = ReportForm(max_text_chars=config["MAX_TEXT_CHARS"])
-            form.facility.choices = choices
-            html = render_template("reporter/report.html", form=form)
+            html = render_template("reporter/report.html", form=_report_form(choices))
             halves = html.split(token)
             if len(halves) != 2:
                 return html

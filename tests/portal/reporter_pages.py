@@ -27,6 +27,7 @@ def report_fields(facility, **overrides):
         "ongoing": "yes",
         "people_affected": "many",
         "consent": "without_identity",
+        "recipient_choice": "contractor",
     }
     fields.update(overrides)
     return fields

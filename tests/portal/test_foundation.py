@@ -67,6 +67,27 @@ def test_migrations_produce_exactly_the_schema_of_the_models(empty_database_url)
     engine.dispose()
 
 
+def test_an_instance_with_cases_upgrades_from_the_first_migration(empty_database_url, tmp_path):
+    migrate.upgrade(empty_database_url, "0001")
+    engine = create_engine(empty_database_url)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO facilities (id, country, name, local_name, supplier, address, products, active) "
+            "VALUES (1, 'MY', 'Plant', 'Plant', 'Supplier', 'Penang', 'boards', true)"))
+        connection.execute(text(
+            "INSERT INTO cases (id, received_on, status, facility_id, language, urgent, acknowledge_due, "
+            "feedback_due, receipt_lookup, submission_digest, reporter_recipient) VALUES (1, '2026-01-05', "
+            "'received', 1, 'vi', false, '2026-01-12', '2026-04-05', :lookup, :digest, 'age1pq1x')"),
+            {"lookup": b"l" * 32, "digest": b"d" * 32})
+    engine.dispose()
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT facility_id, recipient_choice FROM cases WHERE id = 1")).one()
+        assert tuple(row) == (1, "contractor")
+    engine.dispose()
+
+
 def test_the_app_refuses_to_start_on_an_uninitialised_database(empty_database_url, tmp_path):
     migrate.upgrade(empty_database_url)
     with pytest.raises(instance_service.NotInitialised, match="portal init"):
