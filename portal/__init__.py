@@ -39,7 +39,7 @@ def create_app(config=None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=86400,
     )
 
-    from .web import admin, database, errors, inbox, reporter, security, sessions, uploads
+    from .web import admin, database, errors, inbox, registry, reporter, security, sessions, uploads
 
     app.request_class = uploads.InMemoryUploadRequest
     app.session_interface = sessions.ServerSessionInterface(session_factory)
@@ -49,6 +49,7 @@ def create_app(config=None) -> Flask:
     app.register_blueprint(reporter.make_blueprint(app.config))
     app.register_blueprint(inbox.make_blueprint(app.config))
     app.register_blueprint(admin.make_blueprint(app.config))
+    app.register_blueprint(registry.make_blueprint(app.config))
     errors.register(app)
     return app
 

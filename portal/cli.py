@@ -169,6 +169,75 @@ def users_invite(username, display_name, role, email, receives_new_cases):
     click.echo(f"{settings['BASE_URL'].rstrip('/')}/inbox/activate/{token}")
 
 
+@main.group("facilities")
+def facilities_group():
+    """The facility registry, from the contractor's disclosure file (docs/facilities.md)."""
+
+
+@facilities_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Apply the changes (without it, only show them).")
+def facilities_import(csv_file, yes):
+    """Check a disclosure file, show what it changes, and apply it with --yes."""
+    from .services import registry
+    from .web.registry import describe_problem
+
+    settings = _settings()
+    data = csv_file.read_bytes()
+    with _session_factory(settings)() as session:
+        try:
+            # Without --yes nothing is stored, not even a preview.
+            record = registry.preview(session, None, data) if yes else None
+            changes = registry.changes_of(record) if yes else registry.diff(session, registry.parse_disclosure(data))
+        except registry.DisclosureError as error:
+            click.echo(f"{csv_file}: nothing imported, {len(error.problems)} problem(s):", err=True)
+            for problem in error.problems:
+                click.echo(f"  {describe_problem(problem)}", err=True)
+            sys.exit(1)
+        _echo_changes(changes)
+        if not yes:
+            click.echo("Nothing imported: run again with --yes to apply these changes.")
+            return
+        try:
+            registry.apply(session, None, record.id)
+        except registry.DisclosureError as error:
+            raise click.ClickException(f"not imported: {error.reason}") from None
+    click.echo(f"Imported (import {record.id}): {len(changes.added)} added, {len(changes.removed)} removed, "
+               f"{len(changes.changed)} changed.")
+
+
+def _echo_changes(changes) -> None:
+    click.echo(f"added: {len(changes.added)}")
+    for entry in changes.added:
+        again = " (disclosed again)" if entry.get("returning") else ""
+        click.echo(f"  + {entry['facility_id']}  {entry['facility_name']} ({entry['country']}){again}")
+    click.echo(f"removed: {len(changes.removed)}")
+    for entry in changes.removed:
+        click.echo(f"  - {entry['facility_id']}  {entry['facility_name']} ({entry['country']})")
+    click.echo(f"changed: {len(changes.changed)}")
+    for entry in changes.changed:
+        click.echo(f"  ~ {entry['facility_id']}  {entry['facility_name']}")
+        for column, (old, new) in entry["fields"].items():
+            click.echo(f"      {column}: {old!r} -> {new!r}")
+    click.echo(f"unchanged: {changes.unchanged}")
+    if changes.unmanaged:
+        click.echo(f"left alone: {len(changes.unmanaged)} facilities entered by hand, without a facility_id")
+
+
+@facilities_group.command("list")
+def facilities_list():
+    """Print the active registry."""
+    from .services import registry
+
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        active = registry.registry(session)
+        for facility in active:
+            click.echo("\t".join([facility.reference or "-", facility.country, facility.name, facility.local_name,
+                                  facility.supplier, facility.address.replace("\n", ", "), facility.products]))
+    click.echo(f"{len(active)} active facilities", err=True)
+
+
 @main.group("audit")
 def audit_group():
     """The audit trail."""
