@@ -5,12 +5,14 @@ not re-encrypted. Removing one writes every header anew for the remaining
 keyholders; it cannot take back a file key the removed person already read.
 """
 
+import json
+
 from sqlalchemy import select
 
 import crypto
 
-from ..models import Case, Keyholder, User
-from . import audit, keyring, notifications
+from ..models import Case, Facility, Keyholder, User
+from . import audit, keyring, notifications, routing
 
 
 class HandoverError(ValueError):
@@ -24,11 +26,39 @@ def _replace_header(blob: bytes, new_header: bytes) -> bytes:
     return new_header + payload
 
 
+def eligible_colleagues(session, identity, case: Case) -> list[User]:
+    """Who may be handed ``case``: what routing allows, whatever a keyholder wants.
+
+    The reporter's choice of recipients holds (a case for Electronics Watch only
+    never reaches a contractor user), and so do conflicts of interest and the
+    handlers the reporter asked to leave out (read from the encrypted report).
+    """
+    roles = set()
+    if case.recipient_choice in ("contractor", "both"):
+        roles |= set(routing.CONTRACTOR_ROLES)
+    if case.recipient_choice in ("monitor", "both"):
+        roles.add(routing.MONITOR_ROLE)
+    holders = {u.id for u in keyring.holders_of(session, case)}
+    facility = session.get(Facility, case.facility_id) if case.facility_id else None
+    refused = holders | routing.conflicted_user_ids(session, facility) | set(_left_out_by_reporter(case, identity))
+    return [
+        user for user in session.scalars(select(User).where(User.role.in_(roles)).order_by(User.display_name))
+        if user.id not in refused and routing.usable(user)
+    ]
+
+
+def _left_out_by_reporter(case: Case, identity) -> list[int]:
+    report = next((item for item in case.items if item.kind == "report"), None)
+    if report is None:
+        return []
+    return json.loads(crypto.decrypt(report.blob, identity)).get("excluded_handlers", [])
+
+
 def add_keyholder(session, actor: User, identity, case: Case, colleague: User, base_url: str) -> None:
-    if not colleague.active or not colleague.recipient or colleague.activation_digest is not None:
-        raise HandoverError("not_active")
     if session.scalar(select(Keyholder).where(Keyholder.case_id == case.id, Keyholder.user_id == colleague.id)):
         raise HandoverError("already")
+    if colleague.id not in {u.id for u in eligible_colleagues(session, identity, case)}:
+        raise HandoverError("not_eligible")
     new_recipient = crypto.parse_recipient(colleague.recipient)
     for item in case.items:
         item.blob = _replace_header(item.blob, crypto.add_recipients(item.blob, identity, [new_recipient]))

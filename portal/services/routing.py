@@ -50,7 +50,7 @@ class Decision:
     alert: str | None
 
 
-def _usable(user: User) -> bool:
+def usable(user: User) -> bool:
     return bool(user.active and user.recipient and user.activation_digest is None)
 
 
@@ -90,7 +90,7 @@ def decide(session, sample: Sample) -> Decision:
     if sample.recipient_choice in ("monitor", "both"):
         candidates += list(session.scalars(select(User).where(User.role == MONITOR_ROLE).order_by(User.id)))
 
-    conflicted = _conflicted_user_ids(session, facility)
+    conflicted = conflicted_user_ids(session, facility)
     users, left_out, seen = [], [], set()
     for user in candidates:
         if user.id in seen:
@@ -100,7 +100,7 @@ def decide(session, sample: Sample) -> Decision:
             left_out.append((user, "conflict"))
         elif user.id in sample.excluded_user_ids:
             left_out.append((user, "reporter"))
-        elif not _usable(user):
+        elif not usable(user):
             left_out.append((user, "inactive"))
         else:
             users.append(user)
@@ -109,7 +109,7 @@ def decide(session, sample: Sample) -> Decision:
     return Decision(rule, users, left_out, mandatory, alert)
 
 
-def _conflicted_user_ids(session, facility: Facility | None) -> set[int]:
+def conflicted_user_ids(session, facility: Facility | None) -> set[int]:
     if facility is None:
         return set()
     return set(session.scalars(select(Exclusion.user_id).where(or_(
@@ -153,7 +153,7 @@ def check_rule(session, *, facility_id=None, supplier=None, country=None, catego
     if not recipient_ids:
         raise RoutingError("no_recipients")
     recipients = list(session.scalars(select(User).where(User.id.in_(list(recipient_ids)))))
-    if len(recipients) != len(set(recipient_ids)) or not all(_usable(u) for u in recipients):
+    if len(recipients) != len(set(recipient_ids)) or not all(usable(u) for u in recipients):
         raise RoutingError("recipient")
     if any(u.role not in CONTRACTOR_ROLES for u in recipients):
         raise RoutingError("recipient_role")

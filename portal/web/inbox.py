@@ -207,7 +207,7 @@ def make_blueprint(config):
         status_form = StatusForm()
         status_form.status.choices = [SelectChoice(s, STATUS_LABELS[s]()) for s in cases.TRANSITIONS[case.status]]
         holder_form = KeyholderForm()
-        holder_form.user.choices = _colleague_choices(view.keyholders)
+        holder_form.user.choices = _colleague_choices(case)
         answers = {name: {choice.value: choice.label for choice in choices} for name, choices in
                    (("ongoing", ONGOING_CHOICES), ("people_affected", PEOPLE_CHOICES), ("consent", CONSENT_CHOICES))}
         return render_template("inbox/case.html", view=view, message_form=MessageForm(), note_form=NoteForm(),
@@ -215,16 +215,10 @@ def make_blueprint(config):
                                status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
                                error=error, overdue=cases.overdue(case)), status
 
-    def _colleague_choices(holders):
-        """Active colleagues with a key who do not hold the case yet."""
-        holder_ids = {u.id for u in holders}
-        return [
-            SelectChoice(str(u.id), u.display_name)
-            for u in db().scalars(select(User).where(User.active.is_(True), User.recipient.is_not(None),
-                                                     User.activation_digest.is_(None))
-                                  .order_by(User.display_name))
-            if u.id not in holder_ids and u.role in ("investigator", "retaliation_officer", "administrator")
-        ]
+    def _colleague_choices(case):
+        """Colleagues routing allows to receive this case, who do not hold it yet."""
+        return [SelectChoice(str(u.id), u.display_name)
+                for u in handover.eligible_colleagues(db(), g.identity, case)]
 
     @bp.post("/cases/<int:case_id>/messages")
     @login_required
@@ -267,7 +261,7 @@ def make_blueprint(config):
     def add_keyholder(case_id):
         case = keyholder_case(case_id)
         form = KeyholderForm()
-        form.user.choices = _colleague_choices(cases.keyholders(db(), case))
+        form.user.choices = _colleague_choices(case)
         if not form.validate_on_submit():
             return _case_page(case, _("Choose a colleague."), 400)
         colleague = db().get(User, int(form.user.data))

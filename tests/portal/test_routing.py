@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 import crypto
 from accounts import passphrase_of, totp_secret_of
-from inbox_pages import log_in
+from inbox_pages import log_in, post_on_case
 from portal.models import Case, CaseItem, Keyholder, RoutingAlert, User
 from portal.services import facilities, routing, users
 from portal.services import instance as instance_service
@@ -24,8 +24,8 @@ def world(session_factory, recovery_identity):
     with session_factory() as session:
         made = {}
         for name, role in PEOPLE.items():
-            made[name] = users.create(session, name, name.title(), role, f"{name} pass phrase words",
-                                      work_factor=10)
+            made[name] = users.create(session, name, name.title(), role, passphrase_of(name),
+                                      work_factor=10, totp_secret=totp_secret_of(name))
         plant = {
             "cn": facilities.add(session, country="CN", name="Shenzhen Brightway", local_name="深圳明途",
                                  supplier="Brightway", address="Shenzhen"),
@@ -134,7 +134,7 @@ def test_a_worker_in_malaysia_sends_to_electronics_watch_only(routed_app, world)
         assert header.count(b"-> mlkem768x25519") == 3, "the monitor, the recovery key and the reporter"
         for name in ("mei", "nguyen", "siti", "olu"):
             user = session.scalar(select(User).where(User.username == name))
-            identity = users.unlock_identity(user, f"{name} pass phrase words")
+            identity = users.unlock_identity(user, passphrase_of(name))
             with pytest.raises(crypto.NoIdentityError):
                 crypto.decrypt(report.blob, identity)
 
@@ -200,3 +200,27 @@ def test_an_administrator_writes_and_tries_rules_in_the_admin_pages(routed_app, 
     text = tried.get_data(as_text=True)
     assert "Matched rule: Vietnamese in Malaysia" in text and "Nguyen" in text
     assert routed_app.test_client().get("/admin/routing").status_code == 303
+
+
+def test_a_case_cannot_be_handed_to_someone_routing_keeps_out(routed_app, world, session_factory):
+    """Electronics Watch only stays Electronics Watch only; conflicts and the reporter's wishes hold."""
+    send_report(routed_app.test_client(), world["plants"]["my"], recipient_choice="monitor")
+    send_report(routed_app.test_client(), world["plants"]["my2"], recipient_choice="both",
+                categories=["child_labour"])
+    with session_factory() as session:
+        monitor_case, both_case = session.scalars(select(Case.id).order_by(Case.id)).all()
+    ew = routed_app.test_client()
+    assert log_in(ew, "ew").status_code == 303
+    page = ew.get(f"/inbox/cases/{monitor_case}").get_data(as_text=True)
+    assert "Mei" not in page and "Siti" not in page, "no contractor user is offered"
+    refused = post_on_case(ew, monitor_case, "keyholders", user=str(world["users"]["mei"]))
+    assert refused.status_code == 400
+    olu = routed_app.test_client()
+    assert log_in(olu, "olu").status_code == 303
+    offered = olu.get(f"/inbox/cases/{both_case}").get_data(as_text=True)
+    assert "Mei" in offered and "Siti" not in offered, "Siti has a conflict with the supplier"
+    assert post_on_case(olu, both_case, "keyholders", user=str(world["users"]["siti"])).status_code == 400
+    with session_factory() as session:
+        holders = session.scalars(select(User.username).join(Keyholder, Keyholder.user_id == User.id)
+                                  .where(Keyholder.case_id == monitor_case)).all()
+        assert holders == ["ew"]
