@@ -6,7 +6,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from .. import i18n
-from ..models import CATEGORIES, Exclusion, Facility, RoutingAlert, User
+from ..models import CATEGORIES, Exclusion, Facility, RoutingAlert, RoutingRule, User
 from ..services import clock, routing, users
 from ..services import instance as instance_service
 from .access import administrator_only
@@ -132,7 +132,18 @@ def make_blueprint(config):
     @bp.get("/routing")
     @administrator_only
     def routing_page():
-        return _routing_page()
+        editing = db().get(RoutingRule, request.args.get("edit", type=int) or 0)
+        if editing is None:
+            return _routing_page()
+        form = RuleForm(formdata=None, data={
+            "rule_id": str(editing.id), "name": editing.name,
+            "facility": str(editing.facility_id or ""), "supplier": editing.supplier or "",
+            "country": editing.country or "", "category": editing.category or "",
+            "language": editing.language or "",
+            "urgent": {True: "yes", False: "no"}.get(editing.urgent, ""),
+            "recipients": [u.id for u in editing.recipients],
+        })
+        return _routing_page(rule_form=form)
 
     @bp.post("/routing/rules")
     @administrator_only
@@ -147,6 +158,7 @@ def make_blueprint(config):
         try:
             routing.save_rule(
                 db(), g.user, name=form.name.data, recipient_ids=form.recipients.data or [],
+                rule_id=int(form.rule_id.data) if (form.rule_id.data or "").isdigit() else None,
                 languages=config["LANGUAGES"],
                 facility_id=int(form.facility.data) if form.facility.data else None,
                 supplier=form.supplier.data or None, country=form.country.data or None,

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
@@ -82,6 +82,7 @@ ANY = SelectChoice("", _l("Any"))
 
 
 class RuleForm(FlaskForm):
+    rule_id = HiddenField()
     name = StringField(_l("Name of the rule"), validators=[InputRequired(_l("Give the rule a name.")),
                                                           Length(max=200)])
     facility = SelectField(_l("Facility"), validators=[Optional()])

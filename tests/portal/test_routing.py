@@ -7,7 +7,7 @@ from sqlalchemy import select
 import crypto
 from accounts import passphrase_of, totp_secret_of
 from inbox_pages import log_in, post_on_case
-from portal.models import Case, CaseItem, Keyholder, RoutingAlert, User
+from portal.models import Case, CaseItem, Keyholder, RoutingAlert, RoutingRule, User
 from portal.services import facilities, routing, users
 from portal.services import instance as instance_service
 from reporter_pages import csrf_token, send_report
@@ -199,6 +199,19 @@ def test_an_administrator_writes_and_tries_rules_in_the_admin_pages(routed_app, 
         "language": "vi", "recipient_choice": "contractor"})
     text = tried.get_data(as_text=True)
     assert "Matched rule: Vietnamese in Malaysia" in text and "Nguyen" in text
+    with session_factory() as session:
+        rule_id = session.scalar(select(RoutingRule.id).where(RoutingRule.name == "Vietnamese in Malaysia"))
+    editing = admin.get(f"/admin/routing?edit={rule_id}")
+    assert 'value="Vietnamese in Malaysia"' in editing.get_data(as_text=True)
+    changed = admin.post("/admin/routing/rules", data={
+        "csrf_token": csrf_token(editing), "rule_id": str(rule_id), "name": "Vietnamese in Malaysia",
+        "country": "MY", "language": "vi", "recipients": [str(world["users"]["mei"])]})
+    assert changed.status_code == 303
+    with session_factory() as session:
+        decision = routing.decide(session, routing.Sample(categories=["wages"], language="vi",
+                                                          facility_id=world["plants"]["my"]))
+        assert [u.username for u in decision.users] == ["mei"]
+        assert len(routing.ordered_rules(session)) == 4, "changed, not added"
     assert routed_app.test_client().get("/admin/routing").status_code == 303
 
 
