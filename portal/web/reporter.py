@@ -2,6 +2,7 @@
 
 import functools
 import secrets
+import time
 
 from babel import Locale
 from flask import (
@@ -35,6 +36,7 @@ from .forms import (
 )
 
 COMPOSING = "composing"
+CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
 
 ATTACHMENT_MESSAGES = {
@@ -230,9 +232,20 @@ def make_blueprint(config):
             form.recipient_choice.data = recipients[0].value
         return form
 
+    # The blank form's choices change only when administrators edit them: they are
+    # read again after a few seconds, not for every visitor.
+    choice_cache = {}
+
+    def _fresh_enough_choices():
+        cached = choice_cache.get(g.language)
+        if cached is None or cached[0] < time.monotonic():
+            cached = (time.monotonic() + CHOICES_TTL_SECONDS, _form_choices())
+            choice_cache[g.language] = cached
+        return cached[1]
+
     def _blank_form_page():
         token = generate_csrf()
-        choices = _form_choices()
+        choices = _fresh_enough_choices()
         key = (g.language,) + tuple(tuple((c.value, str(c.label), c.optgroup) for c in group) for group in choices)
         halves = blank_pages.get(key)
         if halves is None:
