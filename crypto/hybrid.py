@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
-from . import bech32
+from .encoded import EncodedIdentity, EncodedRecipient
 from .errors import KeyFormatError, StanzaError
 from .format import FILE_KEY_SIZE, Stanza, b64decode, b64encode
 
@@ -26,7 +26,9 @@ _ENC_SIZE = 1120
 _SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
 
 
-class HybridRecipient:
+class HybridRecipient(EncodedRecipient):
+    HRP = RECIPIENT_HRP
+    KIND = "a hybrid recipient (age1pq1...)"
     label = LABEL
 
     def __init__(self, public_bytes: bytes):
@@ -39,38 +41,23 @@ class HybridRecipient:
             )
         except ValueError:
             raise KeyFormatError("invalid hybrid recipient key") from None
-        self.public_bytes = public_bytes
-        self._text = None
-
-    @classmethod
-    def parse(cls, text: str) -> "HybridRecipient":
-        hrp, data = bech32.decode(text)
-        if hrp != RECIPIENT_HRP:
-            raise KeyFormatError("not a hybrid recipient (age1pq1...)")
-        return cls(data)
+        super().__init__(public_bytes)
 
     def wrap(self, file_key: bytes) -> list[Stanza]:
         sealed = _SUITE.encrypt(file_key, self._public, info=_INFO)
         enc, body = sealed[:_ENC_SIZE], sealed[_ENC_SIZE:]
         return [Stanza(STANZA_TYPE, (b64encode(enc),), body)]
 
-    def __str__(self) -> str:
-        if self._text is None:
-            self._text = bech32.encode(RECIPIENT_HRP, self.public_bytes)
-        return self._text
-
-    def __eq__(self, other):
-        return isinstance(other, HybridRecipient) and other.public_bytes == self.public_bytes
-
-    def __hash__(self):
-        return hash(self.public_bytes)
 
 
-class HybridIdentity:
+class HybridIdentity(EncodedIdentity):
+    HRP = IDENTITY_HRP
+    KIND = "a hybrid identity (AGE-SECRET-KEY-PQ-1...)"
+
     def __init__(self, seed: bytes):
         if len(seed) != 32:
             raise KeyFormatError("a hybrid identity is a 32-byte seed")
-        self._seed = seed
+        self._secret = seed
         # The X-Wing key schedule: one seed expands into both private keys.
         expanded = hashlib.shake_256(seed).digest(96)
         mlkem_private = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64])
@@ -84,13 +71,6 @@ class HybridIdentity:
     @classmethod
     def generate(cls) -> "HybridIdentity":
         return cls(os.urandom(32))
-
-    @classmethod
-    def parse(cls, text: str) -> "HybridIdentity":
-        hrp, data = bech32.decode(text)
-        if hrp != IDENTITY_HRP.lower():
-            raise KeyFormatError("not a hybrid identity (AGE-SECRET-KEY-PQ-1...)")
-        return cls(data)
 
     def unwrap(self, stanzas) -> bytes | None:
         for stanza in stanzas:
@@ -109,5 +89,3 @@ class HybridIdentity:
                 continue
         return None
 
-    def __str__(self) -> str:
-        return bech32.encode(IDENTITY_HRP, self._seed)

@@ -6,7 +6,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from . import bech32
+from .encoded import EncodedIdentity, EncodedRecipient
 from .errors import KeyFormatError, StanzaError
 from .format import FILE_KEY_SIZE, Stanza, b64decode, b64encode, hkdf
 
@@ -21,22 +21,16 @@ def _wrap_key(shared: bytes, share: bytes, recipient: bytes) -> bytes:
     return hkdf(shared, share + recipient, _INFO)
 
 
-class X25519Recipient:
+class X25519Recipient(EncodedRecipient):
+    HRP = RECIPIENT_HRP
+    KIND = "an X25519 recipient (age1...)"
     label = None
 
     def __init__(self, public_bytes: bytes):
         if len(public_bytes) != 32:
             raise KeyFormatError("an X25519 recipient is 32 bytes")
         self._public = x25519.X25519PublicKey.from_public_bytes(public_bytes)
-        self.public_bytes = public_bytes
-        self._text = None
-
-    @classmethod
-    def parse(cls, text: str) -> "X25519Recipient":
-        hrp, data = bech32.decode(text)
-        if hrp != RECIPIENT_HRP:
-            raise KeyFormatError("not an X25519 recipient (age1...)")
-        return cls(data)
+        super().__init__(public_bytes)
 
     def wrap(self, file_key: bytes) -> list[Stanza]:
         ephemeral = x25519.X25519PrivateKey.generate()
@@ -47,19 +41,12 @@ class X25519Recipient:
         )
         return [Stanza(STANZA_TYPE, (b64encode(share),), body)]
 
-    def __str__(self) -> str:
-        if self._text is None:
-            self._text = bech32.encode(RECIPIENT_HRP, self.public_bytes)
-        return self._text
-
-    def __eq__(self, other):
-        return isinstance(other, X25519Recipient) and other.public_bytes == self.public_bytes
-
-    def __hash__(self):
-        return hash(self.public_bytes)
 
 
-class X25519Identity:
+class X25519Identity(EncodedIdentity):
+    HRP = IDENTITY_HRP
+    KIND = "an X25519 identity (AGE-SECRET-KEY-1...)"
+
     def __init__(self, secret: bytes):
         if len(secret) != 32:
             raise KeyFormatError("an X25519 identity is 32 bytes")
@@ -70,13 +57,6 @@ class X25519Identity:
     @classmethod
     def generate(cls) -> "X25519Identity":
         return cls(os.urandom(32))
-
-    @classmethod
-    def parse(cls, text: str) -> "X25519Identity":
-        hrp, data = bech32.decode(text)
-        if hrp != IDENTITY_HRP.lower():
-            raise KeyFormatError("not an X25519 identity (AGE-SECRET-KEY-1...)")
-        return cls(data)
 
     def unwrap(self, stanzas) -> bytes | None:
         for stanza in stanzas:
@@ -102,5 +82,3 @@ class X25519Identity:
                 continue
         return None
 
-    def __str__(self) -> str:
-        return bech32.encode(IDENTITY_HRP, self._secret)

@@ -103,22 +103,29 @@ def make_blueprint(config):
             "users": [SelectChoice(u.id, u.display_name) for u in contractor_users],
         }
 
+    def _with_choices(form, lists):
+        """Fill the choices of a routing page form from the registry and the users."""
+        if isinstance(form, RuleForm):
+            for name in ("facility", "supplier", "country", "category", "language"):
+                getattr(form, name).choices = lists[name]
+            form.recipients.choices = lists["users"]
+        elif isinstance(form, TryForm):
+            form.facility.choices = lists["facility"]
+            form.categories.choices = lists["category"][1:]
+            form.language.choices = lists["language"][1:]
+            form.recipient_choice.choices = list(RECIPIENT_CHOICES)
+            form.excluded.choices = lists["users"]
+        else:
+            form.user.choices = lists["users"]
+            form.facility.choices = lists["facility"]
+            form.supplier.choices = lists["supplier"]
+        return form
+
     def _routing_page(rule_form=None, try_form=None, exclusion_form=None, verdict=None, error=None, status=200):
         lists = _choice_lists()
-        rule_form = rule_form or RuleForm()
-        for name in ("facility", "supplier", "country", "category", "language"):
-            getattr(rule_form, name).choices = lists[name]
-        rule_form.recipients.choices = lists["users"]
-        try_form = try_form or TryForm()
-        try_form.facility.choices = lists["facility"]
-        try_form.categories.choices = lists["category"][1:]
-        try_form.language.choices = lists["language"][1:]
-        try_form.recipient_choice.choices = [c for c in RECIPIENT_CHOICES]
-        try_form.excluded.choices = lists["users"]
-        exclusion_form = exclusion_form or ExclusionForm()
-        exclusion_form.user.choices = lists["users"]
-        exclusion_form.facility.choices = lists["facility"]
-        exclusion_form.supplier.choices = lists["supplier"]
+        rule_form = _with_choices(rule_form or RuleForm(), lists)
+        try_form = _with_choices(try_form or TryForm(), lists)
+        exclusion_form = _with_choices(exclusion_form or ExclusionForm(), lists)
         names = {f.id: f.name for f in db().scalars(select(Facility))}
         exclusions = db().scalars(select(Exclusion).order_by(Exclusion.id)).all()
         users_by_id = {u.id: u for u in db().scalars(select(User))}
@@ -148,11 +155,7 @@ def make_blueprint(config):
     @bp.post("/routing/rules")
     @administrator_only
     def save_rule():
-        form = RuleForm()
-        lists = _choice_lists()
-        for name in ("facility", "supplier", "country", "category", "language"):
-            getattr(form, name).choices = lists[name]
-        form.recipients.choices = lists["users"]
+        form = _with_choices(RuleForm(), _choice_lists())
         if not form.validate_on_submit():
             return _routing_page(rule_form=form, error=_("Please check the rule."), status=400)
         try:
@@ -187,13 +190,7 @@ def make_blueprint(config):
     @bp.post("/routing/try")
     @administrator_only
     def try_rules():
-        form = TryForm()
-        lists = _choice_lists()
-        form.facility.choices = lists["facility"]
-        form.categories.choices = lists["category"][1:]
-        form.language.choices = lists["language"][1:]
-        form.recipient_choice.choices = list(RECIPIENT_CHOICES)
-        form.excluded.choices = lists["users"]
+        form = _with_choices(TryForm(), _choice_lists())
         if not form.validate_on_submit() or not form.categories.data:
             return _routing_page(try_form=form, error=_("Choose at least one category to try."), status=400)
         decision = routing.decide(db(), routing.Sample(
@@ -205,11 +202,7 @@ def make_blueprint(config):
     @bp.post("/routing/exclusions")
     @administrator_only
     def add_exclusion():
-        form = ExclusionForm()
-        lists = _choice_lists()
-        form.user.choices = lists["users"]
-        form.facility.choices = lists["facility"]
-        form.supplier.choices = lists["supplier"]
+        form = _with_choices(ExclusionForm(), _choice_lists())
         if not form.validate_on_submit():
             return _routing_page(exclusion_form=form, error=_("Please check the fields."), status=400)
         try:

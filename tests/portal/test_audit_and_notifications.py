@@ -1,29 +1,18 @@
 """The audit trail shows tampering; notifications carry no content and never
 hold up a report."""
 
-import os
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from inbox_pages import log_in, post_on_case
+from operator_steps import run_portal
 from reporter_pages import receipt_on, send_report
 from sqlalchemy import select, update
 
 from portal.models import AuditEntry, Case, OutboxEmail
 from portal.services import notifications
-
-PORTAL = str(Path(sys.executable).with_name("portal"))
-
-
-def run_portal(app, *args):
-    env = dict(os.environ, PORTAL_DATABASE_URL=app.config["DATABASE_URL"],
-               PORTAL_INSTANCE_PATH=app.config["INSTANCE_PATH"])
-    return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture

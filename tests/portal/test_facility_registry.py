@@ -6,35 +6,21 @@ ask for."""
 import codecs
 import hashlib
 import io
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-from accounts import passphrase_of, totp_secret_of
 from inbox_pages import log_in
+from operator_steps import make_admin, run_portal
 from reporter_pages import csrf_token
 from sqlalchemy import func, select
 
 from portal.models import AuditEntry, DisclosureImport, Facility
-from portal.services import registry, users
+from portal.services import registry
 
-PORTAL = str(Path(sys.executable).with_name("portal"))
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "facility-disclosure-example.csv"
 HEADER = "facility_id,supplier,supplier_registered_office,facility_name,facility_local_name,address,country,products"
 
 
-def run_portal(app, *args):
-    env = dict(os.environ, PORTAL_DATABASE_URL=app.config["DATABASE_URL"],
-               PORTAL_INSTANCE_PATH=app.config["INSTANCE_PATH"])
-    return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=120)
-
-
-def make_admin(app):
-    with app.extensions["portal.sessions"]() as session:
-        users.create(session, "root", "Root Admin", "administrator", passphrase_of("root"),
-                     work_factor=10, totp_secret=totp_secret_of("root"))
 
 
 def admin_client(app):

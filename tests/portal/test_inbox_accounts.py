@@ -1,16 +1,13 @@
 """An administrator invites a colleague, who activates the account; a lost
 passphrase is recovered with the organisation's offline recovery key."""
 
-import os
 import re
-import subprocess
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pyotp
-from accounts import passphrase_of, totp_secret_of
+from accounts import passphrase_of
 from inbox_pages import log_in
+from operator_steps import make_admin, run_portal
 from reporter_pages import csrf_token, send_report
 from sqlalchemy import select
 
@@ -18,25 +15,14 @@ import crypto
 from portal.models import Case, User
 from portal.services import users
 
-PORTAL = str(Path(sys.executable).with_name("portal"))
 STRONG = "lantern orbit pickle magnolia"
 
-
-def run_portal(app, *args):
-    env = dict(os.environ, PORTAL_DATABASE_URL=app.config["DATABASE_URL"],
-               PORTAL_INSTANCE_PATH=app.config["INSTANCE_PATH"])
-    return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def next_code(secret):
     """The authenticator's next code: the current one was spent confirming it."""
     return pyotp.TOTP(secret).at(datetime.now(timezone.utc), counter_offset=1)
 
-
-def make_admin(app):
-    with app.extensions["portal.sessions"]() as session:
-        users.create(session, "root", "Root Admin", "administrator", passphrase_of("root"),
-                     work_factor=10, totp_secret=totp_secret_of("root"))
 
 
 def activate(app, link, passphrase=STRONG):

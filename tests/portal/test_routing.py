@@ -2,15 +2,15 @@
 it must not reach."""
 
 import pytest
+from accounts import passphrase_of, totp_secret_of
+from inbox_pages import log_in, post_on_case
+from reporter_pages import csrf_token, send_report
 from sqlalchemy import select
 
 import crypto
-from accounts import passphrase_of, totp_secret_of
-from inbox_pages import log_in, post_on_case
 from portal.models import Case, CaseItem, Keyholder, RoutingAlert, RoutingRule, User
 from portal.services import facilities, routing, users
 from portal.services import instance as instance_service
-from reporter_pages import csrf_token, send_report
 
 PEOPLE = {  # username: role
     "mei": "investigator", "nguyen": "investigator", "siti": "investigator",
