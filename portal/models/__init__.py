@@ -5,15 +5,43 @@ from .case import CATEGORIES, OUTCOMES, STATUSES, Case, CaseCategory, CaseItem, 
 from .facility import DisclosureImport, Facility
 from .instance import Instance
 from .outbox import OutboxEmail
+from .retaliation import (
+    CLAIM_STATUSES,
+    DISCIPLINE_KINDS,
+    DISCIPLINE_STATES,
+    ESCALATION_STEPS,
+    MEASURE_KINDS,
+    REMEDY_KINDS,
+    REMEDY_STATES,
+    RETALIATION_TYPES,
+    RISK_LEVELS,
+    DisciplinaryAction,
+    EscalationStep,
+    ProtectionMeasure,
+    Remedy,
+)
 from .routing import Exclusion, RoutingAlert, RoutingRule, rule_recipients
 from .throttle import Budget
 from .user import ROLES, RecoveryCode, User
 from .web_session import WebSession
 
 __all__ = [
+    "CLAIM_STATUSES",
+    "DISCIPLINE_KINDS",
+    "DISCIPLINE_STATES",
+    "ESCALATION_STEPS",
+    "MEASURE_KINDS",
+    "REMEDY_KINDS",
+    "REMEDY_STATES",
+    "RETALIATION_TYPES",
+    "RISK_LEVELS",
     "AuditEntry",
     "AuditHead",
+    "DisciplinaryAction",
     "DisclosureImport",
+    "EscalationStep",
+    "ProtectionMeasure",
+    "Remedy",
     "Exclusion",
     "RoutingAlert",
     "RoutingRule",

@@ -59,6 +59,14 @@ class Case(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "report", or "retaliation": a claim of adverse treatment for reporting.
+    kind: Mapped[str] = mapped_column(String(20), default="report")
+    # A retaliation claim's original report, when there is one.
+    related_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
+    risk_level: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    risk_assessed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # The day the contracting authority and Electronics Watch were told of a breach.
+    breach_reported_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     # The day only: a precise time could tell who was on shift.
     received_on: Mapped[date] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default="received")
@@ -68,7 +76,8 @@ class Case(Base):
     acknowledge_due: Mapped[date] = mapped_column(Date, index=True)
     feedback_due: Mapped[date] = mapped_column(Date, index=True)
     # Argon2id of the receipt with the instance salt; the receipt is never stored.
-    receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # A claim filed from a report's follow-up page has none: its report's receipt opens it.
+    receipt_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True, nullable=True)
     # SHA-256 of the form's one-time token: a resent form finds its case.
     submission_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # The reporter's public key; the identity is re-derived from the receipt.

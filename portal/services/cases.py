@@ -94,7 +94,7 @@ def attachment(session, user: User, identity, case: Case, item_id: int) -> tuple
 
 def change_status(session, user: User, case: Case, status: str, outcome: str | None = None) -> None:
     """Move the case on; acknowledging sends the reporter a message in their language."""
-    if status not in TRANSITIONS.get(case.status, ()):
+    if case.kind != "report" or status not in TRANSITIONS.get(case.status, ()):
         raise CaseError("transition")
     if status == "closed" and outcome not in OUTCOMES:
         raise CaseError("outcome")
