@@ -135,6 +135,8 @@ class ServerSessionInterface(SessionInterface):
                 return
             now = clock.now()
             if not session.session_id:
+                # Each new session clears out expired ones: no job needed, the table stays small.
+                _delete_expired(db, now)
                 session.session_id, session.cookie_key = _token(), _token()
                 row = WebSession(id_digest=_digest(session.session_id),
                                  absolute_expiry=now + self._lifetime(app, session.kind))
@@ -164,11 +166,7 @@ class ServerSessionInterface(SessionInterface):
         )
 
 
-def purge_expired(session_factory) -> int:
-    with session_factory() as db:
-        now = clock.now()
-        result = db.execute(
-            delete(WebSession).where((WebSession.expires_at < now) | (WebSession.absolute_expiry < now))
-        )
-        db.commit()
-        return result.rowcount
+def _delete_expired(db, now) -> int:
+    return db.execute(
+        delete(WebSession).where((WebSession.expires_at < now) | (WebSession.absolute_expiry < now))
+    ).rowcount

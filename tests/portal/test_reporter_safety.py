@@ -149,3 +149,20 @@ def test_photos_lose_gps_and_camera_metadata_before_encryption(app, client, faci
     assert image.size == (20, 60)
     for needle in (b"Canary", b"IMG_2026"):
         assert needle not in clean
+
+
+def test_ended_sessions_leave_nothing_behind(app, client):
+    from datetime import timedelta
+
+    from sqlalchemy import func, update
+
+    from portal.models import WebSession
+    from portal.services import clock
+
+    client.get("/en/report")
+    with app.extensions["portal.sessions"]() as session:
+        session.execute(update(WebSession).values(expires_at=clock.now() - timedelta(minutes=1)))
+        session.commit()
+    app.test_client().get("/en/report")
+    with app.extensions["portal.sessions"]() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 1, "only the new session is left"

@@ -7,13 +7,13 @@ import json
 from datetime import timedelta
 
 import pytest
+from accounts import passphrase_of, totp_secret_of
+from reporter_pages import receipt_on, send_report
 from sqlalchemy import select
 
 import crypto
-from accounts import passphrase_of, totp_secret_of
 from portal.models import Case, CaseItem, Keyholder, User
 from portal.services import clock, followup, retaliation, users
-from reporter_pages import receipt_on, send_report
 
 
 @pytest.fixture
