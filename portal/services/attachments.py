@@ -13,17 +13,15 @@ import pikepdf
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
+from .refusal import Refusal
+
 register_heif_opener()
 # A decompression bomb is refused rather than expanded in memory.
 Image.MAX_IMAGE_PIXELS = 60_000_000
 
 
-class AttachmentError(ValueError):
-    """A file that cannot be accepted; ``reason`` is a stable code for messages."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class AttachmentError(Refusal):
+    """A file that cannot be accepted."""
 
 
 @dataclass(frozen=True)

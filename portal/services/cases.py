@@ -11,6 +11,7 @@ import crypto
 
 from ..models import OUTCOMES, Case, CaseItem, Facility, Keyholder, User
 from . import audit, clock, messaging
+from .refusal import Refusal
 
 TRANSITIONS = {
     "received": ("acknowledged",),
@@ -21,10 +22,8 @@ TRANSITIONS = {
 }
 
 
-class CaseError(ValueError):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class CaseError(Refusal):
+    """A status change the case cannot make."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,8 @@ def keyholders(session, case: Case) -> list[User]:
 
 def open_case(session, user: User, identity, case: Case) -> CaseView:
     """Decrypt the case for a keyholder, mark it read, and record the view."""
-    names = {u.id: u.display_name for u in session.scalars(select(User))}
+    authors = {item.author_user_id for item in case.items if item.author_user_id}
+    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(authors))).all())
     report, thread, notes, files = {}, [], [], []
     for item in case.items:
         author = names.get(item.author_user_id, "") if item.author == "handler" else ""

@@ -13,12 +13,11 @@ import crypto
 
 from ..models import Case, Facility, Keyholder, User
 from . import audit, keyring, notifications, routing
+from .refusal import Refusal
 
 
-class HandoverError(ValueError):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class HandoverError(Refusal):
+    """A colleague who cannot be given or lose the case."""
 
 
 def _replace_header(blob: bytes, new_header: bytes) -> bytes:

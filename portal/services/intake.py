@@ -15,18 +15,15 @@ import crypto
 from ..models import CATEGORIES, Case, CaseCategory, CaseItem, Facility, Keyholder, User
 from . import attachments, clock, deadlines, keyring, notifications, receipts, routing
 from . import instance as instance_service
+from .refusal import Refusal
 
 CONSENTS = ("none", "without_identity", "with_identity")
 ONGOING = ("yes", "no", "unknown")
 PEOPLE_AFFECTED = ("one", "few", "many", "unknown")
 
 
-class IntakeError(ValueError):
-    """A report that cannot be stored as given; ``reason`` is a stable code."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class IntakeError(Refusal):
+    """A report that cannot be stored as given."""
 
 
 @dataclass

@@ -36,6 +36,7 @@ from ..models import (
     User,
 )
 from . import audit, clock, deadlines, keyring, receipts, routing
+from .refusal import Refusal
 
 OFFICER_ROLE = "retaliation_officer"
 CLAIM_TRANSITIONS = {
@@ -57,10 +58,8 @@ REMEDY_TRANSITIONS = {
 SUPPRESS_BELOW = 5
 
 
-class RetaliationError(ValueError):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class RetaliationError(Refusal):
+    """A claim, remedy or step the record cannot take."""
 
 
 @dataclass

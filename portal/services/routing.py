@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 
 from ..models import CATEGORIES, Exclusion, Facility, RoutingAlert, RoutingRule, User
 from . import clock
+from .refusal import Refusal
 
 CHOICES = ("contractor", "monitor", "both")
 CONTRACTOR_ROLES = ("investigator", "retaliation_officer", "administrator")
@@ -23,10 +24,8 @@ MONITOR_ROLE = "monitor"
 MANDATORY_CATEGORIES = frozenset({"forced_labour", "child_labour"})
 
 
-class RoutingError(ValueError):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class RoutingError(Refusal):
+    """A rule, choice or exclusion routing cannot accept."""
 
 
 @dataclass

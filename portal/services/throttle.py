@@ -5,7 +5,7 @@ mean keeping addresses, so receipt guessing is held back by one budget for
 the whole instance, in the database every app node shares.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +19,7 @@ WINDOW = timedelta(minutes=1)
 def spend(session, name: str, per_window: int, now: datetime | None = None,
           window: timedelta = WINDOW) -> bool:
     """Take one attempt from the budget ``name``; False when it is used up."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     window_floor = now - window
     # Open a new window atomically when the old one has passed.
     session.execute(

@@ -6,6 +6,7 @@ so neither the hash nor the database alone opens a case.
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -22,6 +23,7 @@ import crypto
 
 from ..models import ROLES, RecoveryCode, User
 from . import audit, clock, throttle
+from .refusal import Refusal
 
 _HASHER = PasswordHasher()
 # scrypt work factor sealing a user's identity to their passphrase (2**18: ~256 MiB).
@@ -31,17 +33,14 @@ RECOVERY_CODES = 10
 LOGIN_ATTEMPTS = 5
 LOGIN_WINDOW = timedelta(minutes=15)
 _TOTP_STEP = 30
-# The hash checked when a username is unknown, so timing does not tell.
-_DUMMY_HASH = _HASHER.hash("not a real passphrase")
+@functools.cache
+def _dummy_hash() -> str:
+    """The hash checked when a username is unknown, so timing does not tell (made once, when needed)."""
+    return _HASHER.hash("not a real passphrase")
 
 
-class AccountError(ValueError):
-    """A stable ``reason`` code the web layer turns into a message."""
-
-    def __init__(self, reason: str, **details):
-        super().__init__(reason)
-        self.reason = reason
-        self.details = details
+class AccountError(Refusal):
+    """A log-in, activation or passphrase the account refuses."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ def authenticate(session, username: str, passphrase: str, code: str) -> Login:
     user = session.scalar(select(User).where(User.username == username))
     usable = user is not None and user.active and user.passphrase_hash and user.activation_digest is None
     try:
-        _HASHER.verify(user.passphrase_hash if usable else _DUMMY_HASH, passphrase or "")
+        _HASHER.verify(user.passphrase_hash if usable else _dummy_hash(), passphrase or "")
     except (VerificationError, InvalidHashError):
         usable = False
     if not usable or not (_totp_matches(user, code) or _recovery_code_matches(session, user, code)):
