@@ -52,6 +52,20 @@ def photo_with_gps() -> bytes:
     return data
 
 
+def send_and_read_receipt(page, _) -> str:
+    """Press Send on a filled report form, as the browser allows it, and read the receipt."""
+    invalid = page.locator("input:invalid, select:invalid, textarea:invalid")
+    assert invalid.count() == 0, "the browser refuses to send; invalid: " + ", ".join(
+        f"{field.get_attribute('name')}={field.get_attribute('value')}" for field in invalid.all())
+    page.get_by_role("button", name=_("Send"), exact=True).click()
+    receipt_box = page.locator(".receipt")
+    receipt_box.wait_for()
+    assert page.get_by_role("heading", level=1).inner_text() == _("Your report was received")
+    receipt = receipt_box.inner_text().strip()
+    assert RECEIPT.match(receipt), f"not a receipt: {receipt!r}"
+    return receipt
+
+
 def assert_fits_the_screen(page, what):
     """Nothing wider than the 360px viewport: no sideways scrolling on a phone.
 
@@ -106,15 +120,7 @@ def test_a_worker_reports_in_vietnamese_with_a_photo_comes_back_and_answers(
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
     # The browser's own form validation must let a correctly filled form go.
-    invalid = page.locator("input:invalid, select:invalid, textarea:invalid")
-    assert invalid.count() == 0, "the browser refuses to send; invalid: " + ", ".join(
-        f"{field.get_attribute('name')}={field.get_attribute('value')}" for field in invalid.all())
-    page.get_by_role("button", name=_("Send"), exact=True).click()
-    receipt_box = page.locator(".receipt")
-    receipt_box.wait_for()
-    assert page.get_by_role("heading", level=1).inner_text() == _("Your report was received")
-    receipt = receipt_box.inner_text().strip()
-    assert RECEIPT.match(receipt), f"not a receipt: {receipt!r}"
+    receipt = send_and_read_receipt(page, _)
     page.screenshot(path=screenshots / "3-receipt.png", full_page=True)
     assert_fits_the_screen(page, "receipt page")
 
