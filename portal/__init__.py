@@ -39,7 +39,21 @@ def create_app(config=None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=86400,
     )
 
-    from .web import admin, database, errors, inbox, registry, reporter, security, sessions, uploads
+    from .web import (
+        admin,
+        api,
+        claim_pages,
+        database,
+        errors,
+        forward_pages,
+        inbox,
+        oversight,
+        registry,
+        reporter,
+        security,
+        sessions,
+        uploads,
+    )
 
     app.request_class = uploads.InMemoryUploadRequest
     app.session_interface = sessions.ServerSessionInterface(session_factory)
@@ -50,6 +64,10 @@ def create_app(config=None) -> Flask:
     app.register_blueprint(inbox.make_blueprint(app.config))
     app.register_blueprint(admin.make_blueprint(app.config))
     app.register_blueprint(registry.make_blueprint(app.config))
+    app.register_blueprint(claim_pages.make_blueprint(app.config))
+    app.register_blueprint(oversight.make_blueprint(app.config))
+    app.register_blueprint(api.make_blueprint(app.config))
+    app.register_blueprint(forward_pages.make_blueprint(app.config))
     errors.register(app)
     return app
 

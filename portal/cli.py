@@ -14,8 +14,8 @@ import crypto
 from . import config as config_module
 from . import migrate
 from .db import make_engine, make_session_factory
-from .models import User
-from .services import audit, facilities, handover, notifications, users
+from .models import Case, User
+from .services import audit, bundles, facilities, forwarding, handover, notifications, partners, signing, users
 from .services import instance as instance_service
 
 DEMO_FACILITIES = [
@@ -69,12 +69,12 @@ def _write_secret_file(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def initialise(settings, organisation: str, recovery_file: Path) -> None:
+def initialise(settings, organisation: str, recovery_file: Path, post_quantum: bool = True) -> None:
     migrate.upgrade(settings["DATABASE_URL"])
     if recovery_file.exists():
         raise click.ClickException(f"{recovery_file} exists: refusing to overwrite a recovery key")
     with _session_factory(settings)() as session:
-        recovery = instance_service.initialise(session, organisation)
+        recovery = instance_service.initialise(session, organisation, post_quantum)
     _write_secret_file(
         recovery_file,
         "# The organisation's RECOVERY KEY for the whistle-blower portal.\n"
@@ -88,7 +88,10 @@ def initialise(settings, organisation: str, recovery_file: Path) -> None:
 @click.option("--organisation", default=None, help="The organisation's name, shown to reporters.")
 @click.option("--recovery-key-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the recovery key (default: the instance folder).")
-def init(organisation, recovery_key_file):
+@click.option("--classic-keys", is_flag=True,
+              help="X25519 keys instead of hybrid post-quantum ones, so that exported files open with age "
+                   "older than 1.3 (weaker against a future quantum computer).")
+def init(organisation, recovery_key_file, classic_keys):
     """Create the database, the instance secrets and the recovery key pair."""
     settings = _settings()
     recovery_file = recovery_key_file or Path(settings["INSTANCE_PATH"]) / "recovery-key.txt"
@@ -100,7 +103,7 @@ def init(organisation, recovery_key_file):
             pass
         else:
             raise click.ClickException("this instance is already initialised")
-    initialise(settings, organisation or settings["ORGANISATION_NAME"], recovery_file)
+    initialise(settings, organisation or settings["ORGANISATION_NAME"], recovery_file, not classic_keys)
     click.echo(f"Initialised. The recovery key was written to {recovery_file}.")
     click.echo("Take it offline now and delete it from this machine: it opens every case.")
 
@@ -110,7 +113,8 @@ def init(organisation, recovery_key_file):
 @click.option("--port", default=5000, show_default=True)
 @click.option("--no-run", is_flag=True, help="Prepare the demo and exit.")
 def demo(host, port, no_run):
-    """A ready demo on SQLite: facilities, two investigators with keys, printed logins."""
+    """A ready demo on SQLite: facilities, investigators, a retaliation officer, an administrator and
+    the contracting authority, with keys and printed logins."""
     os.environ.setdefault("PORTAL_ENV", "development")
     settings = _settings()
     factory = _session_factory(settings)
@@ -127,7 +131,9 @@ def demo(host, port, no_run):
             lines = []
             for username, name, role in (("anna", "Anna Investigator", "investigator"),
                                          ("binh", "Binh Investigator", "investigator"),
-                                         ("admin", "Demo Administrator", "administrator")):
+                                         ("rosa", "Rosa Retaliation Officer", "retaliation_officer"),
+                                         ("admin", "Demo Administrator", "administrator"),
+                                         ("authority", "Demo Contracting Authority", "authority")):
                 passphrase = "-".join(secrets.token_hex(2) for _ in range(4))
                 totp_secret = pyotp.random_base32()
                 users.create(session, username, name, role, passphrase, totp_secret=totp_secret,
@@ -301,6 +307,53 @@ def notifications_send(loop, interval):
         if not loop:
             return
         time.sleep(interval)
+
+
+@main.group("forwards")
+def forwards_group():
+    """Bundles forwarded to and from partner instances (Electronics Watch)."""
+
+
+@forwards_group.command("send")
+@click.option("--loop", is_flag=True, help="Keep sending, every --interval seconds.")
+@click.option("--interval", default=30, show_default=True)
+@click.option("--now", "everything_now", is_flag=True,
+              help="Try every waiting bundle now, whatever its backoff (the partner says it is back).")
+def forwards_send(loop, interval, everything_now):
+    """Deliver the bundles and statuses that are due; a partner that is down is retried with backoff."""
+    import time
+
+    settings = _settings()
+    factory = _session_factory(settings)
+    while True:
+        with factory() as session:
+            sent = forwarding.deliver_due(session, everything_now)
+        if sent or not loop:
+            click.echo(f"delivered {sent}")
+        if not loop:
+            return
+        time.sleep(interval)
+
+
+@forwards_group.command("import")
+@click.argument("bundle_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def forwards_import(bundle_file):
+    """File a bundle a partner gave as a file; its signature must match a registered partner."""
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        try:
+            filed = forwarding.import_file(session, bundle_file.read_bytes(), settings["BASE_URL"])
+        except bundles.BundleError as error:
+            raise click.ClickException(f"refused, nothing stored: {error.reason}") from None
+        case = session.get(Case, filed.received.case_id)
+        click.echo(f"{'already filed as' if filed.duplicate else 'filed as'} case {case.reference}")
+
+
+@forwards_group.command("fingerprint")
+def forwards_fingerprint():
+    """Print this instance's signing-key fingerprint, to give to partners out of band."""
+    with _session_factory(_settings())() as session:
+        click.echo(signing.readable(partners.own_fingerprint(session)))
 
 
 @main.command()

@@ -1,7 +1,7 @@
 """Languages: the URL prefix chooses, so a reporter needs no cookie for it."""
 
 from babel import Locale
-from flask_babel import Babel, format_date
+from flask_babel import Babel, format_date, format_decimal, format_percent
 
 # Each language is named in its own script, as the picker shows it.
 NATIVE_NAMES = {
@@ -69,4 +69,5 @@ def init_app(app, translations_folder: str) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translations_folder
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
     Babel(app, locale_selector=lambda: layout.language(app.config))
-    app.jinja_env.globals["format_date"] = format_date
+    app.jinja_env.globals.update(format_date=format_date, format_decimal=format_decimal,
+                                 format_percent=format_percent)

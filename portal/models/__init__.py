@@ -3,6 +3,7 @@
 from .audit import AuditEntry, AuditHead
 from .case import CATEGORIES, OUTCOMES, STATUSES, Case, CaseCategory, CaseItem, Keyholder
 from .facility import DisclosureImport, Facility
+from .forwarding import FORWARD_STATES, REMOTE_STATUSES, Forward, Partner, ReceivedBundle
 from .instance import Instance
 from .outbox import OutboxEmail
 from .retaliation import (
@@ -26,6 +27,11 @@ from .user import ROLES, RecoveryCode, User
 from .web_session import WebSession
 
 __all__ = [
+    "FORWARD_STATES",
+    "REMOTE_STATUSES",
+    "Forward",
+    "Partner",
+    "ReceivedBundle",
     "CLAIM_STATUSES",
     "DISCIPLINE_KINDS",
     "DISCIPLINE_STATES",

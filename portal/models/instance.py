@@ -1,6 +1,7 @@
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -22,3 +23,8 @@ class Instance(Base):
     # Who a reporter may choose to send to: any of "contractor", "monitor", "both".
     recipient_choices: Mapped[str] = mapped_column(String(60), default="contractor,monitor,both")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The Ed25519 key that signs bundles and statuses sent to partner instances.
+    signing_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    # Hybrid ML-KEM-768 + X25519 keys (the default), or X25519 only, chosen at ``portal init``
+    # for an organisation whose people must open exported files with an age tool older than 1.3.
+    post_quantum: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())

@@ -17,7 +17,7 @@ GENESIS = bytes(32)
 ACTIONS = (
     "login", "login_failed", "logout", "view", "download", "message", "note", "status",
     "handover_add", "handover_remove", "export", "account_created", "account_activated",
-    "identity_reset", "readmit", "passphrase_changed", "disclosure_import",
+    "identity_reset", "readmit", "passphrase_changed", "disclosure_import", "partner", "forward", "bundle_received",
 )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import OUTCOMES, Case, CaseItem, Facility, Keyholder, User
-from . import audit, clock, messaging
+from . import audit, clock, inbox, messaging
 from .refusal import Refusal
 
 TRANSITIONS = {
@@ -50,6 +50,15 @@ def for_keyholder(session, user_id: int, case_id: int) -> Case | None:
         select(Case).join(Keyholder, Keyholder.case_id == Case.id)
         .where(Case.id == case_id, Keyholder.user_id == user_id)
     )
+
+
+def by_reference(session, text: str) -> Case | None:
+    """The case a reference such as ``2026-00042`` names (the year must match too)."""
+    year, _, number = (text or "").strip().partition("-")
+    if not (year.isdigit() and number.isdigit()):
+        return None
+    case = session.get(Case, int(number))
+    return case if case is not None and case.received_on.year == int(year) else None
 
 
 def keyholders(session, case: Case) -> list[User]:
@@ -126,7 +135,7 @@ def acknowledgement_text(case: Case) -> str:
 def overdue(case: Case, today: date | None = None) -> bool:
     today = today or clock.today()
     return (case.status == "received" and case.acknowledge_due < today) or (
-        case.status in ("received", "acknowledged", "investigating") and case.feedback_due < today
+        case.status in inbox.OPEN and case.feedback_due < today
     )
 
 

@@ -56,6 +56,7 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
         instance.receipt_salt,
         config["RECEIPT_ARGON2_TIME_COST"],
         config["RECEIPT_ARGON2_MEMORY_KIB"],
+        instance.post_quantum,
     )
     case_id = session.scalar(select(Case.id).where(Case.receipt_lookup == keys.lookup))
     if case_id is None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 import crypto
 
-from ..models import Case, Facility, Keyholder, User
+from ..models import Case, CaseItem, Facility, Keyholder, User
 from . import audit, keyring, notifications, routing
 from .refusal import Refusal
 
@@ -23,6 +23,11 @@ class HandoverError(Refusal):
 def _replace_header(blob: bytes, new_header: bytes) -> bytes:
     _old_header, payload = crypto.split_header(blob)
     return new_header + payload
+
+
+def _keyholders_items(case: Case) -> list:
+    """The items a case's keyholders hold keys to: not its escalation record."""
+    return [item for item in case.items if item.kind not in keyring.OVERSIGHT_KINDS]
 
 
 def eligible_colleagues(session, identity, case: Case) -> list[User]:
@@ -47,10 +52,12 @@ def eligible_colleagues(session, identity, case: Case) -> list[User]:
 
 
 def _left_out_by_reporter(case: Case, identity) -> list[int]:
-    report = next((item for item in case.items if item.kind == "report"), None)
-    if report is None:
+    """Handlers the report leaves out, or those a retaliation claim is about."""
+    written = next((item for item in case.items if item.kind in ("report", "claim")), None)
+    if written is None:
         return []
-    return json.loads(crypto.decrypt(report.blob, identity)).get("excluded_handlers", [])
+    payload = json.loads(crypto.decrypt(written.blob, identity))
+    return payload.get("excluded_handlers", []) + payload.get("about_user_ids", [])
 
 
 def add_keyholder(session, actor: User, identity, case: Case, colleague: User, base_url: str) -> None:
@@ -59,7 +66,7 @@ def add_keyholder(session, actor: User, identity, case: Case, colleague: User, b
     if colleague.id not in {u.id for u in eligible_colleagues(session, identity, case)}:
         raise HandoverError("not_eligible")
     new_recipient = crypto.parse_recipient(colleague.recipient)
-    for item in case.items:
+    for item in _keyholders_items(case):
         item.blob = _replace_header(item.blob, crypto.add_recipients(item.blob, identity, [new_recipient]))
     session.add(Keyholder(case_id=case.id, user_id=colleague.id))
     notifications.queue_for(session, [colleague], case, base_url)
@@ -75,7 +82,7 @@ def remove_keyholder(session, actor: User, identity, case: Case, colleague: User
     remaining = [u for u in keyring.holders_of(session, case) if u.id != colleague.id]
     if not remaining:
         raise HandoverError("last_holder")
-    for item in case.items:
+    for item in _keyholders_items(case):
         recipients = keyring.item_recipients(session, case, item.kind, remaining)
         item.blob = _replace_header(item.blob, crypto.rewrap(item.blob, identity, recipients))
     session.delete(holder)
@@ -91,9 +98,13 @@ def readmit(session, recovery_identity, user: User) -> int:
     ))
     for case in cases:
         holders = keyring.holders_of(session, case)
-        for item in case.items:
+        for item in _keyholders_items(case):
             recipients = keyring.item_recipients(session, case, item.kind, holders)
             item.blob = _replace_header(item.blob, crypto.rewrap(item.blob, recovery_identity, recipients))
+    if user.role in keyring.OVERSIGHT_ROLES:
+        oversight = keyring.oversight_recipients(session)
+        for item in session.scalars(select(CaseItem).where(CaseItem.kind.in_(keyring.OVERSIGHT_KINDS))):
+            item.blob = _replace_header(item.blob, crypto.rewrap(item.blob, recovery_identity, oversight))
     user.awaiting_readmission = False
     audit.record(session, "readmit", None, None, {"user": user.id, "cases": len(cases)}, commit=False)
     session.commit()

@@ -16,7 +16,8 @@ SORTS = {
     "newest": (Case.received_on.desc(), Case.id.desc()),
     "oldest": (Case.received_on.asc(), Case.id.asc()),
 }
-OPEN = ("received", "acknowledged", "investigating")
+# Statuses in which the reporter still waits for feedback: a report's, and a retaliation claim's.
+OPEN = ("received", "acknowledged", "investigating", "risk_assessed")
 
 
 @dataclass
@@ -132,7 +133,7 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
             categories=sorted(categories.get(case.id, [])),
             unread=unread.get(case.id, 0),
             acknowledge_state=_deadline_state(case.acknowledge_due, case.status != "received", today),
-            feedback_state=_deadline_state(case.feedback_due, case.status in ("feedback_given", "closed"), today),
+            feedback_state=_deadline_state(case.feedback_due, case.status not in OPEN, today),
         ))
     return Page(rows, total, page, pages)
 

@@ -74,18 +74,36 @@ def _check(session, report: Report) -> None:
         raise IntakeError("consent")
     if report.ongoing not in ONGOING or report.people_affected not in PEOPLE_AFFECTED:
         raise IntakeError("choice")
-    if report.facility_id is None:
-        if not report.facility_other.strip():
-            raise IntakeError("facility")
-    else:
-        facility = session.get(Facility, report.facility_id)
-        if facility is None or not facility.active:
-            raise IntakeError("facility")
+    check_facility(session, report.facility_id, report.facility_other)
     if report.recipient_choice not in offered_choices(session):
         raise IntakeError("recipient_choice")
     offered = {user.id for user in handlers_shown_to_reporters(session)}
     if not set(report.excluded_handlers) <= offered:
         raise IntakeError("excluded_handlers")
+
+
+def check_facility(session, facility_id: int | None, facility_other: str) -> None:
+    """A workplace from the registry, or one the reporter names."""
+    if facility_id is None:
+        if not facility_other.strip():
+            raise IntakeError("facility")
+    else:
+        facility = session.get(Facility, facility_id)
+        if facility is None or not facility.active:
+            raise IntakeError("facility")
+
+
+def receipt_and_keys(session, config, submission_token: str) -> tuple[str, receipts.ReceiptKeys]:
+    """The receipt of a new submission and the keys it opens (the Argon2id look-up)."""
+    instance = instance_service.load(session)
+    receipt = receipts.receipt_for_submission(instance.secret_key, submission_token)
+    return receipt, receipts.derive_keys(
+        receipt,
+        instance.receipt_salt,
+        config["RECEIPT_ARGON2_TIME_COST"],
+        config["RECEIPT_ARGON2_MEMORY_KIB"],
+        instance.post_quantum,
+    )
 
 
 def offered_choices(session) -> list[str]:
@@ -107,14 +125,7 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
     _check(session, report)
     cleaned = [attachments.clean(data) for data in files]
 
-    instance = instance_service.load(session)
-    receipt = receipts.receipt_for_submission(instance.secret_key, submission_token)
-    keys = receipts.derive_keys(
-        receipt,
-        instance.receipt_salt,
-        config["RECEIPT_ARGON2_TIME_COST"],
-        config["RECEIPT_ARGON2_MEMORY_KIB"],
-    )
+    receipt, keys = receipt_and_keys(session, config, submission_token)
     decision = routing.decide(session, routing.Sample(
         categories=sorted(set(report.categories)), language=report.language,
         urgent=bool(report.immediate_danger), facility_id=report.facility_id,

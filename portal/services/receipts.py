@@ -8,14 +8,15 @@ replies to the reporter are encrypted at rest and only the receipt opens them.
 
 import hashlib
 import hmac
-import unicodedata
 from dataclasses import dataclass
 
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from crypto import HybridIdentity
+from crypto import HybridIdentity, X25519Identity
+
+from . import typed_text
 
 DIGITS = 16
 
@@ -27,7 +28,7 @@ class ReceiptFormatError(ValueError):
 @dataclass(frozen=True)
 class ReceiptKeys:
     lookup: bytes
-    identity: HybridIdentity
+    identity: HybridIdentity | X25519Identity
 
 
 def receipt_for_submission(secret_key: bytes, submission_token: str) -> str:
@@ -51,20 +52,16 @@ def group(receipt: str) -> str:
 
 def normalise(text: str) -> str:
     """Read a receipt as typed: any script's digits, spaces and dashes allowed."""
-    digits = []
-    for character in text or "":
-        if character in " -\u00a0\u2009\u202f\t\r\n":
-            continue
-        value = unicodedata.decimal(character, None)
-        if value is None:
-            raise ReceiptFormatError("receipt has characters that are not digits")
-        digits.append(str(value))
+    digits = typed_text.ascii_digits("".join(c for c in text or "" if c not in " -\u00a0\u2009\u202f\t\r\n"))
+    if not (digits.isascii() and digits.isdigit()):
+        raise ReceiptFormatError("receipt has characters that are not digits")
     if len(digits) != DIGITS:
         raise ReceiptFormatError("receipt must have 16 digits")
-    return "".join(digits)
+    return digits
 
 
-def derive_keys(receipt: str, salt: bytes, time_cost: int, memory_kib: int) -> ReceiptKeys:
+def derive_keys(receipt: str, salt: bytes, time_cost: int, memory_kib: int,
+                post_quantum: bool = True) -> ReceiptKeys:
     master = hash_secret_raw(
         receipt.encode("ascii"),
         salt,
@@ -76,7 +73,7 @@ def derive_keys(receipt: str, salt: bytes, time_cost: int, memory_kib: int) -> R
     )
     return ReceiptKeys(
         lookup=_expand(master, b"portal receipt lookup"),
-        identity=HybridIdentity(_expand(master, b"portal reporter identity")),
+        identity=(HybridIdentity if post_quantum else X25519Identity)(_expand(master, b"portal reporter identity")),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 import crypto
 
@@ -35,7 +36,7 @@ from ..models import (
     Remedy,
     User,
 )
-from . import audit, clock, deadlines, keyring, receipts, routing
+from . import attachments, audit, clock, deadlines, intake, keyring, notifications, receipts, routing
 from .refusal import Refusal
 
 OFFICER_ROLE = "retaliation_officer"
@@ -70,16 +71,25 @@ class Claim:
     description: str
     when: str = ""
     by_whom: str = ""
+    # Only for a claim filed directly, without an earlier report: a workplace not in the registry.
+    facility_other: str = ""
     # Keyholders of the original case the claim is about: they never receive it.
     about_user_ids: list[int] = field(default_factory=list)
 
 
 def _item(session, case: Case, kind: str, payload: dict, recipients, author: User | None) -> CaseItem:
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return _stored(session, case, kind, body, recipients, author)
+
+
+def _stored(session, case: Case, kind: str, body: bytes, recipients, author: User | None,
+            clean: attachments.CleanFile | None = None) -> CaseItem:
     moment = clock.now()
     item = CaseItem(case_id=case.id, kind=kind, author="handler" if author else "reporter",
                     author_user_id=author.id if author else None, created_on=moment.date(),
                     created_at=moment if author else None, blob=crypto.encrypt(body, recipients), size=len(body))
+    if clean is not None:
+        item.content_type, item.metadata_removed = clean.content_type, clean.metadata_removed
     session.add(item)
     session.flush()
     return item
@@ -97,36 +107,86 @@ def claim_readers(session, original: Case | None, about_user_ids) -> list[User]:
     return readers
 
 
-def file_from_follow_up(session, config, original_case_id: int, claim: Claim, submission_token: str) -> Case:
-    """A claim by the reporter of ``original_case_id``, who is logged in with its receipt."""
+def about_choices(session, original: Case | None) -> list[User]:
+    """Whom the reporter may say the claim is about: the original case's keyholders,
+    or, for a claim without an earlier report, the handlers shown on the report form."""
+    if original is not None:
+        return sorted(keyring.holders_of(session, original), key=lambda user: user.display_name)
+    return intake.handlers_shown_to_reporters(session)
+
+
+def file_from_follow_up(session, config, original_case_id: int, claim: Claim, submission_token: str,
+                        files: list[bytes] = ()) -> Case:
+    """A claim by the reporter of ``original_case_id``, who is logged in with its receipt.
+
+    It has no receipt of its own: the reporter follows it on the original case's page.
+    """
     original = session.get(Case, original_case_id)
     if original is None or original.kind != "report":
         raise RetaliationError("case")
-    digest = receipts.submission_digest(submission_token)
-    earlier = session.scalar(select(Case).where(Case.submission_digest == digest))
+    earlier = _earlier(session, submission_token)
     if earlier is not None:
         return earlier
-    _check(claim, offered=[u.id for u in keyring.holders_of(session, original)])
+    _check(claim, offered=[u.id for u in about_choices(session, original)])
+    cleaned = [attachments.clean(data) for data in files]
+    case = _new_claim(session, config, claim, cleaned, original, original.reporter_recipient, None,
+                      original.facility_id, original.language, submission_token)
+    return case or _earlier(session, submission_token)
+
+
+def file_directly(session, config, claim: Claim, facility_id: int | None, language: str,
+                  submission_token: str, files: list[bytes] = ()) -> intake.Submitted:
+    """A claim from the start page by a worker with no earlier report: it gets its own receipt."""
+    earlier = intake.find_submission(session, config, submission_token)
+    if earlier is not None:
+        return earlier
+    _check(claim, offered=[u.id for u in about_choices(session, None)])
+    intake.check_facility(session, facility_id, claim.facility_other)
+    cleaned = [attachments.clean(data) for data in files]
+    receipt, keys = intake.receipt_and_keys(session, config, submission_token)
+    case = _new_claim(session, config, claim, cleaned, None, str(keys.identity.recipient), keys.lookup,
+                      facility_id, language, submission_token)
+    if case is None:
+        return intake.find_submission(session, config, submission_token)
+    return intake.Submitted(receipt, case.id, False)
+
+
+def _earlier(session, submission_token: str) -> Case | None:
+    digest = receipts.submission_digest(submission_token)
+    return session.scalar(select(Case).where(Case.submission_digest == digest))
+
+
+def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, reporter_recipient: str,
+               receipt_lookup: bytes | None, facility_id: int | None, language: str,
+               submission_token: str) -> Case | None:
+    """Store the claim and its evidence in one transaction; None if the same form won a race."""
     today = clock.today()
     readers = claim_readers(session, original, claim.about_user_ids)
     case = Case(
-        kind="retaliation", related_case_id=original.id, received_on=today, status="received",
-        facility_id=original.facility_id, language=original.language, urgent=True,
+        kind="retaliation", related_case_id=original.id if original else None, received_on=today,
+        status="received", facility_id=facility_id, language=language, urgent=True,
         acknowledge_due=deadlines.acknowledge_due(today, config["ACK_DAYS"]),
         feedback_due=deadlines.feedback_due(today, config["FEEDBACK_MONTHS"]),
-        receipt_lookup=None, submission_digest=digest, reporter_recipient=original.reporter_recipient,
-        recipient_choice=original.recipient_choice,
+        receipt_lookup=receipt_lookup, submission_digest=receipts.submission_digest(submission_token),
+        reporter_recipient=reporter_recipient,
+        recipient_choice=original.recipient_choice if original else "contractor",
     )
     case.categories = [CaseCategory(code=code) for code in sorted(set(claim.types))]
     case.keyholders = [Keyholder(user_id=user.id) for user in readers]
     session.add(case)
-    session.flush()
-    recipients = keyring.recipients_for(session, readers, case.reporter_recipient)
-    item = _item(session, case, "claim", asdict(claim), recipients, None)
-    case.last_reporter_item_id = item.id
-    if not readers:
-        routing.raise_alert(session, case.id, "no_recipient")
-    session.commit()
+    try:
+        session.flush()
+        recipients = keyring.recipients_for(session, readers, reporter_recipient)
+        items = [_item(session, case, "claim", asdict(claim), recipients, None)]
+        items += [_stored(session, case, "attachment", clean.data, recipients, None, clean) for clean in cleaned]
+        case.last_reporter_item_id = max(item.id for item in items)
+        if not readers:
+            routing.raise_alert(session, case.id, "no_recipient")
+        notifications.queue_for(session, readers, case, config["BASE_URL"])
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return None
     return case
 
 
@@ -157,14 +217,30 @@ def assess_risk(session, actor: User, claim: Case, level: str, measures: list[tu
         raise RetaliationError("risk")
     if claim.status != "received":
         raise RetaliationError("transition")
-    today = clock.today()
-    claim.risk_level, claim.risk_assessed_on, claim.status = level, today, "risk_assessed"
-    recipients = keyring.case_recipients(session, claim, reporter=False)
+    claim.risk_level, claim.risk_assessed_on, claim.status = level, clock.today(), "risk_assessed"
     for kind, text in measures:
-        item = _item(session, claim, "measure", {"kind": kind, "text": text}, recipients, actor)
-        session.add(ProtectionMeasure(case_id=claim.id, kind=kind, decided_on=today, item_id=item.id))
+        _add_measure(session, actor, claim, kind, text)
     audit.record(session, "status", actor, claim.id, {"status": "risk_assessed", "risk": level}, commit=False)
     session.commit()
+
+
+def add_measure(session, actor: User, claim: Case, kind: str, text: str) -> ProtectionMeasure:
+    """Another interim protection measure, decided after the risk assessment."""
+    _claim(claim)
+    if kind not in MEASURE_KINDS or claim.status == "closed":
+        raise RetaliationError("measure")
+    measure = _add_measure(session, actor, claim, kind, text)
+    audit.record(session, "note", actor, claim.id, {"measure": kind}, commit=False)
+    session.commit()
+    return measure
+
+
+def _add_measure(session, actor: User, claim: Case, kind: str, text: str) -> ProtectionMeasure:
+    item = _item(session, claim, "measure", {"kind": kind, "text": text},
+                 keyring.case_recipients(session, claim, reporter=False), actor)
+    measure = ProtectionMeasure(case_id=claim.id, kind=kind, decided_on=clock.today(), item_id=item.id)
+    session.add(measure)
+    return measure
 
 
 def move_claim(session, actor: User, claim: Case, status: str) -> None:
@@ -194,11 +270,20 @@ def add_discipline(session, actor: User, claim: Case, kind: str, who: str, decid
     return action
 
 
+def move_discipline(session, actor: User, action: DisciplinaryAction, state: str) -> None:
+    if state not in DISCIPLINE_STATES or state == action.state:
+        raise RetaliationError("transition")
+    action.state = state
+    audit.record(session, "status", actor, action.case_id, {"discipline": action.id, "state": state},
+                 commit=False)
+    session.commit()
+
+
 def add_remedy(session, actor: User, claim: Case, kind: str, details: str, due_on: date | None = None,
                amount: str = "", currency: str = "") -> Remedy:
     """A remedy for the reporter: the details are encrypted to the reporter too."""
     _claim(claim)
-    if kind not in REMEDY_KINDS:
+    if kind not in REMEDY_KINDS or not details.strip() or (amount and not currency):
         raise RetaliationError("remedy")
     item = _item(session, claim, "remedy", {"kind": kind, "details": details, "amount": amount,
                                             "currency": currency},
@@ -247,18 +332,33 @@ def report_breach(session, actor: User, case: Case, day: date | None = None) -> 
     session.commit()
 
 
+def next_escalation_steps(session, case_id: int) -> list[str]:
+    """The steps the record can take next: the contract's order, none skipped back."""
+    done = [entry.step for entry in timeline(session, case_id)]
+    if not done:
+        return ["breach_indicated"]
+    return list(ESCALATION_STEPS[ESCALATION_STEPS.index(done[-1]) + 1:])
+
+
 def record_escalation(session, actor: User, case: Case, step: str, note: str = "",
-                      happened_on: date | None = None) -> EscalationStep:
-    """One step of the escalation procedure, in the contract's order; the note is encrypted."""
+                      happened_on: date | None = None, files: list[bytes] = ()) -> EscalationStep:
+    """One step of the escalation procedure, in the contract's order.
+
+    The note and the documents are encrypted to the administrators and the
+    contracting authority (and the recovery key), never to the reporter.
+    """
     if step not in ESCALATION_STEPS:
         raise RetaliationError("step")
-    done = [s.step for s in timeline(session, case.id)]
-    if step in done or (done and ESCALATION_STEPS.index(step) < ESCALATION_STEPS.index(done[-1])):
+    if step not in next_escalation_steps(session, case.id):
         raise RetaliationError("order")
-    if not done and step != "breach_indicated":
-        raise RetaliationError("order")
-    item = _item(session, case, "escalation", {"step": step, "note": note},
-                 keyring.case_recipients(session, case, reporter=False), actor)
+    if happened_on is not None and happened_on > clock.today():
+        raise RetaliationError("date")
+    cleaned = [attachments.clean(data) for data in files]
+    recipients = keyring.oversight_recipients(session)
+    documents = [_stored(session, case, "escalation_file", clean.data, recipients, actor, clean).id
+                 for clean in cleaned]
+    item = _item(session, case, "escalation", {"step": step, "note": note, "documents": documents},
+                 recipients, actor)
     entry = EscalationStep(case_id=case.id, step=step, happened_on=happened_on or clock.today(), item_id=item.id)
     session.add(entry)
     audit.record(session, "status", actor, case.id, {"escalation": step}, commit=False)
@@ -269,6 +369,112 @@ def record_escalation(session, actor: User, case: Case, step: str, note: str = "
 def timeline(session, case_id: int) -> list[EscalationStep]:
     return list(session.scalars(select(EscalationStep).where(EscalationStep.case_id == case_id)
                                 .order_by(EscalationStep.id)))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    step: EscalationStep
+    note: str | None  # None: this reader's key cannot open it
+    documents: list[CaseItem]
+
+
+def read_timeline(session, case_id: int, identity) -> list[TimelineEntry]:
+    """The escalation record as a timeline, with the notes this reader's key opens."""
+    entries = []
+    for step in timeline(session, case_id):
+        item = session.get(CaseItem, step.item_id) if step.item_id else None
+        payload = _open(item, identity) if item is not None else {}
+        documents = [session.get(CaseItem, i) for i in (payload or {}).get("documents", [])]
+        entries.append(TimelineEntry(step, None if payload is None else payload.get("note", ""),
+                                     [d for d in documents if d is not None]))
+    return entries
+
+
+def escalation_document(session, case_id: int, item_id: int, identity) -> tuple[CaseItem, bytes] | None:
+    item = session.scalar(select(CaseItem).where(CaseItem.id == item_id, CaseItem.case_id == case_id,
+                                                 CaseItem.kind == "escalation_file"))
+    if item is None:
+        return None
+    return item, crypto.decrypt(item.blob, identity)
+
+
+def escalated_cases(session) -> list[tuple[Case, EscalationStep]]:
+    """Every case with an escalation record, and the record's latest step."""
+    latest = (select(EscalationStep.case_id, func.max(EscalationStep.id).label("last"))
+              .group_by(EscalationStep.case_id).subquery())
+    rows = session.execute(select(Case, EscalationStep).join(latest, latest.c.case_id == Case.id)
+                           .join(EscalationStep, EscalationStep.id == latest.c.last).order_by(Case.id.desc()))
+    return [(case, step) for case, step in rows]
+
+
+def _open(item: CaseItem, identity) -> dict | None:
+    try:
+        return json.loads(crypto.decrypt(item.blob, identity))
+    except crypto.NoIdentityError:
+        return None
+
+
+@dataclass(frozen=True)
+class Record:
+    """A claim's own record, decrypted for one of its keyholders."""
+
+    claim: dict
+    original: Case | None
+    measures: list[tuple[ProtectionMeasure, dict]]
+    discipline: list[tuple[DisciplinaryAction, dict]]
+    remedies: list[tuple[Remedy, dict]]
+
+
+def _with_items(session, model, case_id: int, identity) -> list:
+    rows = session.scalars(select(model).where(model.case_id == case_id).order_by(model.id))
+    return [(row, (_open(session.get(CaseItem, row.item_id), identity) or {}) if row.item_id else {})
+            for row in rows]
+
+
+def record(session, claim: Case, identity) -> Record:
+    """What the officers read on a claim's page, besides its messages, notes and files."""
+    _claim(claim)
+    item = session.scalar(select(CaseItem).where(CaseItem.case_id == claim.id, CaseItem.kind == "claim"))
+    return Record(
+        claim=(_open(item, identity) or {}) if item is not None else {},
+        original=session.get(Case, claim.related_case_id) if claim.related_case_id else None,
+        measures=_with_items(session, ProtectionMeasure, claim.id, identity),
+        discipline=_with_items(session, DisciplinaryAction, claim.id, identity),
+        remedies=_with_items(session, Remedy, claim.id, identity),
+    )
+
+
+@dataclass(frozen=True)
+class ReporterClaim:
+    """A claim as its reporter sees it: the state, the remedies, the officers' messages."""
+
+    case: Case
+    claim: dict
+    remedies: list[tuple[Remedy, dict]]
+    messages: list[tuple[CaseItem, str]]
+
+
+def for_reporter(session, case: Case, identity) -> list[ReporterClaim]:
+    """The reporter's claims: those filed from the follow-up page of ``case``, or ``case`` itself."""
+    claims = [case] if case.kind == "retaliation" else claims_of(session, case.id)
+    seen = []
+    for claim in claims:
+        payload, messages = {}, []
+        for item in claim.items:
+            if item.kind == "claim":
+                payload = _open(item, identity) or {}
+            elif item.kind == "message":
+                messages.append((item, crypto.decrypt(item.blob, identity).decode("utf-8")))
+        seen.append(ReporterClaim(claim, payload, _with_items(session, Remedy, claim.id, identity), messages))
+    return seen
+
+
+def reporter_claim(session, case_id: int, claim_id: int) -> Case | None:
+    """A claim the reporter logged in to ``case_id`` may act on (None: not theirs)."""
+    claim = session.get(Case, claim_id)
+    if claim is None or claim.kind != "retaliation":
+        return None
+    return claim if claim.id == case_id or claim.related_case_id == case_id else None
 
 
 def statistics(session) -> dict:

@@ -22,7 +22,8 @@ from zxcvbn import zxcvbn
 import crypto
 
 from ..models import ROLES, RecoveryCode, User
-from . import audit, clock, throttle
+from . import audit, clock, throttle, typed_text
+from . import instance as instance_service
 from .refusal import Refusal
 
 _HASHER = PasswordHasher()
@@ -70,7 +71,7 @@ def create(session, username: str, display_name: str, role: str, passphrase: str
            email: str | None = None, totp_secret: str | None = None) -> User:
     """An active user with a fresh hybrid identity (for the demo, tests and scripts)."""
     user = _new_user(session, username, display_name, role, email, default_recipient)
-    identity = crypto.generate_identity(pq=True)
+    identity = instance_service.new_identity(session)
     user.passphrase_hash = _HASHER.hash(passphrase)
     user.recipient = str(identity.recipient)
     user.sealed_identity = _seal(identity, passphrase, work_factor)
@@ -141,7 +142,7 @@ def set_passphrase_and_identity(session, user: User, passphrase: str,
     """Activation, first step: passphrase and a new identity; returns a TOTP secret to enrol."""
     check_strength(passphrase, user.username, user.display_name)
     had_identity = user.recipient is not None
-    identity = crypto.generate_identity(pq=True)
+    identity = instance_service.new_identity(session)
     user.passphrase_hash = _HASHER.hash(passphrase)
     user.recipient = str(identity.recipient)
     user.sealed_identity = _seal(identity, passphrase, work_factor)
@@ -173,7 +174,7 @@ def confirm_totp(session, user: User, code: str) -> list[str]:
 
 def _totp_matches(user: User, code: str) -> bool:
     """A code of this step or a neighbour, never one already used."""
-    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    code = "".join(ch for ch in typed_text.ascii_digits(code) if ch in "0123456789")
     if len(code) != 6:
         return False
     totp = pyotp.TOTP(user.totp_secret)
@@ -186,7 +187,7 @@ def _totp_matches(user: User, code: str) -> bool:
 
 
 def _recovery_code_matches(session, user: User, code: str) -> bool:
-    code = "".join(ch for ch in (code or "").upper() if ch.isalnum())
+    code = "".join(ch for ch in typed_text.ascii_digits(code).upper() if ch.isalnum())
     if len(code) != 12:
         return False
     for stored in session.scalars(

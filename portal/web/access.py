@@ -22,13 +22,18 @@ def login_required(view):
     return wrapped
 
 
-def administrator_only(view):
-    """Administrators only; anyone else logged in gets 404, as for a case they do not hold."""
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if g.user is None:
-            return _to_login()
-        if g.user.role != "administrator":
-            abort(404)
-        return view(*args, **kwargs)
-    return wrapped
+def roles_only(*roles):
+    """Only users with one of ``roles``; anyone else logged in gets 404, as for a case they do not hold."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if g.user is None:
+                return _to_login()
+            if g.user.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+administrator_only = roles_only("administrator")

@@ -160,3 +160,92 @@ class ReplyForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A form with nothing but its CSRF token, for buttons that change state."""
+
+
+# Article 19 of EU Directive 2019/1937, in plain words.
+RETALIATION_LABELS = {
+    "dismissal": _l("Suspended or dismissed (fired)"),
+    "demotion": _l("Moved to a lower job, or a promotion held back"),
+    "transfer_pay_hours": _l("Moved to other work or another place, pay cut, or working hours changed"),
+    "withheld_training": _l("Training taken away"),
+    "negative_appraisal": _l("A bad review of my work, or a bad reference"),
+    "disciplinary_measure": _l("Punished, or made to pay a fine"),
+    "coercion_harassment": _l("Pressure, intimidation, bullying, or being left out by others"),
+    "discrimination": _l("Unfair treatment (discrimination)"),
+    "contract_not_renewed": _l("A temporary contract not made permanent, or not renewed"),
+    "harm_financial_loss": _l("Harm to me or my name, or money lost"),
+    "blacklisting": _l("Put on a blacklist, so I cannot find work"),
+    "early_termination": _l("A contract for goods or services ended early"),
+    "licence_cancelled": _l("A licence or permit cancelled (for example a work permit)"),
+    "medical_referral": _l("Sent to a doctor or psychiatrist against my will"),
+    "threats": _l("Threats or attempts to do any of these"),
+}
+REMEDY_LABELS = {
+    "reinstatement": _l("Getting your job back"),
+    "back_pay": _l("Pay you are owed (back pay)"),
+    "compensation": _l("Compensation"),
+    "restored_position_hours_contract": _l("Your position, hours or contract given back"),
+    "apology": _l("An apology"),
+    "medical_psychological_support": _l("Medical or psychological help"),
+    "legal_costs": _l("Your legal costs paid"),
+    "other": _l("Something else"),
+}
+REMEDY_STATE_LABELS = {
+    "proposed": _l("Proposed"),
+    "agreed": _l("Agreed"),
+    "delivered": _l("Given to you"),
+    "confirmed": _l("You said you received it"),
+    "disputed": _l("You said you did not receive it"),
+}
+CLAIM_STATE_LABELS = {
+    "received": _l("Received, not yet read"),
+    "risk_assessed": _l("We checked the danger to you and decided how to protect you"),
+    "investigating": _l("Being investigated"),
+    "substantiated": _l("We found that you were harmed because you reported"),
+    "not_substantiated": _l("We could not confirm it"),
+    "closed": _l("Closed"),
+}
+
+
+class ClaimForm(FlaskForm):
+    """"Something happened to me because I reported": the retaliation claim."""
+
+    submission = HiddenField()
+    types = CheckboxesField(
+        _l("What happened to you? Choose one or more."),
+        choices=[SelectChoice(code, label) for code, label in RETALIATION_LABELS.items()],
+        validators=[ChooseAtLeastOne(_l("Choose at least one."))],
+    )
+    when = StringField(_l("When did it happen?"),
+                       validators=[Optional(), readable, Length(max=300, message=_l("This text is too long."))])
+    by_whom = StringField(_l("Who did it? (for example: a supervisor, the agent, the manager)"),
+                          validators=[Optional(), readable, Length(max=500, message=_l("This text is too long."))])
+    description = TextAreaField(
+        _l("What happened? Tell us in your own words."),
+        validators=[InputRequired(_l("Please tell us what happened.")), readable],
+    )
+    about = CheckboxesField(
+        _l("Is this about someone who handles your report? Tick them: they will not read this."),
+        coerce=int, choices=[], validators=[Optional()],
+    )
+    photo = MultipleFileField(_l("Take a photo"))
+    voice = MultipleFileField(_l("Record a voice note"))
+    files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))
+
+    def __init__(self, *args, max_text_chars=20000, **kwargs):
+        super().__init__(*args, **kwargs)
+        _limit_length(self.description, max_text_chars)
+
+
+class DirectClaimForm(ClaimForm):
+    """The same claim from the start page, by a worker who has no receipt."""
+
+    facility = SelectField(_l("Where do you work?"), validators=[InputRequired(_l("Choose your workplace."))])
+    facility_other = StringField(
+        _l("If your workplace is not in the list, write its name and town"),
+        validators=[Optional(), readable, Length(max=500, message=_l("This text is too long."))],
+    )
+    website = StringField(_l("Leave this empty"))
+
+    validate_website = ReportForm.validate_website
+    validate_facility_other = ReportForm.validate_facility_other

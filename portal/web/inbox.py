@@ -23,12 +23,20 @@ from wtforms.fields.choices import SelectChoice
 import crypto
 
 from .. import i18n
-from ..models import CATEGORIES, STATUSES, Facility, User
-from ..services import cases, handover, inbox, messaging, users
-from . import layout
+from ..models import CATEGORIES, Facility, User
+from ..services import cases, handover, inbox, messaging, retaliation, users
+from . import claim_pages, forward_pages, layout
 from .access import login_required
 from .database import db
-from .forms import CATEGORY_LABELS, CONSENT_CHOICES, ONGOING_CHOICES, PEOPLE_CHOICES, ConfirmForm
+from .forms import (
+    CATEGORY_LABELS,
+    CONSENT_CHOICES,
+    ONGOING_CHOICES,
+    PEOPLE_CHOICES,
+    REMEDY_LABELS,
+    RETALIATION_LABELS,
+    ConfirmForm,
+)
 from .inbox_forms import (
     OUTCOME_LABELS,
     ChangePassphraseForm,
@@ -48,6 +56,9 @@ STATUS_LABELS = {
     "investigating": lambda: _("Under investigation"),
     "feedback_given": lambda: _("Feedback given"),
     "closed": lambda: _("Closed"),
+    "risk_assessed": lambda: _("Risk assessed"),
+    "substantiated": lambda: _("Substantiated"),
+    "not_substantiated": lambda: _("Not substantiated"),
 }
 ACCOUNT_MESSAGES = {
     "credentials": lambda d: _("The username, passphrase or code is not right."),
@@ -74,7 +85,52 @@ def load_user():
 
 def inbox_context():
     return dict(layout.context(current_app.config), user=g.user, logout_form=ConfirmForm(),
-                status_labels=STATUS_LABELS, category_labels=CATEGORY_LABELS, outcome_labels=OUTCOME_LABELS)
+                status_labels=STATUS_LABELS, category_labels=dict(CATEGORY_LABELS, **RETALIATION_LABELS),
+                outcome_labels=OUTCOME_LABELS)
+
+
+def case_page(case, error=None, status=200):
+    try:
+        view = cases.open_case(db(), g.user, g.identity, case)
+    except crypto.NoIdentityError:
+        # A new key (after a lost passphrase) that the recovery key has not re-admitted yet.
+        return render_template("inbox/message.html", message=_(
+            "Your key cannot open this case yet. The holder of the recovery key must re-admit your "
+            "new key first.")), 409
+    if case.kind == "retaliation":
+        return claim_pages.claim_page(case, view, error, status)
+    if case.kind == "forwarded":
+        return forward_pages.forwarded_page(case, view, error, status)
+    status_form = StatusForm()
+    status_form.status.choices = [SelectChoice(s, STATUS_LABELS[s]()) for s in cases.TRANSITIONS[case.status]]
+    holder_form = KeyholderForm()
+    holder_form.user.choices = colleague_choices(case)
+    answers = {name: {choice.value: choice.label for choice in choices} for name, choices in
+               (("ongoing", ONGOING_CHOICES), ("people_affected", PEOPLE_CHOICES), ("consent", CONSENT_CHOICES))}
+    return render_template("inbox/case.html", view=view, message_form=MessageForm(), note_form=NoteForm(),
+                           answers=answers, native_names=i18n.NATIVE_NAMES,
+                           status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
+                           error=error, overdue=cases.overdue(case),
+                           claims=_claims_held(case), **forward_pages.forwards_context(case)), status
+
+
+def _claims_held(case):
+    """The reporter's claims this user holds too: a claim about a keyholder never shows on their page."""
+    return [claim for claim in retaliation.claims_of(db(), case.id)
+            if cases.for_keyholder(db(), g.user.id, claim.id) is not None]
+
+
+def colleague_choices(case):
+    """Colleagues routing allows to receive this case, who do not hold it yet."""
+    return [SelectChoice(str(u.id), u.display_name)
+            for u in handover.eligible_colleagues(db(), g.identity, case)]
+
+
+def keyholder_case(case_id):
+    case = cases.for_keyholder(db(), g.user.id, case_id)
+    if case is None:
+        abort(404)
+    return case
 
 
 def make_blueprint(config):
@@ -82,12 +138,6 @@ def make_blueprint(config):
 
     bp.before_request(load_user)
     bp.context_processor(inbox_context)
-
-    def keyholder_case(case_id):
-        case = cases.for_keyholder(db(), g.user.id, case_id)
-        if case is None:
-            abort(404)
-        return case
 
     @bp.route("/login", methods=["GET", "POST"])
     def login():
@@ -109,7 +159,7 @@ def make_blueprint(config):
         session["user_id"] = login.user.id
         session.set_secret(str(login.identity).encode("ascii"), USER)
         target = request.args.get("next", "")
-        if not target.startswith("/inbox/") or target.startswith("//"):
+        if not target.startswith(("/inbox/", "/admin/", "/oversight/")) or target.startswith("//"):
             target = url_for("inbox.index")
         return redirect(target, 303)
 
@@ -177,7 +227,7 @@ def make_blueprint(config):
         except ValueError:
             abort(400)
         filters = inbox.Filters(
-            status=args.get("status", "") if args.get("status", "") in STATUSES else "",
+            status=args.get("status", "") if args.get("status", "") in STATUS_LABELS else "",
             overdue=args.get("overdue") == "1",
             facility_id=facility_id,
             category=args.get("category", "") if args.get("category", "") in CATEGORIES else "",
@@ -185,40 +235,21 @@ def make_blueprint(config):
             sort=args.get("sort", "acknowledge_due") if args.get("sort") in inbox.SORTS else "acknowledge_due",
             page=page,
         )
+        if g.user.role == "authority":
+            # The contracting authority holds no case: its pages are the oversight ones.
+            return redirect(url_for("oversight.index"), 303)
         result = inbox.list_cases(db(), g.user.id, filters)
         facilities = db().scalars(select(Facility).order_by(Facility.name)).all()
         return render_template("inbox/list.html", result=result, filters=filters, facilities=facilities,
-                               statuses=STATUSES, categories=CATEGORIES, languages=config["LANGUAGES"],
-                               native_names=i18n.NATIVE_NAMES, sorts=list(inbox.SORTS))
+                               statuses=list(STATUS_LABELS), categories=CATEGORIES, languages=config["LANGUAGES"],
+                               native_names=i18n.NATIVE_NAMES, sorts=list(inbox.SORTS),
+                               overdue_remedies=retaliation.overdue_remedies(db(), g.user.id),
+                               remedy_labels=REMEDY_LABELS)
 
     @bp.get("/cases/<int:case_id>")
     @login_required
     def case(case_id):
-        return _case_page(keyholder_case(case_id))
-
-    def _case_page(case, error=None, status=200):
-        try:
-            view = cases.open_case(db(), g.user, g.identity, case)
-        except crypto.NoIdentityError:
-            # A new key (after a lost passphrase) that the recovery key has not re-admitted yet.
-            return render_template("inbox/message.html", message=_(
-                "Your key cannot open this case yet. The holder of the recovery key must re-admit your "
-                "new key first.")), 409
-        status_form = StatusForm()
-        status_form.status.choices = [SelectChoice(s, STATUS_LABELS[s]()) for s in cases.TRANSITIONS[case.status]]
-        holder_form = KeyholderForm()
-        holder_form.user.choices = _colleague_choices(case)
-        answers = {name: {choice.value: choice.label for choice in choices} for name, choices in
-                   (("ongoing", ONGOING_CHOICES), ("people_affected", PEOPLE_CHOICES), ("consent", CONSENT_CHOICES))}
-        return render_template("inbox/case.html", view=view, message_form=MessageForm(), note_form=NoteForm(),
-                               answers=answers, native_names=i18n.NATIVE_NAMES,
-                               status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
-                               error=error, overdue=cases.overdue(case)), status
-
-    def _colleague_choices(case):
-        """Colleagues routing allows to receive this case, who do not hold it yet."""
-        return [SelectChoice(str(u.id), u.display_name)
-                for u in handover.eligible_colleagues(db(), g.identity, case)]
+        return case_page(keyholder_case(case_id))
 
     @bp.post("/cases/<int:case_id>/messages")
     @login_required
@@ -226,7 +257,7 @@ def make_blueprint(config):
         case = keyholder_case(case_id)
         form = MessageForm()
         if not form.validate_on_submit():
-            return _case_page(case, _("Write a message before sending."), 400)
+            return case_page(case, _("Write a message before sending."), 400)
         messaging.post_to_reporter(db(), case, g.user, form.text.data)
         return redirect(url_for("inbox.case", case_id=case.id) + "#thread", 303)
 
@@ -236,7 +267,7 @@ def make_blueprint(config):
         case = keyholder_case(case_id)
         form = NoteForm()
         if not form.validate_on_submit():
-            return _case_page(case, _("Write a note before saving."), 400)
+            return case_page(case, _("Write a note before saving."), 400)
         messaging.add_note(db(), case, g.user, form.text.data)
         return redirect(url_for("inbox.case", case_id=case.id) + "#notes", 303)
 
@@ -247,13 +278,13 @@ def make_blueprint(config):
         form = StatusForm()
         form.status.choices = [SelectChoice(s, s) for s in cases.TRANSITIONS[case.status]]
         if not form.validate_on_submit():
-            return _case_page(case, _("Choose a status this case can move to."), 400)
+            return case_page(case, _("Choose a status this case can move to."), 400)
         try:
             cases.change_status(db(), g.user, case, form.status.data, form.outcome.data or None)
         except cases.CaseError as error:
             message = (_("Choose the outcome before closing the case.") if error.reason == "outcome"
                        else _("Choose a status this case can move to."))
-            return _case_page(case, message, 400)
+            return case_page(case, message, 400)
         return redirect(url_for("inbox.case", case_id=case.id), 303)
 
     @bp.post("/cases/<int:case_id>/keyholders")
@@ -261,14 +292,14 @@ def make_blueprint(config):
     def add_keyholder(case_id):
         case = keyholder_case(case_id)
         form = KeyholderForm()
-        form.user.choices = _colleague_choices(case)
+        form.user.choices = colleague_choices(case)
         if not form.validate_on_submit():
-            return _case_page(case, _("Choose a colleague."), 400)
+            return case_page(case, _("Choose a colleague."), 400)
         colleague = db().get(User, int(form.user.data))
         try:
             handover.add_keyholder(db(), g.user, g.identity, case, colleague, current_app.config["BASE_URL"])
         except handover.HandoverError:
-            return _case_page(case, _("This colleague cannot receive the case."), 400)
+            return case_page(case, _("This colleague cannot receive the case."), 400)
         return redirect(url_for("inbox.case", case_id=case.id) + "#keyholders", 303)
 
     @bp.post("/cases/<int:case_id>/keyholders/<int:user_id>/remove")
@@ -277,13 +308,13 @@ def make_blueprint(config):
         case = keyholder_case(case_id)
         colleague = db().get(User, user_id)
         if not ConfirmForm().validate_on_submit() or colleague is None:
-            return _case_page(case, _("This form expired. Please try again."), 400)
+            return case_page(case, _("This form expired. Please try again."), 400)
         try:
             handover.remove_keyholder(db(), g.user, g.identity, case, colleague)
         except handover.HandoverError as error:
             message = (_("A case needs at least one keyholder.") if error.reason == "last_holder"
                        else _("This colleague does not hold this case."))
-            return _case_page(case, message, 400)
+            return case_page(case, message, 400)
         if colleague.id == g.user.id:
             return redirect(url_for("inbox.index"), 303)
         return redirect(url_for("inbox.case", case_id=case.id) + "#keyholders", 303)

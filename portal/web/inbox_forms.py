@@ -14,7 +14,7 @@ ROLE_LABELS = {
     "retaliation_officer": _l("Retaliation officer"),
     "administrator": _l("Administrator"),
     "monitor": _l("Monitor (Electronics Watch)"),
-    "authority": _l("Contracting authority (statistics only)"),
+    "authority": _l("Contracting authority (escalation records and statistics)"),
 }
 OUTCOME_LABELS = {
     "substantiated": _l("Substantiated"),

@@ -21,21 +21,32 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+import crypto
+
 from .. import i18n
-from ..models import Facility
-from ..services import attachments, followup, intake, receipts, routing
+from ..models import Case, Facility
+from ..services import attachments, followup, forwarding, intake, receipts, retaliation, routing, typed_text
 from . import layout
+from .uploads import uploaded_files
 from .database import db
 from .forms import (
     CATEGORY_LABELS,
+    CLAIM_STATE_LABELS,
     RECIPIENT_CHOICES,
+    REMEDY_LABELS,
+    REMEDY_STATE_LABELS,
+    RETALIATION_LABELS,
+    ClaimForm,
     ConfirmForm,
+    DirectClaimForm,
     ReceiptForm,
     ReplyForm,
     ReportForm,
 )
 
 COMPOSING = "composing"
+# A claim form's one-time token: resending the same form files the claim once.
+SUBMISSION_TOKEN_CHARS = 32
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
 
@@ -102,7 +113,7 @@ def make_blueprint(config):
             if form.csrf_token.errors:
                 return _form_again(form, _("This form was open too long. Please press Send again."), 400)
             return _form_again(form, _("Please check the fields marked below."), 400)
-        files, problem = _uploaded_files(("photo", "voice", "files"))
+        files, problem = uploaded_files(("photo", "voice", "files"), config)
         if problem:
             return _form_again(form, *problem)
         facility = form.facility.data
@@ -171,18 +182,23 @@ def make_blueprint(config):
         session.set_secret(identity.encode("ascii"), REPORTER)
         return redirect(url_for("reporter.case"), 303)
 
+    def _reporter_case_id():
+        if session.kind != REPORTER or "case" not in session or session.secret is None:
+            return None
+        return session["case"]
+
     @bp.route("/<lang>/case", methods=["GET", "POST"])
     def case():
-        if session.kind != REPORTER or "case" not in session or session.secret is None:
+        case_id = _reporter_case_id()
+        if case_id is None:
             return redirect(url_for("reporter.follow_up"), 303)
-        case_id = session["case"]
         form = ReplyForm(max_text_chars=config["MAX_TEXT_CHARS"])
         error, status = None, 200
         if request.method == "POST":
             if not form.validate_on_submit():
                 error, status = _("Please check your answer and send it again."), 400
             else:
-                files, problem = _uploaded_files(("photo", "voice", "files"))
+                files, problem = uploaded_files(("photo", "voice", "files"), config)
                 text = _clean_text(form.message.data)
                 if problem:
                     error, status = problem
@@ -195,12 +211,136 @@ def make_blueprint(config):
                         error, status = ATTACHMENT_MESSAGES[failure.reason](), 400
                     else:
                         return redirect(url_for("reporter.case", sent=1) + "#thread", 303)
-        view = followup.view(db(), case_id, session.secret.decode("ascii"))
+        return _case_page(case_id, form, error, status)
+
+    def _case_page(case_id, form=None, error=None, status=200):
+        identity = session.secret.decode("ascii")
+        view = followup.view(db(), case_id, identity)
+        claims = retaliation.for_reporter(db(), view.case, crypto.parse_identity(identity))
+        shared = forwarding.shared_with_monitor(db(), case_id)
         followup.mark_read(db(), case_id)
         return render_template(
-            "reporter/case.html", view=view, form=form, logout_form=ConfirmForm(), error=error,
-            sent=request.args.get("sent") == "1", category_labels=CATEGORY_LABELS,
+            "reporter/case.html", view=view, claims=claims, shared=shared,
+            form=form or ReplyForm(max_text_chars=config["MAX_TEXT_CHARS"]), logout_form=ConfirmForm(),
+            answer_form=ConfirmForm(), error=error, sent=request.args.get("sent") == "1",
+            claim_sent=request.args.get("claim") == "1", category_labels=CATEGORY_LABELS,
+            retaliation_labels=RETALIATION_LABELS, remedy_labels=REMEDY_LABELS,
+            remedy_state_labels=REMEDY_STATE_LABELS, claim_state_labels=CLAIM_STATE_LABELS,
         ), status
+
+    @bp.route("/<lang>/case/claim", methods=["GET", "POST"])
+    def claim():
+        """"Something happened to me because I reported", from the follow-up page."""
+        case_id = _reporter_case_id()
+        if case_id is None:
+            return redirect(url_for("reporter.follow_up"), 303)
+        original = db().get(Case, case_id)
+        if original.kind != "report":
+            abort(404)
+        form = _claim_form(ClaimForm, retaliation.about_choices(db(), original))
+        if request.method == "GET":
+            form.submission.data = secrets.token_urlsafe(24)
+            return render_template("reporter/claim.html", form=form)
+        if not form.validate_on_submit() or len(form.submission.data or "") != SUBMISSION_TOKEN_CHARS:
+            message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
+                       else _("Please check the fields marked below."))
+            return render_template("reporter/claim.html", form=form, error=message), 400
+        files, problem = uploaded_files(("photo", "voice", "files"), config)
+        if problem:
+            return render_template("reporter/claim.html", form=form, error=problem[0]), problem[1]
+        try:
+            retaliation.file_from_follow_up(db(), current_app.config, case_id, _claim_of(form),
+                                            f"claim:{case_id}:{form.submission.data}", files)
+        except attachments.AttachmentError as error:
+            return render_template("reporter/claim.html", form=form,
+                                   error=ATTACHMENT_MESSAGES[error.reason]()), 400
+        except retaliation.RetaliationError:
+            return render_template("reporter/claim.html", form=form,
+                                   error=_("Please check the fields marked below.")), 400
+        return redirect(url_for("reporter.case", claim=1) + "#claims", 303)
+
+    @bp.post("/<lang>/case/claims/<int:claim_id>/remedies/<int:remedy_id>")
+    def answer_remedy(claim_id, remedy_id):
+        """The reporter confirms that a remedy was received, or says it was not."""
+        case_id = _reporter_case_id()
+        if case_id is None:
+            return redirect(url_for("reporter.follow_up"), 303)
+        claim = retaliation.reporter_claim(db(), case_id, claim_id)
+        if claim is None:
+            abort(404)
+        if not ConfirmForm().validate_on_submit() or request.form.get("answer") not in ("received", "not_received"):
+            return _case_page(case_id, error=_("This page was open too long. Please try again."), status=400)
+        try:
+            retaliation.reporter_answers_remedy(db(), claim.id, remedy_id, request.form["answer"] == "received")
+        except retaliation.RetaliationError:
+            return _case_page(case_id, error=_("This remedy cannot be answered now."), status=409)
+        return redirect(url_for("reporter.case") + f"#claim-{claim.id}", 303)
+
+    @bp.post("/<lang>/case/claims/<int:claim_id>/reply")
+    def reply_on_claim(claim_id):
+        case_id = _reporter_case_id()
+        if case_id is None:
+            return redirect(url_for("reporter.follow_up"), 303)
+        claim = retaliation.reporter_claim(db(), case_id, claim_id)
+        if claim is None:
+            abort(404)
+        form = ReplyForm(max_text_chars=config["MAX_TEXT_CHARS"])
+        text = _clean_text(form.message.data)
+        if not form.validate_on_submit() or not text:
+            return _case_page(case_id, error=_("Write an answer or add a file."), status=400)
+        followup.reply(db(), current_app.config, claim.id, text, [])
+        return redirect(url_for("reporter.case") + f"#claim-{claim.id}", 303)
+
+    @bp.route("/<lang>/retaliation", methods=["GET", "POST"])
+    def direct_claim():
+        """A claim from the start page, by a worker who has no receipt: it gets its own."""
+        token = _composing_token()
+        if token:
+            earlier = intake.find_submission(db(), current_app.config, token)
+            if earlier is not None:
+                return _receipt_page(earlier)
+        form = _claim_form(DirectClaimForm, retaliation.about_choices(db(), None))
+        form.facility.choices = _facility_choices()
+        if request.method == "GET":
+            if not token:
+                session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+            return render_template("reporter/claim.html", form=form, direct=True)
+        if not token:
+            session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+            return render_template("reporter/claim.html", form=form, direct=True,
+                                   error=_("This form was open too long. Please press Send again.")), 400
+        if not form.validate_on_submit():
+            message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
+                       else _("Please check the fields marked below."))
+            return render_template("reporter/claim.html", form=form, direct=True, error=message), 400
+        files, problem = uploaded_files(("photo", "voice", "files"), config)
+        if problem:
+            return render_template("reporter/claim.html", form=form, direct=True, error=problem[0]), problem[1]
+        facility = form.facility.data
+        claim = _claim_of(form, facility_other=_clean_text(form.facility_other.data))
+        try:
+            submitted = retaliation.file_directly(db(), current_app.config, claim,
+                                                  None if facility == "other" else int(facility), g.language,
+                                                  token, files)
+        except attachments.AttachmentError as error:
+            return render_template("reporter/claim.html", form=form, direct=True,
+                                   error=ATTACHMENT_MESSAGES[error.reason]()), 400
+        except (retaliation.RetaliationError, intake.IntakeError):
+            return render_template("reporter/claim.html", form=form, direct=True,
+                                   error=_("Please check the fields marked below.")), 400
+        return _receipt_page(submitted)
+
+    def _claim_form(form_class, about):
+        form = form_class(max_text_chars=config["MAX_TEXT_CHARS"])
+        form.about.choices = [SelectChoice(user.id, user.display_name) for user in about]
+        return form
+
+    def _claim_of(form, facility_other=""):
+        return retaliation.Claim(
+            types=list(form.types.data), description=_clean_text(form.description.data),
+            when=_clean_text(form.when.data), by_whom=_clean_text(form.by_whom.data),
+            facility_other=facility_other, about_user_ids=list(form.about.data or []),
+        )
 
     @bp.post("/<lang>/logout")
     def logout():
@@ -290,24 +430,6 @@ def make_blueprint(config):
         choices.append(SelectChoice("other", _("My workplace is not in the list"), optgroup=_("Other")))
         return choices
 
-    def _uploaded_files(field_names):
-        """The uploaded files' bytes, or ``(None, (message, status))`` when one is refused."""
-        limit = config["MAX_ATTACHMENT_BYTES"]
-        files = []
-        for name in field_names:
-            for storage in request.files.getlist(name):
-                data = storage.stream.read()
-                if not data and not storage.filename:
-                    continue
-                if len(data) > limit:
-                    return None, (_("A file is too big. Each file can be up to %(size)s MB.",
-                                    size=limit // (1024 * 1024)), 413)
-                files.append(data)
-        if len(files) > config["MAX_ATTACHMENTS"]:
-            return None, (_("Too many files. You can send up to %(count)s files at a time.",
-                            count=config["MAX_ATTACHMENTS"]), 400)
-        return files, None
-
     return bp
 
 
@@ -317,5 +439,4 @@ def _territory_names(language: str) -> dict:
 
 
 def _clean_text(text) -> str:
-    # NUL and other control characters would only ever be noise or an attack.
-    return "".join(c for c in (text or "") if c in "\n\t" or ord(c) >= 32).strip()
+    return typed_text.reporter_text(text)

@@ -1,0 +1,431 @@
+"""Forwarding a case to a partner instance (Electronics Watch), and filing the
+bundles a partner forwards to us.
+
+The sender's keyholder chooses what goes: the report, messages, files, the
+retaliation record, a cover note. The reporter's consent decides the scope:
+without consent to share their identity, the contact details and the files
+whose metadata could not be removed stay out, and the sender is shown so.
+The bundle is built in the keyholder's request, with their unlocked identity,
+and encrypted to the partner's monitor users: once built, this server cannot
+read it. Delivery retries with backoff until the partner has it; the partner
+files a bundle once, however often it arrives.
+"""
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+import crypto
+
+from ..models import (
+    CATEGORIES,
+    REMOTE_STATUSES,
+    RETALIATION_TYPES,
+    Case,
+    CaseCategory,
+    CaseItem,
+    DisciplinaryAction,
+    Facility,
+    Forward,
+    Keyholder,
+    Partner,
+    ProtectionMeasure,
+    ReceivedBundle,
+    Remedy,
+    User,
+)
+from . import audit, bundles, clock, deadlines, notifications, partner_http, partners, signing
+from . import instance as instance_service
+from .refusal import Refusal
+
+BUNDLES_PATH = "/api/v1/bundles"
+FIRST_RETRY_SECONDS = 30
+LAST_RETRY_SECONDS = 6 * 3600
+MONITOR_ROLE = "monitor"
+RECEIVED_STATUSES = ("received",) + REMOTE_STATUSES
+# What the reporter wrote that names or reaches them: left out without consent to share identity.
+IDENTIFYING_REPORT_FIELDS = ("contact", "excluded_handlers")
+
+
+class ForwardError(Refusal):
+    """A forward that cannot be made (reason: consent, partner, nothing, recipients)."""
+
+
+@dataclass
+class Choice:
+    """What the keyholder chose to forward."""
+
+    report: bool = True
+    message_ids: list[int] = field(default_factory=list)
+    attachment_ids: list[int] = field(default_factory=list)
+    retaliation_record: bool = False
+    cover_note: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What can go, and what the reporter's consent keeps out."""
+
+    consent: str
+    scope: str | None  # None: the reporter did not agree to sharing, and nothing obliges it
+    messages: list[tuple[CaseItem, str]]
+    attachments: list[CaseItem]
+    left_out_attachments: list[CaseItem]
+    left_out_fields: list[str]
+    has_retaliation_record: bool
+
+
+def _decrypt(item: CaseItem, identity) -> bytes:
+    return crypto.decrypt(item.blob, identity)
+
+
+def _written(case: Case, identity) -> dict:
+    item = next((i for i in case.items if i.kind in ("report", "claim")), None)
+    return json.loads(_decrypt(item, identity)) if item is not None else {}
+
+
+def plan(session, case: Case, identity) -> Plan:
+    written = _written(case, identity)
+    consent = written.get("consent", "without_identity" if case.kind == "retaliation" else "none")
+    if consent == "with_identity":
+        scope = "with_identity"
+    elif consent == "without_identity" or case.mandatory_notification:
+        # The contract obliges notifying suspected forced or child labour: without identity.
+        scope = "without_identity"
+    else:
+        scope = None
+    files = [i for i in case.items if i.kind == "attachment"]
+    keep_files = scope == "with_identity"
+    return Plan(
+        consent=consent, scope=scope,
+        messages=[(i, _decrypt(i, identity).decode("utf-8")) for i in case.items if i.kind == "message"],
+        attachments=[i for i in files if keep_files or i.metadata_removed],
+        left_out_attachments=[] if keep_files else [i for i in files if not i.metadata_removed],
+        left_out_fields=[] if scope == "with_identity" else
+        [name for name in IDENTIFYING_REPORT_FIELDS if written.get(name)],
+        has_retaliation_record=case.kind == "retaliation",
+    )
+
+
+def create(session, actor: User, identity, case: Case, partner: Partner, choice: Choice) -> Forward:
+    """Build, sign and store the bundle, ready for delivery."""
+    found = plan(session, case, identity)
+    if found.scope is None:
+        raise ForwardError("consent")
+    if not partner.active or partner.signing_key is None:
+        raise ForwardError("partner")
+    recipients = partners.monitor_recipients(partner)
+    if not recipients:
+        raise ForwardError("recipients")
+    allowed_messages = {item.id: text for item, text in found.messages}
+    allowed_files = {item.id: item for item in found.attachments}
+    if not set(choice.message_ids) <= set(allowed_messages) or not set(choice.attachment_ids) <= set(allowed_files):
+        raise ForwardError("nothing")
+
+    items, number = [], 0
+
+    def add(kind: str, data: bytes, **meta):
+        nonlocal number
+        number += 1
+        items.append(bundles.Item(f"items/{number:02d}-{kind}.age", kind, crypto.encrypt(data, recipients), meta))
+
+    written = _written(case, identity)
+    if choice.report and written:
+        shared = {k: v for k, v in written.items()
+                  if found.scope == "with_identity" or k not in IDENTIFYING_REPORT_FIELDS + ("about_user_ids",)}
+        add("report" if case.kind == "report" else "claim", _json(shared), content_type="application/json")
+    by_id = {item.id: item for item in case.items}
+    for item_id in sorted(choice.message_ids):
+        item = by_id[item_id]
+        add("message", allowed_messages[item_id].encode("utf-8"), content_type="text/plain; charset=utf-8",
+            author=item.author, day=item.created_on.isoformat())
+    for item_id in sorted(choice.attachment_ids):
+        item = allowed_files[item_id]
+        add("attachment", _decrypt(item, identity), content_type=item.content_type,
+            metadata_removed=bool(item.metadata_removed), day=item.created_on.isoformat())
+    if choice.retaliation_record and found.has_retaliation_record:
+        add("retaliation_record", _json(_retaliation_record(session, case, identity)),
+            content_type="application/json")
+    if choice.cover_note.strip():
+        add("cover_note", choice.cover_note.strip().encode("utf-8"), content_type="text/plain; charset=utf-8")
+    if not items:
+        raise ForwardError("nothing")
+
+    bundle_id = str(uuid.uuid4())
+    instance = instance_service.load(session)
+    facility = session.get(Facility, case.facility_id) if case.facility_id else None
+    manifest = {
+        "bundle_id": bundle_id,
+        "created_at": clock.now().isoformat(timespec="seconds"),
+        "sender": {"organisation": instance.organisation_name, "fingerprint": partners.own_fingerprint(session)},
+        "addressee_fingerprint": partner.fingerprint,
+        "recipients": recipients,
+        "case": {
+            "reference": case.reference,
+            "kind": case.kind,
+            "received_on": case.received_on.isoformat(),
+            "acknowledge_due": case.acknowledge_due.isoformat(),
+            "feedback_due": case.feedback_due.isoformat(),
+            "status": case.status,
+            "language": case.language,
+            "urgent": bool(case.urgent),
+            "mandatory_notification": bool(case.mandatory_notification),
+            "categories": case.category_codes,
+            "facility": _facility_as_disclosed(facility),
+        },
+        "consent_scope": found.scope,
+        "left_out": {"fields": found.left_out_fields, "files": len(found.left_out_attachments)},
+    }
+    summary = {"contents": [i.kind for i in items], "left_out": manifest["left_out"]}
+    forward = Forward(bundle_id=bundle_id, case_id=case.id, partner_id=partner.id, created_by=actor.id,
+                      created_on=clock.today(), scope=found.scope, summary=json.dumps(summary),
+                      bundle=bundles.build(session, manifest, items), state="pending",
+                      next_attempt_at=clock.now())
+    session.add(forward)
+    session.flush()
+    audit.record(session, "forward", actor, case.id, {"forward": forward.id, "partner": partner.id,
+                                                      "scope": found.scope, "items": len(items)}, commit=False)
+    session.commit()
+    return forward
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _facility_as_disclosed(facility: Facility | None) -> dict:
+    if facility is None:
+        return {"listed": False}
+    return {"listed": True, "name": facility.name, "local_name": facility.local_name, "country": facility.country,
+            "supplier": facility.supplier, "address": facility.address, "reference": facility.reference}
+
+
+def _retaliation_record(session, claim: Case, identity) -> dict:
+    def opened(rows, fields):
+        record = []
+        for row in rows:
+            entry = {name: getattr(row, name).isoformat() if hasattr(getattr(row, name), "isoformat")
+                     else getattr(row, name) for name in fields}
+            item = session.get(CaseItem, row.item_id) if row.item_id else None
+            if item is not None:
+                entry.update(json.loads(_decrypt(item, identity)))
+            record.append(entry)
+        return record
+
+    def rows(model):
+        return session.scalars(select(model).where(model.case_id == claim.id).order_by(model.id))
+
+    return {
+        "status": claim.status, "risk_level": claim.risk_level,
+        "risk_assessed_on": claim.risk_assessed_on.isoformat() if claim.risk_assessed_on else None,
+        "measures": opened(rows(ProtectionMeasure), ("kind", "decided_on")),
+        "discipline": opened(rows(DisciplinaryAction), ("kind", "state", "decided_on")),
+        "remedies": opened(rows(Remedy), ("kind", "state", "due_on", "state_changed_on")),
+    }
+
+
+# --- Delivery -----------------------------------------------------------------
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), LAST_RETRY_SECONDS))
+
+
+def deliver(session, forward: Forward) -> bool:
+    """One delivery attempt; True once the partner has the bundle."""
+    partner = session.get(Partner, forward.partner_id)
+    now = clock.now()
+    forward.attempts += 1
+    try:
+        answer = partner_http.post(partner.base_url, BUNDLES_PATH, partner.outbound_token, forward.bundle,
+                                   "application/zip")
+    except partner_http.Unreachable as error:
+        return _retry_later(session, forward, now, f"unreachable: {error}")
+    body = answer.json() or {}
+    if answer.status in (200, 201) or (answer.status == 409 and body.get("error") == "duplicate"):
+        forward.state = "delivered" if forward.state == "pending" else forward.state
+        forward.delivered_at = forward.delivered_at or now
+        forward.last_error = ""
+        case = session.get(Case, forward.case_id)
+        if case.mandatory_notification and case.mandatory_notified_on is None:
+            case.mandatory_notified_on = clock.today()
+        session.commit()
+        return True
+    return _retry_later(session, forward, now, f"{answer.status}: {body.get('error', '')}"[:300])
+
+
+def _retry_later(session, forward: Forward, now: datetime, error: str) -> bool:
+    forward.last_error = error
+    forward.next_attempt_at = now + _backoff(forward.attempts)
+    session.commit()
+    return False
+
+
+def deliver_due(session, everything_now: bool = False) -> int:
+    """Deliver every pending bundle and unsent status whose time has come; how many went."""
+    now = datetime.max.replace(tzinfo=clock.now().tzinfo) if everything_now else clock.now()
+    sent = 0
+    due = session.scalars(select(Forward).where(Forward.state == "pending", Forward.next_attempt_at <= now)
+                          .order_by(Forward.next_attempt_at)).all()
+    for forward in due:
+        sent += deliver(session, forward)
+    statuses = session.scalars(select(ReceivedBundle).where(
+        ReceivedBundle.status_unsent.is_(True), ReceivedBundle.status_next_attempt_at <= now)).all()
+    for received in statuses:
+        sent += send_status(session, received)
+    return sent
+
+
+def forwards_of(session, case_id: int) -> list[Forward]:
+    return list(session.scalars(select(Forward).where(Forward.case_id == case_id).order_by(Forward.id)))
+
+
+def shared_with_monitor(session, case_id: int) -> list[Forward]:
+    """Delivered forwards of a case: the reporter's follow-up page says so, with the scope."""
+    return [f for f in forwards_of(session, case_id) if f.delivered_at is not None]
+
+
+# --- Receiving ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filed:
+    received: ReceivedBundle
+    duplicate: bool
+
+
+def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Filed:
+    """Check a bundle from ``partner`` and file it as a case for our monitor users.
+
+    Raises ``bundles.BundleError`` (nothing stored) when it is not signed by the
+    partner, not addressed to us, or changed. A bundle filed before is not filed again.
+    """
+    if partner.signing_key is None:
+        raise bundles.BundleError("sender")
+    manifest, items = bundles.open_verified(bundle, partner.signing_key, partner.fingerprint,
+                                            partners.own_fingerprint(session))
+    bundle_id = str(manifest.get("bundle_id", ""))
+    earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
+    if earlier is not None:
+        return Filed(earlier, True)
+    described = manifest.get("case", {})
+    today = clock.today()
+    recipients = set(manifest.get("recipients", []))
+    monitors = [u for u in session.scalars(select(User).where(User.role == MONITOR_ROLE, User.active.is_(True)))
+                if u.recipient in recipients]
+    case = Case(
+        kind="forwarded", received_on=today, status="received", facility_id=None,
+        language=str(described.get("language", "en"))[:16], urgent=bool(described.get("urgent")),
+        acknowledge_due=deadlines.acknowledge_due(today, 7), feedback_due=deadlines.feedback_due(today, 3),
+        receipt_lookup=None, submission_digest=hashlib.sha256(b"bundle:" + bundle_id.encode()).digest(),
+        reporter_recipient="", recipient_choice="monitor",
+        mandatory_notification=bool(described.get("mandatory_notification")),
+    )
+    valid_codes = set(CATEGORIES) | set(RETALIATION_TYPES)
+    case.categories = [CaseCategory(code=c) for c in sorted(set(described.get("categories", []))) if c in valid_codes]
+    case.keyholders = [Keyholder(user_id=u.id) for u in monitors]
+    for item in items:
+        kind = item.kind if item.kind in ("report", "message", "attachment") else item.kind[:20]
+        case.items.append(CaseItem(
+            kind=kind, author=item.meta.get("author", "system") if kind == "message" else "system",
+            created_on=today, blob=item.data, size=item.meta.get("size", len(item.data)),
+            content_type=item.meta.get("content_type") if kind == "attachment" else None,
+            metadata_removed=bool(item.meta.get("metadata_removed", True))))
+    received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, received_at=clock.now(),
+                              manifest=json.dumps(manifest, ensure_ascii=False), status="received")
+    session.add(case)
+    try:
+        session.flush()
+        received.case_id = case.id
+        case.last_reporter_item_id = max((i.id for i in case.items), default=0)
+        session.add(received)
+        session.flush()
+        audit.record(session, "bundle_received", None, case.id, {"partner": partner.id, "items": len(items)},
+                     commit=False)
+        if base_url:
+            notifications.queue_for(session, monitors, case, base_url)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
+        if earlier is None:
+            raise
+        return Filed(earlier, True)
+    return Filed(received, False)
+
+
+def import_file(session, bundle: bytes, base_url: str = "") -> Filed:
+    """An offline bundle (uploaded, or ``portal forwards import``): its sender must be a registered partner."""
+    sender = bundles.read_manifest(bundle).get("sender", {})
+    partner = partners.by_fingerprint(session, str(sender.get("fingerprint", "")))
+    if partner is None:
+        raise bundles.BundleError("unknown_sender")
+    return receive(session, partner, bundle, base_url)
+
+
+def received_of(session, case_id: int) -> ReceivedBundle | None:
+    return session.scalar(select(ReceivedBundle).where(ReceivedBundle.case_id == case_id))
+
+
+def set_status(session, actor: User, received: ReceivedBundle, status: str) -> None:
+    """The monitor's status for the sender (acknowledged, under review, findings shared, closed)."""
+    order = RECEIVED_STATUSES
+    if status not in REMOTE_STATUSES or order.index(status) <= order.index(received.status):
+        raise ForwardError("status")
+    received.status, received.status_changed_at = status, clock.now()
+    received.status_unsent, received.status_attempts = True, 0
+    received.status_next_attempt_at = clock.now()
+    case = session.get(Case, received.case_id)
+    case.status = "closed" if status == "closed" else "acknowledged" if status == "acknowledged" else case.status
+    if status == "acknowledged":
+        case.acknowledged_on = clock.today()
+    audit.record(session, "status", actor, received.case_id, {"remote_status": status}, commit=False)
+    session.commit()
+
+
+def send_status(session, received: ReceivedBundle) -> bool:
+    """Tell the sender our status for its bundle, signed; retried until it arrives."""
+    partner = session.get(Partner, received.partner_id)
+    document = {"bundle_id": received.bundle_id, "status": received.status,
+                "at": clock.as_utc(received.status_changed_at).isoformat(timespec="seconds"),
+                "from": partners.own_fingerprint(session)}
+    body = signing.canonical(signing.signed_document(session, document))
+    received.status_attempts += 1
+    try:
+        answer = partner_http.post(partner.base_url, f"{BUNDLES_PATH}/{received.bundle_id}/status",
+                                   partner.outbound_token, body, "application/json")
+        delivered = answer.status == 200
+    except partner_http.Unreachable:
+        delivered = False
+    if delivered:
+        received.status_unsent = False
+    else:
+        received.status_next_attempt_at = clock.now() + _backoff(received.status_attempts)
+    session.commit()
+    return delivered
+
+
+def record_remote_status(session, partner: Partner, bundle_id: str, envelope) -> Forward:
+    """A status the partner sent back for one of our bundles, checked against its key."""
+    document = signing.open_signed_document(envelope, partner.signing_key or b"")
+    if document is None or document.get("from") != partner.fingerprint or document.get("bundle_id") != bundle_id:
+        raise ForwardError("signature")
+    forward = session.scalar(select(Forward).where(Forward.bundle_id == bundle_id,
+                                                   Forward.partner_id == partner.id))
+    if forward is None:
+        raise ForwardError("unknown")
+    status = document.get("status")
+    if status not in REMOTE_STATUSES:
+        raise ForwardError("status")
+    now = clock.now()
+    forward.remote_status, forward.remote_status_at = status, now
+    forward.delivered_at = forward.delivered_at or now
+    forward.state = "acknowledged"
+    forward.acknowledged_at = forward.acknowledged_at or now
+    session.commit()
+    return forward

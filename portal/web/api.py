@@ -1,0 +1,72 @@
+"""The API partner instances call: the signed well-known document, bundles, statuses.
+
+No cookies, no CSRF (each call carries the partner's bearer token, and what
+matters is signed), answers in JSON with an error code a machine can act on.
+"""
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ..services import bundles, forwarding, partners
+from .database import db
+
+BUNDLE_CAP_BYTES = 256 * 1024 * 1024
+BUNDLE_ERRORS = {
+    "malformed": "the bundle is not a well-formed portal bundle",
+    "signature": "the bundle is not signed by the registered key of its sender",
+    "sender": "the bundle names another sender than the partner presenting it",
+    "addressee": "the bundle is addressed to another instance",
+    "contents": "an item of the bundle was changed, added or removed",
+    "unknown_sender": "the bundle's sender is not a registered partner",
+}
+
+
+def _error(status, code, message):
+    return jsonify(error=code, message=message), status
+
+
+def _partner():
+    header = request.headers.get("Authorization", "")
+    token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+    return partners.by_inbound_token(db(), token.strip())
+
+
+def make_blueprint(config):
+    bp = Blueprint("api", __name__)
+
+    @bp.get("/.well-known/whistleblower-portal.json")
+    def well_known():
+        response = jsonify(partners.published_document(db()))
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @bp.post("/api/v1/bundles")
+    def receive_bundle():
+        # A bundle may carry every file of a case: more than one report's upload cap.
+        request.max_content_length = BUNDLE_CAP_BYTES
+        partner = _partner()
+        if partner is None:
+            return _error(401, "token", "unknown or missing partner token")
+        try:
+            filed = forwarding.receive(db(), partner, request.get_data(), current_app.config["BASE_URL"])
+        except bundles.BundleError as error:
+            return _error(400, error.reason, BUNDLE_ERRORS.get(error.reason, error.reason))
+        if filed.duplicate:
+            # A retry of a bundle already filed, or a replay: nothing is filed again.
+            return _error(409, "duplicate", "this bundle was received before; it is not filed again")
+        return jsonify(bundle_id=filed.received.bundle_id,
+                       received_at=filed.received.received_at.isoformat(timespec="seconds")), 201
+
+    @bp.post("/api/v1/bundles/<bundle_id>/status")
+    def receive_status(bundle_id):
+        partner = _partner()
+        if partner is None:
+            return _error(401, "token", "unknown or missing partner token")
+        envelope = request.get_json(silent=True)
+        try:
+            forward = forwarding.record_remote_status(db(), partner, bundle_id, envelope)
+        except forwarding.ForwardError as error:
+            status = 404 if error.reason == "unknown" else 400
+            return _error(status, error.reason, "the status is not signed by this partner, or names no bundle of ours")
+        return jsonify(bundle_id=forward.bundle_id, status=forward.remote_status)
+
+    return bp

@@ -1,0 +1,114 @@
+"""Forms and labels of the retaliation officers' and the oversight pages."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional, Regexp
+
+from ..models import DISCIPLINE_KINDS, DISCIPLINE_STATES, MEASURE_KINDS, REMEDY_KINDS, RISK_LEVELS
+from .forms import REMEDY_LABELS
+
+CLAIM_STATUS_LABELS = {
+    "received": _l("Received"),
+    "risk_assessed": _l("Risk assessed"),
+    "investigating": _l("Under investigation"),
+    "substantiated": _l("Substantiated"),
+    "not_substantiated": _l("Not substantiated"),
+    "closed": _l("Closed"),
+}
+RISK_LABELS = {"high": _l("High"), "medium": _l("Medium"), "low": _l("Low")}
+MEASURE_LABELS = {
+    "dismissal_suspended": _l("Dismissal suspended"),
+    "paid_leave": _l("Paid leave"),
+    "transfer_reversed": _l("Transfer reversed"),
+    "other": _l("Other"),
+}
+DISCIPLINE_LABELS = {
+    "warning": _l("Warning"),
+    "training": _l("Training"),
+    "suspension": _l("Suspension"),
+    "dismissal": _l("Dismissal"),
+    "other": _l("Other"),
+}
+DISCIPLINE_STATE_LABELS = {"proposed": _l("Proposed"), "taken": _l("Taken"), "withdrawn": _l("Withdrawn")}
+REMEDY_STATE_LABELS = {
+    "proposed": _l("Proposed"),
+    "agreed": _l("Agreed"),
+    "delivered": _l("Delivered"),
+    "confirmed": _l("Confirmed by the reporter"),
+    "disputed": _l("Disputed by the reporter"),
+}
+ESCALATION_LABELS = {
+    "breach_indicated": _l("Breach indicated"),
+    "cooperation_started": _l("Cooperation started"),
+    "statement_requested": _l("Written statement requested (measures and timeframe)"),
+    "statement_received": _l("Written statement received"),
+    "meeting_held": _l("Meeting with a senior representative held"),
+    "remedial_action_required": _l("Remedial action required"),
+    "notice_of_default": _l("Notice of default given (Royal Decree on execution, article 44, section 2)"),
+    "penalty_applied": _l("Special penalty of EUR 10,000 or ex officio measures applied"),
+}
+
+
+def _choices(labels, codes):
+    return [SelectChoice(code, labels[code]) for code in codes]
+
+
+class RiskForm(FlaskForm):
+    level = SelectField(_l("Risk of further harm"), choices=_choices(RISK_LABELS, RISK_LEVELS),
+                        validators=[InputRequired()])
+    measure = SelectField(_l("Interim protection measure"), choices=[SelectChoice("", "—")]
+                          + _choices(MEASURE_LABELS, MEASURE_KINDS), validators=[Optional()])
+    measure_text = TextAreaField(_l("What was decided"), validators=[Optional(), Length(max=5000)])
+
+
+class MeasureForm(FlaskForm):
+    measure = SelectField(_l("Interim protection measure"), choices=_choices(MEASURE_LABELS, MEASURE_KINDS),
+                          validators=[InputRequired()])
+    measure_text = TextAreaField(_l("What was decided"), validators=[Optional(), Length(max=5000)])
+
+
+class ClaimStatusForm(FlaskForm):
+    status = SelectField(_l("New status"), validators=[InputRequired()])
+
+
+class DisciplineForm(FlaskForm):
+    who = StringField(_l("Who threatened or retaliated (a role or a pseudonym)"),
+                      validators=[InputRequired(_l("Say who: a role or a pseudonym.")), Length(max=500)])
+    kind = SelectField(_l("Action"), choices=_choices(DISCIPLINE_LABELS, DISCIPLINE_KINDS),
+                       validators=[InputRequired()])
+    state = SelectField(_l("Stage of the action"), choices=_choices(DISCIPLINE_STATE_LABELS, DISCIPLINE_STATES),
+                        validators=[InputRequired()])
+    decided_on = DateField(_l("Date"), validators=[Optional()])
+
+
+class StateForm(FlaskForm):
+    state = SelectField(_l("New state"), validators=[InputRequired()])
+
+
+class RemedyForm(FlaskForm):
+    kind = SelectField(_l("Remedy"), choices=_choices(REMEDY_LABELS, REMEDY_KINDS), validators=[InputRequired()])
+    details = TextAreaField(_l("Details (the reporter reads them)"),
+                            validators=[InputRequired(_l("Describe the remedy.")), Length(max=5000)])
+    amount = StringField(_l("Amount"), validators=[
+        Optional(), Regexp(r"^\d+([.,]\d{1,2})?$", message=_l("Write the amount in digits, e.g. 1250.50."))])
+    currency = StringField(_l("Currency (e.g. EUR, MYR, VND)"), validators=[
+        Optional(), Regexp(r"^[A-Za-z]{3}$", message=_l("Use the three-letter currency code."))])
+    due_on = DateField(_l("Due by"), validators=[Optional()])
+
+
+class BreachForm(FlaskForm):
+    reported_on = DateField(_l("Date they were informed"), validators=[Optional()])
+
+
+class EscalationForm(FlaskForm):
+    step = SelectField(_l("Step"), validators=[InputRequired()])
+    happened_on = DateField(_l("Date"), validators=[Optional()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
+    documents = MultipleFileField(_l("Documents (PDF or photos)"))
+
+
+class ReferenceForm(FlaskForm):
+    reference = StringField(_l("Case reference (e.g. 2026-00042)"),
+                            validators=[InputRequired(_l("Enter a case reference."))])

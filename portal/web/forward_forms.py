@@ -1,0 +1,53 @@
+"""Forms of forwarding: choosing what goes to a partner, registering partners, importing bundles."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from .forms import CheckboxesField
+
+REMOTE_STATUS_LABELS = {
+    "received": _l("Not acknowledged yet"),
+    "acknowledged": _l("Acknowledged"),
+    "under_review": _l("Under review"),
+    "findings_shared": _l("Findings shared"),
+    "closed": _l("Closed"),
+}
+FORWARD_STATE_LABELS = {
+    "pending": _l("Waiting for the partner (delivery is retried)"),
+    "delivered": _l("Delivered to the partner"),
+    "acknowledged": _l("Acknowledged by the partner"),
+}
+SCOPE_LABELS = {
+    "without_identity": _l("without the reporter's identity"),
+    "with_identity": _l("with the reporter's contact details"),
+}
+
+
+class ForwardForm(FlaskForm):
+    partner = SelectField(_l("Send to"), coerce=int, validators=[InputRequired()])
+    report = BooleanField(_l("The report (or the claim)"), default=True)
+    messages = CheckboxesField(_l("Messages"), coerce=int, choices=[], validators=[Optional()])
+    attachments = CheckboxesField(_l("Files"), coerce=int, choices=[], validators=[Optional()])
+    retaliation_record = BooleanField(_l("The retaliation record and remedies"))
+    cover_note = TextAreaField(_l("Cover note to the partner"), validators=[Optional(), Length(max=10000)])
+
+
+class PartnerForm(FlaskForm):
+    name = StringField(_l("Organisation"), validators=[InputRequired(_l("Enter the partner's name.")),
+                                                       Length(max=200)])
+    base_url = StringField(_l("Address of its portal (https://…)"),
+                           validators=[InputRequired(_l("Enter the partner's address.")), Length(max=500)])
+    fingerprint = StringField(_l("Fingerprint of its signing key (checked with the partner by phone or in person)"),
+                              validators=[InputRequired(_l("Enter the fingerprint."))])
+    token = StringField(_l("API token the partner issued to us"), validators=[Optional(), Length(max=500)])
+
+
+class ImportForm(FlaskForm):
+    bundle = FileField(_l("Bundle file"), validators=[FileRequired(_l("Choose a bundle file."))])
+
+
+class RemoteStatusForm(FlaskForm):
+    status = SelectField(_l("Status to send back"), validators=[InputRequired()])

@@ -1,0 +1,108 @@
+"""Oversight: the escalation procedure of section 4 of the contract, and the
+retaliation statistics.
+
+The escalation record of a case is kept by the contractor's administrators and
+read by the contracting authority; both see the case's reference, facility and
+dates, never the reporter's identity or what the reporter wrote. Statistics
+are for the authority and the monitor, with small counts suppressed.
+"""
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from wtforms.fields.choices import SelectChoice
+
+import crypto
+
+from ..models import RETALIATION_TYPES, Case, Facility
+from ..services import attachments, cases, clock, retaliation
+from .access import roles_only
+from .claim_forms import ESCALATION_LABELS, EscalationForm, ReferenceForm
+from .database import db
+from .forms import RETALIATION_LABELS
+from .inbox import inbox_context, load_user
+from .uploads import uploaded_files
+
+ESCALATION_ROLES = ("administrator", "authority")
+STATISTICS_ROLES = ("administrator", "authority", "monitor")
+ESCALATION_ERRORS = {
+    "order": lambda: _("The escalation procedure goes step by step: choose the next step."),
+    "step": lambda: _("Choose a step from the list."),
+    "date": lambda: _("A date cannot be in the future."),
+}
+
+
+def make_blueprint(config):
+    bp = Blueprint("oversight", __name__, url_prefix="/oversight")
+    bp.before_request(load_user)
+    bp.context_processor(lambda: dict(inbox_context(), escalation_labels=ESCALATION_LABELS))
+
+    @bp.route("/", methods=["GET", "POST"])
+    @roles_only(*ESCALATION_ROLES)
+    def index():
+        form = ReferenceForm()
+        error, status = None, 200
+        if g.user.role == "administrator" and form.is_submitted():
+            case = cases.by_reference(db(), form.reference.data) if form.validate_on_submit() else None
+            if case is not None:
+                return redirect(url_for("oversight.escalation", case_id=case.id), 303)
+            error, status = _("No case has this reference."), 400
+        return render_template("oversight/index.html", form=form, error=error,
+                               escalated=retaliation.escalated_cases(db())), status
+
+    @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
+    @roles_only(*ESCALATION_ROLES)
+    def escalation(case_id):
+        case = db().get(Case, case_id)
+        if case is None:
+            abort(404)
+        form = EscalationForm()
+        form.step.choices = [SelectChoice(s, ESCALATION_LABELS[s])
+                             for s in retaliation.next_escalation_steps(db(), case.id)]
+        error, status = None, 200
+        if g.user.role == "administrator" and form.is_submitted():
+            error, status = _record_step(case, form)
+            if error is None:
+                return redirect(url_for("oversight.escalation", case_id=case.id) + "#timeline", 303)
+        facility = db().get(Facility, case.facility_id) if case.facility_id else None
+        return render_template("oversight/escalation.html", case=case, facility=facility, form=form,
+                               error=error, timeline=retaliation.read_timeline(db(), case.id, g.identity)), status
+
+    def _record_step(case, form):
+        if not form.validate_on_submit():
+            return _("Choose the next step, and a date that is not in the future."), 400
+        files, problem = uploaded_files(("documents",), config)
+        if problem:
+            return problem
+        try:
+            retaliation.record_escalation(db(), g.user, case, form.step.data, form.note.data or "",
+                                          form.happened_on.data, files)
+        except attachments.AttachmentError:
+            return _("Documents must be PDF files or photos."), 400
+        except retaliation.RetaliationError as failure:
+            return ESCALATION_ERRORS.get(failure.reason, ESCALATION_ERRORS["step"])(), 400
+        return None, 200
+
+    @bp.get("/cases/<int:case_id>/documents/<int:item_id>")
+    @roles_only(*ESCALATION_ROLES)
+    def document(case_id, item_id):
+        try:
+            found = retaliation.escalation_document(db(), case_id, item_id, g.identity)
+        except crypto.NoIdentityError:
+            found = None
+        if found is None:
+            abort(404)
+        item, data = found
+        extension = item.content_type.split("/")[-1].replace("jpeg", "jpg")
+        response = Response(data, mimetype=item.content_type)
+        response.headers["Content-Disposition"] = f'attachment; filename="escalation-{case_id}-{item.id}.{extension}"'
+        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
+
+    @bp.get("/statistics")
+    @roles_only(*STATISTICS_ROLES)
+    def statistics():
+        return render_template("oversight/statistics.html", figures=retaliation.statistics(db()),
+                               types=RETALIATION_TYPES, retaliation_labels=RETALIATION_LABELS,
+                               minimum=retaliation.SUPPRESS_BELOW, today=clock.today())
+
+    return bp

@@ -1,0 +1,276 @@
+"""Two portal instances, each with its own database, served by real gunicorn
+servers on loopback ports: a contractor's and Electronics Watch's.
+
+The administrators register each other (fingerprints compared out of band,
+tokens exchanged). A worker reports suspected forced labour, with contact
+details, to the contractor. Electronics Watch's portal is down when the
+investigator prepares the mandatory forward (without the worker's identity):
+the bundle waits, and arrives once the partner is up again. A monitor user
+opens it with their own key, acknowledges it and sends "under review" back;
+the contractor's case shows both. Tampered, foreign and replayed bundles are
+refused and nothing is stored; the offline bundle's report opens with the
+standard age tool and the monitor's key.
+"""
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import uuid
+import zipfile
+
+import pytest
+from accounts import passphrase_of, totp_secret_of
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from inbox_pages import log_in
+from live_server import Server
+from operator_steps import PORTAL
+from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from portal import create_app, migrate
+from portal.db import make_engine, make_session_factory
+from portal.models import Case, Forward, ReceivedBundle
+from portal.services import clock, partner_http, signing, users
+from portal.services import instance as instance_service
+
+
+
+@pytest.fixture
+def monitor_database_url(tmp_path):
+    """Electronics Watch's own database, next to the contractor's."""
+    import os
+    server = os.environ.get("PORTAL_TEST_DATABASE_URL")
+    if not server:
+        url = f"sqlite:///{tmp_path / 'monitor.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    name = f"portal_monitor_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def two_instances(app_config, session_factory, recovery_identity, investigators, facility_ids,
+                  monitor_database_url, tmp_path):
+    """The contractor (A, hybrid keys) and Electronics Watch (B, X25519 keys for the age tool 1.1)."""
+    with session_factory() as session:
+        users.create(session, "root", "Root", "administrator", passphrase_of("root"), work_factor=10,
+                     totp_secret=totp_secret_of("root"))
+    monitor_sessions = make_session_factory(make_engine(monitor_database_url))
+    with monitor_sessions() as session:
+        instance_service.initialise(session, "Electronics Watch", post_quantum=False)
+        users.create(session, "ewroot", "EW Admin", "administrator", passphrase_of("ewroot"), work_factor=10,
+                     totp_secret=totp_secret_of("ewroot"))
+        max_user = users.create(session, "max", "Max Monitor", "monitor", passphrase_of("max"), work_factor=10,
+                                totp_secret=totp_secret_of("max"))
+        max_identity = users.unlock_identity(max_user, passphrase_of("max"))
+    dir_a, dir_b = tmp_path / "a", tmp_path / "b"
+    dir_a.mkdir()
+    dir_b.mkdir()
+    server_a = Server(app_config["DATABASE_URL"], dir_a, tmp_path / "a.log", workers=1).start()
+    server_b = Server(monitor_database_url, dir_b, tmp_path / "b.log", workers=1).start()
+    app_a = create_app(dict(app_config, INSTANCE_PATH=str(dir_a), BASE_URL=server_a.origin))
+    app_b = create_app(dict(app_config, DATABASE_URL=monitor_database_url, INSTANCE_PATH=str(dir_b),
+                            BASE_URL=server_b.origin))
+    for app in (app_a, app_b):
+        app.config["TESTING"] = True
+    try:
+        yield {"a": app_a, "b": app_b, "server_a": server_a, "server_b": server_b,
+               "sessions_a": session_factory, "sessions_b": monitor_sessions, "max_identity": max_identity,
+               "monitor_db": monitor_database_url, "dir_a": dir_a}
+    finally:
+        server_a.stop()
+        server_b.stop()
+        for app in (app_a, app_b):
+            app.extensions["portal.engine"].dispose()
+        monitor_sessions.kw["bind"].dispose()
+
+
+def fingerprint_of(server):
+    """What an administrator reads to the other over the phone: the published key's fingerprint."""
+    answer = partner_http.get(server.origin, partner_http.WELL_KNOWN_PATH)
+    import base64
+    key = base64.b64decode(answer.json()["document"]["signing_key"])
+    return signing.readable(signing.fingerprint(key))
+
+
+def register(admin, name, server, token=""):
+    page = admin.get("/admin/partners")
+    answer = admin.post("/admin/partners", data={"csrf_token": csrf_token(page), "name": name,
+                                                 "base_url": server.origin, "fingerprint": fingerprint_of(server),
+                                                 "token": token})
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:2000]
+    return re.search(r'class="secret">([A-Za-z0-9_\-]{40,})<', answer.get_data(as_text=True)).group(1)
+
+
+def post_bundle(server, token, body):
+    return partner_http.post(server.origin, "/api/v1/bundles", token, body, "application/zip")
+
+
+def run_portal(database_url, instance_dir, *args):
+    import os
+    env = dict(os.environ, PORTAL_DATABASE_URL=database_url, PORTAL_INSTANCE_PATH=str(instance_dir))
+    return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_mandatory_forward_waits_for_the_partner_is_delivered_acknowledged_and_reviewed(
+        two_instances, facility_ids, tmp_path):
+    world = two_instances
+    app_a, app_b, server_a, server_b = world["a"], world["b"], world["server_a"], world["server_b"]
+
+    # --- The administrators register each other. -----------------------------
+    root = app_a.test_client()
+    assert log_in(root, "root").status_code == 303
+    issued_by_a = register(root, "Electronics Watch", server_b)
+    ewroot = app_b.test_client()
+    assert log_in(ewroot, "ewroot").status_code == 303
+    issued_by_b = register(ewroot, "Northlight contractor", server_a, token=issued_by_a)
+    page = root.get("/admin/partners")
+    assert root.post("/admin/partners/1/token", data={"csrf_token": csrf_token(page),
+                                                      "token": issued_by_b}).status_code == 303
+    assert "no token yet" not in root.get("/admin/partners").get_data(as_text=True)
+
+    # --- A worker reports suspected forced labour, with contact details. -----
+    worker = app_a.test_client()
+    receipt = receipt_on(send_report(worker, facility_ids[0], lang="vi", categories=["forced_labour"],
+                                     description="Họ giữ hộ chiếu của chúng tôi.",
+                                     contact="Zalo 0912 345 678", consent="without_identity"))
+    with world["sessions_a"]() as session:
+        case = session.scalars(select(Case)).one()
+        case_id, reference = case.id, case.reference
+        assert case.mandatory_notification
+
+    # --- Electronics Watch's portal is down; Anna prepares the forward. ------
+    server_b.stop()
+    anna = app_a.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    case_page = anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    assert "Must be forwarded" in case_page
+    form = anna.get(f"/inbox/cases/{case_id}/forward?mandatory=1")
+    shown = form.get_data(as_text=True)
+    assert "Left out" in shown and "contact details</li>" in shown  # what stays out, said before sending
+    sent = anna.post(f"/inbox/cases/{case_id}/forward", data={
+        "csrf_token": csrf_token(form), "partner": "1", "report": "y",
+        "cover_note": "Suspected forced labour: passports withheld."})
+    assert sent.status_code == 303
+    with world["sessions_a"]() as session:
+        forward = session.scalars(select(Forward)).one()
+        assert forward.state == "pending" and forward.last_error.startswith("unreachable")
+        assert session.get(Case, case_id).mandatory_notified_on is None
+        bundle_bytes = forward.bundle
+    assert b"0912 345 678" not in bundle_bytes and "Họ giữ".encode() not in bundle_bytes
+
+    # --- It comes back up; the delivery job delivers the waiting bundle. -----
+    server_b.start()
+    delivered = run_portal(app_a.config["DATABASE_URL"], world["dir_a"], "forwards", "send", "--now")
+    assert delivered.returncode == 0 and "delivered 1" in delivered.stdout, delivered.stderr
+    with world["sessions_a"]() as session:
+        forward = session.scalars(select(Forward)).one()
+        assert forward.state == "delivered" and forward.delivered_at is not None
+        assert session.get(Case, case_id).mandatory_notified_on == clock.today()
+
+    # --- Max, the monitor, opens it with his own key and reviews it. ----------
+    max_client = app_b.test_client()
+    assert log_in(max_client, "max").status_code == 303
+    listing = max_client.get("/inbox/").get_data(as_text=True)
+    with world["sessions_b"]() as session:
+        received = session.scalars(select(ReceivedBundle)).one()
+        forwarded_id = received.case_id
+    assert f"/inbox/cases/{forwarded_id}" in listing
+    opened = max_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
+    assert "Họ giữ hộ chiếu của chúng tôi." in opened and "Northlight contractor" in opened
+    assert reference in opened and "Suspected forced labour: passports withheld." in opened
+    assert "0912 345 678" not in opened
+    for status in ("acknowledged", "under_review"):
+        page = max_client.get(f"/inbox/cases/{forwarded_id}")
+        answer = max_client.post(f"/inbox/cases/{forwarded_id}/remote-status",
+                                 data={"csrf_token": csrf_token(page), "status": status})
+        assert answer.status_code == 303
+    with world["sessions_a"]() as session:
+        forward = session.scalars(select(Forward)).one()
+        assert (forward.state, forward.remote_status) == ("acknowledged", "under_review")
+    sender_view = anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    assert "Acknowledged by the partner" in sender_view and "Under review" in sender_view
+
+    # --- The worker is told, with the scope. -----------------------------------
+    assert log_in_with_receipt(worker, receipt, lang="en").status_code == 303
+    assert "without your name or contact details" in worker.get("/en/case").get_data(as_text=True)
+
+    # --- Replayed, tampered and foreign bundles are refused; nothing is stored.
+    replay = post_bundle(server_b, issued_by_b, bundle_bytes)
+    assert replay.status == 409 and replay.json()["error"] == "duplicate"
+    tampered = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(bundle_bytes)) as original, zipfile.ZipFile(tampered, "w") as changed:
+        for name in original.namelist():
+            data = original.read(name)
+            if name.startswith("items/"):
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            changed.writestr(name, data)
+    answer = post_bundle(server_b, issued_by_b, tampered.getvalue())
+    assert answer.status == 400 and answer.json()["error"] == "contents"
+    stranger = Ed25519PrivateKey.generate()
+    with zipfile.ZipFile(io.BytesIO(bundle_bytes)) as original:
+        manifest = json.loads(original.read("manifest.json"))
+        members = {name: original.read(name) for name in original.namelist()}
+    from cryptography.hazmat.primitives import serialization
+    stranger_key = stranger.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    manifest["sender"]["fingerprint"] = signing.fingerprint(stranger_key)
+    manifest["bundle_id"] = str(uuid.uuid4())
+    members["manifest.json"] = signing.canonical(manifest)
+    members["manifest.sig"] = stranger.sign(members["manifest.json"])
+    foreign = io.BytesIO()
+    with zipfile.ZipFile(foreign, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    answer = post_bundle(server_b, issued_by_b, foreign.getvalue())
+    assert answer.status == 400 and answer.json()["error"] == "signature"
+    assert post_bundle(server_b, "not-a-token", bundle_bytes).status == 401
+    foreign_file = tmp_path / "foreign.zip"
+    foreign_file.write_bytes(foreign.getvalue())
+    refused = run_portal(world["monitor_db"], tmp_path / "b", "forwards", "import", str(foreign_file))
+    assert refused.returncode != 0 and "unknown_sender" in refused.stderr
+    with world["sessions_b"]() as session:
+        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 1
+        assert session.scalar(select(func.count()).select_from(Case)) == 1
+
+    # --- Offline: the downloaded bundle's report opens with the age tool. ------
+    download = anna.get(f"/inbox/forwards/{forward.id}/bundle")
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    age = shutil.which("age")
+    if age is None:
+        pytest.fail("the Debian package `age` is needed to open the offline bundle") if _in_ci() else \
+            pytest.skip("install the Debian package `age` to open the offline bundle")
+    key_file = tmp_path / "max.key"
+    key_file.write_text(str(world["max_identity"]) + "\n")
+    with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+        report_name = next(n for n in archive.namelist() if n.endswith("-report.age"))
+        (tmp_path / "report.age").write_bytes(archive.read(report_name))
+    opened = subprocess.run([age, "-d", "-i", str(key_file), str(tmp_path / "report.age")],
+                            capture_output=True, timeout=60)
+    assert opened.returncode == 0, opened.stderr
+    report = json.loads(opened.stdout)
+    assert report["description"] == "Họ giữ hộ chiếu của chúng tôi." and "contact" not in report
+    imported = run_portal(world["monitor_db"], tmp_path / "b", "forwards", "import", str(_saved(tmp_path, download.data)))
+    assert imported.returncode == 0 and "already filed" in imported.stdout
+
+
+def _saved(tmp_path, data):
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(data)
+    return path
+
+
+def _in_ci():
+    import os
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")

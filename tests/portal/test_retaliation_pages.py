@@ -1,0 +1,263 @@
+"""Retaliation through the pages: a worker who reported is dismissed and says so
+from the follow-up page; the retaliation officer protects, disciplines and
+remedies; the worker confirms one remedy and disputes the other; the
+administrators keep the escalation record the contracting authority reads."""
+
+import io
+import re
+from datetime import timedelta
+
+import pikepdf
+import pytest
+from accounts import passphrase_of, totp_secret_of
+from inbox_pages import log_in
+from PIL import Image
+from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
+from sqlalchemy import select
+
+from portal.models import Case, Remedy
+from portal.services import clock, users
+
+TEST_WORK_FACTOR = 10
+
+
+@pytest.fixture
+def people(session_factory, recovery_identity):
+    """Rosa, the retaliation officer; Root, an administrator; Vera, of the contracting authority; Max, a monitor."""
+    made = {}
+    with session_factory() as session:
+        for username, role in (("rosa", "retaliation_officer"), ("root", "administrator"),
+                               ("vera", "authority"), ("max", "monitor")):
+            made[username] = users.create(session, username, username.title(), role, passphrase_of(username),
+                                          work_factor=TEST_WORK_FACTOR, totp_secret=totp_secret_of(username)).id
+    return made
+
+
+def client_of(app, username):
+    client = app.test_client()
+    assert log_in(client, username).status_code == 303
+    return client
+
+
+def worker_reports_and_comes_back(app, facility, lang="vi"):
+    worker = app.test_client()
+    receipt = receipt_on(send_report(worker, facility, lang=lang))
+    assert log_in_with_receipt(worker, receipt, lang=lang).status_code == 303
+    return worker, receipt
+
+
+def photo_bytes():
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def file_claim(worker, lang="vi", **overrides):
+    form = worker.get(f"/{lang}/case/claim")
+    assert form.status_code == 200
+    token = re.search(r'name="submission" type="hidden" value="([^"]+)"', form.get_data(as_text=True)).group(1)
+    data = {"csrf_token": csrf_token(form), "submission": token, "types": ["dismissal", "threats"],
+            "when": "Tuần trước", "by_whom": "Tổ trưởng chuyền 4",
+            "description": "Tôi bị đuổi việc hai ngày sau khi gửi báo cáo."}
+    data.update(overrides)
+    return worker.post(f"/{lang}/case/claim", data=data, content_type="multipart/form-data"), data
+
+
+def claim_id_of(session_factory):
+    with session_factory() as session:
+        return session.scalars(select(Case.id).where(Case.kind == "retaliation")).one()
+
+
+def post_form(client, page_url, action_url, **fields):
+    """Send a form of ``page_url``; a form drawn with a prefix ("remedy-kind") has its token prefixed too."""
+    page = client.get(page_url)
+    assert page.status_code == 200, page.status_code
+    token = csrf_token(page)
+    tokens = {f"{name.split('-')[0]}-csrf_token": token for name in fields if "-" in name}
+    return client.post(action_url, data={"csrf_token": token, **tokens, **fields},
+                       content_type="multipart/form-data")
+
+
+def test_a_dismissed_worker_files_a_claim_and_the_officer_sees_it_but_not_the_accused(
+        app, facility_ids, people, investigators, colleague, session_factory):
+    worker, _receipt = worker_reports_and_comes_back(app, facility_ids[0])
+    case_page = worker.get("/vi/case").get_data(as_text=True)
+    assert "/vi/case/claim" in case_page
+    form = worker.get("/vi/case/claim").get_data(as_text=True)
+    assert "Anna" in form and "Binh" in form  # the keyholders the claim may be about
+    sent, data = file_claim(worker, about=[str(investigators["anna"][0].id)],
+                            photo=(io.BytesIO(photo_bytes()), "proof.jpg"))
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("/vi/case?claim=1#claims")
+    resent = {name: value for name, value in data.items() if name != "photo"}
+    again = worker.post("/vi/case/claim", data=resent, content_type="multipart/form-data")
+    assert again.status_code == 303
+    claim_id = claim_id_of(session_factory)  # the resent form filed nothing more
+    page = worker.get("/vi/case?claim=1").get_data(as_text=True)
+    assert "Suspended or dismissed" not in page  # the forms of retaliation are shown in Vietnamese
+    assert f'id="claim-{claim_id}"' in page
+
+    rosa = client_of(app, "rosa")
+    listing = rosa.get("/inbox/").get_data(as_text=True)
+    assert f"/inbox/cases/{claim_id}" in listing
+    opened = rosa.get(f"/inbox/cases/{claim_id}").get_data(as_text=True)
+    assert "Tổ trưởng chuyền 4" in opened and "Tôi bị đuổi việc" in opened
+    assert "image/jpeg" in opened and "metadata removed" in opened
+
+    anna = client_of(app, "anna")
+    assert anna.get(f"/inbox/cases/{claim_id}").status_code == 404
+    with session_factory() as session:
+        original = session.get(Case, claim_id).related_case_id
+    assert f"/inbox/cases/{claim_id}" not in anna.get(f"/inbox/cases/{original}").get_data(as_text=True)
+    binh = client_of(app, "binh")
+    assert f"/inbox/cases/{claim_id}" in binh.get(f"/inbox/cases/{original}").get_data(as_text=True)
+    chandra = client_of(app, "chandra")
+    assert chandra.get(f"/inbox/cases/{claim_id}").status_code == 404
+
+
+def test_the_officer_protects_disciplines_and_remedies_and_the_worker_answers(
+        app, facility_ids, people, session_factory):
+    worker, _receipt = worker_reports_and_comes_back(app, facility_ids[0])
+    file_claim(worker)
+    claim_id = claim_id_of(session_factory)
+    rosa = client_of(app, "rosa")
+    page = f"/inbox/cases/{claim_id}"
+
+    def act(action, **fields):
+        return post_form(rosa, page, f"/inbox/claims/{claim_id}/{action}", **fields)
+
+    assert act("status", status="substantiated").status_code == 400  # not before the risk assessment
+    assert act("risk", **{"risk-level": "high", "risk-measure": "dismissal_suspended",
+                          "risk-measure_text": "Dismissal suspended pending investigation"}).status_code == 303
+    assert act("measures", **{"measure-measure": "paid_leave",
+                              "measure-measure_text": "Paid leave for two weeks"}).status_code == 303
+    assert act("status", status="investigating").status_code == 303
+    assert act("status", status="substantiated").status_code == 303
+    assert act("discipline", **{"discipline-who": "Line 4 supervisor", "discipline-kind": "suspension",
+                                "discipline-state": "taken"}).status_code == 303
+    refused = act("remedies", **{"remedy-kind": "back_pay", "remedy-details": "Six weeks", "remedy-amount": "12,000"})
+    assert refused.status_code == 400 and "digits" in refused.get_data(as_text=True)
+    due = (clock.today() + timedelta(days=14)).isoformat()
+    overdue = (clock.today() - timedelta(days=1)).isoformat()
+    assert act("remedies", **{"remedy-kind": "reinstatement", "remedy-details": "Back on line 4, same shift",
+                              "remedy-due_on": due}).status_code == 303
+    assert act("remedies", **{"remedy-kind": "back_pay", "remedy-details": "Six weeks of wages",
+                              "remedy-amount": "9600000", "remedy-currency": "vnd",
+                              "remedy-due_on": overdue}).status_code == 303
+    assert act("breach", **{"breach-reported_on": ""}).status_code == 303
+
+    shown = rosa.get(page).get_data(as_text=True)
+    for text in ("High", "Dismissal suspended pending investigation", "Paid leave for two weeks",
+                 "Line 4 supervisor", "Suspension", "Substantiated", "9600000 VND"):
+        assert text in shown, text
+    listing = rosa.get("/inbox/").get_data(as_text=True)
+    assert "Overdue remedies" in listing and "Pay you are owed (back pay)" in listing
+
+    with session_factory() as session:
+        reinstatement, back_pay = session.scalars(select(Remedy).order_by(Remedy.id)).all()
+        ids = reinstatement.id, back_pay.id
+    for remedy_id in ids:
+        for state in ("agreed", "delivered"):
+            assert act(f"remedies/{remedy_id}/state", state=state).status_code == 303
+
+    worker_page = worker.get("/vi/case").get_data(as_text=True)
+    assert "Back on line 4, same shift" in worker_page and "9600000 VND" in worker_page
+    assert "Line 4 supervisor" not in worker_page and "Paid leave for two weeks" not in worker_page
+    for remedy_id, answer in zip(ids, ("received", "not_received")):
+        answered = post_form(worker, "/vi/case", f"/vi/case/claims/{claim_id}/remedies/{remedy_id}", answer=answer)
+        assert answered.status_code == 303
+    again = post_form(worker, "/vi/case", f"/vi/case/claims/{claim_id}/remedies/{ids[0]}", answer="not_received")
+    assert again.status_code == 409
+    with session_factory() as session:
+        assert [r.state for r in session.scalars(select(Remedy).order_by(Remedy.id))] == ["confirmed", "disputed"]
+        assert session.get(Case, claim_id).breach_reported_on == clock.today()
+    assert "Disputed by the reporter" in rosa.get(page).get_data(as_text=True)
+
+
+def test_a_claim_without_types_is_refused_in_the_workers_language(app, facility_ids, people, session_factory):
+    worker, _receipt = worker_reports_and_comes_back(app, facility_ids[0])
+    refused, _data = file_claim(worker, types=[])
+    assert refused.status_code == 400
+    assert "Please check the fields marked below." not in refused.get_data(as_text=True)  # said in Vietnamese
+    with session_factory() as session:
+        assert session.scalars(select(Case).where(Case.kind == "retaliation")).first() is None
+
+
+def test_a_worker_without_a_report_files_a_claim_from_the_start_page_and_follows_it(
+        app, facility_ids, people, session_factory):
+    worker = app.test_client()
+    assert "/ms/retaliation" in worker.get("/ms/").get_data(as_text=True)
+    form = worker.get("/ms/retaliation")
+    sent = worker.post("/ms/retaliation", data={
+        "csrf_token": csrf_token(form), "facility": str(facility_ids[1]), "types": ["licence_cancelled"],
+        "description": "Permit kerja saya dibatalkan selepas saya mengadu.", "by_whom": "Ejen"})
+    assert sent.status_code == 200
+    receipt = receipt_on(sent)
+    resent = worker.post("/ms/retaliation", data={"csrf_token": csrf_token(form), "facility": str(facility_ids[1]),
+                                                  "types": ["licence_cancelled"], "description": "again"})
+    assert receipt_on(resent) == receipt
+    follower = app.test_client()
+    assert log_in_with_receipt(follower, receipt, lang="ms").status_code == 303
+    page = follower.get("/ms/case").get_data(as_text=True)
+    assert "Permit kerja saya dibatalkan" in page
+    claim_id = claim_id_of(session_factory)
+    rosa = client_of(app, "rosa")
+    assert "Ejen" in rosa.get(f"/inbox/cases/{claim_id}").get_data(as_text=True)
+
+
+def test_the_escalation_record_goes_step_by_step_and_the_authority_reads_it_without_content(
+        app, facility_ids, people, session_factory):
+    worker, _receipt = worker_reports_and_comes_back(app, facility_ids[0])
+    with session_factory() as session:
+        case = session.scalars(select(Case)).one()
+        case_id, reference = case.id, case.reference
+    root = client_of(app, "root")
+    opened = post_form(root, "/oversight/", "/oversight/", reference=reference)
+    assert opened.status_code == 303 and opened.headers["Location"].endswith(f"/oversight/cases/{case_id}")
+    assert post_form(root, "/oversight/", "/oversight/", reference="2026-99999").status_code == 400
+    record = f"/oversight/cases/{case_id}"
+    assert post_form(root, record, record, step="notice_of_default").status_code == 400
+    statement = pikepdf.new()
+    statement.add_blank_page()
+    pdf = io.BytesIO()
+    statement.save(pdf)
+    pdf = pdf.getvalue()
+    for step, note in (("breach_indicated", "Unpaid overtime at Bac Ninh"),
+                       ("cooperation_started", ""), ("statement_requested", "Measures within 30 days"),
+                       ("statement_received", ""), ("meeting_held", "Met the regional director"),
+                       ("remedial_action_required", ""), ("notice_of_default", "Registered letter sent")):
+        fields = {"step": step, "note": note}
+        if step == "statement_received":
+            fields["documents"] = (io.BytesIO(pdf), "statement.pdf")
+        assert post_form(root, record, record, **fields).status_code == 303, step
+    assert post_form(root, record, record, step="breach_indicated").status_code == 400
+
+    vera = client_of(app, "vera")
+    assert vera.get("/inbox/").headers["Location"].endswith("/oversight/")
+    timeline = vera.get(record).get_data(as_text=True)
+    assert timeline.index("Breach indicated") < timeline.index("Notice of default given")
+    assert "Registered letter sent" in timeline and "Record the next step" not in timeline
+    document = re.search(r'href="(/oversight/cases/\d+/documents/\d+)"', timeline).group(1)
+    assert vera.get(document).data.startswith(b"%PDF")
+    assert "We were not paid for overtime" not in timeline
+    assert vera.get(f"/inbox/cases/{case_id}").status_code == 404
+    assert post_form(vera, record, record, step="penalty_applied").status_code == 200  # read only: nothing recorded
+    with session_factory() as session:
+        from portal.services import retaliation
+        assert retaliation.timeline(session, case_id)[-1].step == "notice_of_default"
+    anna = client_of(app, "anna")
+    assert anna.get(record).status_code == 404 and anna.get("/oversight/statistics").status_code == 404
+
+
+def test_statistics_hide_small_counts_for_the_authority_and_the_monitor(app, facility_ids, people):
+    for number in range(5):
+        worker = app.test_client()
+        form = worker.get("/en/retaliation")
+        worker.post("/en/retaliation", data={
+            "csrf_token": csrf_token(form), "facility": str(facility_ids[0]),
+            "types": ["dismissal"] + (["threats"] if number == 0 else []), "description": f"Fired, worker {number}"})
+    for username in ("vera", "max"):
+        page = client_of(app, username).get("/oversight/statistics").get_data(as_text=True)
+        dismissal = re.search(r"Suspended or dismissed \(fired\)</td><td>([^<]+)<", page).group(1)
+        threats = re.search(r"Threats or attempts to do any of these</td><td>(.*?)</td>", page).group(1)
+        assert dismissal == "5" and "fewer than 5" in threats
+        assert "Fired, worker" not in page
