@@ -15,6 +15,8 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = None
 errorlog = "-"
+# Error lines scrubbed of IPv4/IPv6 addresses, and no access lines even if one is configured.
+logger_class = "portal.gunicorn_logging.AddressFreeLogger"
 loglevel = os.environ.get("PORTAL_LOG_LEVEL", "info").lower()
 proxy_protocol = False
 forwarded_allow_ips = "127.0.0.1"

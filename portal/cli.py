@@ -15,7 +15,7 @@ from . import config as config_module
 from . import migrate
 from .db import make_engine, make_session_factory
 from .models import Case, User
-from .services import audit, bundles, facilities, forwarding, handover, notifications, partners, signing, users
+from .services import audit, backups, bundles, facilities, forwarding, handover, notifications, partners, retention, signing, users
 from .services import instance as instance_service
 
 DEMO_FACILITIES = [
@@ -304,6 +304,75 @@ def notifications_send(loop, interval):
             sent, failed = notifications.send_due(session, settings)
         if sent or failed or not loop:
             click.echo(f"sent {sent}, failed {failed}")
+        if not loop:
+            return
+        time.sleep(interval)
+
+
+@main.command()
+@click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(backup_file):
+    """Write a consistent snapshot of the instance, encrypted to the recovery key, to BACKUP_FILE."""
+    settings = _settings()
+    if backup_file.exists():
+        raise click.ClickException(f"{backup_file} exists: refusing to overwrite it")
+    engine = make_engine(settings["DATABASE_URL"])
+    partial = backup_file.with_name(backup_file.name + ".partial")
+    try:
+        with partial.open("wb") as destination:
+            counts = backups.write(engine, destination)
+        partial.rename(backup_file)
+    finally:
+        partial.unlink(missing_ok=True)
+        engine.dispose()
+    click.echo(f"Backed up {sum(counts.values())} rows of {len(counts)} tables to {backup_file}; "
+               "only the recovery key opens it.")
+
+
+@main.command()
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--recovery-key", "recovery_key_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The recovery key file written by `portal init` (kept offline).")
+def restore(backup_file, recovery_key_file):
+    """Restore BACKUP_FILE into this empty instance (its database is created if needed)."""
+    settings = _settings()
+    migrate.upgrade(settings["DATABASE_URL"])
+    identities = crypto.parse_identities(recovery_key_file.read_text(encoding="ascii"))
+    engine = make_engine(settings["DATABASE_URL"])
+    try:
+        with backup_file.open("rb") as source:
+            counts = backups.restore(engine, source, identities[0])
+    except backups.BackupError as error:
+        messages = {"key": "the recovery key does not open this backup, or the file is damaged",
+                    "format": "this is not a portal backup, or it is damaged",
+                    "revision": "the backup was made by another version of the portal: restore it with that version",
+                    "not_empty": "this instance is not empty: restore only into a new, empty database"}
+        raise click.ClickException(f"nothing restored: {messages[error.reason]}") from None
+    finally:
+        engine.dispose()
+    click.echo(f"Restored {sum(counts.values())} rows of {len(counts)} tables.")
+
+
+@main.group("retention")
+def retention_group():
+    """Deleting closed cases once their retention period has passed."""
+
+
+@retention_group.command("run")
+@click.option("--loop", is_flag=True, help="Keep running, every --interval seconds.")
+@click.option("--interval", default=3600, show_default=True)
+def retention_run(loop, interval):
+    """Delete the closed cases whose retention period (PORTAL_RETENTION_DAYS) has passed."""
+    import time
+
+    settings = _settings()
+    factory = _session_factory(settings)
+    while True:
+        with factory() as session:
+            deleted = retention.purge(session, settings["RETENTION_DAYS"])
+        if deleted or not loop:
+            click.echo(f"deleted {deleted} closed cases")
         if not loop:
             return
         time.sleep(interval)

@@ -37,6 +37,10 @@ DEFAULTS = {
     "SMTP_STARTTLS": 0,
     "SMTP_USER": "",
     "SMTP_PASSWORD": "",
+    # Optional: the receipt-guessing budget in Redis instead of the database (e.g. redis://redis:6379/0).
+    "REDIS_URL": "",
+    # Days a closed case is kept before it is deleted with all its items (0: kept for ever).
+    "RETENTION_DAYS": 730,
     # scrypt work factor sealing a user's identity to their passphrase.
     "IDENTITY_WORK_FACTOR": 18,
 }

@@ -71,6 +71,23 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture
+def fresh_database_url(tmp_path):
+    """Another database, empty and unmigrated, beside the shared one (SQLite or PostgreSQL, as the run)."""
+    server = _postgres_server_url()
+    if not server:
+        yield f"sqlite:///{tmp_path / f'fresh-{uuid.uuid4().hex[:6]}.db'}"
+        return
+    name = f"portal_fresh_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
 def instance_dir(tmp_path):
     path = tmp_path / "instance"
     path.mkdir()

@@ -26,7 +26,7 @@ class Server:
     """``portal.wsgi:app`` under gunicorn; ``stop()`` and ``start()`` again keep the same port."""
 
     def __init__(self, database_url: str, instance_dir: Path, log_path: Path, port: int | None = None,
-                 languages=None, workers: int = 2):
+                 languages=None, workers: int = 2, **settings):
         self.port = port or free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -44,6 +44,7 @@ class Server:
         )
         if languages:
             self.environment["PORTAL_LANGUAGES"] = ",".join(languages)
+        self.environment.update({f"PORTAL_{key}": str(value) for key, value in settings.items()})
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

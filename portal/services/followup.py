@@ -48,7 +48,8 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
     ``TooManyAttempts`` when the shared budget is spent.
     """
     receipt = receipts.normalise(receipt_text)
-    if not throttle.spend(session, RECEIPT_BUDGET, config["RECEIPT_ATTEMPTS_PER_MINUTE"]):
+    if not throttle.spend(session, RECEIPT_BUDGET, config["RECEIPT_ATTEMPTS_PER_MINUTE"],
+                          redis_url=config["REDIS_URL"]):
         raise TooManyAttempts()
     instance = instance_service.load(session)
     keys = receipts.derive_keys(

@@ -5,6 +5,8 @@ mean keeping addresses, so receipt guessing is held back by one budget for
 the whole instance, in the database every app node shares.
 """
 
+import functools
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -14,12 +16,41 @@ from ..models import Budget
 from . import clock
 
 WINDOW = timedelta(minutes=1)
+REDIS_KEY_PREFIX = "portal:budget:"
+log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=4)
+def _redis(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def spend(session, name: str, per_window: int, now: datetime | None = None,
-          window: timedelta = WINDOW) -> bool:
-    """Take one attempt from the budget ``name``; False when it is used up."""
+          window: timedelta = WINDOW, redis_url: str = "") -> bool:
+    """Take one attempt from the budget ``name``; False when it is used up.
+
+    With ``redis_url`` the budget lives in Redis (one counter per window, which
+    expires by itself); if Redis does not answer, the database keeps the budget.
+    """
     now = now or clock.now()
+    if redis_url:
+        import redis
+
+        seconds = int(window.total_seconds())
+        key = f"{REDIS_KEY_PREFIX}{name}:{int(now.timestamp()) // seconds}"
+        try:
+            client = _redis(redis_url)
+            with client.pipeline() as pipe:
+                used, _ = pipe.incr(key).expire(key, seconds * 2).execute()
+            return used <= per_window
+        except redis.RedisError as error:
+            log.warning("Redis unavailable for the %s budget, using the database: %s", name, type(error).__name__)
+    return _spend_in_database(session, name, per_window, now, window)
+
+
+def _spend_in_database(session, name: str, per_window: int, now: datetime, window: timedelta) -> bool:
     window_floor = now - window
     # Open a new window atomically when the old one has passed.
     session.execute(
@@ -43,7 +74,7 @@ def spend(session, name: str, per_window: int, now: datetime | None = None,
             return True
         except IntegrityError:
             session.rollback()
-            return spend(session, name, per_window, now, window)
+            return _spend_in_database(session, name, per_window, now, window)
     session.commit()
     return False
 

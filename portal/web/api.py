@@ -5,6 +5,8 @@ matters is signed), answers in JSON with an error code a machine can act on.
 """
 
 from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from ..services import bundles, forwarding, partners
 from .database import db
@@ -32,6 +34,15 @@ def _partner():
 
 def make_blueprint(config):
     bp = Blueprint("api", __name__)
+
+    @bp.get("/healthz")
+    def health():
+        """For monitoring: answers whether the app and its database work, and nothing else."""
+        try:
+            db().execute(text("SELECT 1"))
+        except DBAPIError:
+            return jsonify(status="database unavailable"), 503
+        return jsonify(status="ok")
 
     @bp.get("/.well-known/whistleblower-portal.json")
     def well_known():

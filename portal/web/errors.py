@@ -1,7 +1,8 @@
 """Error pages in the reporter's language, with the right status codes."""
 
-from flask import render_template, request
+from flask import g, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import DBAPIError
 
 from . import layout
 
@@ -32,6 +33,22 @@ def register(app):
               "%(count)s files of at most %(size)s MB each.", count=count, size=size),
             413,
         )
+
+    @app.errorhandler(DBAPIError)
+    def database_unavailable(_error):
+        # The database went away, or its disk is full: the transaction was rolled
+        # back whole, so nothing is half-written and no receipt was shown.
+        session = g.pop("db", None)
+        if session is not None:
+            try:
+                session.rollback()
+                session.close()
+            except DBAPIError:
+                session.invalidate()
+        response = app.make_response(page(_("Your report was not sent: our service has a problem right now. "
+                                            "Nothing was saved. Please try again in a few minutes."), 503))
+        response.headers["Retry-After"] = "120"
+        return response
 
     @app.errorhandler(500)
     def server_error(_error):

@@ -91,6 +91,7 @@ def make_blueprint(config):
             "reporter/start.html",
             ack_days=config["ACK_DAYS"],
             feedback_months=config["FEEDBACK_MONTHS"],
+            retention_days=config["RETENTION_DAYS"],
         )
 
     @bp.route("/<lang>/report", methods=["GET", "POST"])

@@ -27,8 +27,7 @@ from inbox_pages import log_in
 from live_server import Server
 from operator_steps import PORTAL
 from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from portal import create_app, migrate
 from portal.db import make_engine, make_session_factory
@@ -39,25 +38,10 @@ from portal.services import instance as instance_service
 
 
 @pytest.fixture
-def monitor_database_url(tmp_path):
+def monitor_database_url(fresh_database_url):
     """Electronics Watch's own database, next to the contractor's."""
-    import os
-    server = os.environ.get("PORTAL_TEST_DATABASE_URL")
-    if not server:
-        url = f"sqlite:///{tmp_path / 'monitor.db'}"
-        migrate.upgrade(url)
-        yield url
-        return
-    name = f"portal_monitor_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    migrate.upgrade(fresh_database_url)
+    return fresh_database_url
 
 
 @pytest.fixture
