@@ -13,7 +13,9 @@ DEFAULTS = {
     "DATABASE_URL": None,  # default: SQLite in the instance folder
     "ENV": "production",
     "ORGANISATION_NAME": "Whistle-blower portal",
-    "LANGUAGES": "en,zh_Hans,vi,ms",
+    # Every language whose catalog is complete (none reviewed by a native speaker yet:
+    # translations/README.md), in the picker's order.
+    "LANGUAGES": "en,zh_Hans,zh_Hant,vi,th,ms,id,fil,my,km,ne,bn,hi,ta,ur,ko,es,cs,nl,fr",
     "DEFAULT_LANGUAGE": "en",
     "QUICK_EXIT_URL": "https://www.wikipedia.org/",
     "ACK_DAYS": 7,

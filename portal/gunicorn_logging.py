@@ -26,27 +26,19 @@ def scrub(message: str) -> str:
     return _IPV6.sub("[address removed]", _IPV4.sub("[address removed]", message))
 
 
+def _scrubbing(method):
+    def scrubbed(self, msg, *args, **kwargs):
+        return method(self, scrub(str(msg) % args if args else str(msg)), **kwargs)
+    return scrubbed
+
+
 class AddressFreeLogger(Logger):
     def log(self, lvl, msg, *args, **kwargs):
         super().log(lvl, scrub(str(msg) % args if args else str(msg)), **kwargs)
 
-    def critical(self, msg, *args, **kwargs):
-        super().critical(scrub(str(msg) % args if args else str(msg)), **kwargs)
-
-    def error(self, msg, *args, **kwargs):
-        super().error(scrub(str(msg) % args if args else str(msg)), **kwargs)
-
-    def warning(self, msg, *args, **kwargs):
-        super().warning(scrub(str(msg) % args if args else str(msg)), **kwargs)
-
-    def info(self, msg, *args, **kwargs):
-        super().info(scrub(str(msg) % args if args else str(msg)), **kwargs)
-
-    def debug(self, msg, *args, **kwargs):
-        super().debug(scrub(str(msg) % args if args else str(msg)), **kwargs)
-
-    def exception(self, msg, *args, **kwargs):
-        super().exception(scrub(str(msg) % args if args else str(msg)), **kwargs)
-
     def access(self, resp, req, environ, request_time):
         """Never: an access line ties an address and a time to a page."""
+
+
+for _level in ("critical", "error", "warning", "info", "debug", "exception"):
+    setattr(AddressFreeLogger, _level, _scrubbing(getattr(Logger, _level)))

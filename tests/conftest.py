@@ -71,7 +71,7 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture
-def fresh_database_url(tmp_path):
+def empty_database_url(tmp_path):
     """Another database, empty and unmigrated, beside the shared one (SQLite or PostgreSQL, as the run)."""
     server = _postgres_server_url()
     if not server:

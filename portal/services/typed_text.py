@@ -5,8 +5,8 @@
   so investigators, who read Unicode, see real Burmese and not garbled letters.
   Zawgyi reuses the Myanmar code points for other letters: the same bytes mean
   different words in the two encodings, so text is converted only when Google's
-  detector (``myanmartools``) is sure it is Zawgyi, and with ICU's own
-  ``Zawgyi-my`` transform (the one Android and CLDR use).
+  detector (``myanmartools``) is all but sure it is Zawgyi, and with ICU's
+  ``Zawgyi-my`` transform (from CLDR; ICU comes in the ``pyicu-wheels`` wheel).
 - Digits of any script (Thai ๑๒๓, Burmese ၁၂၃, Bengali ১২৩, Devanagari १२३,
   Khmer ១២៣, Arabic-Indic ١٢٣...) are read as 0-9 wherever a number is asked.
 """
@@ -16,8 +16,8 @@ import threading
 import unicodedata
 import warnings
 
-# Above this probability text is taken to be Zawgyi (Google's advice: 0.95 or more
-# for automatic conversion; short or mixed text stays as typed).
+# Above this probability text is taken to be Zawgyi. Converting Unicode by mistake
+# would garble it, so only text the detector is all but sure of is converted.
 ZAWGYI_THRESHOLD = 0.95
 _MYANMAR = range(0x1000, 0x10A0)
 _transform_lock = threading.Lock()

@@ -134,18 +134,23 @@ def make_blueprint(config):
             db(), g.user, claim, form.kind.data, form.who.data, _not_later_than_today(form.decided_on.data),
             form.state.data), "#discipline")
 
+    def move_state(case_id, model, row_id, states, move, reason, anchor):
+        """A new state for a discipline or remedy row of the claim."""
+        form = StateForm()
+        form.state.choices = list(states)
+
+        def action(claim, form):
+            found = db().get(model, row_id)
+            if found is None or found.case_id != claim.id:
+                raise retaliation.RetaliationError(reason)
+            move(db(), g.user, found, form.state.data)
+        return act(case_id, form, action, anchor)
+
     @bp.post("/<int:case_id>/discipline/<int:action_id>/state")
     @login_required
     def discipline_state(case_id, action_id):
-        form = StateForm()
-        form.state.choices = list(DISCIPLINE_STATES)
-
-        def action(claim, form):
-            found = db().get(DisciplinaryAction, action_id)
-            if found is None or found.case_id != claim.id:
-                raise retaliation.RetaliationError("discipline")
-            retaliation.move_discipline(db(), g.user, found, form.state.data)
-        return act(case_id, form, action, "#discipline")
+        return move_state(case_id, DisciplinaryAction, action_id, DISCIPLINE_STATES, retaliation.move_discipline,
+                          "discipline", "#discipline")
 
     @bp.post("/<int:case_id>/remedies")
     @login_required
@@ -159,15 +164,8 @@ def make_blueprint(config):
     @bp.post("/<int:case_id>/remedies/<int:remedy_id>/state")
     @login_required
     def remedy_state(case_id, remedy_id):
-        form = StateForm()
-        form.state.choices = list(REMEDY_STATE_LABELS)
-
-        def action(claim, form):
-            found = db().get(Remedy, remedy_id)
-            if found is None or found.case_id != claim.id:
-                raise retaliation.RetaliationError("remedy")
-            retaliation.move_remedy(db(), g.user, found, form.state.data)
-        return act(case_id, form, action, "#remedies")
+        return move_state(case_id, Remedy, remedy_id, REMEDY_STATE_LABELS, retaliation.move_remedy, "remedy",
+                          "#remedies")
 
     @bp.post("/<int:case_id>/breach")
     @login_required

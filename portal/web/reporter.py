@@ -96,11 +96,9 @@ def make_blueprint(config):
 
     @bp.route("/<lang>/report", methods=["GET", "POST"])
     def report():
-        token = _composing_token()
-        if token:
-            earlier = intake.find_submission(db(), current_app.config, token)
-            if earlier is not None:
-                return _receipt_page(earlier)
+        token, earlier = _composing()
+        if earlier is not None:
+            return _receipt_page(earlier)
         if request.method == "GET":
             if not token:
                 session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
@@ -295,11 +293,9 @@ def make_blueprint(config):
     @bp.route("/<lang>/retaliation", methods=["GET", "POST"])
     def direct_claim():
         """A claim from the start page, by a worker who has no receipt: it gets its own."""
-        token = _composing_token()
-        if token:
-            earlier = intake.find_submission(db(), current_app.config, token)
-            if earlier is not None:
-                return _receipt_page(earlier)
+        token, earlier = _composing()
+        if earlier is not None:
+            return _receipt_page(earlier)
         form = _claim_form(DirectClaimForm, retaliation.about_choices(db(), None))
         form.facility.choices = _facility_choices()
         if request.method == "GET":
@@ -399,10 +395,10 @@ def make_blueprint(config):
             blank_pages[key] = halves
         return halves[0] + token + halves[1]
 
-    def _composing_token():
-        if session.kind == COMPOSING and session.secret:
-            return session.secret.decode("ascii")
-        return None
+    def _composing():
+        """This session's form token, and what it already sent (a resend, or a retry in another tab)."""
+        token = session.secret.decode("ascii") if session.kind == COMPOSING and session.secret else None
+        return token, intake.find_submission(db(), current_app.config, token) if token else None
 
     def _receipt_page(submitted):
         return render_template(

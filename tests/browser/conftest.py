@@ -8,12 +8,8 @@ database the test reads afterwards.
 """
 
 import os
-import socket
+import shutil
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,9 +17,9 @@ import pyotp
 import pytest
 from accounts import totp_secret_of
 from babel.support import Translations
+from live_server import Server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_PACKAGE = "chromium"
 CHROMIUM_ARGS = [
@@ -50,7 +46,6 @@ DESK = dict(
     locale="en-GB",
     accept_downloads=True,
 )
-SERVER_START_SECONDS = 60
 TOTP_STEP_SECONDS = 30
 
 
@@ -159,73 +154,42 @@ def english(compiled_catalogs):
     return catalog.gettext
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    def __init__(self, origin: str, log_path: Path):
-        self.origin = origin
-        self.log_path = log_path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+@pytest.fixture
+def server_languages():
+    """The languages the live server offers (``PORTAL_LANGUAGES``); None: its default. A test may override."""
+    return None
 
 
 @pytest.fixture
-def live_server(database_url, tmp_path, instance_dir, vietnamese, investigators, facility_ids):
+def live_server(database_url, tmp_path, instance_dir, vietnamese, investigators, facility_ids, server_languages):
     """gunicorn serving ``portal.wsgi:app`` on a free port of 127.0.0.1, on the test database."""
-    port = _free_port()
-    origin = f"http://127.0.0.1:{port}"
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("PORTAL_")}
-    environment.update(
-        PORTAL_BIND=f"127.0.0.1:{port}",
-        PORTAL_WORKERS="2",
-        PORTAL_INSTANCE_PATH=str(instance_dir),
-        PORTAL_DATABASE_URL=database_url,
-        PORTAL_ENV="development",
-        PORTAL_RECEIPT_ARGON2_TIME_COST="1",
-        PORTAL_RECEIPT_ARGON2_MEMORY_KIB="1024",
-    )
-    log_path = tmp_path / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "portal.wsgi:app"],
-            cwd=REPO_ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-        )
-    server = Server(origin, log_path)
+    server = Server(database_url, instance_dir, tmp_path / "gunicorn.log", languages=server_languages).start()
     try:
-        _wait_until_it_answers(process, server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
-def _wait_until_it_answers(process, server):
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with status {process.returncode}:\n{server.log()}",
+AXE_DIR = REPO_ROOT / "tests" / "browser" / "axe"
+
+
+@pytest.fixture(scope="session")
+def axe_source():
+    """The source of axe-core, installed from npm (``tests/browser/axe``, pinned by its lock file)."""
+    script = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            message = "`npm` was not found on PATH: install the Debian package `npm` (apt-get install nodejs npm)"
+            if in_ci():
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=AXE_DIR,
+                                capture_output=True, text=True, timeout=600, check=False)
+        if result.returncode != 0 or not script.is_file():
+            pytest.fail(f"`npm ci` in {AXE_DIR} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}",
                         pytrace=False)
-        try:
-            with urllib.request.urlopen(f"{server.origin}/en/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as error:
-            pytest.fail(f"gunicorn answered {error.code}:\n{server.log()}", pytrace=False)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"gunicorn did not answer within {SERVER_START_SECONDS}s:\n{server.log()}",
-                        pytrace=False)
-        time.sleep(0.2)
+    return script.read_text(encoding="utf-8")
 
 
 @pytest.fixture

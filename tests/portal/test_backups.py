@@ -32,7 +32,7 @@ def recovery_key_file(tmp_path, recovery_identity):
 
 
 def test_a_backup_restored_on_an_empty_instance_opens_every_case(
-        app, client, facility_ids, tmp_path, recovery_key_file, fresh_database_url, app_config):
+        app, client, facility_ids, tmp_path, recovery_key_file, empty_database_url, app_config):
     receipt = receipt_on(send_report(client, facility_ids[0], lang="vi", description=f"Lương bị giữ lại. {CANARY}"))
     with app.extensions["portal.sessions"]() as session:
         case_id = session.scalars(select(Case.id)).one()
@@ -48,14 +48,14 @@ def test_a_backup_restored_on_an_empty_instance_opens_every_case(
 
     # The server is lost; a new one restores the backup into an empty database.
     new_dir = tmp_path / "new-instance"
-    restored = portal_command(fresh_database_url, new_dir, "restore", str(backup_file),
+    restored = portal_command(empty_database_url, new_dir, "restore", str(backup_file),
                               "--recovery-key", str(recovery_key_file))
     assert restored.returncode == 0, restored.stderr
-    twice = portal_command(fresh_database_url, new_dir, "restore", str(backup_file),
+    twice = portal_command(empty_database_url, new_dir, "restore", str(backup_file),
                            "--recovery-key", str(recovery_key_file))
     assert twice.returncode != 0 and "not empty" in twice.stderr
 
-    new_app = create_app(dict(app_config, DATABASE_URL=fresh_database_url, INSTANCE_PATH=str(new_dir)))
+    new_app = create_app(dict(app_config, DATABASE_URL=empty_database_url, INSTANCE_PATH=str(new_dir)))
     new_app.config["TESTING"] = True
     try:
         for username in ("anna", "binh"):
@@ -70,15 +70,15 @@ def test_a_backup_restored_on_an_empty_instance_opens_every_case(
         new_app.extensions["portal.engine"].dispose()
 
 
-def test_a_backup_does_not_restore_without_the_recovery_key(app, tmp_path, fresh_database_url):
+def test_a_backup_does_not_restore_without_the_recovery_key(app, tmp_path, empty_database_url):
     backup_file = tmp_path / "portal.backup.age"
     assert portal_command(app.config["DATABASE_URL"], tmp_path, "backup", str(backup_file)).returncode == 0
     wrong_key = tmp_path / "wrong.txt"
     wrong_key.write_text(str(crypto.generate_identity()) + "\n", encoding="ascii")
-    refused = portal_command(fresh_database_url, tmp_path / "other", "restore", str(backup_file),
+    refused = portal_command(empty_database_url, tmp_path / "other", "restore", str(backup_file),
                              "--recovery-key", str(wrong_key))
     assert refused.returncode != 0 and "nothing restored" in refused.stderr
-    engine = make_engine(fresh_database_url)
+    engine = make_engine(empty_database_url)
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Instance)).scalar_one() == 0
     engine.dispose()

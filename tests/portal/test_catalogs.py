@@ -10,8 +10,11 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from portal import config
+
 ROOT = Path(__file__).resolve().parents[2]
-COMPLETE_LOCALES = ["en", "zh_Hans", "vi", "ms"]
+# Every language the portal offers by default must be complete.
+COMPLETE_LOCALES = config.DEFAULTS["LANGUAGES"].split(",")
 # Every catalog on disk, drafts included: none may carry a broken placeholder.
 ALL_LOCALES = sorted(path.parent.parent.name for path in (ROOT / "translations").glob("*/LC_MESSAGES/messages.po"))
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")

@@ -5,7 +5,6 @@ whole, and never finds half a case."""
 
 import io
 import json
-import os
 import signal
 import socket
 import threading
@@ -17,7 +16,7 @@ from http_client import Browser
 from live_server import Server
 from PIL import Image
 from reporter_pages import open_form, report_fields, csrf_token
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select
 
 import crypto
 from portal import create_app

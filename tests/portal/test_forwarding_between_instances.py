@@ -38,10 +38,10 @@ from portal.services import instance as instance_service
 
 
 @pytest.fixture
-def monitor_database_url(fresh_database_url):
+def monitor_database_url(empty_database_url):
     """Electronics Watch's own database, next to the contractor's."""
-    migrate.upgrade(fresh_database_url)
-    return fresh_database_url
+    migrate.upgrade(empty_database_url)
+    return empty_database_url
 
 
 @pytest.fixture

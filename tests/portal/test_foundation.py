@@ -4,7 +4,6 @@ import os
 import stat
 import subprocess
 import sys
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 import crypto
 from portal import config, create_app, migrate
@@ -23,23 +21,6 @@ from portal.services import users
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTAL = str(Path(sys.executable).with_name("portal"))
-
-
-@pytest.fixture
-def empty_database_url(tmp_path):
-    """A database with no tables at all, on the engine the suite runs on."""
-    server = os.environ.get("PORTAL_TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"portal_fresh_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def run_portal(args, instance, database_url, extra_env=None):
