@@ -52,29 +52,36 @@ def spend(session, name: str, per_window: int, now: datetime | None = None,
 
 def _spend_in_database(session, name: str, per_window: int, now: datetime, window: timedelta) -> bool:
     window_floor = now - window
-    # Open a new window atomically when the old one has passed.
-    session.execute(
-        update(Budget)
-        .where(Budget.name == name, Budget.window_start <= window_floor)
-        .values(window_start=now, used=0)
-    )
-    spent = session.execute(
-        update(Budget)
-        .where(Budget.name == name, Budget.used < per_window)
-        .values(used=Budget.used + 1)
-    ).rowcount
-    if spent:
-        session.commit()
-        return True
-    exists = session.scalar(select(Budget.name).where(Budget.name == name))
-    if exists is None:
+    # The row may appear between our UPDATE and our look for it (another node made it
+    # on the first use): then the UPDATE is tried again, not read as "used up".
+    for _ in range(3):
+        # Open a new window atomically when the old one has passed.
+        session.execute(
+            update(Budget)
+            .where(Budget.name == name, Budget.window_start <= window_floor)
+            .values(window_start=now, used=0)
+        )
+        spent = session.execute(
+            update(Budget)
+            .where(Budget.name == name, Budget.used < per_window)
+            .values(used=Budget.used + 1)
+        ).rowcount
+        if spent:
+            session.commit()
+            return True
+        budget = session.execute(select(Budget.used, Budget.window_start).where(Budget.name == name)).first()
+        if budget is not None:
+            used, window_start = budget
+            if used >= per_window and clock.as_utc(window_start) > window_floor:
+                session.commit()
+                return False
+            continue
         try:
             session.add(Budget(name=name, window_start=now, used=1))
             session.commit()
             return True
         except IntegrityError:
             session.rollback()
-            return _spend_in_database(session, name, per_window, now, window)
     session.commit()
     return False
 
