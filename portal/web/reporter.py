@@ -1,6 +1,7 @@
 """The reporter's pages: start, report, receipt, follow-up. No JavaScript anywhere."""
 
 import functools
+import re
 import secrets
 import time
 
@@ -45,8 +46,12 @@ from .forms import (
 )
 
 COMPOSING = "composing"
-# A claim form's one-time token: resending the same form files the claim once.
-SUBMISSION_TOKEN_CHARS = 32
+# Each form shown gets a draft id: with the session's token it makes the submission token.
+DRAFT_BYTES = 24
+DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
+# The draft id of the last form this session sent.
+SENT = "sent"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
 
@@ -132,7 +137,7 @@ def make_blueprint(config):
             excluded_handlers=list(form.excluded_handlers.data or []),
         )
         try:
-            submitted = intake.submit(db(), current_app.config, report, files, token)
+            submitted = intake.submit(db(), current_app.config, report, files, _submission_token(token))
         except attachments.AttachmentError as error:
             return _form_again(form, ATTACHMENT_MESSAGES[error.reason](), 400)
         except intake.IntakeError:
@@ -238,9 +243,9 @@ def make_blueprint(config):
             abort(404)
         form = _claim_form(ClaimForm, retaliation.about_choices(db(), original))
         if request.method == "GET":
-            form.submission.data = secrets.token_urlsafe(24)
+            form.submission.data = secrets.token_urlsafe(DRAFT_BYTES)
             return render_template("reporter/claim.html", form=form)
-        if not form.validate_on_submit() or len(form.submission.data or "") != SUBMISSION_TOKEN_CHARS:
+        if not form.validate_on_submit() or not DRAFT_ID.fullmatch(form.submission.data or ""):
             message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
                        else _("Please check the fields marked below."))
             return render_template("reporter/claim.html", form=form, error=message), 400
@@ -301,6 +306,7 @@ def make_blueprint(config):
         if request.method == "GET":
             if not token:
                 session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+            form.submission.data = secrets.token_urlsafe(DRAFT_BYTES)
             return render_template("reporter/claim.html", form=form, direct=True)
         if not token:
             session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
@@ -318,7 +324,7 @@ def make_blueprint(config):
         try:
             submitted = retaliation.file_directly(db(), current_app.config, claim,
                                                   None if facility == "other" else int(facility), g.language,
-                                                  token, files)
+                                                  _submission_token(token), files)
         except attachments.AttachmentError as error:
             return render_template("reporter/claim.html", form=form, direct=True,
                                    error=ATTACHMENT_MESSAGES[error.reason]()), 400
@@ -384,21 +390,45 @@ def make_blueprint(config):
         token = generate_csrf()
         choices = _fresh_enough_choices()
         key = (g.language,) + tuple(tuple((c.value, str(c.label), c.optgroup) for c in group) for group in choices)
-        halves = blank_pages.get(key)
-        if halves is None:
-            html = render_template("reporter/report.html", form=_report_form(choices))
-            halves = html.split(token)
-            if len(halves) != 2:
-                return html
+        page = blank_pages.get(key)
+        if page is None:
+            form = _report_form(choices)
+            form.submission.data = DRAFT_SLOT
+            html = render_template("reporter/report.html", form=form)
+            if html.count(token) != 1 or html.count(DRAFT_SLOT) != 1:
+                return html.replace(DRAFT_SLOT, secrets.token_urlsafe(DRAFT_BYTES))
+            page = html.replace(token, CSRF_SLOT)
             if len(blank_pages) > 256:
                 blank_pages.clear()
-            blank_pages[key] = halves
-        return halves[0] + token + halves[1]
+            blank_pages[key] = page
+        return page.replace(CSRF_SLOT, token, 1).replace(DRAFT_SLOT, secrets.token_urlsafe(DRAFT_BYTES), 1)
 
     def _composing():
-        """This session's form token, and what it already sent (a resend, or a retry in another tab)."""
+        """This session's token, and the report it already stored for the form being sent (a resend)
+        or, on opening the form again, the last one it sent: "did my report arrive?"."""
         token = session.secret.decode("ascii") if session.kind == COMPOSING and session.secret else None
-        return token, intake.find_submission(db(), current_app.config, token) if token else None
+        if not token:
+            return None, None
+        if request.method == "POST":
+            earlier = intake.find_submission(db(), current_app.config, _submission_token(token))
+        elif SENT in session:
+            earlier = intake.find_submission(db(), current_app.config, f"{token}:{session[SENT]}".rstrip(":"))
+        else:
+            earlier = None
+        return token, earlier
+
+    def _submission_token(token):
+        """One token per form shown: the session's, and the form's own draft id.
+
+        Send pressed twice on one form stores one report; two forms open in two
+        tabs of one session store two. A form without a draft id (a client that
+        drops hidden fields) falls back to the session's token alone.
+        """
+        draft = request.form.get("submission", "")
+        if not DRAFT_ID.fullmatch(draft):
+            draft = ""
+        session[SENT] = draft
+        return f"{token}:{draft}" if draft else token
 
     def _receipt_page(submitted):
         return render_template(

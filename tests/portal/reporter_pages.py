@@ -3,12 +3,20 @@
 import re
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+DRAFT = re.compile(r'name="submission" type="hidden" value="([^"]+)"')
 RECEIPT = re.compile(r'class="receipt"[^>]*>([0-9 ]+)<')
 
 
 def csrf_token(response) -> str:
     match = CSRF.search(response.get_data(as_text=True))
     assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def draft_id(response) -> str:
+    """The form's own draft id, which a browser sends back with the form."""
+    match = DRAFT.search(response.get_data(as_text=True))
+    assert match, "the form has no draft id"
     return match.group(1)
 
 
@@ -44,6 +52,7 @@ def send_report(client, facility, lang="en", files=None, **overrides):
     form = open_form(client, lang)
     data = report_fields(facility, **overrides)
     data["csrf_token"] = csrf_token(form)
+    data["submission"] = draft_id(form)
     for name, items in (files or {}).items():
         data[name] = items
     return client.post(f"/{lang}/report", data=data, content_type="multipart/form-data")

@@ -2,7 +2,7 @@
 
 import io
 
-from reporter_pages import csrf_token, log_in_with_receipt, open_form, receipt_on, send_report
+from reporter_pages import csrf_token, draft_id, log_in_with_receipt, open_form, receipt_on, send_report
 from sqlalchemy import func, select
 
 import crypto
@@ -43,14 +43,30 @@ def test_the_report_is_stored_encrypted_for_the_investigators_and_the_recovery_k
 
 def test_pressing_send_again_after_a_dropped_connection_creates_no_second_report(app, client, facility_ids):
     form = open_form(client)
-    data = {"csrf_token": csrf_token(form), "facility": str(facility_ids[0]), "categories": ["wages"],
-            "description": "Unpaid overtime", "ongoing": "yes", "people_affected": "few", "consent": "none"}
+    data = {"csrf_token": csrf_token(form), "submission": draft_id(form), "facility": str(facility_ids[0]),
+            "categories": ["wages"], "description": "Unpaid overtime", "ongoing": "yes", "people_affected": "few",
+            "consent": "none"}
     first = client.post("/en/report", data=data)
     second = client.post("/en/report", data=data)
     assert first.status_code == second.status_code == 200
     assert receipt_on(first) == receipt_on(second)
     assert "already arrived" in second.get_data(as_text=True)
     assert count_cases(app) == 1
+
+
+def test_two_reports_written_in_two_tabs_of_one_phone_are_both_stored(app, client, facility_ids):
+    first_tab, second_tab = open_form(client), open_form(client)
+    assert draft_id(first_tab) != draft_id(second_tab)
+    receipts = []
+    for tab, text in ((first_tab, "Wages withheld in October"), (second_tab, "Fire exits locked on line 3")):
+        sent = client.post("/en/report", data={
+            "csrf_token": csrf_token(tab), "submission": draft_id(tab), "facility": str(facility_ids[0]),
+            "categories": ["wages"], "description": text, "ongoing": "yes", "people_affected": "few",
+            "consent": "none"})
+        assert "already arrived" not in sent.get_data(as_text=True)
+        receipts.append(receipt_on(sent))
+    assert receipts[0] != receipts[1] and count_cases(app) == 2
+    assert receipt_on(client.get("/en/report")) == receipts[1]  # reopening shows the last one sent
 
 
 def test_a_worker_who_reopens_the_form_learns_the_report_arrived(app, client, facility_ids):
