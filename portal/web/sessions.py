@@ -9,6 +9,7 @@ under the cookie's key. Neither the database nor the cookie alone opens it.
 import base64
 import hashlib
 import json
+import itertools
 import os
 from datetime import timedelta
 
@@ -23,6 +24,8 @@ from ..models import WebSession
 from ..services import clock
 
 COOKIE_NAME = "portal_session"
+# One new session in this many clears out the expired ones.
+CLEAN_ONE_IN = 16
 
 
 def _token() -> str:
@@ -77,6 +80,7 @@ class ServerSession(CallbackDict, SessionMixin):
 class ServerSessionInterface(SessionInterface):
     def __init__(self, session_factory):
         self.session_factory = session_factory
+        self.new_sessions = itertools.count()
 
     def _idle(self, app, kind):
         if kind == "user":
@@ -135,8 +139,10 @@ class ServerSessionInterface(SessionInterface):
                 return
             now = clock.now()
             if not session.session_id:
-                # Each new session clears out expired ones: no job needed, the table stays small.
-                _delete_expired(db, now)
+                # New sessions clear out expired ones now and then: no job needed, the
+                # table stays small, and most first visits write one row only.
+                if next(self.new_sessions) % CLEAN_ONE_IN == 0:
+                    _delete_expired(db, now)
                 session.session_id, session.cookie_key = _token(), _token()
                 row = WebSession(id_digest=_digest(session.session_id),
                                  absolute_expiry=now + self._lifetime(app, session.kind))
