@@ -1,7 +1,9 @@
 """Languages: the URL prefix chooses, so a reporter needs no cookie for it."""
 
+from decimal import Decimal, InvalidOperation
+
 from babel import Locale
-from flask_babel import Babel, format_date, format_decimal, format_percent
+from flask_babel import Babel, format_currency, format_date, format_decimal, format_percent
 
 # Each language is named in its own script, as the picker shows it.
 NATIVE_NAMES = {
@@ -63,6 +65,18 @@ def best_match(accept_languages, languages, default) -> str:
     return default
 
 
+def money(amount: str, currency: str = "") -> str:
+    """An amount as the reader's locale writes it (9.600.000 ₫ in Vietnamese), or as stored."""
+    try:
+        value = Decimal(amount)
+    except (InvalidOperation, TypeError, ValueError):
+        return f"{amount} {currency}".strip()
+    try:
+        return format_currency(value, currency) if currency else format_decimal(value)
+    except (ValueError, KeyError):  # a currency code Babel does not know
+        return f"{format_decimal(value)} {currency}"
+
+
 def init_app(app, translations_folder: str) -> None:
     from .web import layout
 
@@ -70,4 +84,4 @@ def init_app(app, translations_folder: str) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
     Babel(app, locale_selector=lambda: layout.language(app.config))
     app.jinja_env.globals.update(format_date=format_date, format_decimal=format_decimal,
-                                 format_percent=format_percent)
+                                 format_percent=format_percent, money=money)

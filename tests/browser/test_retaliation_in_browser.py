@@ -110,7 +110,7 @@ def test_a_dismissed_worker_is_protected_and_remedied_and_the_breach_escalates(
             submit(rosa, remedy_row.get_by_role("button", name=state, exact=True))
     submit(rosa, rosa.get_by_role("button", name=_("Record that they were informed")))
     page_text = rosa.locator("main").inner_text()
-    for expected in (_("High"), "Line 4 supervisor", "9600000 VND",
+    for expected in (_("High"), "Line 4 supervisor", "₫9,600,000",
                      _("Informed of this actual or potential breach on %(date)s.").split("%")[0]):
         assert expected in page_text, expected
     rosa.screenshot(path=screenshots / "2-claim-officer.png", full_page=True)

@@ -147,7 +147,7 @@ def test_the_officer_protects_disciplines_and_remedies_and_the_worker_answers(
 
     shown = rosa.get(page).get_data(as_text=True)
     for text in ("High", "Dismissal suspended pending investigation", "Paid leave for two weeks",
-                 "Line 4 supervisor", "Suspension", "Substantiated", "9600000 VND"):
+                 "Line 4 supervisor", "Suspension", "Substantiated", "₫9,600,000"):
         assert text in shown, text
     listing = rosa.get("/inbox/").get_data(as_text=True)
     assert "Overdue remedies" in listing and "Pay you are owed (back pay)" in listing
@@ -160,7 +160,7 @@ def test_the_officer_protects_disciplines_and_remedies_and_the_worker_answers(
             assert act(f"remedies/{remedy_id}/state", state=state).status_code == 303
 
     worker_page = worker.get("/vi/case").get_data(as_text=True)
-    assert "Back on line 4, same shift" in worker_page and "9600000 VND" in worker_page
+    assert "Back on line 4, same shift" in worker_page and "9.600.000\xa0₫" in worker_page  # as Vietnamese write it
     assert "Line 4 supervisor" not in worker_page and "Paid leave for two weeks" not in worker_page
     for remedy_id, answer in zip(ids, ("received", "not_received")):
         answered = post_form(worker, "/vi/case", f"/vi/case/claims/{claim_id}/remedies/{remedy_id}", answer=answer)
