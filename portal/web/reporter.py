@@ -144,6 +144,7 @@ def make_blueprint(config):
             return _form_again(form, _("Please check the fields marked below."), 400)
         except routing.RoutingError:
             return _form_again(form, _("Please check the fields marked below."), 400)
+        session[SENT] = _draft_id()
         return _receipt_page(submitted)
 
     @bp.post("/<lang>/report/new")
@@ -331,6 +332,7 @@ def make_blueprint(config):
         except (retaliation.RetaliationError, intake.IntakeError):
             return render_template("reporter/claim.html", form=form, direct=True,
                                    error=_("Please check the fields marked below.")), 400
+        session[SENT] = _draft_id()
         return _receipt_page(submitted)
 
     def _claim_form(form_class, about):
@@ -424,11 +426,12 @@ def make_blueprint(config):
         tabs of one session store two. A form without a draft id (a client that
         drops hidden fields) falls back to the session's token alone.
         """
-        draft = request.form.get("submission", "")
-        if not DRAFT_ID.fullmatch(draft):
-            draft = ""
-        session[SENT] = draft
+        draft = _draft_id()
         return f"{token}:{draft}" if draft else token
+
+    def _draft_id():
+        draft = request.form.get("submission", "")
+        return draft if DRAFT_ID.fullmatch(draft) else ""
 
     def _receipt_page(submitted):
         return render_template(

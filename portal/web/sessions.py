@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import itertools
+import logging
 import os
 from datetime import timedelta
 
@@ -18,12 +19,14 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from flask import request
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete
+from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CallbackDict
 
 from ..models import WebSession
 from ..services import clock
 
 COOKIE_NAME = "portal_session"
+log = logging.getLogger(__name__)
 # One new session in this many clears out the expired ones.
 CLEAN_ONE_IN = 16
 
@@ -97,6 +100,14 @@ class ServerSessionInterface(SessionInterface):
         session_id, _, cookie_key = cookie.partition(".")
         if not session_id or not cookie_key:
             return ServerSession()
+        try:
+            return self._open(app, session_id, cookie_key)
+        except DBAPIError as error:
+            # The database is gone: the page the request leads to says so in the reader's language.
+            log.warning("session not read: the database is unavailable (%s)", type(error).__name__)
+            return ServerSession()
+
+    def _open(self, app, session_id, cookie_key):
         with self.session_factory() as db:
             row = db.get(WebSession, _digest(session_id))
             now = clock.now()
@@ -122,6 +133,14 @@ class ServerSessionInterface(SessionInterface):
             return session
 
     def save_session(self, app, session, response):
+        try:
+            self._save(app, session, response)
+        except DBAPIError as error:
+            # The database is gone (the page says so already): no cookie is set for a
+            # session that was not stored, and the answer is not turned into a crash.
+            log.warning("session not saved: the database is unavailable (%s)", type(error).__name__)
+
+    def _save(self, app, session, response):
         secure = not app.config["DEVELOPMENT"]
         with self.session_factory() as db:
             if session.previous_id:
