@@ -62,7 +62,7 @@ def build(session, manifest: dict, items: list[Item]) -> bytes:
 
 def read_manifest(bundle: bytes) -> dict:
     """The manifest, unverified: to find out who says they sent the bundle."""
-    with _archive(bundle) as archive:
+    with _zip(bundle) as archive:
         try:
             return json.loads(archive.read(MANIFEST))
         except (KeyError, ValueError):
@@ -82,7 +82,7 @@ def open_verified(bundle: bytes, sender_key: bytes, sender_fingerprint: str,
 
 
 def _open_verified(bundle, sender_key, sender_fingerprint, own_fingerprint):
-    with _archive(bundle) as archive:
+    with _zip(bundle) as archive:
         names = archive.namelist()
         if len(names) > MAX_MEMBERS or len(set(names)) != len(names):
             raise BundleError("malformed")
@@ -111,15 +111,8 @@ def _open_verified(bundle, sender_key, sender_fingerprint, own_fingerprint):
     return manifest, items
 
 
-class _archive:
-    def __init__(self, bundle: bytes):
-        try:
-            self.zip = zipfile.ZipFile(io.BytesIO(bundle))
-        except (zipfile.BadZipFile, ValueError):
-            raise BundleError("malformed") from None
-
-    def __enter__(self):
-        return self.zip
-
-    def __exit__(self, *exc):
-        self.zip.close()
+def _zip(bundle: bytes) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(bundle))
+    except (zipfile.BadZipFile, ValueError):
+        raise BundleError("malformed") from None

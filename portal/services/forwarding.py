@@ -15,7 +15,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,17 +29,14 @@ from ..models import (
     Case,
     CaseCategory,
     CaseItem,
-    DisciplinaryAction,
     Facility,
     Forward,
     Keyholder,
     Partner,
-    ProtectionMeasure,
     ReceivedBundle,
-    Remedy,
     User,
 )
-from . import audit, bundles, clock, deadlines, notifications, partner_http, partners, signing
+from . import audit, bundles, clock, deadlines, notifications, partner_http, partners, retaliation, signing
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -206,27 +203,22 @@ def _facility_as_disclosed(facility: Facility | None) -> dict:
 
 
 def _retaliation_record(session, claim: Case, identity) -> dict:
-    def opened(rows, fields):
-        record = []
-        for row in rows:
-            entry = {name: getattr(row, name).isoformat() if hasattr(getattr(row, name), "isoformat")
-                     else getattr(row, name) for name in fields}
-            item = session.get(CaseItem, row.item_id) if row.item_id else None
-            if item is not None:
-                entry.update(json.loads(_decrypt(item, identity)))
-            record.append(entry)
-        return record
+    """The claim's course, protection, discipline and remedies, as the officers' page shows them."""
+    record = retaliation.record(session, claim, identity)
 
-    def rows(model):
-        return session.scalars(select(model).where(model.case_id == claim.id).order_by(model.id))
+    def entries(rows, fields):
+        return [dict({name: _plain(getattr(row, name)) for name in fields}, **details) for row, details in rows]
 
     return {
-        "status": claim.status, "risk_level": claim.risk_level,
-        "risk_assessed_on": claim.risk_assessed_on.isoformat() if claim.risk_assessed_on else None,
-        "measures": opened(rows(ProtectionMeasure), ("kind", "decided_on")),
-        "discipline": opened(rows(DisciplinaryAction), ("kind", "state", "decided_on")),
-        "remedies": opened(rows(Remedy), ("kind", "state", "due_on", "state_changed_on")),
+        "status": claim.status, "risk_level": claim.risk_level, "risk_assessed_on": _plain(claim.risk_assessed_on),
+        "measures": entries(record.measures, ("kind", "decided_on")),
+        "discipline": entries(record.discipline, ("kind", "state", "decided_on")),
+        "remedies": entries(record.remedies, ("kind", "state", "due_on", "state_changed_on")),
     }
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, date) else value
 
 
 # --- Delivery -----------------------------------------------------------------
@@ -267,15 +259,17 @@ def _retry_later(session, forward: Forward, now: datetime, error: str) -> bool:
 
 
 def deliver_due(session, everything_now: bool = False) -> int:
-    """Deliver every pending bundle and unsent status whose time has come; how many went."""
-    now = datetime.max.replace(tzinfo=clock.now().tzinfo) if everything_now else clock.now()
+    """Deliver every pending bundle and unsent status whose time has come (or all, ``everything_now``)."""
+    now = clock.now()
+    pending = select(Forward).where(Forward.state == "pending").order_by(Forward.next_attempt_at)
+    unsent = select(ReceivedBundle).where(ReceivedBundle.status_unsent.is_(True))
+    if not everything_now:
+        pending = pending.where(Forward.next_attempt_at <= now)
+        unsent = unsent.where(ReceivedBundle.status_next_attempt_at <= now)
     sent = 0
-    due = session.scalars(select(Forward).where(Forward.state == "pending", Forward.next_attempt_at <= now)
-                          .order_by(Forward.next_attempt_at)).all()
-    for forward in due:
+    for forward in session.scalars(pending).all():
         sent += deliver(session, forward)
-    statuses = session.scalars(select(ReceivedBundle).where(
-        ReceivedBundle.status_unsent.is_(True), ReceivedBundle.status_next_attempt_at <= now)).all()
+    statuses = session.scalars(unsent).all()
     for received in statuses:
         sent += send_status(session, received)
     return sent

@@ -55,6 +55,8 @@ REMEDY_TRANSITIONS = {
     "confirmed": (),
     "disputed": ("delivered",),
 }
+# A remedy in these states is still owed: past its due date it is overdue.
+UNDELIVERED = ("proposed", "agreed", "disputed")
 # Statistics never show a count below this: a small number can single someone out.
 SUPPRESS_BELOW = 5
 
@@ -319,9 +321,12 @@ def overdue_remedies(session, user_id: int) -> list[Remedy]:
     """Remedies past their due date and not yet delivered, in the claims ``user_id`` holds."""
     return list(session.scalars(
         select(Remedy).join(Keyholder, Keyholder.case_id == Remedy.case_id)
-        .where(Keyholder.user_id == user_id, Remedy.due_on < clock.today(),
-               Remedy.state.in_(("proposed", "agreed", "disputed")))
+        .where(Keyholder.user_id == user_id, Remedy.due_on < clock.today(), Remedy.state.in_(UNDELIVERED))
         .order_by(Remedy.due_on)))
+
+
+def is_overdue(remedy: Remedy) -> bool:
+    return remedy.due_on is not None and remedy.due_on < clock.today() and remedy.state in UNDELIVERED
 
 
 def report_breach(session, actor: User, case: Case, day: date | None = None) -> None:

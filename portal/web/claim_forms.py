@@ -55,7 +55,17 @@ def _choices(labels, codes):
     return [SelectChoice(code, labels[code]) for code in codes]
 
 
-class RiskForm(FlaskForm):
+class OneOfManyForm(FlaskForm):
+    """A form drawn beside others on one page: its fields (and CSRF token) carry its prefix, so ids stay unique."""
+
+    prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix=self.prefix, **kwargs)
+
+
+class RiskForm(OneOfManyForm):
+    prefix = "risk"
     level = SelectField(_l("Risk of further harm"), choices=_choices(RISK_LABELS, RISK_LEVELS),
                         validators=[InputRequired()])
     measure = SelectField(_l("Interim protection measure"), choices=[SelectChoice("", "—")]
@@ -63,7 +73,8 @@ class RiskForm(FlaskForm):
     measure_text = TextAreaField(_l("What was decided"), validators=[Optional(), Length(max=5000)])
 
 
-class MeasureForm(FlaskForm):
+class MeasureForm(OneOfManyForm):
+    prefix = "measure"
     measure = SelectField(_l("Interim protection measure"), choices=_choices(MEASURE_LABELS, MEASURE_KINDS),
                           validators=[InputRequired()])
     measure_text = TextAreaField(_l("What was decided"), validators=[Optional(), Length(max=5000)])
@@ -73,7 +84,8 @@ class ClaimStatusForm(FlaskForm):
     status = SelectField(_l("New status"), validators=[InputRequired()])
 
 
-class DisciplineForm(FlaskForm):
+class DisciplineForm(OneOfManyForm):
+    prefix = "discipline"
     who = StringField(_l("Who threatened or retaliated (a role or a pseudonym)"),
                       validators=[InputRequired(_l("Say who: a role or a pseudonym.")), Length(max=500)])
     kind = SelectField(_l("Action"), choices=_choices(DISCIPLINE_LABELS, DISCIPLINE_KINDS),
@@ -87,7 +99,8 @@ class StateForm(FlaskForm):
     state = SelectField(_l("New state"), validators=[InputRequired()])
 
 
-class RemedyForm(FlaskForm):
+class RemedyForm(OneOfManyForm):
+    prefix = "remedy"
     kind = SelectField(_l("Remedy"), choices=_choices(REMEDY_LABELS, REMEDY_KINDS), validators=[InputRequired()])
     details = TextAreaField(_l("Details (the reporter reads them)"),
                             validators=[InputRequired(_l("Describe the remedy.")), Length(max=5000)])
@@ -98,7 +111,8 @@ class RemedyForm(FlaskForm):
     due_on = DateField(_l("Due by"), validators=[Optional()])
 
 
-class BreachForm(FlaskForm):
+class BreachForm(OneOfManyForm):
+    prefix = "breach"
     reported_on = DateField(_l("Date they were informed"), validators=[Optional()])
 
 

@@ -57,15 +57,16 @@ def claim_page(claim, view, error=None, status=200):
     record = retaliation.record(db(), claim, g.identity)
     holder_form = KeyholderForm()
     holder_form.user.choices = inbox.colleague_choices(claim)
-    original_held = record.original is not None and cases.for_keyholder(db(), g.user.id, record.original.id)
+    original = record.original
+    original_held = original is not None and cases.for_keyholder(db(), g.user.id, original.id) is not None
     return render_template(
         "inbox/claim.html", view=view, record=record, error=error, overdue=cases.overdue(claim),
-        original_held=original_held is not None and original_held is not False,
-        risk_form=RiskForm(prefix="risk"), measure_form=MeasureForm(prefix="measure"), status_form=_status_form(claim),
-        discipline_form=DisciplineForm(prefix="discipline"), state_form=StateForm(), remedy_form=RemedyForm(prefix="remedy"),
-        breach_form=BreachForm(prefix="breach"), message_form=MessageForm(), note_form=NoteForm(), holder_form=holder_form,
+        original_held=original_held,
+        risk_form=RiskForm(), measure_form=MeasureForm(), status_form=_status_form(claim),
+        discipline_form=DisciplineForm(), state_form=StateForm(), remedy_form=RemedyForm(),
+        breach_form=BreachForm(), message_form=MessageForm(), note_form=NoteForm(), holder_form=holder_form,
         remove_form=ConfirmForm(),
-        overdue_remedy_ids={r.id for r in retaliation.overdue_remedies(db(), g.user.id) if r.case_id == claim.id},
+        overdue_remedy_ids={remedy.id for remedy, _details in record.remedies if retaliation.is_overdue(remedy)},
         remedy_moves=retaliation.REMEDY_TRANSITIONS, discipline_states=DISCIPLINE_STATES,
         claim_status_labels=CLAIM_STATUS_LABELS, risk_labels=RISK_LABELS, measure_labels=MEASURE_LABELS,
         discipline_labels=DISCIPLINE_LABELS, discipline_state_labels=DISCIPLINE_STATE_LABELS,
@@ -111,12 +112,12 @@ def make_blueprint(config):
         def action(claim, form):
             measures = [(form.measure.data, form.measure_text.data or "")] if form.measure.data else []
             retaliation.assess_risk(db(), g.user, claim, form.level.data, measures)
-        return act(case_id, RiskForm(prefix="risk"), action, "#course")
+        return act(case_id, RiskForm(), action, "#course")
 
     @bp.post("/<int:case_id>/measures")
     @login_required
     def measure(case_id):
-        return act(case_id, MeasureForm(prefix="measure"), lambda claim, form: retaliation.add_measure(
+        return act(case_id, MeasureForm(), lambda claim, form: retaliation.add_measure(
             db(), g.user, claim, form.measure.data, form.measure_text.data or ""), "#protection")
 
     @bp.post("/<int:case_id>/status")
@@ -130,7 +131,7 @@ def make_blueprint(config):
     @bp.post("/<int:case_id>/discipline")
     @login_required
     def discipline(case_id):
-        return act(case_id, DisciplineForm(prefix="discipline"), lambda claim, form: retaliation.add_discipline(
+        return act(case_id, DisciplineForm(), lambda claim, form: retaliation.add_discipline(
             db(), g.user, claim, form.kind.data, form.who.data, _not_later_than_today(form.decided_on.data),
             form.state.data), "#discipline")
 
@@ -159,7 +160,7 @@ def make_blueprint(config):
             amount = (form.amount.data or "").replace(",", ".")
             retaliation.add_remedy(db(), g.user, claim, form.kind.data, form.details.data, form.due_on.data,
                                    str(Decimal(amount)) if amount else "", (form.currency.data or "").upper())
-        return act(case_id, RemedyForm(prefix="remedy"), action, "#remedies")
+        return act(case_id, RemedyForm(), action, "#remedies")
 
     @bp.post("/<int:case_id>/remedies/<int:remedy_id>/state")
     @login_required
@@ -170,7 +171,7 @@ def make_blueprint(config):
     @bp.post("/<int:case_id>/breach")
     @login_required
     def breach(case_id):
-        return act(case_id, BreachForm(prefix="breach"), lambda claim, form: retaliation.report_breach(
+        return act(case_id, BreachForm(), lambda claim, form: retaliation.report_breach(
             db(), g.user, claim, _not_later_than_today(form.reported_on.data)), "#breach")
 
     return bp

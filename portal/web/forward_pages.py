@@ -202,9 +202,7 @@ def make_blueprint(config):
     @bp.post("/admin/partners/<int:partner_id>/refresh")
     @administrator_only
     def refresh_partner(partner_id):
-        partner = db().get(Partner, partner_id)
-        if partner is None:
-            abort(404)
+        partner = _partner_or_404(partner_id)
         if ConfirmForm().validate_on_submit():
             try:
                 partners.refresh(db(), g.user, partner)
@@ -216,14 +214,18 @@ def make_blueprint(config):
     @administrator_only
     def partner_token(partner_id):
         """The token the partner issued to us, once it has registered us in turn."""
-        partner = db().get(Partner, partner_id)
-        if partner is None:
-            abort(404)
+        partner = _partner_or_404(partner_id)
         token = (request.form.get("token") or "").strip()
         if not ConfirmForm().validate_on_submit() or not token:
             return _partners_page(PartnerForm(), _("Enter the token the partner issued to you."), None), 400
         partners.set_outbound_token(db(), g.user, partner, token)
         return redirect(url_for("forwards.partners_page"), 303)
+
+    def _partner_or_404(partner_id):
+        partner = db().get(Partner, partner_id)
+        if partner is None:
+            abort(404)
+        return partner
 
     def _partners_page(form, error, issued):
         return render_template(

@@ -124,14 +124,14 @@ def make_blueprint(config):
         report = intake.Report(
             language=g.language,
             categories=form.categories.data,
-            description=_clean_text(form.description.data),
+            description=typed_text.reporter_text(form.description.data),
             facility_id=None if facility == "other" else int(facility),
-            facility_other=_clean_text(form.facility_other.data),
-            when=_clean_text(form.when.data),
+            facility_other=typed_text.reporter_text(form.facility_other.data),
+            when=typed_text.reporter_text(form.when.data),
             ongoing=form.ongoing.data,
             people_affected=form.people_affected.data,
             immediate_danger=form.immediate_danger.data,
-            contact=_clean_text(form.contact.data),
+            contact=typed_text.reporter_text(form.contact.data),
             consent=form.consent.data,
             recipient_choice=form.recipient_choice.data,
             excluded_handlers=list(form.excluded_handlers.data or []),
@@ -192,6 +192,16 @@ def make_blueprint(config):
             return None
         return session["case"]
 
+    def _reporters_claim(claim_id):
+        """The case the reporter opened with the receipt, and their claim ``claim_id`` (else 303 or 404)."""
+        case_id = _reporter_case_id()
+        if case_id is None:
+            abort(redirect(url_for("reporter.follow_up"), 303))
+        claim = retaliation.reporter_claim(db(), case_id, claim_id)
+        if claim is None:
+            abort(404)
+        return case_id, claim
+
     @bp.route("/<lang>/case", methods=["GET", "POST"])
     def case():
         case_id = _reporter_case_id()
@@ -204,7 +214,7 @@ def make_blueprint(config):
                 error, status = _("Please check your answer and send it again."), 400
             else:
                 files, problem = uploaded_files(("photo", "voice", "files"), config)
-                text = _clean_text(form.message.data)
+                text = typed_text.reporter_text(form.message.data)
                 if problem:
                     error, status = problem
                 elif not text.strip() and not files:
@@ -267,12 +277,7 @@ def make_blueprint(config):
     @bp.post("/<lang>/case/claims/<int:claim_id>/remedies/<int:remedy_id>")
     def answer_remedy(claim_id, remedy_id):
         """The reporter confirms that a remedy was received, or says it was not."""
-        case_id = _reporter_case_id()
-        if case_id is None:
-            return redirect(url_for("reporter.follow_up"), 303)
-        claim = retaliation.reporter_claim(db(), case_id, claim_id)
-        if claim is None:
-            abort(404)
+        case_id, claim = _reporters_claim(claim_id)
         if not ConfirmForm().validate_on_submit() or request.form.get("answer") not in ("received", "not_received"):
             return _case_page(case_id, error=_("This page was open too long. Please try again."), status=400)
         try:
@@ -283,14 +288,9 @@ def make_blueprint(config):
 
     @bp.post("/<lang>/case/claims/<int:claim_id>/reply")
     def reply_on_claim(claim_id):
-        case_id = _reporter_case_id()
-        if case_id is None:
-            return redirect(url_for("reporter.follow_up"), 303)
-        claim = retaliation.reporter_claim(db(), case_id, claim_id)
-        if claim is None:
-            abort(404)
+        case_id, claim = _reporters_claim(claim_id)
         form = ReplyForm(max_text_chars=config["MAX_TEXT_CHARS"])
-        text = _clean_text(form.message.data)
+        text = typed_text.reporter_text(form.message.data)
         if not form.validate_on_submit() or not text:
             return _case_page(case_id, error=_("Write an answer or add a file."), status=400)
         followup.reply(db(), current_app.config, claim.id, text, [])
@@ -321,7 +321,7 @@ def make_blueprint(config):
         if problem:
             return render_template("reporter/claim.html", form=form, direct=True, error=problem[0]), problem[1]
         facility = form.facility.data
-        claim = _claim_of(form, facility_other=_clean_text(form.facility_other.data))
+        claim = _claim_of(form, facility_other=typed_text.reporter_text(form.facility_other.data))
         try:
             submitted = retaliation.file_directly(db(), current_app.config, claim,
                                                   None if facility == "other" else int(facility), g.language,
@@ -342,8 +342,8 @@ def make_blueprint(config):
 
     def _claim_of(form, facility_other=""):
         return retaliation.Claim(
-            types=list(form.types.data), description=_clean_text(form.description.data),
-            when=_clean_text(form.when.data), by_whom=_clean_text(form.by_whom.data),
+            types=list(form.types.data), description=typed_text.reporter_text(form.description.data),
+            when=typed_text.reporter_text(form.when.data), by_whom=typed_text.reporter_text(form.by_whom.data),
             facility_other=facility_other, about_user_ids=list(form.about.data or []),
         )
 
@@ -467,6 +467,3 @@ def make_blueprint(config):
 def _territory_names(language: str) -> dict:
     return dict(Locale.parse(language).territories)
 
-
-def _clean_text(text) -> str:
-    return typed_text.reporter_text(text)
