@@ -3,6 +3,7 @@
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -42,6 +43,23 @@ def _settings():
 
 def _session_factory(settings):
     return make_session_factory(make_engine(settings["DATABASE_URL"]))
+
+
+def _periodically(settings, step, loop: bool, interval: int) -> None:
+    """Run ``step(session)`` once, or every ``interval`` seconds with ``loop``.
+
+    ``step`` returns (whether it did anything, a line saying what); a loop
+    prints only the runs that did something.
+    """
+    factory = _session_factory(settings)
+    while True:
+        with factory() as session:
+            did_something, line = step(session)
+        if did_something or not loop:
+            click.echo(line)
+        if not loop:
+            return
+        time.sleep(interval)
 
 
 @click.group()
@@ -295,18 +313,12 @@ def notifications_group():
 @click.option("--interval", default=30, show_default=True)
 def notifications_send(loop, interval):
     """Send the notifications that are due; failures are retried later."""
-    import time
-
     settings = _settings()
-    factory = _session_factory(settings)
-    while True:
-        with factory() as session:
-            sent, failed = notifications.send_due(session, settings)
-        if sent or failed or not loop:
-            click.echo(f"sent {sent}, failed {failed}")
-        if not loop:
-            return
-        time.sleep(interval)
+
+    def send(session):
+        sent, failed = notifications.send_due(session, settings)
+        return (sent or failed), f"sent {sent}, failed {failed}"
+    _periodically(settings, send, loop, interval)
 
 
 @main.command()
@@ -364,18 +376,12 @@ def retention_group():
 @click.option("--interval", default=3600, show_default=True)
 def retention_run(loop, interval):
     """Delete the closed cases whose retention period (PORTAL_RETENTION_DAYS) has passed."""
-    import time
-
     settings = _settings()
-    factory = _session_factory(settings)
-    while True:
-        with factory() as session:
-            deleted = retention.purge(session, settings["RETENTION_DAYS"])
-        if deleted or not loop:
-            click.echo(f"deleted {deleted} closed cases")
-        if not loop:
-            return
-        time.sleep(interval)
+
+    def purge(session):
+        deleted = retention.purge(session, settings["RETENTION_DAYS"])
+        return deleted, f"deleted {deleted} closed cases"
+    _periodically(settings, purge, loop, interval)
 
 
 @main.group("forwards")
@@ -390,18 +396,10 @@ def forwards_group():
               help="Try every waiting bundle now, whatever its backoff (the partner says it is back).")
 def forwards_send(loop, interval, everything_now):
     """Deliver the bundles and statuses that are due; a partner that is down is retried with backoff."""
-    import time
-
-    settings = _settings()
-    factory = _session_factory(settings)
-    while True:
-        with factory() as session:
-            sent = forwarding.deliver_due(session, everything_now)
-        if sent or not loop:
-            click.echo(f"delivered {sent}")
-        if not loop:
-            return
-        time.sleep(interval)
+    def deliver(session):
+        sent = forwarding.deliver_due(session, everything_now)
+        return sent, f"delivered {sent}"
+    _periodically(_settings(), deliver, loop, interval)
 
 
 @forwards_group.command("import")
