@@ -5,7 +5,7 @@ import logging
 from flask import Flask
 
 from . import config as config_module
-from . import i18n, resources
+from . import resources
 from .db import make_engine, make_session_factory
 from .services import instance as instance_service
 
@@ -39,36 +39,9 @@ def create_app(config=None) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=86400,
     )
 
-    from .web import (
-        admin,
-        api,
-        claim_pages,
-        database,
-        errors,
-        forward_pages,
-        inbox,
-        oversight,
-        registry,
-        reporter,
-        security,
-        sessions,
-        uploads,
-    )
+    from . import web
 
-    app.request_class = uploads.InMemoryUploadRequest
-    app.session_interface = sessions.ServerSessionInterface(session_factory)
-    i18n.init_app(app, str(resources.folder("translations")))
-    app.teardown_appcontext(database.close)
-    app.after_request(security.add_headers)
-    app.register_blueprint(reporter.make_blueprint(app.config))
-    app.register_blueprint(inbox.make_blueprint(app.config))
-    app.register_blueprint(admin.make_blueprint(app.config))
-    app.register_blueprint(registry.make_blueprint(app.config))
-    app.register_blueprint(claim_pages.make_blueprint(app.config))
-    app.register_blueprint(oversight.make_blueprint(app.config))
-    app.register_blueprint(api.make_blueprint(app.config))
-    app.register_blueprint(forward_pages.make_blueprint(app.config))
-    errors.register(app)
+    web.init_app(app, session_factory)
     return app
 
 

@@ -16,7 +16,19 @@ from . import config as config_module
 from . import migrate
 from .db import make_engine, make_session_factory
 from .models import Case, User
-from .services import audit, backups, bundles, facilities, forwarding, handover, notifications, partners, retention, signing, users
+from .services import (
+    audit,
+    backups,
+    bundles,
+    facilities,
+    forwarding,
+    handover,
+    notifications,
+    partners,
+    retention,
+    signing,
+    users,
+)
 from .services import instance as instance_service
 
 DEMO_FACILITIES = [
@@ -204,7 +216,7 @@ def facilities_group():
 def facilities_import(csv_file, yes):
     """Check a disclosure file, show what it changes, and apply it with --yes."""
     from .services import registry
-    from .web.registry import describe_problem
+    from .web.admin.registry import describe_problem
 
     settings = _settings()
     data = csv_file.read_bytes()

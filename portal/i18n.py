@@ -77,11 +77,10 @@ def money(amount: str, currency: str = "") -> str:
         return f"{format_decimal(value)} {currency}"
 
 
-def init_app(app, translations_folder: str) -> None:
-    from .web import layout
-
+def init_app(app, translations_folder: str, locale_selector) -> None:
+    """Flask-Babel, with the page's language chosen by ``locale_selector`` (the web layer's)."""
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translations_folder
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
-    Babel(app, locale_selector=lambda: layout.language(app.config))
+    Babel(app, locale_selector=locale_selector)
     app.jinja_env.globals.update(format_date=format_date, format_decimal=format_decimal,
                                  format_percent=format_percent, money=money)

@@ -2,12 +2,14 @@
 
 import os
 
-from sqlalchemy import select
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, update
 
 import crypto
 
 from ..models import Instance
-from . import clock, signing
+from . import clock
 
 
 class NotInitialised(RuntimeError):
@@ -30,7 +32,7 @@ def initialise(session, organisation_name: str, post_quantum: bool = True):
             recovery_recipient=str(recovery.recipient),
             organisation_name=organisation_name,
             created_at=clock.now(),
-            signing_key=signing.new_private_bytes(),
+            signing_key=_new_signing_key(),
             post_quantum=post_quantum,
         )
     )
@@ -48,3 +50,20 @@ def load(session) -> Instance:
 def new_identity(session):
     """A fresh identity of this instance's key type (hybrid unless chosen otherwise at init)."""
     return crypto.generate_identity(pq=load(session).post_quantum)
+
+
+def signing_key(session) -> bytes:
+    """The instance's Ed25519 private key (raw bytes), which ``signing`` signs with."""
+    instance = load(session)
+    if instance.signing_key is None:
+        # An instance made before forwarding existed: the first node to need a key makes it.
+        session.execute(update(Instance).where(Instance.id == instance.id, Instance.signing_key.is_(None))
+                        .values(signing_key=_new_signing_key()))
+        session.commit()
+        session.refresh(instance)
+    return instance.signing_key
+
+
+def _new_signing_key() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())

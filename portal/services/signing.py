@@ -9,28 +9,14 @@ import json
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import update
 
-from ..models import Instance
 from . import instance as instance_service
 
 RAW = dict(encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw)
 
 
-def new_private_bytes() -> bytes:
-    return Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-
-
 def _private_key(session) -> Ed25519PrivateKey:
-    instance = instance_service.load(session)
-    if instance.signing_key is None:
-        # An instance made before forwarding existed: the first node to need a key makes it.
-        session.execute(update(Instance).where(Instance.id == instance.id, Instance.signing_key.is_(None))
-                        .values(signing_key=new_private_bytes()))
-        session.commit()
-        session.refresh(instance)
-    return Ed25519PrivateKey.from_private_bytes(instance.signing_key)
+    return Ed25519PrivateKey.from_private_bytes(instance_service.signing_key(session))
 
 
 def public_key(session) -> bytes:

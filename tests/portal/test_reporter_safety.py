@@ -163,7 +163,7 @@ def test_ended_sessions_leave_nothing_behind(app, client):
     with app.extensions["portal.sessions"]() as session:
         session.execute(update(WebSession).values(expires_at=clock.now() - timedelta(minutes=1)))
         session.commit()
-    from portal.web.sessions import CLEAN_ONE_IN
+    from portal.web.common.sessions import CLEAN_ONE_IN
 
     # New visitors clear out ended sessions now and then: after a few, none is left.
     for _visitor in range(CLEAN_ONE_IN):

@@ -24,21 +24,18 @@ from wtforms.fields.choices import SelectChoice
 
 import crypto
 
-from .. import i18n
-from ..models import Case, Facility
-from ..services import attachments, followup, forwarding, intake, receipts, retaliation, routing, typed_text
-from . import layout
-from .uploads import uploaded_files
-from .database import db
+from ... import i18n
+from ...models import Case, Facility
+from ...services import attachments, followup, forwarding, intake, receipts, retaliation, routing, typed_text
+from ..common import layout
+from ..common.database import db
+from ..common.fields import ConfirmForm
+from ..common.labels import CATEGORY_LABELS, RECIPIENT_CHOICES, REMEDY_LABELS, RETALIATION_LABELS
+from ..common.uploads import uploaded_files
 from .forms import (
-    CATEGORY_LABELS,
     CLAIM_STATE_LABELS,
-    RECIPIENT_CHOICES,
-    REMEDY_LABELS,
     REMEDY_STATE_LABELS,
-    RETALIATION_LABELS,
     ClaimForm,
-    ConfirmForm,
     DirectClaimForm,
     ReceiptForm,
     ReplyForm,

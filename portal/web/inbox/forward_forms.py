@@ -1,12 +1,12 @@
-"""Forms of forwarding: choosing what goes to a partner, registering partners, importing bundles."""
+"""Forms of forwarding in the inbox: choosing what goes to a partner, importing bundles, sending a status back."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from .forms import CheckboxesField
+from ..common.fields import CheckboxesField
 
 REMOTE_STATUS_LABELS = {
     "received": _l("Not acknowledged yet"),
@@ -33,16 +33,6 @@ class ForwardForm(FlaskForm):
     attachments = CheckboxesField(_l("Files"), coerce=int, choices=[], validators=[Optional()])
     retaliation_record = BooleanField(_l("The retaliation record and remedies"))
     cover_note = TextAreaField(_l("Cover note to the partner"), validators=[Optional(), Length(max=10000)])
-
-
-class PartnerForm(FlaskForm):
-    name = StringField(_l("Organisation"), validators=[InputRequired(_l("Enter the partner's name.")),
-                                                       Length(max=200)])
-    base_url = StringField(_l("Address of its portal (https://…)"),
-                           validators=[InputRequired(_l("Enter the partner's address.")), Length(max=500)])
-    fingerprint = StringField(_l("Fingerprint of its signing key (checked with the partner by phone or in person)"),
-                              validators=[InputRequired(_l("Enter the fingerprint."))])
-    token = StringField(_l("API token the partner issued to us"), validators=[Optional(), Length(max=500)])
 
 
 class ImportForm(FlaskForm):

@@ -7,20 +7,20 @@ dates, never the reporter's identity or what the reporter wrote. Statistics
 are for the authority and the monitor, with small counts suppressed.
 """
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
+from flask import abort, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 import crypto
 
-from ..models import RETALIATION_TYPES, Case, Facility
-from ..services import attachments, cases, clock, retaliation
-from .access import roles_only
-from .claim_forms import ESCALATION_LABELS, EscalationForm, ReferenceForm
-from .database import db
-from .forms import RETALIATION_LABELS
-from .inbox import inbox_context, load_user
-from .uploads import uploaded_files
+from ...models import RETALIATION_TYPES, Case, Facility
+from ...services import attachments, cases, clock, retaliation
+from ..common.access import roles_only
+from ..common.database import db
+from ..common.labels import RETALIATION_LABELS
+from ..common.staff import send_download, staff_blueprint
+from ..common.uploads import uploaded_files
+from .forms import ESCALATION_LABELS, EscalationForm, ReferenceForm
 
 ESCALATION_ROLES = ("administrator", "authority")
 STATISTICS_ROLES = ("administrator", "authority", "monitor")
@@ -32,9 +32,8 @@ ESCALATION_ERRORS = {
 
 
 def make_blueprint(config):
-    bp = Blueprint("oversight", __name__, url_prefix="/oversight")
-    bp.before_request(load_user)
-    bp.context_processor(lambda: dict(inbox_context(), escalation_labels=ESCALATION_LABELS))
+    bp = staff_blueprint("oversight", url_prefix="/oversight")
+    bp.context_processor(lambda: {"escalation_labels": ESCALATION_LABELS})
 
     @bp.route("/", methods=["GET", "POST"])
     @roles_only(*ESCALATION_ROLES)
@@ -92,11 +91,7 @@ def make_blueprint(config):
         if found is None:
             abort(404)
         item, data = found
-        extension = item.content_type.split("/")[-1].replace("jpeg", "jpg")
-        response = Response(data, mimetype=item.content_type)
-        response.headers["Content-Disposition"] = f'attachment; filename="escalation-{case_id}-{item.id}.{extension}"'
-        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+        return send_download(data, item.content_type, f"escalation-{case_id}-{item.id}")
 
     @bp.get("/statistics")
     @roles_only(*STATISTICS_ROLES)

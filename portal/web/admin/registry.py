@@ -1,6 +1,6 @@
 """Administrators: the facility registry and the contractor's disclosure files."""
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -8,13 +8,13 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
-from ..models import DisclosureImport, User
-from ..services import clock
-from ..services import registry as registry_service
-from .access import administrator_only
-from .database import db
-from .forms import ConfirmForm
-from .inbox import inbox_context, load_user
+from ...models import DisclosureImport, User
+from ...services import clock
+from ...services import registry as registry_service
+from ..common.access import administrator_only
+from ..common.database import db
+from ..common.fields import ConfirmForm
+from ..common.staff import send_download, staff_blueprint
 
 FIELD_LABELS = {
     "facility_id": _l("Facility ID"),
@@ -81,10 +81,7 @@ def _format_moment(moment):
 
 
 def make_blueprint(config):
-    bp = Blueprint("registry", __name__, url_prefix="/admin/facilities")
-    # Admin pages are inbox pages: the same log-in, language and layout.
-    bp.before_request(load_user)
-    bp.context_processor(inbox_context)
+    bp = staff_blueprint("registry", url_prefix="/admin/facilities")
 
     @bp.context_processor
     def registry_context():
@@ -160,9 +157,7 @@ def make_blueprint(config):
     @administrator_only
     def download(import_id):
         record = record_or_404(import_id)
-        response = Response(registry_service.original_file(record), mimetype="text/csv")
-        response.headers["Content-Disposition"] = f'attachment; filename="facility-disclosure-{record.id}.csv"'
-        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+        return send_download(registry_service.original_file(record), "text/csv",
+                             f"facility-disclosure-{record.id}")
 
     return bp

@@ -1,28 +1,24 @@
 """The retaliation officers' side of a claim: its course, protection, discipline,
 remedies, and informing the contracting authority and Electronics Watch.
 
-A claim is a case: its page is the inbox's case page, drawn with this module's
+A claim is a case: its page is the inbox's case page, drawn with this package's
 template and forms; the actions below answer its forms.
 """
 
 from datetime import date
 from decimal import Decimal
 
-from flask import Blueprint, g, redirect, render_template, url_for
+from flask import g, redirect, url_for
 from flask_babel import gettext as _
-from wtforms.fields.choices import SelectChoice
 
-from ..models import DISCIPLINE_STATES, DisciplinaryAction, Remedy
-from ..services import cases, clock, retaliation
-from . import forward_pages, inbox
-from .access import login_required
+from ...models import DISCIPLINE_STATES, DisciplinaryAction, Remedy
+from ...services import clock, retaliation
+from ..common.access import login_required
+from ..common.database import db
+from ..common.staff import staff_blueprint
+from .case_page import case_page, claim_status_form, keyholder_case
 from .claim_forms import (
-    CLAIM_STATUS_LABELS,
-    DISCIPLINE_LABELS,
-    DISCIPLINE_STATE_LABELS,
-    MEASURE_LABELS,
     REMEDY_STATE_LABELS,
-    RISK_LABELS,
     BreachForm,
     ClaimStatusForm,
     DisciplineForm,
@@ -31,9 +27,6 @@ from .claim_forms import (
     RiskForm,
     StateForm,
 )
-from .database import db
-from .forms import REMEDY_LABELS, RETALIATION_LABELS, ConfirmForm
-from .inbox_forms import KeyholderForm, MessageForm, NoteForm
 
 CLAIM_ERRORS = {
     "transition": lambda: _("The claim cannot move to this status now."),
@@ -45,43 +38,11 @@ CLAIM_ERRORS = {
 }
 
 
-def _status_form(claim):
-    form = ClaimStatusForm()
-    form.status.choices = [SelectChoice(s, CLAIM_STATUS_LABELS[s])
-                           for s in retaliation.CLAIM_TRANSITIONS[claim.status] if s != "risk_assessed"]
-    return form
-
-
-def claim_page(claim, view, error=None, status=200):
-    """The claim's page for one of its keyholders (``view`` is the opened case)."""
-    record = retaliation.record(db(), claim, g.identity)
-    holder_form = KeyholderForm()
-    holder_form.user.choices = inbox.colleague_choices(claim)
-    original = record.original
-    original_held = original is not None and cases.for_keyholder(db(), g.user.id, original.id) is not None
-    return render_template(
-        "inbox/claim.html", view=view, record=record, error=error, overdue=cases.overdue(claim),
-        original_held=original_held,
-        risk_form=RiskForm(), measure_form=MeasureForm(), status_form=_status_form(claim),
-        discipline_form=DisciplineForm(), state_form=StateForm(), remedy_form=RemedyForm(),
-        breach_form=BreachForm(), message_form=MessageForm(), note_form=NoteForm(), holder_form=holder_form,
-        remove_form=ConfirmForm(),
-        overdue_remedy_ids={remedy.id for remedy, _details in record.remedies if retaliation.is_overdue(remedy)},
-        remedy_moves=retaliation.REMEDY_TRANSITIONS, discipline_states=DISCIPLINE_STATES,
-        claim_status_labels=CLAIM_STATUS_LABELS, risk_labels=RISK_LABELS, measure_labels=MEASURE_LABELS,
-        discipline_labels=DISCIPLINE_LABELS, discipline_state_labels=DISCIPLINE_STATE_LABELS,
-        remedy_labels=REMEDY_LABELS, remedy_state_labels=REMEDY_STATE_LABELS,
-        retaliation_labels=RETALIATION_LABELS, **forward_pages.forwards_context(claim),
-    ), status
-
-
 def make_blueprint(config):
-    bp = Blueprint("claims", __name__, url_prefix="/inbox/claims")
-    bp.before_request(inbox.load_user)
-    bp.context_processor(inbox.inbox_context)
+    bp = staff_blueprint("claims", url_prefix="/inbox/claims")
 
     def held_claim(case_id):
-        claim = inbox.keyholder_case(case_id)
+        claim = keyholder_case(case_id)
         if claim.kind != "retaliation":
             return None
         return claim
@@ -90,13 +51,13 @@ def make_blueprint(config):
         return redirect(url_for("inbox.case", case_id=claim.id) + anchor, 303)
 
     def refused(claim, message):
-        return inbox.case_page(claim, message, 400)
+        return case_page(claim, message, 400)
 
     def act(case_id, form, action, anchor):
         """Check the form, run ``action(claim, form)``, and show what went wrong in words."""
         claim = held_claim(case_id)
         if claim is None:
-            return inbox.case_page(inbox.keyholder_case(case_id), _("This is not a retaliation claim."), 400)
+            return case_page(keyholder_case(case_id), _("This is not a retaliation claim."), 400)
         if not form.validate_on_submit():
             errors = [message for messages in form.errors.values() for message in messages]
             return refused(claim, " ".join(str(e) for e in errors) or _("This form expired. Please try again."))
@@ -124,7 +85,7 @@ def make_blueprint(config):
     @login_required
     def status(case_id):
         claim = held_claim(case_id)
-        form = _status_form(claim) if claim is not None else ClaimStatusForm()
+        form = claim_status_form(claim) if claim is not None else ClaimStatusForm()
         return act(case_id, form, lambda claim, form: retaliation.move_claim(db(), g.user, claim, form.status.data),
                    "#course")
 

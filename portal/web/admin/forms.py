@@ -1,13 +1,13 @@
-"""Forms of the secure inbox and the admin pages."""
+"""Forms of the administrators' pages: accounts, routing, settings and partners."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
-from ..models import ROLES
-from .forms import CheckboxesField
+from ...models import ROLES
+from ..common.fields import CheckboxesField
 
 ROLE_LABELS = {
     "investigator": _l("Investigator"),
@@ -16,59 +16,6 @@ ROLE_LABELS = {
     "monitor": _l("Monitor (Electronics Watch)"),
     "authority": _l("Contracting authority (escalation records and statistics)"),
 }
-OUTCOME_LABELS = {
-    "substantiated": _l("Substantiated"),
-    "partly_substantiated": _l("Partly substantiated"),
-    "not_substantiated": _l("Not substantiated"),
-    "out_of_scope": _l("Out of scope"),
-}
-
-
-class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[InputRequired(_l("Enter your username."))])
-    passphrase = PasswordField(_l("Passphrase"), validators=[InputRequired(_l("Enter your passphrase."))])
-    code = StringField(_l("Code from your authenticator app, or a recovery code"),
-                       validators=[InputRequired(_l("Enter the code from your authenticator app."))])
-
-
-class PassphraseForm(FlaskForm):
-    passphrase = PasswordField(_l("New passphrase"), validators=[InputRequired(_l("Choose a passphrase."))])
-    confirm = PasswordField(_l("The same passphrase again"),
-                            validators=[InputRequired(_l("Type the passphrase again."))])
-
-
-class ChangePassphraseForm(PassphraseForm):
-    current = PasswordField(_l("Current passphrase"), validators=[InputRequired(_l("Enter your passphrase."))])
-
-
-class CodeForm(FlaskForm):
-    code = StringField(_l("Code from your authenticator app"),
-                       validators=[InputRequired(_l("Enter the code from your authenticator app."))])
-
-
-class MessageForm(FlaskForm):
-    text = TextAreaField(_l("Message to the reporter"),
-                         validators=[InputRequired(_l("Write a message.")), Length(max=20000)])
-
-
-class NoteForm(FlaskForm):
-    text = TextAreaField(_l("Internal note (only keyholders read it)"),
-                         validators=[InputRequired(_l("Write a note.")), Length(max=20000)])
-
-
-class StatusForm(FlaskForm):
-    status = SelectField(_l("New status"), validators=[InputRequired()])
-    outcome = SelectField(
-        _l("Outcome (when closing)"),
-        choices=[SelectChoice("", "—")] + [SelectChoice(code, label) for code, label in OUTCOME_LABELS.items()],
-        validators=[Optional()],
-    )
-
-
-class KeyholderForm(FlaskForm):
-    user = SelectField(_l("Colleague"), validators=[InputRequired(_l("Choose a colleague."))])
-
-
 class InviteForm(FlaskForm):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=80)])
     display_name = StringField(_l("Name shown to colleagues"), validators=[InputRequired(), Length(max=200)])
@@ -115,3 +62,13 @@ class SettingsForm(FlaskForm):
                                             validators=[InputRequired(_l("Offer at least one choice."))])
     shown_handlers = CheckboxesField(_l("Handlers a reporter can leave out, by name"), coerce=int,
                                          validators=[Optional()])
+
+
+class PartnerForm(FlaskForm):
+    name = StringField(_l("Organisation"), validators=[InputRequired(_l("Enter the partner's name.")),
+                                                       Length(max=200)])
+    base_url = StringField(_l("Address of its portal (https://…)"),
+                           validators=[InputRequired(_l("Enter the partner's address.")), Length(max=500)])
+    fingerprint = StringField(_l("Fingerprint of its signing key (checked with the partner by phone or in person)"),
+                              validators=[InputRequired(_l("Enter the fingerprint."))])
+    token = StringField(_l("API token the partner issued to us"), validators=[Optional(), Length(max=500)])

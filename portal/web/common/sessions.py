@@ -8,8 +8,8 @@ under the cookie's key. Neither the database nor the cookie alone opens it.
 
 import base64
 import hashlib
-import json
 import itertools
+import json
 import logging
 import os
 from datetime import timedelta
@@ -22,8 +22,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CallbackDict
 
-from ..models import WebSession
-from ..services import clock
+from ...models import WebSession
+from ...services import clock
 
 COOKIE_NAME = "portal_session"
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from flask import g, request
 
-from .. import i18n
+from ... import i18n
 
 
 def language(config) -> str:

@@ -1,27 +1,19 @@
-"""Administrators: accounts and keys."""
+"""Administrators: the ordered routing rules, conflicts of interest, trying the
+rules on a sample report, and the alerts routing raised."""
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from .. import i18n
-from ..models import CATEGORIES, Exclusion, Facility, RoutingAlert, RoutingRule, User
-from ..services import clock, routing, users
-from ..services import instance as instance_service
-from .access import administrator_only
-from .database import db
-from .forms import CATEGORY_LABELS, RECIPIENT_CHOICES, ConfirmForm
-from .inbox import inbox_context, load_user
-from .inbox_forms import (
-    ANY,
-    ROLE_LABELS,
-    ExclusionForm,
-    InviteForm,
-    RuleForm,
-    SettingsForm,
-    TryForm,
-)
+from ... import i18n
+from ...models import CATEGORIES, Exclusion, Facility, RoutingAlert, RoutingRule, User
+from ...services import clock, routing
+from ..common.access import administrator_only
+from ..common.database import db
+from ..common.fields import ConfirmForm
+from ..common.labels import CATEGORY_LABELS, RECIPIENT_CHOICES
+from .forms import ANY, ExclusionForm, RuleForm, TryForm
 
 RULE_ERRORS = {
     "facility": lambda: _("This facility is not in the registry any more."),
@@ -36,57 +28,8 @@ RULE_ERRORS = {
                                 "by a rule."),
     "rule": lambda: _("This rule cannot be saved."),
 }
-ACCOUNT_ERRORS = {
-    "username": lambda: _("Use letters, digits, dots, dashes or underscores for the username."),
-    "username_taken": lambda: _("This username is taken."),
-    "role": lambda: _("Choose a role."),
-}
 
-
-def make_blueprint(config):
-    bp = Blueprint("admin", __name__, url_prefix="/admin")
-    # Admin pages are inbox pages: the same log-in, language and layout.
-    bp.before_request(load_user)
-    bp.context_processor(inbox_context)
-
-    def page(form=None, error=None, status=200, activation=None):
-        everyone = db().scalars(select(User).order_by(User.username)).all()
-        return render_template("admin/users.html", users=everyone, form=form or InviteForm(),
-                               reset_form=ConfirmForm(), role_labels=ROLE_LABELS, error=error,
-                               activation=activation), status
-
-    @bp.get("/users", endpoint="users")
-    @administrator_only
-    def user_list():
-        return page()
-
-    @bp.post("/users")
-    @administrator_only
-    def invite():
-        form = InviteForm()
-        if not form.validate_on_submit():
-            return page(form, _("Please check the fields."), 400)
-        try:
-            user, token = users.invite(db(), g.user, form.username.data, form.display_name.data, form.role.data,
-                                       form.email.data, form.default_recipient.data)
-        except users.AccountError as error:
-            return page(form, ACCOUNT_ERRORS.get(error.reason, ACCOUNT_ERRORS["role"])(), 400)
-        return page(activation=(user, _activation_link(token)))
-
-    @bp.post("/users/<int:user_id>/reset")
-    @administrator_only
-    def reset(user_id):
-        user = db().get(User, user_id)
-        if user is None:
-            abort(404)
-        if not ConfirmForm().validate_on_submit():
-            return page(error=_("This form expired. Please try again."), status=400)
-        token = users.reset_identity(db(), g.user, user)
-        return page(activation=(user, _activation_link(token)))
-
-    def _activation_link(token):
-        return current_app.config["BASE_URL"].rstrip("/") + url_for("inbox.activate", token=token)
-
+def add_routes(bp, config):
     def _choice_lists():
         facilities = db().scalars(select(Facility).where(Facility.active.is_(True)).order_by(Facility.name)).all()
         suppliers = sorted({f.supplier for f in facilities})
@@ -235,30 +178,3 @@ def make_blueprint(config):
         alert.resolved_at = clock.now()
         db().commit()
         return redirect(url_for("admin.routing_page"), 303)
-
-    @bp.route("/settings", methods=["GET", "POST"])
-    @administrator_only
-    def settings():
-        form = SettingsForm()
-        form.recipient_choices.choices = list(RECIPIENT_CHOICES)
-        handlers = db().scalars(select(User).where(User.role.in_(routing.CONTRACTOR_ROLES))
-                                .order_by(User.display_name)).all()
-        form.shown_handlers.choices = [SelectChoice(u.id, u.display_name) for u in handlers]
-        instance = instance_service.load(db())
-        error, status, saved = None, 200, False
-        if request.method == "POST":
-            if form.validate_on_submit():
-                instance.recipient_choices = ",".join(form.recipient_choices.data)
-                chosen = set(form.shown_handlers.data or [])
-                for user in handlers:
-                    user.shown_to_reporters = user.id in chosen
-                db().commit()
-                saved = True
-            else:
-                error, status = _("Offer reporters at least one choice of recipients."), 400
-        else:
-            form.recipient_choices.data = instance.recipient_choices.split(",")
-            form.shown_handlers.data = [u.id for u in handlers if u.shown_to_reporters]
-        return render_template("admin/settings.html", form=form, error=error, saved=saved), status
-
-    return bp

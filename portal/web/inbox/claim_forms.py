@@ -1,13 +1,13 @@
-"""Forms and labels of the retaliation officers' and the oversight pages."""
+"""Forms and labels of the retaliation officers' pages of a claim."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from ..models import DISCIPLINE_KINDS, DISCIPLINE_STATES, MEASURE_KINDS, REMEDY_KINDS, RISK_LEVELS
-from .forms import REMEDY_LABELS
+from ...models import DISCIPLINE_KINDS, DISCIPLINE_STATES, MEASURE_KINDS, REMEDY_KINDS, RISK_LEVELS
+from ..common.labels import REMEDY_LABELS
 
 CLAIM_STATUS_LABELS = {
     "received": _l("Received"),
@@ -39,18 +39,6 @@ REMEDY_STATE_LABELS = {
     "confirmed": _l("Confirmed by the reporter"),
     "disputed": _l("Disputed by the reporter"),
 }
-ESCALATION_LABELS = {
-    "breach_indicated": _l("Breach indicated"),
-    "cooperation_started": _l("Cooperation started"),
-    "statement_requested": _l("Written statement requested (measures and timeframe)"),
-    "statement_received": _l("Written statement received"),
-    "meeting_held": _l("Meeting with a senior representative held"),
-    "remedial_action_required": _l("Remedial action required"),
-    "notice_of_default": _l("Notice of default given (Royal Decree on execution, article 44, section 2)"),
-    "penalty_applied": _l("Special penalty of EUR 10,000 or ex officio measures applied"),
-}
-
-
 def _choices(labels, codes):
     return [SelectChoice(code, labels[code]) for code in codes]
 
@@ -114,15 +102,3 @@ class RemedyForm(OneOfManyForm):
 class BreachForm(OneOfManyForm):
     prefix = "breach"
     reported_on = DateField(_l("Date they were informed"), validators=[Optional()])
-
-
-class EscalationForm(FlaskForm):
-    step = SelectField(_l("Step"), validators=[InputRequired()])
-    happened_on = DateField(_l("Date"), validators=[Optional()])
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
-    documents = MultipleFileField(_l("Documents (PDF or photos)"))
-
-
-class ReferenceForm(FlaskForm):
-    reference = StringField(_l("Case reference (e.g. 2026-00042)"),
-                            validators=[InputRequired(_l("Enter a case reference."))])

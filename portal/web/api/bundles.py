@@ -8,8 +8,8 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ..services import bundles, forwarding, partners
-from .database import db
+from ...services import bundles, forwarding, partners
+from ..common.database import db
 
 BUNDLE_CAP_BYTES = 256 * 1024 * 1024
 BUNDLE_ERRORS = {

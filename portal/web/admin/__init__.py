@@ -1,0 +1,17 @@
+"""The administrators' pages: accounts, routing, settings (the ``admin``
+blueprint), the facility registry (``registry``) and partners (on the
+``forwards`` blueprint, beside forwarding's inbox routes)."""
+
+from ..common.staff import staff_blueprint
+from . import partners, registry, routing, settings, users
+
+
+def make_blueprint(config):
+    bp = staff_blueprint("admin", url_prefix="/admin")
+    users.add_routes(bp, config)
+    routing.add_routes(bp, config)
+    settings.add_routes(bp, config)
+    return bp
+
+
+__all__ = ["make_blueprint", "partners", "registry"]

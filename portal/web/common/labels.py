@@ -1,0 +1,83 @@
+"""The words pages use for the domain's codes: categories, retaliation types,
+remedies and case statuses, shared by the reporter's and the staff's pages."""
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms.fields.choices import SelectChoice
+
+CATEGORY_LABELS = {
+    "forced_labour": _l("Forced work, or you cannot leave the job"),
+    "recruitment_fees": _l("Fees paid to get the job, or debt to an agent"),
+    "child_labour": _l("Children working"),
+    "wages": _l("Pay, overtime pay or social insurance"),
+    "working_hours": _l("Too many working hours, or no day off"),
+    "health_safety": _l("Health and safety: danger, injuries, chemicals"),
+    "freedom_of_association": _l("Joining a union or speaking up together"),
+    "discrimination": _l("Unfair treatment (discrimination)"),
+    "harassment": _l("Violence, threats or harassment"),
+    "contracts_dismissal": _l("Contracts, dismissal or documents kept from you"),
+    "environment": _l("Pollution or harm to the environment"),
+    "other": _l("Something else"),
+}
+
+ONGOING_CHOICES = [
+    SelectChoice("yes", _l("Yes")),
+    SelectChoice("no", _l("No")),
+    SelectChoice("unknown", _l("I don't know")),
+]
+PEOPLE_CHOICES = [
+    SelectChoice("one", _l("Only me")),
+    SelectChoice("few", _l("A few people")),
+    SelectChoice("many", _l("Many people")),
+    SelectChoice("unknown", _l("I don't know")),
+]
+RECIPIENT_CHOICES = [
+    SelectChoice("contractor", _l("The company's investigators")),
+    SelectChoice("monitor", _l("Only Electronics Watch, the independent monitor")),
+    SelectChoice("both", _l("Both")),
+]
+CONSENT_CHOICES = [
+    SelectChoice("none", _l("No, only the people named above")),
+    SelectChoice("without_identity", _l("Yes, but without my name or contact details")),
+    SelectChoice("with_identity", _l("Yes, with my contact details")),
+]
+
+
+# Article 19 of EU Directive 2019/1937, in plain words.
+RETALIATION_LABELS = {
+    "dismissal": _l("Suspended or dismissed (fired)"),
+    "demotion": _l("Moved to a lower job, or a promotion held back"),
+    "transfer_pay_hours": _l("Moved to other work or another place, pay cut, or working hours changed"),
+    "withheld_training": _l("Training taken away"),
+    "negative_appraisal": _l("A bad review of my work, or a bad reference"),
+    "disciplinary_measure": _l("Punished, or made to pay a fine"),
+    "coercion_harassment": _l("Pressure, intimidation, bullying, or being left out by others"),
+    "discrimination": _l("Unfair treatment (discrimination)"),
+    "contract_not_renewed": _l("A temporary contract not made permanent, or not renewed"),
+    "harm_financial_loss": _l("Harm to me or my name, or money lost"),
+    "blacklisting": _l("Put on a blacklist, so I cannot find work"),
+    "early_termination": _l("A contract for goods or services ended early"),
+    "licence_cancelled": _l("A licence or permit cancelled (for example a work permit)"),
+    "medical_referral": _l("Sent to a doctor or psychiatrist against my will"),
+    "threats": _l("Threats or attempts to do any of these"),
+}
+REMEDY_LABELS = {
+    "reinstatement": _l("Getting your job back"),
+    "back_pay": _l("Pay you are owed (back pay)"),
+    "compensation": _l("Compensation"),
+    "restored_position_hours_contract": _l("Your position, hours or contract given back"),
+    "apology": _l("An apology"),
+    "medical_psychological_support": _l("Medical or psychological help"),
+    "legal_costs": _l("Your legal costs paid"),
+    "other": _l("Something else"),
+}
+STATUS_LABELS = {
+    "received": lambda: _("Received"),
+    "acknowledged": lambda: _("Acknowledged"),
+    "investigating": lambda: _("Under investigation"),
+    "feedback_given": lambda: _("Feedback given"),
+    "closed": lambda: _("Closed"),
+    "risk_assessed": lambda: _("Risk assessed"),
+    "substantiated": lambda: _("Substantiated"),
+    "not_substantiated": lambda: _("Not substantiated"),
+}

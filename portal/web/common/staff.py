@@ -1,0 +1,49 @@
+"""What every staff page (inbox, admin, oversight) shares: the logged-in user
+and their unlocked key, and the layout's context."""
+
+from flask import Blueprint, Response, current_app, g, session
+
+import crypto
+
+from ...models import User
+from . import layout
+from .database import db
+from .fields import ConfirmForm
+from .labels import CATEGORY_LABELS, RETALIATION_LABELS, STATUS_LABELS
+
+# The kind of session a staff member's log-in makes.
+USER = "user"
+
+
+def load_user():
+    """The logged-in user and their unlocked identity, for inbox and admin pages."""
+    g.user = None
+    g.identity = None
+    if session.kind == USER and session.get("user_id") and session.secret:
+        user = db().get(User, session["user_id"])
+        if user is not None and user.active:
+            g.user = user
+            g.identity = crypto.parse_identity(session.secret.decode("ascii"))
+    g.language = (g.user.language if g.user else None) or current_app.config["DEFAULT_LANGUAGE"]
+
+
+def staff_context():
+    return dict(layout.context(current_app.config), user=g.user, logout_form=ConfirmForm(),
+                status_labels=STATUS_LABELS, category_labels=dict(CATEGORY_LABELS, **RETALIATION_LABELS))
+
+
+def send_download(data: bytes, content_type: str, stem: str) -> Response:
+    """A file sent as a download that the browser never runs or renders inline."""
+    extension = content_type.split("/")[-1].replace("jpeg", "jpg").replace("mpeg", "mp3")
+    response = Response(data, mimetype=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{stem}.{extension}"'
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def staff_blueprint(name: str, url_prefix: str | None = None) -> Blueprint:
+    """A blueprint of staff pages: the same log-in, language and layout as the inbox."""
+    bp = Blueprint(name, __name__, url_prefix=url_prefix)
+    bp.before_request(load_user)
+    bp.context_processor(staff_context)
+    return bp

@@ -1,0 +1,126 @@
+"""Staff accounts in the inbox: log-in, log-out, activation with a passphrase
+and an authenticator app, and changing one's passphrase."""
+
+import base64
+import io
+
+import segno
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from ...services import users
+from ..common.access import login_required
+from ..common.database import db
+from ..common.fields import ConfirmForm
+from ..common.staff import USER
+from .forms import ChangePassphraseForm, CodeForm, LoginForm, PassphraseForm
+
+ACCOUNT_MESSAGES = {
+    "credentials": lambda d: _("The username, passphrase or code is not right."),
+    "throttled": lambda d: _("Too many failed attempts for this account. Wait %(minutes)s minutes and try again.",
+                             minutes=d.get("minutes", 15)),
+    "identity": lambda d: _("Your key could not be opened. Ask an administrator."),
+    "passphrase_short": lambda d: _("Use at least 12 characters: several words are easy to remember."),
+    "passphrase_weak": lambda d: _("This passphrase is too easy to guess. Add more unusual words."),
+    "totp": lambda d: _("This code is not right. Check the time on your phone and try the newest code."),
+}
+
+
+
+def add_routes(bp, config):
+    @bp.route("/login", methods=["GET", "POST"])
+    def login():
+        form = LoginForm()
+        if request.method == "GET":
+            expired = request.args.get("expired") == "1"
+            return render_template("inbox/login.html", form=form, error=_(
+                "Your session ended because it was idle or too old. Please log in again.") if expired else None)
+        if not form.validate_on_submit():
+            return render_template("inbox/login.html", form=form,
+                                   error=_("This form expired. Please try again.")), 400
+        try:
+            login = users.authenticate(db(), form.username.data, form.passphrase.data, form.code.data)
+        except users.AccountError as error:
+            status = 429 if error.reason == "throttled" else 401
+            return render_template("inbox/login.html", form=form,
+                                   error=ACCOUNT_MESSAGES[error.reason](error.details)), status
+        session.end()
+        session["user_id"] = login.user.id
+        session.set_secret(str(login.identity).encode("ascii"), USER)
+        target = request.args.get("next", "")
+        if not target.startswith(("/inbox/", "/admin/", "/oversight/")) or target.startswith("//"):
+            target = url_for("inbox.index")
+        return redirect(target, 303)
+
+    @bp.post("/logout")
+    def logout():
+        ConfirmForm().validate_on_submit()
+        session.end()
+        return redirect(url_for("inbox.login"), 303)
+
+    @bp.route("/activate/<token>", methods=["GET", "POST"])
+    def activate(token):
+        user = users.by_activation_token(db(), token)
+        if user is None:
+            abort(404)
+        if user.totp_secret:
+            return redirect(url_for("inbox.enrol", token=token), 303)
+        form = PassphraseForm()
+        error, status = None, 200
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                error, status = _("Please fill in both fields."), 400
+            elif form.passphrase.data != form.confirm.data:
+                error, status = _("The two passphrases are not the same."), 400
+            else:
+                try:
+                    users.set_passphrase_and_identity(db(), user, form.passphrase.data,
+                                                      current_app.config["IDENTITY_WORK_FACTOR"])
+                except users.AccountError as failure:
+                    error, status = ACCOUNT_MESSAGES[failure.reason]({}), 400
+                else:
+                    return redirect(url_for("inbox.enrol", token=token), 303)
+        return render_template("inbox/activate.html", form=form, user=user, error=error), status
+
+    @bp.route("/activate/<token>/totp", methods=["GET", "POST"])
+    def enrol(token):
+        user = users.by_activation_token(db(), token)
+        if user is None or not user.totp_secret:
+            abort(404)
+        form = CodeForm()
+        error, status = None, 200
+        if request.method == "POST":
+            try:
+                if not form.validate_on_submit():
+                    raise users.AccountError("totp")
+                codes = users.confirm_totp(db(), user, form.code.data)
+            except users.AccountError as failure:
+                error, status = ACCOUNT_MESSAGES[failure.reason]({}), 400
+            else:
+                return render_template("inbox/recovery_codes.html", codes=codes)
+        uri = users.totp_uri(user, config["ORGANISATION_NAME"])
+        qr = segno.make(uri, error="m")
+        svg = io.BytesIO()
+        qr.save(svg, kind="svg", scale=5, border=2)
+        qr_data = "data:image/svg+xml;base64," + base64.b64encode(svg.getvalue()).decode()
+        return render_template("inbox/enrol.html", form=form, secret=user.totp_secret, qr=qr_data,
+                               error=error), status
+
+    @bp.route("/account", methods=["GET", "POST"])
+    @login_required
+    def account():
+        form = ChangePassphraseForm()
+        error, status, done = None, 200, False
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                error, status = _("Please fill in every field."), 400
+            elif form.passphrase.data != form.confirm.data:
+                error, status = _("The two passphrases are not the same."), 400
+            else:
+                try:
+                    users.change_passphrase(db(), g.user, g.identity, form.current.data, form.passphrase.data,
+                                            current_app.config["IDENTITY_WORK_FACTOR"])
+                    done = True
+                except users.AccountError as failure:
+                    error, status = ACCOUNT_MESSAGES[failure.reason]({}), 400
+        return render_template("inbox/account.html", form=form, error=error, done=done), status

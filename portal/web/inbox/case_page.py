@@ -1,0 +1,152 @@
+"""A case's page as its keyholder sees it: a report, a retaliation claim, or a
+case a partner forwarded to us. The route modules of the inbox answer their
+forms and draw the page again through ``case_page`` when one is refused."""
+
+import json
+
+from flask import abort, g, render_template
+from flask_babel import gettext as _
+from wtforms.fields.choices import SelectChoice
+
+import crypto
+
+from ... import i18n
+from ...models import DISCIPLINE_STATES, Partner
+from ...services import cases, forwarding, handover, partners, retaliation
+from ..common.database import db
+from ..common.fields import ConfirmForm
+from ..common.labels import (
+    CATEGORY_LABELS,
+    CONSENT_CHOICES,
+    ONGOING_CHOICES,
+    PEOPLE_CHOICES,
+    REMEDY_LABELS,
+    RETALIATION_LABELS,
+    STATUS_LABELS,
+)
+from .claim_forms import (
+    CLAIM_STATUS_LABELS,
+    DISCIPLINE_LABELS,
+    DISCIPLINE_STATE_LABELS,
+    MEASURE_LABELS,
+    REMEDY_STATE_LABELS,
+    RISK_LABELS,
+    BreachForm,
+    ClaimStatusForm,
+    DisciplineForm,
+    MeasureForm,
+    RemedyForm,
+    RiskForm,
+    StateForm,
+)
+from .forms import OUTCOME_LABELS, KeyholderForm, MessageForm, NoteForm, StatusForm
+from .forward_forms import FORWARD_STATE_LABELS, REMOTE_STATUS_LABELS, SCOPE_LABELS, RemoteStatusForm
+
+
+def keyholder_case(case_id):
+    """The case, if this user holds it; 404 otherwise, whether or not it exists."""
+    case = cases.for_keyholder(db(), g.user.id, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+def case_page(case, error=None, status=200):
+    try:
+        view = cases.open_case(db(), g.user, g.identity, case)
+    except crypto.NoIdentityError:
+        # A new key (after a lost passphrase) that the recovery key has not re-admitted yet.
+        return render_template("inbox/message.html", message=_(
+            "Your key cannot open this case yet. The holder of the recovery key must re-admit your "
+            "new key first.")), 409
+    if case.kind == "retaliation":
+        return _claim_page(case, view, error, status)
+    if case.kind == "forwarded":
+        return _forwarded_page(case, view, error, status)
+    status_form = StatusForm()
+    status_form.status.choices = [SelectChoice(s, STATUS_LABELS[s]()) for s in cases.TRANSITIONS[case.status]]
+    holder_form = KeyholderForm()
+    holder_form.user.choices = colleague_choices(case)
+    answers = {name: {choice.value: choice.label for choice in choices} for name, choices in
+               (("ongoing", ONGOING_CHOICES), ("people_affected", PEOPLE_CHOICES), ("consent", CONSENT_CHOICES))}
+    return render_template("inbox/case.html", view=view, message_form=MessageForm(), note_form=NoteForm(),
+                           answers=answers, native_names=i18n.NATIVE_NAMES, outcome_labels=OUTCOME_LABELS,
+                           status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
+                           error=error, overdue=cases.overdue(case),
+                           claims=_claims_held(case), **_forwards_context(case)), status
+
+
+def colleague_choices(case):
+    """Colleagues routing allows to receive this case, who do not hold it yet."""
+    return [SelectChoice(str(u.id), u.display_name)
+            for u in handover.eligible_colleagues(db(), g.identity, case)]
+
+
+def claim_status_form(claim):
+    form = ClaimStatusForm()
+    form.status.choices = [SelectChoice(s, CLAIM_STATUS_LABELS[s])
+                           for s in retaliation.CLAIM_TRANSITIONS[claim.status] if s != "risk_assessed"]
+    return form
+
+
+def usable_partners():
+    """Partners a case can be forwarded to now: active, with a signing key and a monitor's recipient."""
+    return [p for p in partners.all_partners(db()) if p.active and p.signing_key and partners.monitor_recipients(p)]
+
+
+def _claims_held(case):
+    """The reporter's claims this user holds too: a claim about a keyholder never shows on their page."""
+    return [claim for claim in retaliation.claims_of(db(), case.id)
+            if cases.for_keyholder(db(), g.user.id, claim.id) is not None]
+
+
+def _claim_page(claim, view, error=None, status=200):
+    """The claim's page for one of its keyholders (``view`` is the opened case)."""
+    record = retaliation.record(db(), claim, g.identity)
+    holder_form = KeyholderForm()
+    holder_form.user.choices = colleague_choices(claim)
+    original = record.original
+    original_held = original is not None and cases.for_keyholder(db(), g.user.id, original.id) is not None
+    return render_template(
+        "inbox/claim.html", view=view, record=record, error=error, overdue=cases.overdue(claim),
+        original_held=original_held,
+        risk_form=RiskForm(), measure_form=MeasureForm(), status_form=claim_status_form(claim),
+        discipline_form=DisciplineForm(), state_form=StateForm(), remedy_form=RemedyForm(),
+        breach_form=BreachForm(), message_form=MessageForm(), note_form=NoteForm(), holder_form=holder_form,
+        remove_form=ConfirmForm(),
+        overdue_remedy_ids={remedy.id for remedy, _details in record.remedies if retaliation.is_overdue(remedy)},
+        remedy_moves=retaliation.REMEDY_TRANSITIONS, discipline_states=DISCIPLINE_STATES,
+        claim_status_labels=CLAIM_STATUS_LABELS, risk_labels=RISK_LABELS, measure_labels=MEASURE_LABELS,
+        discipline_labels=DISCIPLINE_LABELS, discipline_state_labels=DISCIPLINE_STATE_LABELS,
+        remedy_labels=REMEDY_LABELS, remedy_state_labels=REMEDY_STATE_LABELS,
+        retaliation_labels=RETALIATION_LABELS, **_forwards_context(claim),
+    ), status
+
+
+def _forwards_context(case) -> dict:
+    """What a case page shows about forwarding it."""
+    return dict(forwards=forwarding.forwards_of(db(), case.id), partners_by_id={
+        p.id: p for p in partners.all_partners(db())}, forward_state_labels=FORWARD_STATE_LABELS,
+        remote_status_labels=REMOTE_STATUS_LABELS, scope_labels=SCOPE_LABELS,
+        can_forward=bool(usable_partners()) and case.kind != "forwarded")
+
+
+def _forwarded_page(case, view, error=None, status=200):
+    """A case a partner forwarded to us, for its monitor users."""
+    received = forwarding.received_of(db(), case.id)
+    manifest = json.loads(received.manifest) if received else {}
+    extra = {}
+    for item in case.items:
+        if item.kind in ("claim", "cover_note", "retaliation_record"):
+            data = crypto.decrypt(item.blob, g.identity)
+            extra[item.kind] = json.loads(data) if item.kind != "cover_note" else data.decode("utf-8")
+    form = RemoteStatusForm()
+    order = forwarding.RECEIVED_STATUSES
+    current = received.status if received else "received"
+    form.status.choices = [SelectChoice(s, REMOTE_STATUS_LABELS[s]) for s in order[order.index(current) + 1:]]
+    partner = db().get(Partner, received.partner_id) if received else None
+    return render_template("inbox/forwarded.html", view=view, received=received, manifest=manifest,
+                           partner=partner, extra=extra, status_form=form, note_form=NoteForm(), error=error,
+                           remote_status_labels=REMOTE_STATUS_LABELS, scope_labels=SCOPE_LABELS,
+                           retaliation_labels=RETALIATION_LABELS, remedy_labels=REMEDY_LABELS,
+                           category_labels=dict(CATEGORY_LABELS, **RETALIATION_LABELS)), status

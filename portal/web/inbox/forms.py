@@ -1,0 +1,59 @@
+"""Forms of the secure inbox: log-in, account, and a case's messages, notes, status and keyholders."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+OUTCOME_LABELS = {
+    "substantiated": _l("Substantiated"),
+    "partly_substantiated": _l("Partly substantiated"),
+    "not_substantiated": _l("Not substantiated"),
+    "out_of_scope": _l("Out of scope"),
+}
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[InputRequired(_l("Enter your username."))])
+    passphrase = PasswordField(_l("Passphrase"), validators=[InputRequired(_l("Enter your passphrase."))])
+    code = StringField(_l("Code from your authenticator app, or a recovery code"),
+                       validators=[InputRequired(_l("Enter the code from your authenticator app."))])
+
+
+class PassphraseForm(FlaskForm):
+    passphrase = PasswordField(_l("New passphrase"), validators=[InputRequired(_l("Choose a passphrase."))])
+    confirm = PasswordField(_l("The same passphrase again"),
+                            validators=[InputRequired(_l("Type the passphrase again."))])
+
+
+class ChangePassphraseForm(PassphraseForm):
+    current = PasswordField(_l("Current passphrase"), validators=[InputRequired(_l("Enter your passphrase."))])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(_l("Code from your authenticator app"),
+                       validators=[InputRequired(_l("Enter the code from your authenticator app."))])
+
+
+class MessageForm(FlaskForm):
+    text = TextAreaField(_l("Message to the reporter"),
+                         validators=[InputRequired(_l("Write a message.")), Length(max=20000)])
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField(_l("Internal note (only keyholders read it)"),
+                         validators=[InputRequired(_l("Write a note.")), Length(max=20000)])
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(_l("New status"), validators=[InputRequired()])
+    outcome = SelectField(
+        _l("Outcome (when closing)"),
+        choices=[SelectChoice("", "—")] + [SelectChoice(code, label) for code, label in OUTCOME_LABELS.items()],
+        validators=[Optional()],
+    )
+
+
+class KeyholderForm(FlaskForm):
+    user = SelectField(_l("Colleague"), validators=[InputRequired(_l("Choose a colleague."))])

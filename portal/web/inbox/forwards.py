@@ -1,0 +1,124 @@
+"""Forwarding in the inbox: a keyholder forwards a case to a partner; monitor
+users import offline bundles and send their status back. (Administrators
+register the partners: ``web.admin.partners``.)"""
+
+from flask import abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from wtforms.fields.choices import SelectChoice
+
+from ...models import Forward, Partner
+from ...services import bundles, cases, forwarding
+from ..common.access import login_required, roles_only
+from ..common.database import db
+from ..common.staff import send_download
+from .case_page import case_page, keyholder_case, usable_partners
+from .forward_forms import REMOTE_STATUS_LABELS, SCOPE_LABELS, ForwardForm, ImportForm, RemoteStatusForm
+
+FORWARD_ERRORS = {
+    "consent": lambda: _("The reporter did not agree to share this report, and nothing obliges it: it cannot be "
+                         "forwarded."),
+    "partner": lambda: _("This partner cannot receive bundles: refresh its keys on the partners page."),
+    "recipients": lambda: _("This partner has no monitor user with a key yet: nothing could open the bundle."),
+    "nothing": lambda: _("Choose what to forward."),
+}
+BUNDLE_ERRORS = {
+    "malformed": lambda: _("This file is not a bundle."),
+    "signature": lambda: _("This bundle is not signed by its sender's registered key: it was changed or forged. "
+                           "Nothing was stored."),
+    "sender": lambda: _("This bundle is not signed by its sender's registered key: it was changed or forged. "
+                        "Nothing was stored."),
+    "addressee": lambda: _("This bundle was made for another organisation. Nothing was stored."),
+    "contents": lambda: _("An item of this bundle was changed. Nothing was stored."),
+    "unknown_sender": lambda: _("This bundle comes from an organisation that is not a registered partner. "
+                                "Nothing was stored."),
+}
+
+
+
+def add_routes(bp, config):
+    """Forwarding's inbox routes, on the ``forwards`` blueprint it shares with the partners' pages."""
+
+    def _form_for(case, plan):
+        form = ForwardForm()
+        form.partner.choices = [SelectChoice(p.id, p.name) for p in usable_partners()]
+        form.messages.choices = [SelectChoice(item.id, f"{item.created_on.isoformat()} · {text[:80]}")
+                                 for item, text in plan.messages]
+        form.attachments.choices = [SelectChoice(item.id, f"{item.content_type} · {item.size // 1024} KB")
+                                    for item in plan.attachments]
+        return form
+
+    @bp.route("/inbox/cases/<int:case_id>/forward", methods=["GET", "POST"])
+    @login_required
+    def forward(case_id):
+        case = keyholder_case(case_id)
+        if case.kind == "forwarded":
+            abort(404)
+        plan = forwarding.plan(db(), case, g.identity)
+        form = _form_for(case, plan)
+        error, status = None, 200
+        if request.method == "GET" and request.args.get("mandatory") == "1":
+            # The contract's notification, prepared in one step: everything consent allows.
+            form.messages.data = [item.id for item, _text in plan.messages]
+            form.attachments.data = [item.id for item in plan.attachments]
+            form.retaliation_record.data = plan.has_retaliation_record
+        elif request.method == "POST":
+            if not form.validate_on_submit():
+                error, status = _("Choose the partner and what to forward."), 400
+            else:
+                partner = db().get(Partner, form.partner.data)
+                choice = forwarding.Choice(report=form.report.data, message_ids=list(form.messages.data or []),
+                                           attachment_ids=list(form.attachments.data or []),
+                                           retaliation_record=form.retaliation_record.data,
+                                           cover_note=form.cover_note.data or "")
+                try:
+                    made = forwarding.create(db(), g.user, g.identity, case, partner, choice)
+                except forwarding.ForwardError as failure:
+                    error, status = FORWARD_ERRORS[failure.reason](), 400
+                else:
+                    forwarding.deliver(db(), made)
+                    return redirect(url_for("inbox.case", case_id=case.id) + "#forwards", 303)
+        return render_template("inbox/forward.html", case=case, plan=plan, form=form, error=error,
+                               scope_labels=SCOPE_LABELS), status
+
+    @bp.get("/inbox/forwards/<int:forward_id>/bundle")
+    @login_required
+    def bundle(forward_id):
+        made = db().get(Forward, forward_id)
+        if made is None or cases.for_keyholder(db(), g.user.id, made.case_id) is None:
+            abort(404)
+        return send_download(made.bundle, "application/zip", f"bundle-{made.bundle_id}")
+
+    @bp.route("/inbox/forwards/import", methods=["GET", "POST"])
+    @roles_only("monitor")
+    def import_bundle():
+        form = ImportForm()
+        error, status = None, 200
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                error, status = _("Choose a bundle file."), 400
+            else:
+                try:
+                    filed = forwarding.import_file(db(), form.bundle.data.read(), config["BASE_URL"])
+                except bundles.BundleError as failure:
+                    error, status = BUNDLE_ERRORS.get(failure.reason, BUNDLE_ERRORS["malformed"])(), 400
+                else:
+                    return redirect(url_for("inbox.case", case_id=filed.received.case_id), 303)
+        return render_template("inbox/import.html", form=form, error=error), status
+
+    @bp.post("/inbox/cases/<int:case_id>/remote-status")
+    @login_required
+    def remote_status(case_id):
+        case = keyholder_case(case_id)
+        received = forwarding.received_of(db(), case.id)
+        if received is None:
+            abort(404)
+        form = RemoteStatusForm()
+        form.status.choices = list(REMOTE_STATUS_LABELS)
+        if not form.validate_on_submit():
+            return case_page(case, _("Choose a status."), 400)
+        try:
+            forwarding.set_status(db(), g.user, received, form.status.data)
+        except forwarding.ForwardError:
+            return case_page(case, _("Choose a status."), 400)
+        forwarding.send_status(db(), received)
+        return redirect(url_for("inbox.case", case_id=case.id), 303)
