@@ -51,6 +51,7 @@ def add_routes(bp, config):
                                    error=ACCOUNT_MESSAGES[error.reason](error.details)), status
         session.end()
         session["user_id"] = login.user.id
+        session["epoch"] = login.user.session_epoch
         session.set_secret(str(login.identity).encode("ascii"), USER)
         target = request.args.get("next", "")
         if not target.startswith(("/inbox/", "/admin/", "/oversight/")) or target.startswith("//"):
