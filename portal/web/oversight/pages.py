@@ -20,7 +20,7 @@ from ..common.database import db
 from ..common.labels import RETALIATION_LABELS
 from ..common.staff import send_download, staff_blueprint
 from ..common.uploads import uploaded_files
-from .forms import ESCALATION_LABELS, EscalationForm, ReferenceForm
+from .forms import ESCALATION_LABELS, CorrectionForm, DueForm, EscalationForm, ReferenceForm
 
 ESCALATION_ROLES = ("administrator", "authority")
 STATISTICS_ROLES = ("administrator", "authority", "monitor")
@@ -28,6 +28,11 @@ ESCALATION_ERRORS = {
     "order": lambda: _("The escalation procedure goes step by step: choose the next step."),
     "step": lambda: _("Choose a step from the list."),
     "date": lambda: _("A date cannot be in the future."),
+    "date_order": lambda: _("Dates move forward: a step cannot come before the step it follows, nor be due before "
+                            "it happened."),
+    "withdraw_latest": lambda: _("Only the latest step can be marked as not having happened."),
+    "correction": lambda: _("Choose a step of this record."),
+    "due": lambda: _("A due date belongs to the latest step of a record that is not resolved."),
 }
 
 
@@ -55,16 +60,60 @@ def make_blueprint(config):
         if case is None:
             abort(404)
         form = EscalationForm()
-        form.step.choices = [SelectChoice(s, ESCALATION_LABELS[s])
-                             for s in retaliation.next_escalation_steps(db(), case.id)]
         error, status = None, 200
         if g.user.role == "administrator" and form.is_submitted():
+            form.step.choices = list(retaliation.next_escalation_steps(db(), case.id))
             error, status = _record_step(case, form)
             if error is None:
                 return redirect(url_for("oversight.escalation", case_id=case.id) + "#timeline", 303)
+        return _record_page(case, form, error, status)
+
+    def _record_page(case, form=None, error=None, status=200):
+        form = form or EscalationForm()
+        form.step.choices = [SelectChoice(s, ESCALATION_LABELS[s])
+                             for s in retaliation.next_escalation_steps(db(), case.id)]
         facility = db().get(Facility, case.facility_id) if case.facility_id else None
+        record = retaliation.timeline(db(), case.id)
         return render_template("oversight/escalation.html", case=case, facility=facility, form=form,
-                               error=error, timeline=retaliation.read_timeline(db(), case.id, g.identity)), status
+                               error=error, timeline=retaliation.read_timeline(db(), case.id, g.identity),
+                               overdue=retaliation.escalation_overdue(record), correction_form=CorrectionForm(),
+                               due_form=DueForm()), status
+
+    def _visible_or_404(case_id):
+        case = oversight.visible_case(db(), g.user, case_id)
+        if case is None:
+            abort(404)
+        return case
+
+    @bp.post("/cases/<int:case_id>/steps/<int:entry_id>/correct")
+    @roles_only("administrator")
+    def correct(case_id, entry_id):
+        case = _visible_or_404(case_id)
+        form = CorrectionForm()
+        if not form.validate_on_submit():
+            return _record_page(case, error=_("Give the corrected date, or say that the step did not happen."),
+                                status=400)
+        try:
+            retaliation.correct_escalation(db(), g.user, case, entry_id, form.happened_on.data,
+                                           form.note.data or "", form.withdrawn.data)
+        except retaliation.RetaliationError as failure:
+            return _record_page(case, error=ESCALATION_ERRORS.get(failure.reason, ESCALATION_ERRORS["step"])(),
+                                status=400)
+        return redirect(url_for("oversight.escalation", case_id=case.id) + "#timeline", 303)
+
+    @bp.post("/cases/<int:case_id>/due")
+    @roles_only(*ESCALATION_ROLES)
+    def due(case_id):
+        case = _visible_or_404(case_id)
+        form = DueForm()
+        if not form.validate_on_submit():
+            return _record_page(case, error=_("Give the date by which the next step is due."), status=400)
+        try:
+            retaliation.set_escalation_due(db(), g.user, case, form.due_on.data)
+        except retaliation.RetaliationError as failure:
+            return _record_page(case, error=ESCALATION_ERRORS.get(failure.reason, ESCALATION_ERRORS["step"])(),
+                                status=400)
+        return redirect(url_for("oversight.escalation", case_id=case.id) + "#timeline", 303)
 
     def _record_step(case, form):
         if not form.validate_on_submit():
@@ -74,7 +123,7 @@ def make_blueprint(config):
             return problem
         try:
             retaliation.record_escalation(db(), g.user, case, form.step.data, form.note.data or "",
-                                          form.happened_on.data, files)
+                                          form.happened_on.data, files, form.due_on.data)
         except attachments.AttachmentError:
             return _("Documents must be PDF files or photos."), 400
         except retaliation.RetaliationError as failure:
