@@ -1,5 +1,7 @@
 """``portal``: initialise, demo, serve and maintain an instance."""
 
+import csv
+import json
 import os
 import secrets
 import sys
@@ -331,6 +333,39 @@ def audit_verify():
     if not verdict.ok:
         raise click.ClickException(f"audit trail broken: {verdict.problem}")
     click.echo(f"audit trail intact: {verdict.entries} entries, head {verdict.head.hex()}")
+
+
+@audit_group.command("export")
+@click.option("--format", "form", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write (default: standard output).")
+def audit_export(form, output):
+    """Write the whole trail, oldest first, with the chain's head digest to check it against."""
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        verdict = audit.verify(session)
+        handle = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            if form == "json":
+                handle.write('{"head": "%s", "intact": %s, "entries": [\n' % (
+                    verdict.head.hex(), "true" if verdict.ok else "false"))
+                for index, row in enumerate(audit.export_rows(session)):
+                    handle.write((",\n" if index else "") + json.dumps(row, ensure_ascii=False))
+                handle.write("\n]}\n")
+            else:
+                writer = csv.DictWriter(handle, fieldnames=["id", "at", "actor_user_id", "action", "case_id",
+                                                            "detail", "digest"])
+                writer.writeheader()
+                for row in audit.export_rows(session):
+                    writer.writerow(row)
+        finally:
+            if output:
+                handle.close()
+    message = f"audit trail {'intact' if verdict.ok else 'BROKEN: ' + verdict.problem}: " \
+              f"{verdict.entries} entries, head {verdict.head.hex()}"
+    click.echo(message, err=True)
+    if not verdict.ok:
+        raise SystemExit(1)
 
 
 @main.group("recovery")

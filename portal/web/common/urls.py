@@ -2,8 +2,7 @@
 
 from werkzeug.routing import IntegerConverter
 
-# The largest id a database integer column holds (PostgreSQL's INTEGER).
-LARGEST_ID = 2**31 - 1
+from ...db import LARGEST_ID
 
 
 class RowIdConverter(IntegerConverter):
