@@ -1,0 +1,211 @@
+"""No trace of when the worker came: after a whole journey, nothing stored ties a
+case or a reporter's session to a time finer than the day.
+
+A worker reports with a photo, the investigator answers, the worker comes back
+with the receipt, answers with a file and says she was punished for reporting;
+notices go out by e-mail, and some wait. Then every table and column of the
+database (found by inspection, so a new table is covered the day it appears)
+and the raw database files, WAL included, are read like an attacker who took
+the disk would read them.
+"""
+
+import io
+import json
+import re
+from datetime import date, datetime, time
+
+import pytest
+from aiosmtpd.controller import Controller
+from live_server import free_port
+from PIL import Image
+from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
+from sqlalchemy import MetaData, Table, inspect, select, text, update
+
+from portal import migrate
+from portal.models import Case, RoutingAlert
+from portal.services import clock, messaging, notifications
+
+# Where a fine time is the point and no reporter's visit is told by it: the staff's own
+# doings (they are not anonymous). Each entry: (table, column) -> which rows may have it.
+STAFF_TIMES = {
+    ("audit_entries", "at"): lambda row: row["actor_user_id"] is not None,
+    ("case_items", "created_at"): lambda row: row["author"] == "handler",
+    ("routing_alerts", "resolved_at"): lambda row: True,
+    ("web_sessions", "expires_at"): lambda row: row["kind"] == "user",
+    ("web_sessions", "absolute_expiry"): lambda row: row["kind"] == "user",
+}
+FINE_TEXT = re.compile(rb"(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?")
+MIDNIGHT = (b"00", b"00", b"00")
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """A database of its own: the raw files must hold this journey and nothing else."""
+    url = f"sqlite:///{tmp_path / 'journey.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def mail_server():
+    class Accept:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    controller = Controller(Accept(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+def photo():
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (20, 120, 200)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def whole_journey(app, facility, investigators, mail_server):
+    """Report with a photo, answer, come back, reply with a file, claim; some notices sent, some waiting."""
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=mail_server.port)
+    worker = app.test_client()
+    receipt = receipt_on(send_report(worker, facility, files={"photo": [(io.BytesIO(photo()), "a.jpg")]}))
+    with app.extensions["portal.sessions"]() as session:
+        assert notifications.send_due(session, app.config) == (2, 0)
+        case = session.scalars(select(Case)).one()
+        anna, _identity = investigators["anna"]
+        messaging.post_to_reporter(session, case, anna, "Thank you. Which line do you work on?")
+    returning = app.test_client()
+    assert log_in_with_receipt(returning, receipt).status_code == 303
+    page = returning.get("/en/case")
+    answered = returning.post("/en/case", data={
+        "csrf_token": csrf_token(page), "message": "Line 4.",
+        "photo": [(io.BytesIO(photo()), "b.jpg")]}, content_type="multipart/form-data")
+    assert answered.status_code == 303
+    claim_form = returning.get("/en/case/claim")
+    draft = re.search(r'name="submission" type="hidden" value="([^"]+)"', claim_form.get_data(as_text=True))
+    claimed = returning.post("/en/case/claim", data={
+        "csrf_token": csrf_token(claim_form), "submission": draft.group(1), "types": ["dismissal"],
+        "when": "Last week", "by_whom": "The line leader", "description": "I was sent home after reporting.",
+    }, content_type="multipart/form-data")
+    assert claimed.status_code == 303
+    returning.get("/en/case")  # the session is still open, as on the worker's phone
+
+
+def fine_times_tied_to_a_case_or_a_reporter(engine):
+    """Every (table, column, value) that ties a case or a reporter's session to a time finer than the day,
+    and every reporter's session row that names a case in clear; and the fine times kept that tie
+    nothing to a case or a reporter (the staff's, the instance's)."""
+    found, allowed_text = [], set()
+    metadata = MetaData()
+    with engine.connect() as connection:
+        references = {f"{day.year}-{case_id:05d}" for case_id, day in connection.execute(
+            text("SELECT id, received_on FROM cases")).all() for day in [_as_date(day)]}
+        for name in inspect(engine).get_table_names():
+            table = Table(name, metadata, autoload_with=connection)
+            raw = [dict(row._mapping) for row in connection.execute(text(f'SELECT * FROM "{name}"'))]
+            typed = [dict(row._mapping) for row in connection.execute(select(table))]
+            for raw_row, row in zip(raw, typed, strict=True):
+                tied = _tied_to_a_case(name, table, row, references)
+                reporter_session = name == "web_sessions" and row.get("kind") != "user"
+                if reporter_session and any(_names_a_case(value) for value in row.values()):
+                    found.append((name, "*", "a case named in a reporter's session"))
+                for column, value in row.items():
+                    if not _finer_than_a_day(value):
+                        continue
+                    staff = STAFF_TIMES.get((name, column), lambda _row: False)(row)
+                    if (tied or reporter_session) and not staff:
+                        found.append((name, column, value))
+                    else:
+                        allowed_text.add(_as_bytes(raw_row[column]))
+    return found, allowed_text
+
+
+def _as_date(value):
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _tied_to_a_case(name, table, row, references):
+    if name == "cases" or "case_id" in row:
+        return True
+    if any(key.column.table.name == "cases" for key in table.foreign_keys):
+        return True
+    return any(reference in value for value in row.values() if isinstance(value, str) for reference in references)
+
+
+def _names_a_case(value):
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return isinstance(value, str) and re.search(r'"case"|case_id', value) is not None
+
+
+def _finer_than_a_day(value):
+    if isinstance(value, datetime):
+        return value.time() != time()
+    if isinstance(value, (str, bytes)):
+        encoded = value.encode("utf-8") if isinstance(value, str) else value
+        return any(match.groups()[1:4] != MIDNIGHT for match in FINE_TEXT.finditer(encoded))
+    return False
+
+
+def _as_bytes(value):
+    return str(value).encode("utf-8") if not isinstance(value, bytes) else value
+
+
+def fine_times_in_the_files(database_path, allowed_text):
+    """Fine times written anywhere in the database's files, the WAL and free pages included,
+    that are not a staff time still in its place."""
+    leftovers = []
+    for path in sorted(database_path.parent.glob(database_path.name + "*")):
+        for match in FINE_TEXT.finditer(path.read_bytes()):
+            if match.groups()[1:4] != MIDNIGHT and not any(match.group(0) in kept for kept in allowed_text):
+                leftovers.append((path.name, match.group(0)))
+    return leftovers
+
+
+def database_path(app):
+    return app.extensions["portal.engine"].url.database
+
+
+def test_after_a_whole_journey_nothing_stored_tells_the_hour_of_a_case_or_a_workers_visit(
+        app, facility_ids, investigators, mail_server):
+    from pathlib import Path
+
+    whole_journey(app, facility_ids[0], investigators, mail_server)
+    engine = app.extensions["portal.engine"]
+    found, allowed = fine_times_tied_to_a_case_or_a_reporter(engine)
+    assert found == []
+    path = Path(database_path(app))
+    assert path.with_name(path.name + "-wal").exists(), "the WAL is read too"
+    assert fine_times_in_the_files(path, allowed) == []
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM outbox WHERE attempts = 0")) > 0, \
+            "notices still waiting were looked at too"
+        assert connection.scalar(text("SELECT count(*) FROM web_sessions")) > 0
+
+
+@pytest.mark.parametrize("seeded", ["routing alert", "session", "deleted row"])
+def test_the_scan_catches_an_hour_stored_beside_a_case(app, facility_ids, investigators, mail_server, seeded):
+    """The scan can fail: a precise time seeded next to a case, in a session, or deleted but left in the files."""
+    from pathlib import Path
+
+    whole_journey(app, facility_ids[0], investigators, mail_server)
+    engine = app.extensions["portal.engine"]
+    moment = clock.now().replace(hour=13, minute=37, second=5)
+    with app.extensions["portal.sessions"]() as session:
+        case_id = session.scalars(select(Case.id)).first()
+        if seeded == "session":
+            session.execute(text("UPDATE web_sessions SET data = :data"), {"data": json.dumps({"case": case_id})})
+        else:
+            session.add(RoutingAlert(case_id=case_id, code="seeded", created_at=moment))
+        session.commit()
+        if seeded == "deleted row":
+            session.execute(RoutingAlert.__table__.delete().where(RoutingAlert.code == "seeded"))
+            session.execute(update(Case).values(status=Case.status))
+            session.commit()
+    found, allowed = fine_times_tied_to_a_case_or_a_reporter(engine)
+    leftovers = fine_times_in_the_files(Path(database_path(app)), allowed)
+    if seeded == "deleted row":
+        assert found == [] and leftovers, "a deleted row's time left in the files is found"
+    else:
+        assert found, f"a {seeded} with a precise time next to a case is found"
+
