@@ -2,6 +2,7 @@
 
 import io
 
+import pytest
 from reporter_pages import csrf_token, draft_id, log_in_with_receipt, open_form, receipt_on, send_report
 from sqlalchemy import func, select
 
@@ -66,18 +67,35 @@ def test_two_reports_written_in_two_tabs_of_one_phone_are_both_stored(app, clien
         assert "already arrived" not in sent.get_data(as_text=True)
         receipts.append(receipt_on(sent))
     assert receipts[0] != receipts[1] and count_cases(app) == 2
-    assert receipt_on(client.get("/en/report")) == receipts[1]  # reopening shows the last one sent
 
 
-def test_a_worker_who_reopens_the_form_learns_the_report_arrived(app, client, facility_ids):
-    receipt = receipt_on(send_report(client, facility_ids[0]))
-    again = client.get("/en/report")
-    assert again.status_code == 200
-    assert receipt_on(again) == receipt
-    finish = client.post("/en/report/new", data={"csrf_token": csrf_token(again)})
+@pytest.mark.parametrize("kind", ["report", "retaliation"])
+def test_on_a_shared_phone_the_receipt_is_shown_once_and_nothing_is_sent_twice(app, client, facility_ids, kind):
+    """Reopening the form shows a blank one; after Finish, sending the old form again (Back, reload)
+    shows nothing of it and stores nothing, in the same session, a new one, or none."""
+    url = f"/en/{'report' if kind == 'report' else 'retaliation'}"
+    form = client.get(url)
+    secret = "Supervisor Tran locked the fire exit"
+    data = {"csrf_token": csrf_token(form), "submission": draft_id(form), "facility": str(facility_ids[0]),
+            "categories": ["wages"], "description": secret, "ongoing": "yes", "people_affected": "few",
+            "consent": "none", "types": ["dismissal"]}
+    receipt_page = client.post(url, data=data)
+    assert receipt_page.status_code == 200
+    receipt = receipt_on(receipt_page)
+
+    reopened = client.get(url).get_data(as_text=True)
+    assert 'class="receipt"' not in reopened and receipt not in reopened and secret not in reopened
+
+    finish = client.post("/en/report/new", data={"csrf_token": csrf_token(receipt_page)})
     assert finish.status_code == 303
-    fresh = client.get("/en/report")
-    assert 'class="receipt"' not in fresh.get_data(as_text=True)
+    for who in (client, client, app.test_client()):
+        if who is client:
+            who.get(url)  # a new form opened after Finish: a new session
+        again = who.post(url, data=data)
+        shown = again.get_data(as_text=True)
+        assert again.status_code == 409
+        assert secret not in shown and receipt not in shown and receipt.replace(" ", "") not in shown
+    assert count_cases(app) == 1
 
 
 def test_the_worker_comes_back_reads_the_reply_and_answers(app, client, facility_ids, investigators):

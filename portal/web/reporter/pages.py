@@ -47,8 +47,6 @@ COMPOSING = "composing"
 DRAFT_BYTES = 24
 DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
-# The draft id of the last form this session sent.
-SENT = "sent"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
 
@@ -141,7 +139,6 @@ def make_blueprint(config):
             return _form_again(form, _("Please check the fields marked below."), 400)
         except routing.RoutingError:
             return _form_again(form, _("Please check the fields marked below."), 400)
-        session[SENT] = _draft_id()
         return _receipt_page(submitted)
 
     @bp.post("/<lang>/report/new")
@@ -329,7 +326,6 @@ def make_blueprint(config):
         except (retaliation.RetaliationError, intake.IntakeError):
             return render_template("reporter/claim.html", form=form, direct=True,
                                    error=_("Please check the fields marked below.")), 400
-        session[SENT] = _draft_id()
         return _receipt_page(submitted)
 
     def _claim_form(form_class, about):
@@ -403,18 +399,17 @@ def make_blueprint(config):
         return page.replace(CSRF_SLOT, token, 1).replace(DRAFT_SLOT, secrets.token_urlsafe(DRAFT_BYTES), 1)
 
     def _composing():
-        """This session's token, and the report it already stored for the form being sent (a resend)
-        or, on opening the form again, the last one it sent: "did my report arrive?"."""
+        """This session's token, and, for a form sent again, the report it already stored.
+
+        The form's own draft id finds an earlier report even when the session
+        that sent it has ended (Back or reload after "Finish"): it is never
+        stored twice. Its receipt is shown once, to the session that sent it;
+        opening the form again shows a blank form.
+        """
         token = session.secret.decode("ascii") if session.kind == COMPOSING and session.secret else None
-        if not token:
-            return None, None
-        if request.method == "POST":
-            earlier = intake.find_submission(db(), current_app.config, _submission_token(token))
-        elif SENT in session:
-            earlier = intake.find_submission(db(), current_app.config, f"{token}:{session[SENT]}".rstrip(":"))
-        else:
-            earlier = None
-        return token, earlier
+        if request.method != "POST" or not (token or _draft_id()):
+            return token, None
+        return token, intake.find_submission(db(), current_app.config, _submission_token(token or ""))
 
     def _submission_token(token):
         """One token per form shown: the session's, and the form's own draft id.
@@ -431,6 +426,10 @@ def make_blueprint(config):
         return draft if DRAFT_ID.fullmatch(draft) else ""
 
     def _receipt_page(submitted):
+        if submitted.receipt is None:
+            # Sent before, from a session that has ended: nothing of it is shown.
+            return render_template("reporter/message.html", message=_(
+                "This page is closed. Nothing was sent again.")), 409
         return render_template(
             "reporter/receipt.html",
             receipt=receipts.group(submitted.receipt),
