@@ -1,6 +1,7 @@
 """A worker reports from a phone, gets a receipt, and comes back with it."""
 
 import io
+import re
 
 import pytest
 from reporter_pages import csrf_token, draft_id, log_in_with_receipt, open_form, receipt_on, send_report
@@ -8,7 +9,7 @@ from sqlalchemy import func, select
 
 import crypto
 from portal.models import Case, CaseItem
-from portal.services import messaging
+from portal.services import cases, messaging
 
 
 def count_cases(app):
@@ -176,3 +177,61 @@ def test_the_worker_adds_a_photo_from_the_follow_up_page(app, client, facility_i
         assert item.content_type == "image/png" and item.metadata_removed
         _anna, identity = investigators["anna"]
         assert Image.open(io.BytesIO(crypto.decrypt(item.blob, identity))).size == (40, 30)
+
+
+def test_the_worker_sees_what_each_file_was_and_a_status_that_moves_as_the_investigator_answers(
+        app, client, facility_ids, investigators):
+    """A photo, a voice note and a PDF each say what they were and how big; the status follows
+    the case: received, read, answered, looked at again after she answers, told, closed."""
+    import wave
+
+    from PIL import Image
+
+    photo, sound, pdf = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    Image.effect_noise((300, 300), 80).convert("RGB").save(photo, "PNG")
+    with wave.open(sound, "wb") as recording:
+        recording.setnchannels(1), recording.setsampwidth(2), recording.setframerate(8000)
+        recording.writeframes(bytes(8000 * 2 * 3))
+    Image.new("RGB", (50, 50), "white").save(pdf, "PDF")
+    receipt = receipt_on(send_report(client, facility_ids[0], files={"files": [
+        (io.BytesIO(photo.getvalue()), "a.png"), (io.BytesIO(sound.getvalue()), "b.wav"),
+        (io.BytesIO(pdf.getvalue()), "c.pdf")]}))
+    worker = app.test_client()
+    log_in_with_receipt(worker, receipt)
+
+    def case_page():
+        return worker.get("/en/case").get_data(as_text=True)
+
+    page = case_page()
+    assert "A file was added" not in page
+    with app.extensions["portal.sessions"]() as session:
+        stored = {item.content_type: item.size for item in session.scalars(
+            select(CaseItem).where(CaseItem.kind == "attachment"))}
+    assert set(stored) == {"image/png", "audio/wav", "application/pdf"}
+    for kind, content_type in (("Photo", "image/png"), ("Voice note", "audio/wav"), ("PDF document",
+                                                                                     "application/pdf")):
+        size = stored[content_type]
+        shown = f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} kB"
+        assert re.search(rf'{kind} · <span dir="ltr">{re.escape(shown)}</span>', page), (kind, shown)
+    assert "Received, not yet read" in page
+
+    anna, _identity = investigators["anna"]
+    steps = [
+        (lambda s, c: cases.change_status(s, anna, c, "acknowledged"), "Received and read by the investigators"),
+        (lambda s, c: messaging.post_to_reporter(s, c, anna, "Which line?", commit=False),
+         "We answered you. Read the messages below."),
+        ("worker answers", "Being investigated"),
+        (lambda s, c: cases.change_status(s, anna, c, "investigating"), "Being investigated"),
+        (lambda s, c: cases.change_status(s, anna, c, "feedback_given"), "We told you what we did"),
+        (lambda s, c: cases.change_status(s, anna, c, "closed", "substantiated"), "Closed"),
+    ]
+    for step, status in steps:
+        if step == "worker answers":
+            assert worker.post("/en/case", data={"csrf_token": csrf_token(worker.get("/en/case")),
+                                                 "message": "Line 4."}).status_code == 303
+        else:
+            with app.app_context(), app.extensions["portal.sessions"]() as session:
+                step(session, session.scalars(select(Case)).one())
+                session.commit()
+        shown = re.search(r"<dt>Status</dt>\s*<dd>([^<]*)</dd>", case_page()).group(1)
+        assert shown == status

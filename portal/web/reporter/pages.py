@@ -6,6 +6,7 @@ import secrets
 import time
 
 from babel import Locale
+from babel.units import format_unit
 from flask import (
     Blueprint,
     abort,
@@ -17,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
@@ -49,6 +51,13 @@ DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
+
+# What a stored file was, in the reporter's words: the first prefix of its type that matches.
+FILE_KINDS = (
+    ("image/", lambda: _("Photo")),
+    ("audio/", lambda: _("Voice note")),
+    ("application/pdf", lambda: _("PDF document")),
+)
 
 ATTACHMENT_MESSAGES = {
     "unsupported": lambda: _("This kind of file cannot be sent. Send photos, voice notes or PDF files."),
@@ -235,6 +244,7 @@ def make_blueprint(config):
             claim_sent=request.args.get("claim") == "1", category_labels=CATEGORY_LABELS,
             retaliation_labels=RETALIATION_LABELS, remedy_labels=REMEDY_LABELS,
             remedy_state_labels=REMEDY_STATE_LABELS, claim_state_labels=CLAIM_STATE_LABELS,
+            file_kind=_file_kind, file_size=_file_size,
         ), status
 
     @bp.route("/<lang>/case/claim", methods=["GET", "POST"])
@@ -457,6 +467,17 @@ def make_blueprint(config):
         return choices
 
     return bp
+
+
+def _file_kind(content_type: str | None) -> str:
+    return next((label() for prefix, label in FILE_KINDS if (content_type or "").startswith(prefix)), _("File"))
+
+
+def _file_size(size: int) -> str:
+    """240 kB, 1.4 MB: as the reader's language writes it."""
+    if size >= 1024 * 1024:
+        return format_unit(round(size / (1024 * 1024), 1), "digital-megabyte", length="short", locale=get_locale())
+    return format_unit(max(1, round(size / 1024)), "digital-kilobyte", length="short", locale=get_locale())
 
 
 @functools.lru_cache(maxsize=64)
