@@ -16,7 +16,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ..models import Case, OutboxEmail, User
 from . import clock
@@ -67,9 +67,13 @@ class Backoff:
 def send_due(session, config, limit: int = 100, backoff: Backoff | None = None) -> tuple[int, int]:
     """Send what is due; returns ``(sent, failed)``. Failures are retried later."""
     backoff = backoff or Backoff()
+    # Rows an older version kept after sending them: gone, never sent again.
+    session.execute(delete(OutboxEmail).where(OutboxEmail.sent_at.is_not(None)))
     due = [email for email in session.scalars(
-        select(OutboxEmail).where(OutboxEmail.next_attempt_at <= clock.now()).order_by(OutboxEmail.id)
+        select(OutboxEmail).where(OutboxEmail.sent_at.is_(None), OutboxEmail.next_attempt_at <= clock.now())
+        .order_by(OutboxEmail.id)
     ) if not backoff.waiting(email.id)][:limit]
+    session.commit()
     sent = failed = 0
     for email in due:
         try:

@@ -22,7 +22,7 @@ from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_rep
 from sqlalchemy import MetaData, Table, inspect, select, text, update
 
 from portal import migrate
-from portal.models import Case, RoutingAlert
+from portal.models import Case, OutboxEmail, RoutingAlert
 from portal.services import clock, messaging, notifications
 
 # Where a fine time is the point and no reporter's visit is told by it: the staff's own
@@ -50,9 +50,11 @@ def database_url(tmp_path):
 def mail_server():
     class Accept:
         async def handle_DATA(self, server, session, envelope):
+            controller.received.append(envelope)
             return "250 OK"
 
     controller = Controller(Accept(), hostname="127.0.0.1", port=free_port())
+    controller.received = []
     controller.start()
     yield controller
     controller.stop()
@@ -209,3 +211,26 @@ def test_the_scan_catches_an_hour_stored_beside_a_case(app, facility_ids, invest
     else:
         assert found, f"a {seeded} with a precise time next to a case is found"
 
+
+
+def test_a_notice_keeps_only_its_day_while_it_waits_and_nothing_once_sent(app, mail_server):
+    """A failed notice waits in the sender's memory, not in a stored time; a sent one is deleted,
+    and one an older version kept after sending it is deleted, never sent again."""
+    with app.extensions["portal.sessions"]() as session:
+        session.add_all([
+            OutboxEmail(to_address="anna@contractor.example", subject="Case 2026-00007 needs your attention",
+                        body="…", attempts=0, next_attempt_at=clock.start_of_today()),
+            OutboxEmail(to_address="binh@contractor.example", subject="Case 2026-00003 needs your attention",
+                        body="…", attempts=0, next_attempt_at=clock.now(), sent_at=clock.now()),
+        ])
+        session.commit()
+        app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port())
+        backoff = notifications.Backoff()
+        assert notifications.send_due(session, app.config, backoff=backoff) == (0, 1)
+        waiting = session.scalars(select(OutboxEmail)).one()
+        assert waiting.attempts == 1 and clock.as_utc(waiting.next_attempt_at) == clock.start_of_today()
+        assert notifications.send_due(session, app.config, backoff=backoff) == (0, 0), "it waits its back-off"
+        app.config.update(SMTP_PORT=mail_server.port)
+        assert notifications.send_due(session, app.config) == (1, 0), "a sender started again tries at once"
+        assert session.scalars(select(OutboxEmail)).all() == []
+    assert [message.rcpt_tos for message in mail_server.received] == [["anna@contractor.example"]]
