@@ -237,3 +237,24 @@ def test_a_notice_keeps_only_its_day_while_it_waits_and_nothing_once_sent(app, m
         assert notifications.send_due(session, app.config) == (1, 0), "a sender started again tries at once"
         assert session.scalars(select(OutboxEmail)).all() == []
     assert [message.rcpt_tos for message in mail_server.received] == [["anna@contractor.example"]]
+
+
+def test_a_workers_session_still_ends_after_its_idle_minutes_though_the_row_says_only_a_day(
+        app, facility_ids, monkeypatch):
+    from datetime import timedelta
+
+    worker = app.test_client()
+    receipt = receipt_on(send_report(worker, facility_ids[0]))
+    assert log_in_with_receipt(worker, receipt).status_code == 303
+    assert worker.get("/en/case").status_code == 200
+    with app.extensions["portal.sessions"]() as session:
+        days = session.execute(text("SELECT expires_at, absolute_expiry, data FROM web_sessions")).all()
+    assert days and all(not _finer_than_a_day(value) for row in days for value in row)
+    real_now = clock.now
+    idle = timedelta(minutes=app.config["REPORTER_SESSION_MINUTES"])
+    monkeypatch.setattr(clock, "now", lambda: real_now() + idle - timedelta(minutes=1))
+    assert worker.get("/en/case").status_code == 200, "each visit counts the idle time from then"
+    monkeypatch.setattr(clock, "now", lambda: real_now() + 2 * idle - timedelta(minutes=2))
+    assert worker.get("/en/case").status_code == 200
+    monkeypatch.setattr(clock, "now", lambda: real_now() + 3 * idle - timedelta(minutes=1))
+    assert worker.get("/en/case").status_code == 303, "idle too long: the receipt is asked again"
