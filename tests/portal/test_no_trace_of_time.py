@@ -31,7 +31,6 @@ from portal.services import clock, messaging, notifications
 STAFF_TIMES = {
     ("audit_entries", "at"): lambda row: row["actor_user_id"] is not None,
     ("case_items", "created_at"): lambda row: row["author"] == "handler",
-    ("routing_alerts", "resolved_at"): lambda row: True,
     ("web_sessions", "expires_at"): lambda row: row["kind"] == "user",
     ("web_sessions", "absolute_expiry"): lambda row: row["kind"] == "user",
 }
