@@ -261,3 +261,31 @@ def test_statistics_hide_small_counts_for_the_authority_and_the_monitor(app, fac
         threats = re.search(r"Threats or attempts to do any of these</td><td>(.*?)</td>", page).group(1)
         assert dismissal == "5" and "fewer than 5" in threats
         assert "Fired, worker" not in page
+
+
+def test_oversight_opens_only_what_was_escalated_or_notified_and_never_a_monitor_only_case(
+        app, facility_ids, people, session_factory):
+    for description in ("Quiet case", "Escalated case", "Notified case", "Sent to the monitor alone"):
+        assert send_report(app.test_client(), facility_ids[0], description=description).status_code == 200
+    with session_factory() as session:
+        quiet, escalated, notified, monitor_only = session.scalars(select(Case).order_by(Case.id)).all()
+        notified.mandatory_notified_on = clock.today()
+        # Stored as a case the worker sent to Electronics Watch alone.
+        monitor_only.recipient_choice = "monitor"
+        session.commit()
+        ids = {name: case.id for name, case in (("quiet", quiet), ("escalated", escalated),
+                                                 ("notified", notified), ("monitor_only", monitor_only))}
+        references = {name: case.reference for name, case in (("monitor_only", monitor_only),)}
+    root = client_of(app, "root")
+    record = f"/oversight/cases/{ids['escalated']}"
+    assert post_form(root, record, record, step="breach_indicated").status_code == 303
+
+    vera = client_of(app, "vera")
+    opens = {name: vera.get(f"/oversight/cases/{case_id}").status_code for name, case_id in ids.items()}
+    assert opens == {"quiet": 404, "escalated": 200, "notified": 200, "monitor_only": 404}
+
+    assert root.get(f"/oversight/cases/{ids['quiet']}").status_code == 200, "an administrator starts a record"
+    assert root.get(f"/oversight/cases/{ids['monitor_only']}").status_code == 404
+    found = post_form(root, "/oversight/", "/oversight/", reference=references["monitor_only"])
+    assert found.status_code == 400, "a monitor-only case is not found by its reference either"
+    assert root.get(f"/oversight/cases/{ids['monitor_only']}/documents/1").status_code == 404

@@ -13,8 +13,8 @@ from wtforms.fields.choices import SelectChoice
 
 import crypto
 
-from ...models import RETALIATION_TYPES, Case, Facility
-from ...services import attachments, cases, clock, retaliation
+from ...models import RETALIATION_TYPES, Facility
+from ...services import attachments, cases, clock, oversight, retaliation
 from ..common.access import roles_only
 from ..common.database import db
 from ..common.labels import RETALIATION_LABELS
@@ -42,7 +42,7 @@ def make_blueprint(config):
         error, status = None, 200
         if g.user.role == "administrator" and form.is_submitted():
             case = cases.by_reference(db(), form.reference.data) if form.validate_on_submit() else None
-            if case is not None:
+            if case is not None and oversight.visible_case(db(), g.user, case.id) is not None:
                 return redirect(url_for("oversight.escalation", case_id=case.id), 303)
             error, status = _("No case has this reference."), 400
         return render_template("oversight/index.html", form=form, error=error,
@@ -51,7 +51,7 @@ def make_blueprint(config):
     @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
     @roles_only(*ESCALATION_ROLES)
     def escalation(case_id):
-        case = db().get(Case, case_id)
+        case = oversight.visible_case(db(), g.user, case_id)
         if case is None:
             abort(404)
         form = EscalationForm()
@@ -84,6 +84,8 @@ def make_blueprint(config):
     @bp.get("/cases/<int:case_id>/documents/<int:item_id>")
     @roles_only(*ESCALATION_ROLES)
     def document(case_id, item_id):
+        if oversight.visible_case(db(), g.user, case_id) is None:
+            abort(404)
         try:
             found = retaliation.escalation_document(db(), case_id, item_id, g.identity)
         except crypto.NoIdentityError:
