@@ -404,9 +404,10 @@ def notifications_group():
 def notifications_send(loop, interval):
     """Send the notifications that are due; failures are retried later."""
     settings = _settings()
+    backoff = notifications.Backoff()
 
     def send(session):
-        sent, failed = notifications.send_due(session, settings)
+        sent, failed = notifications.send_due(session, settings, backoff=backoff)
         return (sent or failed), f"sent {sent}, failed {failed}"
     _periodically(settings, send, loop, interval)
 

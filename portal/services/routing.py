@@ -118,7 +118,8 @@ def conflicted_user_ids(session, facility: Facility | None) -> set[int]:
 
 
 def raise_alert(session, case_id: int | None, code: str, detail: str = "") -> None:
-    session.add(RoutingAlert(case_id=case_id, code=code, created_at=clock.now(), detail=detail))
+    # The day only: the alert is written as the case arrives, and must not tell its hour.
+    session.add(RoutingAlert(case_id=case_id, code=code, created_at=clock.start_of_today(), detail=detail))
 
 
 def open_alerts(session) -> list[RoutingAlert]:

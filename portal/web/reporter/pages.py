@@ -6,6 +6,7 @@ import secrets
 import time
 
 from babel import Locale
+from babel.units import format_unit
 from flask import (
     Blueprint,
     abort,
@@ -17,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
@@ -47,10 +49,15 @@ COMPOSING = "composing"
 DRAFT_BYTES = 24
 DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
-# The draft id of the last form this session sent.
-SENT = "sent"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
+
+# What a stored file was, in the reporter's words: the first prefix of its type that matches.
+FILE_KINDS = (
+    ("image/", lambda: _("Photo")),
+    ("audio/", lambda: _("Voice note")),
+    ("application/pdf", lambda: _("PDF document")),
+)
 
 ATTACHMENT_MESSAGES = {
     "unsupported": lambda: _("This kind of file cannot be sent. Send photos, voice notes or PDF files."),
@@ -141,7 +148,6 @@ def make_blueprint(config):
             return _form_again(form, _("Please check the fields marked below."), 400)
         except routing.RoutingError:
             return _form_again(form, _("Please check the fields marked below."), 400)
-        session[SENT] = _draft_id()
         return _receipt_page(submitted)
 
     @bp.post("/<lang>/report/new")
@@ -238,6 +244,7 @@ def make_blueprint(config):
             claim_sent=request.args.get("claim") == "1", category_labels=CATEGORY_LABELS,
             retaliation_labels=RETALIATION_LABELS, remedy_labels=REMEDY_LABELS,
             remedy_state_labels=REMEDY_STATE_LABELS, claim_state_labels=CLAIM_STATE_LABELS,
+            file_kind=_file_kind, file_size=_file_size,
         ), status
 
     @bp.route("/<lang>/case/claim", methods=["GET", "POST"])
@@ -329,7 +336,6 @@ def make_blueprint(config):
         except (retaliation.RetaliationError, intake.IntakeError):
             return render_template("reporter/claim.html", form=form, direct=True,
                                    error=_("Please check the fields marked below.")), 400
-        session[SENT] = _draft_id()
         return _receipt_page(submitted)
 
     def _claim_form(form_class, about):
@@ -403,18 +409,17 @@ def make_blueprint(config):
         return page.replace(CSRF_SLOT, token, 1).replace(DRAFT_SLOT, secrets.token_urlsafe(DRAFT_BYTES), 1)
 
     def _composing():
-        """This session's token, and the report it already stored for the form being sent (a resend)
-        or, on opening the form again, the last one it sent: "did my report arrive?"."""
+        """This session's token, and, for a form sent again, the report it already stored.
+
+        The form's own draft id finds an earlier report even when the session
+        that sent it has ended (Back or reload after "Finish"): it is never
+        stored twice. Its receipt is shown once, to the session that sent it;
+        opening the form again shows a blank form.
+        """
         token = session.secret.decode("ascii") if session.kind == COMPOSING and session.secret else None
-        if not token:
-            return None, None
-        if request.method == "POST":
-            earlier = intake.find_submission(db(), current_app.config, _submission_token(token))
-        elif SENT in session:
-            earlier = intake.find_submission(db(), current_app.config, f"{token}:{session[SENT]}".rstrip(":"))
-        else:
-            earlier = None
-        return token, earlier
+        if request.method != "POST" or not (token or _draft_id()):
+            return token, None
+        return token, intake.find_submission(db(), current_app.config, _submission_token(token or ""))
 
     def _submission_token(token):
         """One token per form shown: the session's, and the form's own draft id.
@@ -431,6 +436,10 @@ def make_blueprint(config):
         return draft if DRAFT_ID.fullmatch(draft) else ""
 
     def _receipt_page(submitted):
+        if submitted.receipt is None:
+            # Sent before, from a session that has ended: nothing of it is shown.
+            return render_template("reporter/message.html", message=_(
+                "This page is closed. Nothing was sent again.")), 409
         return render_template(
             "reporter/receipt.html",
             receipt=receipts.group(submitted.receipt),
@@ -458,6 +467,17 @@ def make_blueprint(config):
         return choices
 
     return bp
+
+
+def _file_kind(content_type: str | None) -> str:
+    return next((label() for prefix, label in FILE_KINDS if (content_type or "").startswith(prefix)), _("File"))
+
+
+def _file_size(size: int) -> str:
+    """240 kB, 1.4 MB: as the reader's language writes it."""
+    if size >= 1024 * 1024:
+        return format_unit(round(size / (1024 * 1024), 1), "digital-megabyte", length="short", locale=get_locale())
+    return format_unit(max(1, round(size / 1024)), "digital-kilobyte", length="short", locale=get_locale())
 
 
 @functools.lru_cache(maxsize=64)
