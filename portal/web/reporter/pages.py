@@ -51,6 +51,7 @@ DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
 SENT = "sent"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
+NOBODY_MAY_READ = "nobody"
 
 ATTACHMENT_MESSAGES = {
     "unsupported": lambda: _("This kind of file cannot be sent. Send photos, voice notes or PDF files."),
@@ -262,13 +263,14 @@ def make_blueprint(config):
             return render_template("reporter/claim.html", form=form, error=problem[0]), problem[1]
         try:
             retaliation.file_from_follow_up(db(), current_app.config, case_id, _claim_of(form),
-                                            f"claim:{case_id}:{form.submission.data}", files)
+                                            f"claim:{case_id}:{form.submission.data}", files,
+                                            reporter_identity=crypto.parse_identity(session.secret.decode("ascii")))
         except attachments.AttachmentError as error:
             return render_template("reporter/claim.html", form=form,
                                    error=ATTACHMENT_MESSAGES[error.reason]()), 400
-        except retaliation.RetaliationError:
-            return render_template("reporter/claim.html", form=form,
-                                   error=_("Please check the fields marked below.")), 400
+        except retaliation.RetaliationError as refusal:
+            message, status = _claim_refused(refusal)
+            return render_template("reporter/claim.html", form=form, error=message), status
         return redirect(url_for("reporter.case", claim=1) + "#claims", 303)
 
     @bp.post("/<lang>/case/claims/<int:claim_id>/remedies/<int:remedy_id>")
@@ -326,11 +328,19 @@ def make_blueprint(config):
         except attachments.AttachmentError as error:
             return render_template("reporter/claim.html", form=form, direct=True,
                                    error=ATTACHMENT_MESSAGES[error.reason]()), 400
-        except (retaliation.RetaliationError, intake.IntakeError):
-            return render_template("reporter/claim.html", form=form, direct=True,
-                                   error=_("Please check the fields marked below.")), 400
+        except (retaliation.RetaliationError, intake.IntakeError) as refusal:
+            message, status = _claim_refused(refusal)
+            return render_template("reporter/claim.html", form=form, direct=True, error=message), status
         session[SENT] = _draft_id()
         return _receipt_page(submitted)
+
+    def _claim_refused(refusal):
+        """The message and status for a claim the service refused."""
+        if refusal.reason == NOBODY_MAY_READ:
+            # Not the worker's mistake: the form is right, but nobody they allow can receive it yet.
+            return _("Nobody you allowed to read this can receive it right now, so it was not sent. "
+                     "Nothing was kept. Please try again in a few days."), 409
+        return _("Please check the fields marked below."), 400
 
     def _claim_form(form_class, about):
         form = form_class(max_text_chars=config["MAX_TEXT_CHARS"])
