@@ -338,8 +338,8 @@ def make_blueprint(config):
         """The message and status for a claim the service refused."""
         if refusal.reason == NOBODY_MAY_READ:
             # Not the worker's mistake: the form is right, but nobody they allow can receive it yet.
-            return _("Nobody you allowed to read this can receive it right now, so it was not sent. "
-                     "Nothing was kept. Please try again in a few days."), 409
+            return _("Nobody you allowed to read this can receive it right now, so it was not sent and not "
+                     "saved. Please try again in a few days."), 409
         return _("Please check the fields marked below."), 400
 
     def _claim_form(form_class, about):
