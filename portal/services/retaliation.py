@@ -14,7 +14,7 @@ deadlines and statistics work without opening anything.
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import func, select
@@ -80,8 +80,11 @@ class Claim:
     by_whom: str = ""
     # Only for a claim filed directly, without an earlier report: a workplace not in the registry.
     facility_other: str = ""
-    # Keyholders of the original case the claim is about: they never receive it.
+    # Handlers the reporter ticked on the claim form: they never receive it.
     about_user_ids: list[int] = field(default_factory=list)
+    # Handlers the original report left out, copied from it when the claim is filed: kept
+    # (encrypted, as in the report) so that hand-overs of the claim leave them out too.
+    excluded_handlers: list[int] = field(default_factory=list)
 
 
 def _item(session, case: Case, kind: str, payload: dict, recipients, author: User | None) -> CaseItem:
@@ -148,8 +151,8 @@ def file_from_follow_up(session, config, original_case_id: int, claim: Claim, su
     if earlier is not None:
         return earlier
     _check(claim, offered=[u.id for u in about_choices(session, original)])
-    left_out = set(handover.left_out_by_reporter(original, reporter_identity)) | set(claim.about_user_ids)
-    readers = claim_readers(session, original, left_out)
+    claim = replace(claim, excluded_handlers=sorted(handover.left_out_by_reporter(original, reporter_identity)))
+    readers = claim_readers(session, original, set(claim.excluded_handlers) | set(claim.about_user_ids))
     cleaned = [attachments.clean(data) for data in files]
     case = _new_claim(session, config, claim, cleaned, original, readers, original.reporter_recipient, None,
                       original.facility_id, original.language, submission_token)

@@ -12,11 +12,11 @@ import re
 
 import pytest
 from accounts import passphrase_of, totp_secret_of
-from inbox_pages import log_in
+from inbox_pages import log_in, post_on_case
 from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import func, select
 
-from portal.models import Case, User
+from portal.models import Case, Keyholder, User
 from portal.services import routing, users
 
 CLAIM_TEXT = "Two days after my report the line leader fired me."
@@ -96,7 +96,17 @@ def test_a_claim_to_the_contractor_skips_the_handlers_the_report_left_out_and_to
     conflict_of_interest(session_factory, "olga", facility_ids[0])
     sent = files_claim(worker, staff)
     assert sent.status_code == 303
-    assert who_can_open(app, the_claim(session_factory), staff) == {"binh", "rosa"}
+    claim_id = the_claim(session_factory)
+    assert who_can_open(app, claim_id, staff) == {"binh", "rosa"}
+
+    # Nor can a reader hand the claim on to anyone the worker or a conflict keeps out.
+    binh = app.test_client()
+    assert log_in(binh, "binh").status_code == 303
+    for kept_out in ("anna", "tomas", "olga"):
+        assert post_on_case(binh, claim_id, "keyholders", user=str(staff[kept_out])).status_code == 400, kept_out
+    with session_factory() as session:
+        assert set(session.scalars(select(User.username).join(Keyholder, Keyholder.user_id == User.id)
+                                   .where(Keyholder.case_id == claim_id))) == {"binh", "rosa"}
 
 
 def test_the_claim_form_leaves_out_handlers_the_worker_ticks(app, staff, facility_ids, session_factory):
