@@ -120,7 +120,11 @@ def claim_readers(session, original: Case | None, left_out, facility_id: int | N
     sample = routing.Sample(categories=original.category_codes, language=original.language,
                             urgent=bool(original.urgent), facility_id=original.facility_id,
                             recipient_choice=original.recipient_choice, excluded_user_ids=sorted(set(left_out)))
-    decision = routing.decide(session, sample)
+    try:
+        decision = routing.decide(session, sample)
+    except routing.RoutingError as refusal:
+        # Routing may refuse a report nobody can receive: the claim then has nobody either.
+        raise RetaliationError("nobody") from refusal
     # The decision's users pass the same limits again: whatever routing decides,
     # a claim never reaches someone the worker or a conflict of interest keeps out.
     return routing.admissible(session, sample, decision.users + officers)
