@@ -140,6 +140,15 @@ def about_choices(session, original: Case | None) -> list[User]:
     return sorted(choices.values(), key=lambda user: (user.display_name, user.id))
 
 
+def nobody_may_read(session, original: Case, reporter_identity) -> bool:
+    """True when nobody the worker allowed could receive a claim on ``original`` today:
+    the form says so before the worker writes it."""
+    try:
+        return not claim_readers(session, original, handover.left_out_by_reporter(original, reporter_identity))
+    except RetaliationError:
+        return True
+
+
 def file_from_follow_up(session, config, original_case_id: int, claim: Claim, submission_token: str,
                         files: list[bytes] = (), *, reporter_identity) -> Case:
     """A claim by the reporter of ``original_case_id``, who is logged in with its receipt.

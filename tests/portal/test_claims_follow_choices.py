@@ -122,6 +122,8 @@ def test_the_claim_form_leaves_out_handlers_the_worker_ticks(app, staff, facilit
 def test_a_claim_on_a_report_for_electronics_watch_only_reaches_the_monitor_only(
         app, staff, facility_ids, session_factory):
     worker = worker_reports(app, facility_ids[0], "monitor", ["anna"], staff)
+    form, _data = claim_form(worker)
+    assert NOBODY_MAY_READ not in form.get_data(as_text=True)
     assert files_claim(worker, staff).status_code == 303
     assert who_can_open(app, the_claim(session_factory), staff) == {"max"}
 
@@ -131,6 +133,8 @@ def test_a_monitor_only_claim_nobody_may_read_is_refused_and_nothing_is_stored(
     worker = worker_reports(app, facility_ids[0], "monitor", [], staff)
     # The monitor's conflict of interest leaves nobody the worker allowed: the officers must not step in.
     conflict_of_interest(session_factory, "max", facility_ids[0])
+    form, _data = claim_form(worker)
+    assert NOBODY_MAY_READ in form.get_data(as_text=True), "the worker is told before writing"
     refused = files_claim(worker, staff)
     assert refused.status_code == 409
     page = refused.get_data(as_text=True)

@@ -253,7 +253,9 @@ def make_blueprint(config):
         form = _claim_form(ClaimForm, retaliation.about_choices(db(), original))
         if request.method == "GET":
             form.submission.data = secrets.token_urlsafe(DRAFT_BYTES)
-            return render_template("reporter/claim.html", form=form)
+            identity = crypto.parse_identity(session.secret.decode("ascii"))
+            nobody = retaliation.nobody_may_read(db(), original, identity)
+            return render_template("reporter/claim.html", form=form, error=_nobody_may_read() if nobody else None)
         if not form.validate_on_submit() or not DRAFT_ID.fullmatch(form.submission.data or ""):
             message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
                        else _("Please check the fields marked below."))
@@ -334,12 +336,15 @@ def make_blueprint(config):
         session[SENT] = _draft_id()
         return _receipt_page(submitted)
 
+    def _nobody_may_read():
+        return _("Nobody you allowed to read this can receive it right now, so it cannot be sent and nothing "
+                 "is saved. Please try again in a few days.")
+
     def _claim_refused(refusal):
         """The message and status for a claim the service refused."""
         if refusal.reason == NOBODY_MAY_READ:
             # Not the worker's mistake: the form is right, but nobody they allow can receive it yet.
-            return _("Nobody you allowed to read this can receive it right now, so it was not sent and not "
-                     "saved. Please try again in a few days."), 409
+            return _nobody_may_read(), 409
         return _("Please check the fields marked below."), 400
 
     def _claim_form(form_class, about):
