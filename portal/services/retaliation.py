@@ -1,15 +1,20 @@
 """Retaliation claims: filed by the reporter, investigated by the retaliation
 officers, followed by discipline and remedies the reporter confirms or disputes.
 
-Every claim reaches the users with the retaliation officer role and the
-original case's keyholders, except those the reporter says the claim is about.
+A claim follows the worker's choices for the report it is about: its readers
+are that report's routing decision, made again on the day of the claim (the
+recipient choice, the handlers the report left out, conflicts of interest as
+they stand), plus the retaliation officers the same decision allows; never
+anyone the claim is about. A claim on a report for the monitor only reaches
+the monitor only. A claim nobody may read is refused, not stored for the
+recovery key alone. See docs/retaliation.md.
 What people write (the claim, the measures, who is disciplined, the remedy's
 amount, escalation notes) is encrypted; codes, dates and states are not, so
 deadlines and statistics work without opening anything.
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import func, select
@@ -36,7 +41,7 @@ from ..models import (
     Remedy,
     User,
 )
-from . import attachments, audit, clock, deadlines, intake, keyring, notifications, receipts, routing
+from . import attachments, audit, clock, deadlines, handover, intake, keyring, notifications, receipts, routing
 from .refusal import Refusal
 
 OFFICER_ROLE = "retaliation_officer"
@@ -75,8 +80,11 @@ class Claim:
     by_whom: str = ""
     # Only for a claim filed directly, without an earlier report: a workplace not in the registry.
     facility_other: str = ""
-    # Keyholders of the original case the claim is about: they never receive it.
+    # Handlers the reporter ticked on the claim form: they never receive it.
     about_user_ids: list[int] = field(default_factory=list)
+    # Handlers the original report left out, copied from it when the claim is filed: kept
+    # (encrypted, as in the report) so that hand-overs of the claim leave them out too.
+    excluded_handlers: list[int] = field(default_factory=list)
 
 
 def _item(session, case: Case, kind: str, payload: dict, recipients, author: User | None) -> CaseItem:
@@ -97,31 +105,57 @@ def _stored(session, case: Case, kind: str, body: bytes, recipients, author: Use
     return item
 
 
-def claim_readers(session, original: Case | None, about_user_ids) -> list[User]:
-    """The retaliation officers and the original case's keyholders, less those the claim is about."""
+def claim_readers(session, original: Case | None, left_out, facility_id: int | None = None) -> list[User]:
+    """Who reads a claim: routing's decision for ``original`` and the officers it allows, less ``left_out``.
+
+    ``left_out`` holds the handlers the original report excluded and those the
+    claim is about. A claim without an earlier report goes to the officers
+    without a conflict of interest for ``facility_id``.
+    """
     officers = list(session.scalars(select(User).where(User.role == OFFICER_ROLE).order_by(User.id)))
-    holders = keyring.holders_of(session, original) if original is not None else []
-    readers, seen = [], set(about_user_ids)
-    for user in officers + holders:
-        if user.id not in seen and routing.usable(user):
-            seen.add(user.id)
-            readers.append(user)
-    return readers
+    if original is None:
+        sample = routing.Sample(categories=[], language="", facility_id=facility_id,
+                                excluded_user_ids=sorted(set(left_out)))
+        return routing.admissible(session, sample, officers)
+    sample = routing.Sample(categories=original.category_codes, language=original.language,
+                            urgent=bool(original.urgent), facility_id=original.facility_id,
+                            recipient_choice=original.recipient_choice, excluded_user_ids=sorted(set(left_out)))
+    try:
+        decision = routing.decide(session, sample)
+    except routing.RoutingError as refusal:
+        # Routing may refuse a report nobody can receive: the claim then has nobody either.
+        raise RetaliationError("nobody") from refusal
+    # The decision's users pass the same limits again: whatever routing decides,
+    # a claim never reaches someone the worker or a conflict of interest keeps out.
+    return routing.admissible(session, sample, decision.users + officers)
 
 
 def about_choices(session, original: Case | None) -> list[User]:
-    """Whom the reporter may say the claim is about: the original case's keyholders,
-    or, for a claim without an earlier report, the handlers shown on the report form."""
-    if original is not None:
-        return sorted(keyring.holders_of(session, original), key=lambda user: user.display_name)
-    return intake.handlers_shown_to_reporters(session)
+    """Whom the reporter may leave out of a claim: the handlers shown on the report form
+    and, for a claim about an earlier report, that report's keyholders."""
+    shown = intake.handlers_shown_to_reporters(session)
+    if original is None:
+        return shown
+    choices = {user.id: user for user in shown + keyring.holders_of(session, original)}
+    return sorted(choices.values(), key=lambda user: (user.display_name, user.id))
+
+
+def nobody_may_read(session, original: Case, reporter_identity) -> bool:
+    """True when nobody the worker allowed could receive a claim on ``original`` today:
+    the form says so before the worker writes it."""
+    try:
+        return not claim_readers(session, original, handover.left_out_by_reporter(original, reporter_identity))
+    except RetaliationError:
+        return True
 
 
 def file_from_follow_up(session, config, original_case_id: int, claim: Claim, submission_token: str,
-                        files: list[bytes] = ()) -> Case:
+                        files: list[bytes] = (), *, reporter_identity) -> Case:
     """A claim by the reporter of ``original_case_id``, who is logged in with its receipt.
 
     It has no receipt of its own: the reporter follows it on the original case's page.
+    ``reporter_identity`` (from the receipt) opens the report, where the handlers
+    it left out are kept encrypted: the server alone cannot read them.
     """
     original = session.get(Case, original_case_id)
     if original is None or original.kind != "report":
@@ -130,8 +164,10 @@ def file_from_follow_up(session, config, original_case_id: int, claim: Claim, su
     if earlier is not None:
         return earlier
     _check(claim, offered=[u.id for u in about_choices(session, original)])
+    claim = replace(claim, excluded_handlers=sorted(handover.left_out_by_reporter(original, reporter_identity)))
+    readers = claim_readers(session, original, set(claim.excluded_handlers) | set(claim.about_user_ids))
     cleaned = [attachments.clean(data) for data in files]
-    case = _new_claim(session, config, claim, cleaned, original, original.reporter_recipient, None,
+    case = _new_claim(session, config, claim, cleaned, original, readers, original.reporter_recipient, None,
                       original.facility_id, original.language, submission_token)
     return case or _earlier(session, submission_token)
 
@@ -144,9 +180,10 @@ def file_directly(session, config, claim: Claim, facility_id: int | None, langua
         return earlier
     _check(claim, offered=[u.id for u in about_choices(session, None)])
     intake.check_facility(session, facility_id, claim.facility_other)
+    readers = claim_readers(session, None, claim.about_user_ids, facility_id)
     cleaned = [attachments.clean(data) for data in files]
     receipt, keys = intake.receipt_and_keys(session, config, submission_token)
-    case = _new_claim(session, config, claim, cleaned, None, str(keys.identity.recipient), keys.lookup,
+    case = _new_claim(session, config, claim, cleaned, None, readers, str(keys.identity.recipient), keys.lookup,
                       facility_id, language, submission_token)
     if case is None:
         return intake.find_submission(session, config, submission_token)
@@ -158,12 +195,14 @@ def _earlier(session, submission_token: str) -> Case | None:
     return session.scalar(select(Case).where(Case.submission_digest == digest))
 
 
-def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, reporter_recipient: str,
-               receipt_lookup: bytes | None, facility_id: int | None, language: str,
+def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, readers: list[User],
+               reporter_recipient: str, receipt_lookup: bytes | None, facility_id: int | None, language: str,
                submission_token: str) -> Case | None:
     """Store the claim and its evidence in one transaction; None if the same form won a race."""
+    if not readers:
+        # Stored anyway, only the recovery key could open it: the worker is told instead.
+        raise RetaliationError("nobody")
     today = clock.today()
-    readers = claim_readers(session, original, claim.about_user_ids)
     case = Case(
         kind="retaliation", related_case_id=original.id if original else None, received_on=today,
         status="received", facility_id=facility_id, language=language, urgent=True,
@@ -182,8 +221,6 @@ def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, re
         items = [_item(session, case, "claim", asdict(claim), recipients, None)]
         items += [_stored(session, case, "attachment", clean.data, recipients, None, clean) for clean in cleaned]
         case.last_reporter_item_id = max(item.id for item in items)
-        if not readers:
-            routing.raise_alert(session, case.id, "no_recipient")
         notifications.queue_for(session, readers, case, config["BASE_URL"])
         session.commit()
     except IntegrityError:

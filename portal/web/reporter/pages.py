@@ -51,6 +51,7 @@ DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
+NOBODY_MAY_READ = "nobody"
 
 # What a stored file was, in the reporter's words: the first prefix of its type that matches.
 FILE_KINDS = (
@@ -259,7 +260,9 @@ def make_blueprint(config):
         form = _claim_form(ClaimForm, retaliation.about_choices(db(), original))
         if request.method == "GET":
             form.submission.data = secrets.token_urlsafe(DRAFT_BYTES)
-            return render_template("reporter/claim.html", form=form)
+            identity = crypto.parse_identity(session.secret.decode("ascii"))
+            nobody = retaliation.nobody_may_read(db(), original, identity)
+            return render_template("reporter/claim.html", form=form, error=_nobody_may_read() if nobody else None)
         if not form.validate_on_submit() or not DRAFT_ID.fullmatch(form.submission.data or ""):
             message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
                        else _("Please check the fields marked below."))
@@ -269,13 +272,14 @@ def make_blueprint(config):
             return render_template("reporter/claim.html", form=form, error=problem[0]), problem[1]
         try:
             retaliation.file_from_follow_up(db(), current_app.config, case_id, _claim_of(form),
-                                            f"claim:{case_id}:{form.submission.data}", files)
+                                            f"claim:{case_id}:{form.submission.data}", files,
+                                            reporter_identity=crypto.parse_identity(session.secret.decode("ascii")))
         except attachments.AttachmentError as error:
             return render_template("reporter/claim.html", form=form,
                                    error=ATTACHMENT_MESSAGES[error.reason]()), 400
-        except retaliation.RetaliationError:
-            return render_template("reporter/claim.html", form=form,
-                                   error=_("Please check the fields marked below.")), 400
+        except retaliation.RetaliationError as refusal:
+            message, status = _claim_refused(refusal)
+            return render_template("reporter/claim.html", form=form, error=message), status
         return redirect(url_for("reporter.case", claim=1) + "#claims", 303)
 
     @bp.post("/<lang>/case/claims/<int:claim_id>/remedies/<int:remedy_id>")
@@ -333,10 +337,21 @@ def make_blueprint(config):
         except attachments.AttachmentError as error:
             return render_template("reporter/claim.html", form=form, direct=True,
                                    error=ATTACHMENT_MESSAGES[error.reason]()), 400
-        except (retaliation.RetaliationError, intake.IntakeError):
-            return render_template("reporter/claim.html", form=form, direct=True,
-                                   error=_("Please check the fields marked below.")), 400
+        except (retaliation.RetaliationError, intake.IntakeError) as refusal:
+            message, status = _claim_refused(refusal)
+            return render_template("reporter/claim.html", form=form, direct=True, error=message), status
         return _receipt_page(submitted)
+
+    def _nobody_may_read():
+        return _("Nobody you allowed to read this can receive it right now, so it cannot be sent and nothing "
+                 "is saved. Please try again in a few days.")
+
+    def _claim_refused(refusal):
+        """The message and status for a claim the service refused."""
+        if refusal.reason == NOBODY_MAY_READ:
+            # Not the worker's mistake: the form is right, but nobody they allow can receive it yet.
+            return _nobody_may_read(), 409
+        return _("Please check the fields marked below."), 400
 
     def _claim_form(form_class, about):
         form = form_class(max_text_chars=config["MAX_TEXT_CHARS"])
