@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 import crypto
 from portal.models import Case, CaseItem
-from portal.services import cases, messaging
+from portal.services import cases, messaging, users
 
 
 def count_cases(app):
@@ -75,6 +75,11 @@ def test_on_a_shared_phone_the_receipt_is_shown_once_and_nothing_is_sent_twice(a
     """Reopening the form shows a blank one; after Finish, sending the old form again (Back, reload)
     shows nothing of it and stores nothing, in the same session, a new one, or none."""
     url = f"/en/{'report' if kind == 'report' else 'retaliation'}"
+    if kind == "retaliation":
+        # A claim from the start page goes to the retaliation officers only.
+        with app.extensions["portal.sessions"]() as session:
+            users.create(session, "rosa", "Rosa", "retaliation_officer", "rosa correct horse battery staple",
+                         work_factor=10)
     form = client.get(url)
     secret = "Supervisor Tran locked the fire exit"
     data = {"csrf_token": csrf_token(form), "submission": draft_id(form), "facility": str(facility_ids[0]),
