@@ -1,9 +1,10 @@
 """What deploy/ gives an operator, checked as far as this machine can run it:
 the nginx site passes `nginx -t` and, run for real in front of a stand-in
 upstream, compresses every text type in both serving blocks (never for a
-request another site started) with one Content-Security-Policy per answer; the gunicorn configuration serves the app
-and writes no client address to any log line, the systemd units run real
-portal commands, and the compose file and container recipe hold together."""
+request another site started) with one Content-Security-Policy per answer;
+the gunicorn configuration serves the app and writes no client address to any
+log line, the systemd units run real portal commands, and the compose file
+and container recipe hold together."""
 
 import configparser
 import gzip
