@@ -27,9 +27,9 @@ and reads:
 DevTools throttling delays each request by the latency once; it does not delay
 the TCP handshake, which on a real 2G link costs one more round trip before
 the first request (and TLS one more again: see the note printed at the end).
-The target is checked on FCP plus that handshake round trip, the stricter
-figure: under 14 KB, one request, FCP + 800 ms under 2.5 s. Each figure is the
-median of ``--runs`` loads. PASS or FAIL is printed per page and in total; the
+The target is the issue's: under 14 KB, one request, FCP under 2.5 s; the
+column "+handshake" adds that round trip, and how many pages would still pass
+with it is printed too. Each figure is the median of ``--runs`` loads. PASS or FAIL is printed per page and in total; the
 exit status is 0 whatever the results: the script reports, it does not gate.
 Only 127.0.0.1 is contacted; every wait is bounded.
 """
@@ -204,17 +204,19 @@ def main(argv=None) -> int:
         finally:
             server.stop()
 
-    print(f"Chromium {version}")
+    print(f"Chromium {version}; load average at the end {os.getloadavg()[0]:.2f} (other processes")
+    print("   compete with the throttled renderer: 'FCP - last B' grows with the machine's load)")
     print()
     print(f"   {'language':<9} {'page':<10} {'bytes':>6} {'req':>4} {'encoding':<9} {'last B':>6} {'FCP ms':>7} "
           f"{'+handshake':>10}   target: < {BYTES_TARGET} B, {REQUESTS_TARGET} request, "
-          f"FCP + {HANDSHAKE_MS} ms < {FCP_TARGET_MS} ms")
-    passed, worst = 0, {}
+          f"FCP < {FCP_TARGET_MS} ms")
+    passed, passed_with_handshake, worst = 0, 0, {}
     for code, label, path, load, _took in results:
         with_handshake = load.fcp_ms + HANDSHAKE_MS if load.fcp_ms is not None else None
         ok = (load.bytes < BYTES_TARGET and load.requests == REQUESTS_TARGET
-              and with_handshake is not None and with_handshake < FCP_TARGET_MS)
+              and load.fcp_ms is not None and load.fcp_ms < FCP_TARGET_MS)
         passed += ok
+        passed_with_handshake += ok and with_handshake < FCP_TARGET_MS
         fcp = f"{load.fcp_ms:7.0f}" if load.fcp_ms is not None else "   none"
         full = f"{with_handshake:10.0f}" if with_handshake is not None else "      none"
         extra = "" if load.requests == REQUESTS_TARGET else "  requests: " + ", ".join(load.urls)
@@ -236,6 +238,7 @@ def main(argv=None) -> int:
     print("   note: DevTools throttling adds the latency once per request; a real first visit also")
     print(f"   pays the TCP handshake ({HANDSHAKE_MS} ms, counted in '+handshake') and, over HTTPS, TLS")
     print("   (one more round trip with TLS 1.3; the onion service pays Tor's circuit instead).")
+    print(f"   with the handshake counted, {passed_with_handshake}/{len(results)} would pass")
     print(f"Targets: {passed}/{len(results)} PASS")
     return 0
 
