@@ -12,8 +12,9 @@ Not part of the test suite. In one run it:
    of the report form: the HTML, then every subresource it references (link
    href, script src, img src/srcset, CSS url() and @import, /favicon.ico when
    no icon is declared), with no cookie and no cache. Bytes are counted as
-   nginx with ``gzip on`` would send them: each compressible body gzipped at
-   level 6, plus the response header block. A data: URL costs no request.
+   nginx with ``gzip on`` would send them: a body the portal gzipped itself as
+   received, any other compressible body gzipped at level 6, plus the response
+   header block. (First paint under 2G throttling: bench/first_paint_bench.py.) A data: URL costs no request.
    JavaScript bytes: external scripts, inline scripts, on* attributes;
 2. measures throughput with concurrent clients (threads with http.client, one
    connection per request as nginx proxies by default), 10 s per measurement:

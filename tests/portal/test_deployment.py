@@ -148,7 +148,7 @@ def test_the_compose_file_and_the_container_recipe_hold_together():
 # Each text type the site lists, and what nginx must leave alone.
 TEXT_BODIES = {
     "/page.html": "text/html; charset=utf-8",
-    "/style.css": "text/css",
+    "/static/style.css": "text/css",
     "/plain.txt": "text/plain; charset=utf-8",
     "/export.csv": "text/csv",
     "/app.js": "text/javascript",
