@@ -3,6 +3,7 @@
 from flask import g, request
 
 from ... import i18n
+from . import inline_style
 
 
 def language(config) -> str:
@@ -33,4 +34,5 @@ def context(config) -> dict:
         ],
         "quick_exit_url": config["QUICK_EXIT_URL"],
         "organisation": config["ORGANISATION_NAME"],
+        "inline_style": inline_style.text(),
     }
