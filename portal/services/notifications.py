@@ -42,6 +42,20 @@ def queue_for(session, users: list[User], case: Case, base_url: str) -> None:
                                 next_attempt_at=clock.start_of_today()))
 
 
+def queue_activation(session, user: User, link: str) -> None:
+    """The one-time activation link, to the account's own address only."""
+    with force_locale(user.language or "en"):
+        subject = gettext("Your account of the secure inbox")
+        body = gettext(
+            "An account of the secure inbox was made for you, or its key was reset.\n\n"
+            "Choose your passphrase here within 7 days: %(link)s\n\n"
+            "If you did not expect this message, tell your administrator and do not open the link.",
+            link=link,
+        )
+    session.add(OutboxEmail(to_address=user.email, subject=subject, body=body, attempts=0,
+                            next_attempt_at=clock.start_of_today()))
+
+
 class Backoff:
     """When each failed notice may be tried again, kept by the sending process only.
 

@@ -22,7 +22,7 @@ from zxcvbn import zxcvbn
 import crypto
 
 from ..models import ROLES, Keyholder, RecoveryCode, User
-from . import audit, clock, routing, throttle, typed_text
+from . import audit, clock, notifications, routing, throttle, typed_text
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -95,12 +95,20 @@ def _new_user(session, username, display_name, role, email, default_recipient) -
 
 
 def invite(session, actor, username: str, display_name: str, role: str, email: str | None = None,
-           default_recipient: bool = False) -> tuple[User, str]:
-    """A new account without passphrase or key; returns it and its one-time activation token."""
+           default_recipient: bool = False, activation_link=None) -> tuple[User, str]:
+    """A new account without passphrase or key; returns it and its one-time activation token.
+
+    With ``activation_link(token)``, the link goes by e-mail to the account's own address and to
+    nobody else: an administrator never holds it, so cannot activate the account as its owner.
+    """
+    if activation_link is not None and not (email or "").strip():
+        raise AccountError("email_missing")
     user = _new_user(session, username, display_name, role, email, default_recipient)
     token = _start_activation(user)
     session.add(user)
     session.flush()
+    if activation_link is not None:
+        notifications.queue_activation(session, user, activation_link(token))
     audit.record(session, "account_created", actor, detail={"user": user.id, "role": role}, commit=False)
     session.commit()
     return user, token
@@ -113,12 +121,15 @@ def _start_activation(user: User) -> str:
     return token
 
 
-def reset_identity(session, actor, user: User) -> str:
+def reset_identity(session, actor, user: User, activation_link=None) -> str:
     """For a lost passphrase: the user activates again and gets a new identity.
 
     The old identity is gone with the passphrase; the recovery key holder then
     re-admits the new one to the user's cases (``portal recovery readmit``).
+    With ``activation_link(token)``, the new link goes only to the account's own e-mail.
     """
+    if activation_link is not None and not user.email:
+        raise AccountError("email_missing")
     token = _start_activation(user)
     user.passphrase_hash = None
     user.sealed_identity = None
@@ -127,6 +138,8 @@ def reset_identity(session, actor, user: User) -> str:
     session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
     # Whoever holds a session of this account now is not the person who lost the passphrase.
     user.session_epoch += 1
+    if activation_link is not None:
+        notifications.queue_activation(session, user, activation_link(token))
     audit.record(session, "identity_reset", actor, detail={"user": user.id}, commit=False)
     session.commit()
     return token

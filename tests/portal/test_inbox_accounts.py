@@ -12,7 +12,7 @@ from reporter_pages import csrf_token, send_report
 from sqlalchemy import select
 
 import crypto
-from portal.models import Case, User
+from portal.models import Case, OutboxEmail, User
 from portal.services import users
 
 STRONG = "lantern orbit pickle magnolia"
@@ -23,6 +23,14 @@ def next_code(secret):
     """The authenticator's next code: the current one was spent confirming it."""
     return pyotp.TOTP(secret).at(datetime.now(timezone.utc), counter_offset=1)
 
+
+
+def link_mailed_to(app, address):
+    """The activation link in the newest e-mail queued for ``address``: the only place it goes."""
+    with app.extensions["portal.sessions"]() as session:
+        body = session.scalars(select(OutboxEmail.body).where(OutboxEmail.to_address == address)
+                               .order_by(OutboxEmail.id.desc())).first()
+    return re.search(r"https?://\S+/inbox/activate/[A-Za-z0-9_\-]+", body).group(0)
 
 
 def activate(app, link, passphrase=STRONG):
@@ -59,7 +67,10 @@ def test_an_administrator_invites_an_investigator_who_activates_and_logs_in(app)
                                                "display_name": "Dewi", "role": "investigator",
                                                "email": "dewi@contractor.example", "default_recipient": "y"})
     assert invited.status_code == 200
-    link = re.search(r'class="secret">([^<]+/inbox/activate/[^<]+)<', invited.get_data(as_text=True)).group(1)
+    shown = invited.get_data(as_text=True)
+    link = link_mailed_to(app, "dewi@contractor.example")
+    assert link.rsplit("/", 1)[1] not in shown, "the administrator never sees the link"
+    assert "sent to the e-mail address of Dewi" in shown
     secret, codes = activate(app, link)
     assert app.test_client().get(link[link.index("/inbox/"):]).status_code == 404, "the link works once"
 
@@ -107,7 +118,8 @@ def test_a_lost_passphrase_loses_no_case(app, client, facility_ids, recovery_ide
     log_in(admin, "root")
     page = admin.get("/admin/users")
     reset = admin.post(f"/admin/users/{anna_id}/reset", data={"csrf_token": csrf_token(page)})
-    link = re.search(r'class="secret">([^<]+/inbox/activate/[^<]+)<', reset.get_data(as_text=True)).group(1)
+    link = link_mailed_to(app, "anna@contractor.example")
+    assert link.rsplit("/", 1)[1] not in reset.get_data(as_text=True), "the administrator never sees the link"
     secret, _codes = activate(app, link, passphrase="new lantern orbit pickle")
 
     anna = app.test_client()
@@ -127,3 +139,20 @@ def test_a_lost_passphrase_loses_no_case(app, client, facility_ids, recovery_ide
     assert result.returncode == 0, result.stderr
     assert "1 cases" in result.stdout
     assert "Before the passphrase was lost" in anna.get(case_url).get_data(as_text=True)
+
+
+def test_an_account_without_an_e_mail_address_gets_no_activation_link_from_an_administrator(app):
+    make_admin(app)
+    admin = app.test_client()
+    log_in(admin, "root")
+    page = admin.get("/admin/users")
+    refused = admin.post("/admin/users", data={"csrf_token": csrf_token(page), "username": "eko",
+                                               "display_name": "Eko", "role": "investigator"})
+    assert refused.status_code == 400 and "e-mail address" in refused.get_data(as_text=True)
+    with app.extensions["portal.sessions"]() as session:
+        assert session.scalar(select(User).where(User.username == "eko")) is None
+        root_id = session.scalar(select(User.id).where(User.username == "root"))
+    reset = admin.post(f"/admin/users/{root_id}/reset", data={"csrf_token": csrf_token(page)})
+    assert reset.status_code == 409 and "/inbox/activate/" not in reset.get_data(as_text=True)
+    with app.extensions["portal.sessions"]() as session:
+        assert session.get(User, root_id).sealed_identity is not None, "nothing was reset"

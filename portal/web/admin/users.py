@@ -15,6 +15,7 @@ ACCOUNT_ERRORS = {
     "username": lambda: _("Use letters, digits, dots, dashes or underscores for the username."),
     "username_taken": lambda: _("This username is taken."),
     "role": lambda: _("Choose a role."),
+    "email_missing": lambda: _("Give the account an e-mail address: its activation link goes only there."),
     "self": lambda: _("Ask another administrator to close your account or change your role."),
     "last_administrator": lambda: _("This is the last active administrator: make another one first."),
     "inactive": lambda: _("This account is closed already."),
@@ -41,11 +42,11 @@ def add_routes(bp, config):
         if not form.validate_on_submit():
             return page(form, _("Please check the fields."), 400)
         try:
-            user, token = users.invite(db(), g.user, form.username.data, form.display_name.data, form.role.data,
-                                       form.email.data, form.default_recipient.data)
+            user, _token = users.invite(db(), g.user, form.username.data, form.display_name.data, form.role.data,
+                                        form.email.data, form.default_recipient.data, _activation_link)
         except users.AccountError as error:
             return page(form, ACCOUNT_ERRORS.get(error.reason, ACCOUNT_ERRORS["role"])(), 400)
-        return page(activation=(user, _activation_link(token)))
+        return page(activation=user)
 
     @bp.post("/users/<int:user_id>/reset")
     @administrator_only
@@ -55,8 +56,11 @@ def add_routes(bp, config):
             abort(404)
         if not ConfirmForm().validate_on_submit():
             return page(error=_("This form expired. Please try again."), status=400)
-        token = users.reset_identity(db(), g.user, user)
-        return page(activation=(user, _activation_link(token)))
+        try:
+            users.reset_identity(db(), g.user, user, _activation_link)
+        except users.AccountError as error:
+            return page(error=ACCOUNT_ERRORS[error.reason](), status=409)
+        return page(activation=user)
 
     def _activation_link(token):
         return current_app.config["BASE_URL"].rstrip("/") + url_for("inbox.activate", token=token)
