@@ -627,10 +627,12 @@ def reporter_claim(session, case_id: int, claim_id: int) -> Case | None:
 
 
 def statistics(session) -> dict:
-    """Aggregate figures for the authority and monitor roles; counts under 5 are suppressed."""
-    def shown(count):
-        return count if count >= SUPPRESS_BELOW else None
+    """Aggregate figures for the authority and monitor roles.
 
+    A count under 5 is never shown, nor can it be found by subtracting shown figures from one
+    another (complementary suppression): not a type's claims from all claims, not the shown types
+    from all claims, not the confirmed remedies from the delivered ones, not the substantiated
+    claims from the decided ones behind a share."""
     claims = session.scalars(select(Case).where(Case.kind == "retaliation")).all()
     by_type = dict(session.execute(
         select(CaseCategory.code, func.count()).join(Case, Case.id == CaseCategory.case_id)
@@ -639,12 +641,36 @@ def statistics(session) -> dict:
     substantiated = [c for c in claims if c.status == "substantiated"]
     assessed = [(c.risk_assessed_on - c.received_on).days for c in claims if c.risk_assessed_on]
     remedies = dict(session.execute(select(Remedy.state, func.count()).group_by(Remedy.state)).all())
+    delivered = remedies.get("delivered", 0) + remedies.get("confirmed", 0) + remedies.get("disputed", 0)
+    confirmed = remedies.get("confirmed", 0)
+    share_safe = len(substantiated) >= SUPPRESS_BELOW and len(decided) - len(substantiated) >= SUPPRESS_BELOW
     return {
-        "claims": shown(len(claims)),
-        "by_type": {code: shown(by_type.get(code, 0)) for code in RETALIATION_TYPES},
-        "share_substantiated": (len(substantiated) / len(decided)) if len(decided) >= SUPPRESS_BELOW else None,
+        "claims": _shown(len(claims)),
+        "by_type": _suppressed_table(len(claims), {code: by_type.get(code, 0) for code in RETALIATION_TYPES}),
+        "share_substantiated": len(substantiated) / len(decided) if share_safe else None,
         "median_days_to_assess": sorted(assessed)[len(assessed) // 2] if len(assessed) >= SUPPRESS_BELOW else None,
-        "remedies_delivered": shown(remedies.get("delivered", 0) + remedies.get("confirmed", 0)
-                                    + remedies.get("disputed", 0)),
-        "remedies_confirmed": shown(remedies.get("confirmed", 0)),
+        "remedies_delivered": _shown(delivered),
+        # Delivered minus confirmed would tell the small number delivered but not (yet) confirmed.
+        "remedies_confirmed": _shown(confirmed) if not 0 < delivered - confirmed < SUPPRESS_BELOW else None,
     }
+
+
+def _shown(count: int) -> int | None:
+    return count if count >= SUPPRESS_BELOW else None
+
+
+def _suppressed_table(total: int, counts: dict[str, int]) -> dict[str, int | None]:
+    """The cells of a table beside its total, with as few more cells hidden as it takes so that no
+    subtraction (the total minus a cell, the total minus every shown cell) is a count from 1 to 4.
+    A claim may have several types, so the cells add up to the total or more."""
+    shown = {code: count for code, count in counts.items() if count >= SUPPRESS_BELOW}
+
+    def tells_a_small_count() -> bool:
+        if total < SUPPRESS_BELOW:
+            return False  # the total is hidden: nothing to subtract from
+        derived = [total - sum(shown.values())] + [total - count for count in shown.values()]
+        return any(0 < value < SUPPRESS_BELOW for value in derived)
+
+    while shown and tells_a_small_count():
+        del shown[min(shown, key=lambda code: (shown[code], code))]
+    return {code: shown.get(code) for code in counts}

@@ -259,7 +259,7 @@ def test_statistics_hide_small_counts_for_the_authority_and_the_monitor(app, fac
         page = client_of(app, username).get("/oversight/statistics").get_data(as_text=True)
         dismissal = re.search(r"Suspended or dismissed \(fired\)</td><td>([^<]+)<", page).group(1)
         threats = re.search(r"Threats or attempts to do any of these</td><td>(.*?)</td>", page).group(1)
-        assert dismissal == "5" and "fewer than 5" in threats
+        assert dismissal == "5" and "hidden" in threats
         assert "Fired, worker" not in page
 
 
@@ -369,3 +369,75 @@ def test_a_correction_is_a_new_entry_and_the_authority_sets_due_dates_that_go_ov
         from portal.models import AuditEntry
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.case_id == case_id)).all()
     assert actions.count("escalation_corrected") == 2 and actions.count("escalation_due") == 1
+
+
+def _seed_claims(session_factory, claims, remedies):
+    """Claims as the database holds them (types and status only), and remedies in their states."""
+    from portal.models import CaseCategory
+
+    with session_factory() as session:
+        for number, (types, status) in enumerate(claims):
+            claim = Case(kind="retaliation", received_on=clock.today(), status=status, language="en",
+                         acknowledge_due=clock.today(), feedback_due=clock.today(),
+                         submission_digest=number.to_bytes(32, "big"), reporter_recipient="")
+            claim.categories = [CaseCategory(code=code) for code in types]
+            session.add(claim)
+            session.flush()
+            for state in remedies if number == 0 else ():
+                session.add(Remedy(case_id=claim.id, kind="back_pay", state=state,
+                                   state_changed_on=clock.today()))
+        session.commit()
+
+
+def _what_subtraction_tells(figures) -> list[int]:
+    """Every count an attacker gets by subtracting one shown figure, or all of a table, from another."""
+    told = []
+    total, cells = figures["claims"], [v for v in figures["by_type"].values() if v is not None]
+    if total is not None:
+        told += [total - cell for cell in cells] + [total - sum(cells)]
+    if figures["remedies_delivered"] is not None and figures["remedies_confirmed"] is not None:
+        told.append(figures["remedies_delivered"] - figures["remedies_confirmed"])
+    return told
+
+
+def test_no_subtraction_of_shown_statistics_reveals_a_count_under_five(session_factory, recovery_identity):
+    import random
+
+    from portal.services import retaliation
+
+    chooser = random.Random(20261207)
+    types = ("dismissal", "threats", "demotion")
+    for _round in range(150):
+        with session_factory() as session:
+            for table in (Remedy.__table__, Case.__table__):
+                session.execute(table.delete())
+            session.commit()
+        claims = [(chooser.sample(types, chooser.choice((1, 1, 1, 2))),
+                   chooser.choice(("received", "substantiated", "not_substantiated", "closed")))
+                  for _ in range(chooser.randrange(0, 16))]
+        remedies = [chooser.choice(("proposed", "delivered", "confirmed", "disputed"))
+                    for _ in range(chooser.randrange(0, 14))]
+        _seed_claims(session_factory, claims, remedies)
+        with session_factory() as session:
+            figures = retaliation.statistics(session)
+        shown = [v for v in [figures["claims"], figures["remedies_delivered"], figures["remedies_confirmed"],
+                             *figures["by_type"].values()] if v is not None]
+        assert all(value >= 5 for value in shown), (claims, remedies, figures)
+        assert all(not 0 < value < 5 for value in _what_subtraction_tells(figures)), (claims, remedies, figures)
+        if figures["share_substantiated"] is not None:
+            decided = [c for c in claims if c[1] != "received"]
+            substantiated = [c for c in decided if c[1] == "substantiated"]
+            assert len(substantiated) >= 5 and len(decided) - len(substantiated) >= 5
+
+
+def test_the_authority_cannot_subtract_one_category_from_the_total(app, people, session_factory):
+    # Seven claims, five of them about dismissal: "7 - 5" would tell that two were about something else.
+    _seed_claims(session_factory, [(["dismissal"], "received")] * 5 + [(["threats"], "received")] * 2,
+                 ["delivered"] * 2 + ["confirmed"] * 5)
+    page = client_of(app, "vera").get("/oversight/statistics").get_data(as_text=True)
+    dismissal = re.search(r"Suspended or dismissed \(fired\)</td><td>(.*?)</td>", page).group(1)
+    claims = re.search(r"Retaliation claims</dt><dd>(.*?)</dd>", page).group(1)
+    delivered = re.search(r"Remedies delivered</dt><dd>(.*?)</dd>", page).group(1)
+    confirmed = re.search(r"Remedies confirmed by the reporter</dt><dd>(.*?)</dd>", page).group(1)
+    assert claims == "7" and "hidden" in dismissal
+    assert delivered == "7" and "hidden" in confirmed

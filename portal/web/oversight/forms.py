@@ -27,8 +27,8 @@ class EscalationForm(FlaskForm):
 
 
 class CorrectionForm(FlaskForm):
-    happened_on = DateField(_l("Date"), validators=[Optional()])
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
+    happened_on = DateField(_l("Corrected date"), validators=[Optional()])
+    note = TextAreaField(_l("Corrected note"), validators=[Optional(), Length(max=20000)])
     withdrawn = BooleanField(_l("This step did not happen"))
 
 
