@@ -288,6 +288,7 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
                                      contact="WhatsApp 012 345 6789"))
     with world["sessions_a"]() as session:
         case = session.scalars(select(Case)).one()
+        case_id = case.id
         assert case.recipient_choice == "monitor" and case.keyholders == []
         forward = session.scalars(select(Forward)).one()
         assert (forward.state, forward.created_by, forward.scope) == ("delivered", None, "without_identity")
@@ -307,6 +308,12 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
         filed = session.scalars(select(ReceivedBundle)).one().case_id
     opened = max_client.get(f"/inbox/cases/{filed}").get_data(as_text=True)
     assert "Hanya untuk Electronics Watch." in opened and "012 345" not in opened
+    # Electronics Watch acknowledges it: the contractor's deadline for the case is met.
+    page = max_client.get(f"/inbox/cases/{filed}")
+    assert max_client.post(f"/inbox/cases/{filed}/remote-status", data={
+        "csrf_token": csrf_token(page), "status": "acknowledged"}).status_code == 303
+    with world["sessions_a"]() as session:
+        assert session.get(Case, case_id).acknowledged_on == clock.today()
     # The worker reads their own report with the receipt and is told it was shared.
     assert log_in_with_receipt(worker, receipt, lang="en").status_code == 303
     own = worker.get("/en/case").get_data(as_text=True)
