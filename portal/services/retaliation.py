@@ -337,17 +337,33 @@ def report_breach(session, actor: User, case: Case, day: date | None = None) -> 
     session.commit()
 
 
+# The contract's section 4, step by step. Statements and meetings may repeat; a notice of default
+# comes only when a request was ignored or remedial action is wanting, the special penalty only
+# after a notice of default; any step may end in "resolved".
+ESCALATION_NEXT = {
+    None: ("breach_indicated",),
+    "breach_indicated": ("cooperation_started", "resolved"),
+    "cooperation_started": ("statement_requested", "meeting_held", "resolved"),
+    "statement_requested": ("statement_received", "notice_of_default", "resolved"),
+    "statement_received": ("statement_requested", "meeting_held", "remedial_action_required", "resolved"),
+    "meeting_held": ("statement_requested", "meeting_held", "remedial_action_required", "resolved"),
+    "remedial_action_required": ("statement_requested", "meeting_held", "notice_of_default", "resolved"),
+    "notice_of_default": ("remedial_action_required", "penalty_applied", "resolved"),
+    "penalty_applied": ("resolved",),
+    "resolved": (),
+}
+
+
 def next_escalation_steps(session, case_id: int) -> list[str]:
-    """The steps the record can take next: the contract's order, none skipped back."""
-    done = [entry.step for entry in timeline(session, case_id)]
-    if not done:
-        return ["breach_indicated"]
-    return list(ESCALATION_STEPS[ESCALATION_STEPS.index(done[-1]) + 1:])
+    """The steps the record can take next, in the contract's order."""
+    record = timeline(session, case_id)
+    return list(ESCALATION_NEXT[record[-1].step if record else None])
 
 
 def record_escalation(session, actor: User, case: Case, step: str, note: str = "",
-                      happened_on: date | None = None, files: list[bytes] = ()) -> EscalationStep:
-    """One step of the escalation procedure, in the contract's order.
+                      happened_on: date | None = None, files: list[bytes] = (),
+                      due_on: date | None = None) -> EscalationStep:
+    """One step of the escalation procedure, in the contract's order, on or after the one before.
 
     The note and the documents are encrypted to the administrators and the
     contracting authority (and the recovery key), never to the reporter.
@@ -356,24 +372,108 @@ def record_escalation(session, actor: User, case: Case, step: str, note: str = "
         raise RetaliationError("step")
     if step not in next_escalation_steps(session, case.id):
         raise RetaliationError("order")
-    if happened_on is not None and happened_on > clock.today():
+    happened_on = happened_on or clock.today()
+    record = timeline(session, case.id)
+    _check_dates(happened_on, record[-1].happened_on if record else None, None, due_on)
+    entry = _escalation_entry(session, actor, case, step, note, happened_on, files)
+    entry.due_on = due_on
+    session.add(entry)
+    audit.record(session, "escalation_step", actor, case.id, {"step": step}, commit=False)
+    session.commit()
+    return entry
+
+
+def correct_escalation(session, actor: User, case: Case, entry_id: int, happened_on: date | None, note: str = "",
+                       withdrawn: bool = False) -> EscalationStep:
+    """A correction: a new entry pointing at the one it corrects, which stays in the record.
+
+    It may move the date (still between its neighbours) and replace the note; or say that the
+    step did not happen, which only the latest step may say, so the order stays the contract's.
+    """
+    record = timeline(session, case.id)
+    position = next((i for i, entry in enumerate(record) if entry.id == entry_id), None)
+    if position is None:
+        raise RetaliationError("correction")
+    corrected = record[position]
+    if withdrawn and position != len(record) - 1:
+        raise RetaliationError("withdraw_latest")
+    happened_on = happened_on or corrected.happened_on
+    before = record[position - 1].happened_on if position else None
+    after = record[position + 1].happened_on if position + 1 < len(record) else None
+    _check_dates(happened_on, before, after, corrected.due_on)
+    entry = _escalation_entry(session, actor, case, corrected.step, note, happened_on, ())
+    entry.corrects_id, entry.withdrawn, entry.due_on = corrected.id, withdrawn, corrected.due_on
+    session.add(entry)
+    audit.record(session, "escalation_corrected", actor, case.id,
+                 {"step": corrected.step, "corrects": corrected.id, "withdrawn": withdrawn}, commit=False)
+    session.commit()
+    return entry
+
+
+def set_escalation_due(session, actor: User, case: Case, due_on: date) -> EscalationStep:
+    """The contracting authority's due date for the step after the latest one."""
+    record = timeline(session, case.id)
+    if not record or record[-1].step == "resolved":
+        raise RetaliationError("due")
+    latest = record[-1]
+    if due_on < latest.happened_on:
+        raise RetaliationError("date_order")
+    before = latest.due_on.isoformat() if latest.due_on else None
+    latest.due_on = due_on
+    audit.record(session, "escalation_due", actor, case.id,
+                 {"step": latest.step, "before": before, "after": due_on.isoformat()}, commit=False)
+    session.commit()
+    return latest
+
+
+def escalation_overdue(record: list[EscalationStep]) -> bool:
+    """The next step was due before today and has not come."""
+    latest = record[-1] if record else None
+    return bool(latest and latest.step != "resolved" and latest.due_on and latest.due_on < clock.today())
+
+
+def _check_dates(happened_on: date, not_before: date | None, not_after: date | None, due_on: date | None) -> None:
+    if happened_on > clock.today():
         raise RetaliationError("date")
+    if (not_before and happened_on < not_before) or (not_after and happened_on > not_after):
+        raise RetaliationError("date_order")
+    if due_on is not None and due_on < happened_on:
+        raise RetaliationError("date_order")
+
+
+def _escalation_entry(session, actor, case, step, note, happened_on, files) -> EscalationStep:
     cleaned = [attachments.clean(data) for data in files]
     recipients = keyring.oversight_recipients(session)
     documents = [_stored(session, case, "escalation_file", clean.data, recipients, actor, clean).id
                  for clean in cleaned]
     item = _item(session, case, "escalation", {"step": step, "note": note, "documents": documents},
                  recipients, actor)
-    entry = EscalationStep(case_id=case.id, step=step, happened_on=happened_on or clock.today(), item_id=item.id)
-    session.add(entry)
-    audit.record(session, "status", actor, case.id, {"escalation": step}, commit=False)
-    session.commit()
-    return entry
+    return EscalationStep(case_id=case.id, step=step, happened_on=happened_on, item_id=item.id)
+
+
+def _all_entries(session, case_id: int) -> list[EscalationStep]:
+    return list(session.scalars(select(EscalationStep).where(EscalationStep.case_id == case_id)
+                                .order_by(EscalationStep.id)))
 
 
 def timeline(session, case_id: int) -> list[EscalationStep]:
-    return list(session.scalars(select(EscalationStep).where(EscalationStep.case_id == case_id)
-                                .order_by(EscalationStep.id)))
+    """The record as it stands: each step as last corrected, without the steps that did not happen."""
+    return _effective(_all_entries(session, case_id))
+
+
+def _effective(entries: list[EscalationStep]) -> list[EscalationStep]:
+    latest = {}
+    for entry in entries:  # in id order: a later correction wins
+        latest[_original_id(entry, entries)] = entry
+    return [entry for entry in sorted(latest.values(), key=lambda e: (e.happened_on, _original_id(e, entries)))
+            if not entry.withdrawn]
+
+
+def _original_id(entry: EscalationStep, entries: list[EscalationStep]) -> int:
+    by_id = {e.id: e for e in entries}
+    while entry.corrects_id is not None and entry.corrects_id in by_id:
+        entry = by_id[entry.corrects_id]
+    return entry.id
 
 
 @dataclass(frozen=True)
@@ -381,18 +481,23 @@ class TimelineEntry:
     step: EscalationStep
     note: str | None  # None: this reader's key cannot open it
     documents: list[CaseItem]
+    corrections: list[EscalationStep] = field(default_factory=list)  # earlier versions, oldest first
 
 
 def read_timeline(session, case_id: int, identity) -> list[TimelineEntry]:
-    """The escalation record as a timeline, with the notes this reader's key opens."""
-    entries = []
-    for step in timeline(session, case_id):
+    """The escalation record as a timeline, with the notes this reader's key opens and each
+    step's earlier versions, which corrections never erase."""
+    entries = _all_entries(session, case_id)
+    read = []
+    for step in _effective(entries):
         item = session.get(CaseItem, step.item_id) if step.item_id else None
         payload = _open(item, identity) if item is not None else {}
         documents = [session.get(CaseItem, i) for i in (payload or {}).get("documents", [])]
-        entries.append(TimelineEntry(step, None if payload is None else payload.get("note", ""),
-                                     [d for d in documents if d is not None]))
-    return entries
+        original = _original_id(step, entries)
+        earlier = [e for e in entries if _original_id(e, entries) == original and e.id != step.id]
+        read.append(TimelineEntry(step, None if payload is None else payload.get("note", ""),
+                                  [d for d in documents if d is not None], earlier))
+    return read
 
 
 def escalation_document(session, case_id: int, item_id: int, identity) -> tuple[CaseItem, bytes] | None:
@@ -403,13 +508,15 @@ def escalation_document(session, case_id: int, item_id: int, identity) -> tuple[
     return item, crypto.decrypt(item.blob, identity)
 
 
-def escalated_cases(session) -> list[tuple[Case, EscalationStep]]:
-    """Every case with an escalation record, and the record's latest step."""
-    latest = (select(EscalationStep.case_id, func.max(EscalationStep.id).label("last"))
-              .group_by(EscalationStep.case_id).subquery())
-    rows = session.execute(select(Case, EscalationStep).join(latest, latest.c.case_id == Case.id)
-                           .join(EscalationStep, EscalationStep.id == latest.c.last).order_by(Case.id.desc()))
-    return [(case, step) for case, step in rows]
+def escalated_cases(session) -> list[tuple[Case, EscalationStep, bool]]:
+    """Every case with an escalation record, its latest step, and whether the next one is overdue."""
+    case_ids = session.scalars(select(EscalationStep.case_id).distinct()).all()
+    found = []
+    for case_id in sorted(case_ids, reverse=True):
+        record = timeline(session, case_id)
+        if record:
+            found.append((session.get(Case, case_id), record[-1], escalation_overdue(record)))
+    return found
 
 
 def _open(item: CaseItem, identity) -> dict | None:

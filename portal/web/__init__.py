@@ -12,7 +12,7 @@ Only this module imports every audience: it puts them together into the app.
 
 from .. import i18n, resources
 from . import admin, api, inbox, oversight, reporter
-from .common import database, errors, layout, security, sessions, uploads
+from .common import database, errors, layout, security, sessions, uploads, urls
 from .common.staff import staff_blueprint
 
 
@@ -23,6 +23,8 @@ def init_app(app, session_factory) -> None:
     i18n.init_app(app, str(resources.folder("translations")), lambda: layout.language(config))
     app.teardown_appcontext(database.close)
     app.after_request(security.add_headers)
+    # Before any route is added: rules bind their converters when they are added.
+    app.url_map.converters["int"] = urls.RowIdConverter
     app.register_blueprint(reporter.make_blueprint(config))
     app.register_blueprint(inbox.make_blueprint(config))
     app.register_blueprint(admin.make_blueprint(config))

@@ -25,6 +25,18 @@ class InviteForm(FlaskForm):
     default_recipient = BooleanField(_l("Receives new cases"))
 
 
+class AccountForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
+    email = StringField(_l("E-mail for notifications (optional)"),
+                        validators=[Optional(), Email(_l("This is not an e-mail address.")), Length(max=320)])
+    default_recipient = BooleanField(_l("Receives new cases"))
+
+
+class DeactivateForm(FlaskForm):
+    confirm = BooleanField(_l("Yes, close this account now"),
+                           validators=[InputRequired(_l("Tick the box to confirm."))])
+
+
 ANY = SelectChoice("", _l("Any"))
 
 

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 ESCALATION_LABELS = {
@@ -14,6 +14,7 @@ ESCALATION_LABELS = {
     "remedial_action_required": _l("Remedial action required"),
     "notice_of_default": _l("Notice of default given (Royal Decree on execution, article 44, section 2)"),
     "penalty_applied": _l("Special penalty of EUR 10,000 or ex officio measures applied"),
+    "resolved": _l("Resolved"),
 }
 
 
@@ -22,6 +23,17 @@ class EscalationForm(FlaskForm):
     happened_on = DateField(_l("Date"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
     documents = MultipleFileField(_l("Documents (PDF or photos)"))
+    due_on = DateField(_l("Next step due by"), validators=[Optional()])
+
+
+class CorrectionForm(FlaskForm):
+    happened_on = DateField(_l("Date"), validators=[Optional()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
+    withdrawn = BooleanField(_l("This step did not happen"))
+
+
+class DueForm(FlaskForm):
+    due_on = DateField(_l("Next step due by"), validators=[InputRequired()])
 
 
 class ReferenceForm(FlaskForm):
