@@ -33,7 +33,7 @@ import crypto
 from portal import create_app, migrate
 from portal.db import make_engine, make_session_factory
 from portal.models import Case, Forward, ReceivedBundle, RoutingAlert
-from portal.services import clock, partner_http, signing, users
+from portal.services import clock, keyring, partner_http, signing, users
 from portal.services import instance as instance_service
 
 
@@ -318,6 +318,16 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
     assert log_in_with_receipt(worker, receipt, lang="en").status_code == 303
     own = worker.get("/en/case").get_data(as_text=True)
     assert "Hanya untuk Electronics Watch." in own and "without your name or contact details" in own
+    # What the worker adds later is not readable by the contractor either.
+    page = worker.get("/en/case")
+    assert worker.post("/en/case", data={"csrf_token": csrf_token(page), "message": "Satu lagi perkara."},
+                       content_type="multipart/form-data").status_code == 303
+    with world["sessions_a"]() as session:
+        added = session.get(Case, case_id).items[-1]
+        assert added.kind == "message"
+        for identity in contractor_keys:
+            with pytest.raises(crypto.NoIdentityError):
+                crypto.decrypt(added.blob, identity)
 
     # Electronics Watch's portal is down: the worker still gets a receipt; the forward waits for the job.
     server_b.stop()
@@ -331,3 +341,13 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
     assert delivered.returncode == 0 and "delivered 1" in delivered.stdout, delivered.stderr
     with world["sessions_b"]() as session:
         assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 2
+
+    # "Both": the contractor's investigators hold the case, and Electronics Watch has it at once.
+    assert receipt_on(send_report(app_a.test_client(), facility_ids[0], lang="vi", recipient_choice="both",
+                                  description="Gửi cho cả hai."))
+    with world["sessions_a"]() as session:
+        both = session.scalars(select(Case).where(Case.recipient_choice == "both")).one()
+        assert sorted(u.username for u in keyring.holders_of(session, both)) == ["anna", "binh"]
+        assert session.scalars(select(Forward).where(Forward.case_id == both.id)).one().state == "delivered"
+    with world["sessions_b"]() as session:
+        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 3
