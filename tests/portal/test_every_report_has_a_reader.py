@@ -12,12 +12,14 @@ named colleague, who then reads them with their own key.
 
 import email
 import email.policy
+import os
 import re
+import subprocess
 
 import pytest
 from accounts import passphrase_of, totp_secret_of
 from inbox_pages import log_in
-from operator_steps import run_portal
+from operator_steps import PORTAL, run_portal
 from reporter_pages import csrf_token, send_report
 from sqlalchemy import func, select
 from test_audit_and_notifications import smtp_server  # noqa: F401 (a fixture)
@@ -293,10 +295,7 @@ def test_the_ceremony_keeps_the_workers_wishes(app, session_factory, facility_id
 
 
 def run_with(app, environment, *args):
-    import os
-    import subprocess
-
-    from operator_steps import PORTAL
+    """``portal ARGS`` against ``app``'s database, with more settings in the environment."""
     env = dict(os.environ, PORTAL_DATABASE_URL=app.config["DATABASE_URL"],
                PORTAL_INSTANCE_PATH=app.config["INSTANCE_PATH"], **environment)
     return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=120)

@@ -37,7 +37,6 @@ from portal.services import clock, keyring, partner_http, signing, users
 from portal.services import instance as instance_service
 
 
-
 @pytest.fixture
 def monitor_database_url(empty_database_url):
     """Electronics Watch's own database, next to the contractor's."""
@@ -127,7 +126,7 @@ def run_portal(database_url, instance_dir, *args):
 def test_a_mandatory_forward_waits_for_the_partner_is_delivered_acknowledged_and_reviewed(
         two_instances, facility_ids, tmp_path):
     world = two_instances
-    app_a, app_b, server_a, server_b = world["a"], world["b"], world["server_a"], world["server_b"]
+    app_a, app_b, server_b = world["a"], world["b"], world["server_b"]
 
     # --- The administrators register each other. -----------------------------
     issued_by_b = partner_each_other(world)
