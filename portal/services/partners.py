@@ -120,7 +120,8 @@ def monitor_recipients(partner: Partner) -> list[str]:
 def has_monitors(partner: Partner) -> bool:
     """Whether someone at the partner, not only its recovery key, can open what we send."""
     stored = json.loads(partner.recipients or "[]")
-    return bool(stored if isinstance(stored, list) else stored["monitors"])
+    # Fetched before monitors and recovery were kept apart: unknown until fetched again.
+    return isinstance(stored, dict) and bool(stored["monitors"])
 
 
 def receiving_partner(session) -> Partner | None:
