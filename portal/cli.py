@@ -373,6 +373,16 @@ def recovery_group():
     """What only the holder of the offline recovery key can do."""
 
 
+def _recovery_identity(session, key_file):
+    """The recovery identity in ``key_file``, if it is this instance's."""
+    identities = crypto.parse_identities(Path(key_file).read_text())
+    recovery = instance_service.load(session).recovery_recipient
+    matching = [i for i in identities if str(i.recipient) == recovery]
+    if not matching:
+        raise click.ClickException("this is not the recovery key of this instance")
+    return matching[0]
+
+
 @recovery_group.command("readmit")
 @click.argument("username")
 @click.option("--recovery-key", "key_file", type=click.Path(exists=True, dir_okay=False), required=True,
@@ -380,17 +390,61 @@ def recovery_group():
 def recovery_readmit(username, key_file):
     """Admit a user's new key to every case they hold (after a lost passphrase)."""
     settings = _settings()
-    identities = crypto.parse_identities(Path(key_file).read_text())
     with _session_factory(settings)() as session:
         user = session.scalar(select(User).where(User.username == username.lower()))
         if user is None or not user.recipient or user.activation_digest is not None:
             raise click.ClickException("no such user with an activated key")
-        recovery = instance_service.load(session).recovery_recipient
-        matching = [i for i in identities if str(i.recipient) == recovery]
-        if not matching:
-            raise click.ClickException("this is not the recovery key of this instance")
-        count = handover.readmit(session, matching[0], user)
+        count = handover.readmit(session, _recovery_identity(session, key_file), user)
     click.echo(f"{username} can open their {count} cases again")
+
+
+ASSIGN_REFUSALS = {
+    "not_usable": "{user} has no active account with an activated key",
+    "already": "{user} can already open this case",
+    "not_eligible": "{user} may not receive this case: the reporter's choice of recipients, a conflict of interest "
+                    "or the reporter's wish to leave them out forbids it",
+    "not_recovery": "the recovery key cannot open this case: it was sent to Electronics Watch only, whose keys "
+                    "keep it",
+}
+
+
+@recovery_group.command("assign")
+@click.argument("case_reference")
+@click.argument("username")
+@click.option("--recovery-key", "key_file", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="The recovery key file written by `portal init`.")
+def recovery_assign(case_reference, username, key_file):
+    """Give CASE_REFERENCE (e.g. 2026-00042, or the number 42) to USERNAME, with the recovery key.
+
+    For a case nobody active can open: its keyholders left or lost their keys.
+    """
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        case = session.get(Case, _case_number(case_reference))
+        if case is None or case.reference != _full_reference(case_reference, case):
+            raise click.ClickException(f"no case {case_reference}")
+        user = session.scalar(select(User).where(User.username == username.lower()))
+        if user is None:
+            raise click.ClickException(f"no user {username}")
+        try:
+            handover.assign_with_recovery(session, _recovery_identity(session, key_file), case, user,
+                                          settings["BASE_URL"])
+        except handover.HandoverError as error:
+            raise click.ClickException(ASSIGN_REFUSALS[error.reason].format(user=username)) from None
+        click.echo(f"case {case.reference} given to {username}; the audit trail records it")
+
+
+def _case_number(reference: str) -> int:
+    number = reference.strip().rsplit("-", 1)[-1]
+    if not number.isdigit():
+        raise click.ClickException(f"no case {reference}")
+    return int(number)
+
+
+def _full_reference(reference: str, case) -> str:
+    """The reference as typed, with the year the case has when only its number was typed."""
+    reference = reference.strip()
+    return reference if "-" in reference else case.reference
 
 
 @main.group("notifications")
@@ -407,8 +461,11 @@ def notifications_send(loop, interval):
     backoff = notifications.Backoff()
 
     def send(session):
+        # Found here, so no case only the recovery key can open waits unseen.
+        alerted = handover.alert_administrators(session, settings["BASE_URL"])
         sent, failed = notifications.send_due(session, settings, backoff=backoff)
-        return (sent or failed), f"sent {sent}, failed {failed}"
+        line = f"sent {sent}, failed {failed}" + (f"; {alerted} cases only the recovery key can open" if alerted else "")
+        return (sent or failed or alerted), line
     _periodically(settings, send, loop, interval)
 
 

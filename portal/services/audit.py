@@ -18,8 +18,8 @@ GENESIS = bytes(32)
 ACTIONS = (
     "login", "login_failed", "logout", "view", "download", "message", "note", "status",
     "handover_add", "handover_remove", "export", "account_created", "account_activated",
-    "identity_reset", "readmit", "passphrase_changed", "disclosure_import", "partner", "forward", "bundle_received",
-    "retention", "account_deactivated", "account_reactivated", "account_changed",
+    "identity_reset", "readmit", "recovery_assign", "passphrase_changed", "disclosure_import", "partner", "forward",
+    "bundle_received", "retention", "account_deactivated", "account_reactivated", "account_changed",
     "escalation_step", "escalation_corrected", "escalation_due",
 )
 

@@ -127,7 +127,7 @@ def reply(session, config, case_id: int, text: str, files: list[bytes]) -> None:
     case = session.get(Case, case_id)
     cleaned = [attachments.clean(data) for data in files]
     holders = keyring.holders_of(session, case)
-    recipients = keyring.recipients_for(session, holders, case.reporter_recipient)
+    recipients = keyring.case_recipients(session, case)
     added = []
     today = clock.today()
     if text.strip():

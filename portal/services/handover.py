@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 import crypto
 
-from ..models import Case, CaseItem, Facility, Keyholder, User
-from . import audit, keyring, notifications, routing
+from ..models import Case, CaseItem, Facility, Keyholder, RoutingAlert, User
+from . import audit, clock, keyring, notifications, routing
 from .refusal import Refusal
 
 
@@ -90,13 +90,68 @@ def remove_keyholder(session, actor: User, identity, case: Case, colleague: User
     session.commit()
 
 
+def assign_with_recovery(session, recovery_identity, case: Case, user: User, base_url: str) -> None:
+    """Give a case only the recovery key can open (its keyholders left, lost their key,
+    or it was stored before reports nobody could receive were refused) to ``user``.
+
+    The same limits hold as for a hand-over: the reporter's choice, conflicts of
+    interest and the handlers the reporter left out.
+    """
+    if not routing.usable(user):
+        raise HandoverError("not_usable")
+    if session.scalar(select(Keyholder).where(Keyholder.case_id == case.id, Keyholder.user_id == user.id)):
+        raise HandoverError("already")
+    try:
+        eligible = eligible_colleagues(session, recovery_identity, case)
+    except crypto.NoIdentityError:
+        # A report sent to Electronics Watch only: the partner's keys keep it, not ours.
+        raise HandoverError("not_recovery") from None
+    if user.id not in {u.id for u in eligible}:
+        raise HandoverError("not_eligible")
+    new_recipient = crypto.parse_recipient(user.recipient)
+    for item in _keyholders_items(case):
+        item.blob = _replace_header(item.blob, crypto.add_recipients(item.blob, recovery_identity, [new_recipient]))
+    session.add(Keyholder(case_id=case.id, user_id=user.id))
+    for alert in session.scalars(select(RoutingAlert).where(RoutingAlert.case_id == case.id,
+                                                            RoutingAlert.resolved_at.is_(None))):
+        alert.resolved_at = clock.now()
+    notifications.queue_for(session, [user], case, base_url)
+    audit.record(session, "recovery_assign", None, case.id, {"user": user.id}, commit=False)
+    session.commit()
+
+
+RECOVERY_ONLY_ALERT = "recovery_only"
+
+
+def alert_administrators(session, base_url: str) -> int:
+    """E-mail the administrators, once per case, about each case only the recovery key can open.
+
+    The e-mail names the case and links to the Routing page, which explains the
+    ceremony; it says nothing of what the case is about.
+    """
+    alerted = set(session.scalars(select(RoutingAlert.case_id).where(RoutingAlert.code == RECOVERY_ONLY_ALERT,
+                                                                     RoutingAlert.resolved_at.is_(None))))
+    new = [case for case in keyring.recovery_only_cases(session) if case.id not in alerted]
+    if not new:
+        return 0
+    administrators = list(session.scalars(select(User).where(User.role == "administrator", User.active.is_(True))
+                                          .order_by(User.id)))
+    for case in new:
+        routing.raise_alert(session, case.id, RECOVERY_ONLY_ALERT)
+        notifications.queue_for(session, administrators, case, base_url, "/admin/routing#recovery-only")
+    session.commit()
+    return len(new)
+
+
 def readmit(session, recovery_identity, user: User) -> int:
     """Rewrite every item of the user's cases for the current keyholders, with the
     recovery identity: a user who lost their passphrase can open them again."""
     cases = list(session.scalars(
         select(Case).join(Keyholder, Keyholder.case_id == Case.id).where(Keyholder.user_id == user.id)
     ))
+    cases = [case for case in cases if keyring.custodians_of(session, case) == keyring.custodians_for(session)]
     for case in cases:
+        # (A report sent to Electronics Watch only is kept by the partner's keys, not ours: left out above.)
         holders = keyring.holders_of(session, case)
         for item in _keyholders_items(case):
             recipients = keyring.item_recipients(session, case, item.kind, holders)

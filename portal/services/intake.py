@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 import crypto
 
 from ..models import CATEGORIES, Case, CaseCategory, CaseItem, Facility, Keyholder, User
-from . import attachments, clock, deadlines, keyring, notifications, receipts, routing
+from . import attachments, clock, deadlines, keyring, notifications, outbound, receipts, routing
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -85,6 +85,9 @@ def _check(session, report: Report) -> None:
     check_facility(session, report.facility_id, report.facility_other)
     if report.recipient_choice not in offered_choices(session):
         raise IntakeError("recipient_choice")
+    if report.recipient_choice in ("monitor", "both") and report.consent == "none":
+        # Sent to Electronics Watch, yet "do not share with Electronics Watch": the worker decides which.
+        raise IntakeError("monitor_without_consent")
     offered = {user.id for user in handlers_shown_to_reporters(session)}
     if not set(report.excluded_handlers) <= offered:
         raise IntakeError("excluded_handlers")
@@ -115,9 +118,10 @@ def receipt_and_keys(session, config, submission_token: str) -> tuple[str, recei
 
 
 def offered_choices(session) -> list[str]:
-    """The recipient choices the administrators offer reporters, in a fixed order."""
+    """The recipient choices reporters are offered, in a fixed order: those the
+    administrators chose that someone active can receive now."""
     setting = instance_service.load(session).recipient_choices.split(",")
-    return [choice for choice in routing.CHOICES if choice in setting]
+    return [choice for choice in routing.receivable_choices(session) if choice in setting]
 
 
 def handlers_shown_to_reporters(session) -> list[User]:
@@ -131,17 +135,23 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
     if earlier is not None:
         return earlier
     _check(session, report)
-    cleaned = [attachments.clean(data) for data in files]
-
-    receipt, keys = receipt_and_keys(session, config, submission_token)
     decision = routing.decide(session, routing.Sample(
         categories=sorted(set(report.categories)), language=report.language,
         urgent=bool(report.immediate_danger), facility_id=report.facility_id,
         recipient_choice=report.recipient_choice, excluded_user_ids=list(report.excluded_handlers),
     ))
+    if not decision.receivable:
+        # Told before anything is stored: the worker can choose other recipients.
+        raise IntakeError("no_recipient")
+    cleaned = [attachments.clean(data) for data in files]
+
+    receipt, keys = receipt_and_keys(session, config, submission_token)
     holders = decision.users
     reporter_recipient = str(keys.identity.recipient)
-    recipients = keyring.recipients_for(session, holders, keys.identity.recipient)
+    # Electronics Watch only: the partner's keys, not the contractor's recovery key, keep the case.
+    keeper = decision.partner if report.recipient_choice == "monitor" else None
+    recipients = keyring.recipients_for(session, holders, keys.identity.recipient,
+                                        keyring.custodians_for(session, keeper))
 
     today = clock.today()
     case = Case(
@@ -172,9 +182,8 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
     try:
         session.flush()
         case.last_reporter_item_id = max(item.id for item in case.items)
-        if decision.alert:
-            # Only the recovery key can open this case: the administrators must see it.
-            routing.raise_alert(session, case.id, decision.alert)
+        forward = (outbound.forward_new_report(session, case, decision.partner, asdict(report), cleaned)
+                   if decision.partner is not None else None)
         notifications.queue_for(session, holders, case, config["BASE_URL"])
         session.commit()
     except IntegrityError:
@@ -184,6 +193,9 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
         if earlier is None:
             raise
         return earlier
+    if forward is not None:
+        # Delivered at once; if the partner is down, the forwards job retries.
+        outbound.deliver(session, forward)
     return Submitted(receipt, case.id, False)
 
 

@@ -9,18 +9,21 @@ keyholders, and hand-overs of the case leave it alone.
 
 from sqlalchemy import select
 
-from ..models import Case, Keyholder, User
+from ..models import Case, Forward, Keyholder, Partner, User
 from . import instance as instance_service
+from . import partners
 
 NOT_FOR_REPORTER = ("note", "measure", "discipline")
 OVERSIGHT_KINDS = ("escalation", "escalation_file")
 OVERSIGHT_ROLES = ("administrator", "authority")
+POST_QUANTUM_PREFIX = "age1pq1"
 
 
-def recipients_for(session, holders: list[User], reporter_recipient=None) -> list:
-    """The keyholders, the organisation's recovery key and (unless None) the reporter."""
+def recipients_for(session, holders: list[User], reporter_recipient=None, custodians=None) -> list:
+    """The keyholders, the custodians (by default the organisation's recovery key) and
+    (unless None) the reporter."""
     recipients = [user.recipient for user in holders if user.recipient]
-    recipients.append(instance_service.load(session).recovery_recipient)
+    recipients += custodians if custodians is not None else [instance_service.load(session).recovery_recipient]
     if reporter_recipient is not None:
         recipients.append(reporter_recipient)
     return recipients
@@ -32,15 +35,52 @@ def holders_of(session, case: Case) -> list[User]:
     ))
 
 
+def custodians_for(session, partner: Partner | None = None) -> list:
+    """Who keeps a case open when its keyholders cannot: the organisation's recovery key or,
+    for a report the worker sent to Electronics Watch only, what the partner publishes
+    (its monitor users and its own recovery key), so the contractor holds no key to it;
+    the worker, with their receipt, keeps it too."""
+    instance = instance_service.load(session)
+    if partner is not None:
+        # Only keys of this instance's kind: age does not mix post-quantum and classic
+        # recipients in one file. The partner has its own copy in the forward anyway.
+        return [r for r in partners.monitor_recipients(partner)
+                if r.startswith(POST_QUANTUM_PREFIX) == bool(instance.post_quantum)]
+    return [instance.recovery_recipient]
+
+
+def custodians_of(session, case: Case) -> list:
+    partner = None
+    if case.kind == "report" and case.recipient_choice == "monitor":
+        # The forward made when the report arrived (by no one) names the partner that keeps it.
+        partner = session.scalar(select(Partner).join(Forward, Forward.partner_id == Partner.id)
+                                 .where(Forward.case_id == case.id, Forward.created_by.is_(None))
+                                 .order_by(Forward.id).limit(1))
+    return custodians_for(session, partner)
+
+
 def case_recipients(session, case: Case, *, reporter: bool = True) -> list:
     """Every recipient an item of ``case`` must be encrypted to; notes leave out the reporter."""
     # A case forwarded by a partner has no reporter key here ("").
-    return recipients_for(session, holders_of(session, case), (case.reporter_recipient or None) if reporter else None)
+    return recipients_for(session, holders_of(session, case), (case.reporter_recipient or None) if reporter else None,
+                          custodians_of(session, case))
 
 
 def item_recipients(session, case: Case, kind: str, holders: list[User]) -> list:
     """The recipients of one keyholders' item of ``case`` given its keyholders."""
-    return recipients_for(session, holders, None if kind in NOT_FOR_REPORTER else case.reporter_recipient or None)
+    return recipients_for(session, holders, None if kind in NOT_FOR_REPORTER else case.reporter_recipient or None,
+                          custodians_of(session, case))
+
+
+def recovery_only_cases(session) -> list[Case]:
+    """Cases no active person here can open, other than reports sent to Electronics Watch
+    only (their partner holds them): only the recovery key can open these."""
+    readable_by_someone = (select(Keyholder.id).join(User, User.id == Keyholder.user_id)
+                           .where(Keyholder.case_id == Case.id, User.active.is_(True), User.recipient.is_not(None),
+                                  User.activation_digest.is_(None)).exists())
+    held_by_partner = (select(Forward.id).where(Forward.case_id == Case.id, Forward.created_by.is_(None)).exists()
+                       & (Case.recipient_choice == "monitor"))
+    return list(session.scalars(select(Case).where(~readable_by_someone, ~held_by_partner).order_by(Case.id)))
 
 
 def oversight_readers(session) -> list[User]:

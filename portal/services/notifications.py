@@ -24,9 +24,10 @@ from . import clock
 MAX_BACKOFF = timedelta(hours=6)
 
 
-def queue_for(session, users: list[User], case: Case, base_url: str) -> None:
-    """Tell each user (who has an address) that ``case`` needs them."""
-    link = f"{base_url.rstrip('/')}/inbox/cases/{case.id}"
+def queue_for(session, users: list[User], case: Case, base_url: str, path: str | None = None) -> None:
+    """Tell each user (who has an address) that ``case`` needs them, with a link to
+    the case (or to ``path``, the page where they can act on it)."""
+    link = f"{base_url.rstrip('/')}{path or f'/inbox/cases/{case.id}'}"
     for user in users:
         if not user.email or not user.active:
             continue

@@ -95,23 +95,44 @@ def _fetch_into(partner: Partner) -> None:
     document = signing.open_signed_document(envelope, key)
     if document is None:
         raise PartnerError("signature")
-    recipients = list(document.get("monitor_recipients", []))
-    if document.get("recovery_recipient"):
-        recipients.append(document["recovery_recipient"])
+    monitors = list(document.get("monitor_recipients", []))
+    recovery = [document["recovery_recipient"]] if document.get("recovery_recipient") else []
     try:
-        for recipient in recipients:
+        for recipient in monitors + recovery:
             crypto.parse_recipient(recipient)
     except (crypto.AgeError, ValueError, TypeError):
         raise PartnerError("recipients") from None
     partner.signing_key = key
-    partner.recipients = json.dumps(recipients)
+    partner.recipients = json.dumps({"monitors": monitors, "recovery": recovery})
     partner.fetched_at = clock.now()
     if document.get("organisation") and not partner.name:
         partner.name = document["organisation"]
 
 
 def monitor_recipients(partner: Partner) -> list[str]:
-    return json.loads(partner.recipients or "[]")
+    """Everything a bundle for ``partner`` is encrypted to: its monitor users and its recovery key."""
+    stored = json.loads(partner.recipients or "[]")
+    if isinstance(stored, list):  # fetched before monitors and recovery were kept apart
+        return stored
+    return stored["monitors"] + stored["recovery"]
+
+
+def has_monitors(partner: Partner) -> bool:
+    """Whether someone at the partner, not only its recovery key, can open what we send."""
+    stored = json.loads(partner.recipients or "[]")
+    # Fetched before monitors and recovery were kept apart: unknown until fetched again.
+    return isinstance(stored, dict) and bool(stored["monitors"])
+
+
+def receiving_partner(session) -> Partner | None:
+    """The partner that receives reports meant for Electronics Watch at once, if one can.
+
+    It must be active, known by its key, reachable with a token, and publish at
+    least one monitor user's recipient.
+    """
+    candidates = session.scalars(select(Partner).where(Partner.active.is_(True), Partner.signing_key.is_not(None),
+                                                       Partner.outbound_token != "").order_by(Partner.id))
+    return next((partner for partner in candidates if has_monitors(partner)), None)
 
 
 def by_inbound_token(session, token: str) -> Partner | None:

@@ -1,20 +1,23 @@
 """Routing: who receives a new case, and who must never.
 
 The first rule (in order) whose set fields all match the report names the
-receiving users; a rule with no field set catches everything. Then, whatever
-the rules say: users with a conflict of interest for the facility or its
-supplier are left out, and so is anyone the reporter asked to leave out. If
-the reporter chose the independent monitor only, no contractor user gets a key.
-The recovery recipient is always added by the key ring, so a case is never
-stored unreadable; a case nobody else can read raises an alert.
+receiving users; a rule with no field set catches everything. Whatever the
+rules say, users with a conflict of interest for the facility or its supplier
+are left out, and so is anyone the reporter asked to leave out; a rule left
+with nobody passes the report to the next matching rule, and the last to the
+users marked "receives new cases". If the reporter chose the independent
+monitor only, no contractor user gets a key: the report goes to Electronics
+Watch's own instance (and to monitor accounts here, if any). A report nobody
+can receive is refused before it is stored, so the worker can choose again:
+no case is ever stored for the recovery key alone.
 """
 
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
-from ..models import CATEGORIES, Exclusion, Facility, RoutingAlert, RoutingRule, User
-from . import clock
+from ..models import CATEGORIES, Exclusion, Facility, Partner, RoutingAlert, RoutingRule, User
+from . import clock, partners
 from .refusal import Refusal
 
 CHOICES = ("contractor", "monitor", "both")
@@ -46,7 +49,15 @@ class Decision:
     users: list[User]
     left_out: list[tuple[User, str]]
     mandatory: bool
+    # "no_recipient": nobody of the contractor's can receive it; "no_monitor": nobody at
+    # Electronics Watch can. A report with an alert is refused before anything is stored.
     alert: str | None
+    # Electronics Watch's own instance, which receives the report at once as a forward.
+    partner: Partner | None = None
+
+    @property
+    def receivable(self) -> bool:
+        return self.alert is None
 
 
 def usable(user: User) -> bool:
@@ -73,39 +84,71 @@ def ordered_rules(session) -> list[RoutingRule]:
     return list(session.scalars(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)))
 
 
+def default_recipients(session) -> list[User]:
+    return list(session.scalars(select(User).where(User.default_recipient.is_(True))
+                                .where(User.role.in_(CONTRACTOR_ROLES)).order_by(User.id)))
+
+
+def monitor_users(session) -> list[User]:
+    return list(session.scalars(select(User).where(User.role == MONITOR_ROLE).order_by(User.id)))
+
+
 def decide(session, sample: Sample) -> Decision:
     if sample.recipient_choice not in CHOICES:
         raise RoutingError("choice")
     facility = session.get(Facility, sample.facility_id) if sample.facility_id else None
-    rule, candidates = None, []
-    if sample.recipient_choice in ("contractor", "both"):
-        rule = next((r for r in ordered_rules(session) if matches(r, sample, facility)), None)
-        if rule is not None:
-            candidates = [u for u in rule.recipients if u.role in CONTRACTOR_ROLES]
-        else:
-            # No rule at all catches the report: the users marked "receives new cases".
-            candidates = list(session.scalars(select(User).where(User.default_recipient.is_(True))
-                                              .where(User.role.in_(CONTRACTOR_ROLES)).order_by(User.id)))
-    if sample.recipient_choice in ("monitor", "both"):
-        candidates += list(session.scalars(select(User).where(User.role == MONITOR_ROLE).order_by(User.id)))
-
     conflicted = conflicted_user_ids(session, facility)
-    users, left_out, seen = [], [], set()
-    for user in candidates:
-        if user.id in seen:
-            continue
-        seen.add(user.id)
-        if user.id in conflicted:
-            left_out.append((user, "conflict"))
-        elif user.id in sample.excluded_user_ids:
-            left_out.append((user, "reporter"))
-        elif not usable(user):
-            left_out.append((user, "inactive"))
+    left_out, passed_over = [], set()
+
+    def receivers(candidates: list[User]) -> list[User]:
+        chosen = []
+        for user in candidates:
+            reason = ("conflict" if user.id in conflicted else "reporter" if user.id in sample.excluded_user_ids
+                      else None if usable(user) else "inactive")
+            if reason is None:
+                chosen.append(user)
+            elif user.id not in passed_over:
+                passed_over.add(user.id)
+                left_out.append((user, reason))
+        return chosen
+
+    rule, users, alert, partner = None, [], None, None
+    if sample.recipient_choice in ("contractor", "both"):
+        # A rule everyone of is left out does not stop the report: the next matching
+        # rule takes it, and after the last one the users marked "receives new cases".
+        for candidate in ordered_rules(session):
+            if matches(candidate, sample, facility):
+                users = receivers([u for u in candidate.recipients if u.role in CONTRACTOR_ROLES])
+                if users:
+                    rule = candidate
+                    break
         else:
-            users.append(user)
-    alert = None if users else ("no_monitor" if sample.recipient_choice == "monitor" else "no_recipient")
+            users = receivers(default_recipients(session))
+        if not users:
+            alert = "no_recipient"
+    if sample.recipient_choice in ("monitor", "both"):
+        monitors = receivers(monitor_users(session))
+        partner = partners.receiving_partner(session)
+        if not monitors and partner is None:
+            alert = alert or "no_monitor"
+        users += monitors
     mandatory = bool(MANDATORY_CATEGORIES & set(sample.categories))
-    return Decision(rule, users, left_out, mandatory, alert)
+    return Decision(rule, users, left_out, mandatory, alert, partner)
+
+
+def receivable_choices(session) -> list[str]:
+    """The recipient choices someone active can receive now, in a fixed order.
+
+    The contractor's part needs a usable person named by a rule or receiving new
+    cases; Electronics Watch's part a usable monitor account here or a partner
+    instance that publishes monitor recipients.
+    """
+    named = {user.id: user for rule in ordered_rules(session) for user in rule.recipients}
+    named.update({user.id: user for user in default_recipients(session)})
+    contractor = any(usable(u) and u.role in CONTRACTOR_ROLES for u in named.values())
+    monitor = any(usable(u) for u in monitor_users(session)) or partners.receiving_partner(session) is not None
+    can = {"contractor": contractor, "monitor": monitor, "both": contractor and monitor}
+    return [choice for choice in CHOICES if can[choice]]
 
 
 def admissible(session, sample: Sample, users) -> list[User]:

@@ -29,12 +29,12 @@ from operator_steps import PORTAL
 from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import func, select
 
+import crypto
 from portal import create_app, migrate
 from portal.db import make_engine, make_session_factory
-from portal.models import Case, Forward, ReceivedBundle
-from portal.services import clock, partner_http, signing, users
+from portal.models import Case, Forward, ReceivedBundle, RoutingAlert
+from portal.services import clock, keyring, partner_http, signing, users
 from portal.services import instance as instance_service
-
 
 
 @pytest.fixture
@@ -98,6 +98,21 @@ def register(admin, name, server, token=""):
     return re.search(r'class="secret">([A-Za-z0-9_\-]{40,})<', answer.get_data(as_text=True)).group(1)
 
 
+def partner_each_other(world) -> str:
+    """The two administrators register each other; returns the token B issued to A."""
+    root = world["a"].test_client()
+    assert log_in(root, "root").status_code == 303
+    issued_by_a = register(root, "Electronics Watch", world["server_b"])
+    ewroot = world["b"].test_client()
+    assert log_in(ewroot, "ewroot").status_code == 303
+    issued_by_b = register(ewroot, "Northlight contractor", world["server_a"], token=issued_by_a)
+    page = root.get("/admin/partners")
+    assert root.post("/admin/partners/1/token", data={"csrf_token": csrf_token(page),
+                                                      "token": issued_by_b}).status_code == 303
+    assert "no token yet" not in root.get("/admin/partners").get_data(as_text=True)
+    return issued_by_b
+
+
 def post_bundle(server, token, body):
     return partner_http.post(server.origin, "/api/v1/bundles", token, body, "application/zip")
 
@@ -111,19 +126,10 @@ def run_portal(database_url, instance_dir, *args):
 def test_a_mandatory_forward_waits_for_the_partner_is_delivered_acknowledged_and_reviewed(
         two_instances, facility_ids, tmp_path):
     world = two_instances
-    app_a, app_b, server_a, server_b = world["a"], world["b"], world["server_a"], world["server_b"]
+    app_a, app_b, server_b = world["a"], world["b"], world["server_b"]
 
     # --- The administrators register each other. -----------------------------
-    root = app_a.test_client()
-    assert log_in(root, "root").status_code == 303
-    issued_by_a = register(root, "Electronics Watch", server_b)
-    ewroot = app_b.test_client()
-    assert log_in(ewroot, "ewroot").status_code == 303
-    issued_by_b = register(ewroot, "Northlight contractor", server_a, token=issued_by_a)
-    page = root.get("/admin/partners")
-    assert root.post("/admin/partners/1/token", data={"csrf_token": csrf_token(page),
-                                                      "token": issued_by_b}).status_code == 303
-    assert "no token yet" not in root.get("/admin/partners").get_data(as_text=True)
+    issued_by_b = partner_each_other(world)
 
     # --- A worker reports suspected forced labour, with contact details. -----
     worker = app_a.test_client()
@@ -258,3 +264,89 @@ def _saved(tmp_path, data):
 def _in_ci():
     import os
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def offered_choices(page) -> set[str]:
+    return set(re.findall(r'name="recipient_choice" type="radio" value="(\w+)"', page.get_data(as_text=True)))
+
+
+def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody_else_can_read_it(
+        two_instances, facility_ids, investigators, recovery_identity):
+    world = two_instances
+    app_a, server_b = world["a"], world["server_b"]
+    # The contractor has no monitor account: until it knows Electronics Watch's instance,
+    # "Electronics Watch only" (and "both") is not offered.
+    assert offered_choices(app_a.test_client().get("/vi/report")) == {"contractor"}
+    partner_each_other(world)
+    assert offered_choices(app_a.test_client().get("/ms/report")) == {"contractor", "monitor", "both"}
+
+    # A worker in Malaysia sends to Electronics Watch only, without their contact details.
+    worker = app_a.test_client()
+    receipt = receipt_on(send_report(worker, facility_ids[1], lang="ms", recipient_choice="monitor",
+                                     consent="without_identity", description="Hanya untuk Electronics Watch.",
+                                     contact="WhatsApp 012 345 6789"))
+    with world["sessions_a"]() as session:
+        case = session.scalars(select(Case)).one()
+        case_id = case.id
+        assert case.recipient_choice == "monitor" and case.keyholders == []
+        forward = session.scalars(select(Forward)).one()
+        assert (forward.state, forward.created_by, forward.scope) == ("delivered", None, "without_identity")
+        # Nothing stored here opens for the contractor: not its investigators, not its recovery key.
+        contractor_keys = [recovery_identity] + [identity for _user, identity in investigators.values()]
+        for item in case.items:
+            for identity in contractor_keys:
+                with pytest.raises(crypto.NoIdentityError):
+                    crypto.decrypt(item.blob, identity)
+        assert b"Hanya untuk" not in forward.bundle and b"012 345" not in forward.bundle
+        assert session.scalar(select(func.count()).select_from(RoutingAlert)) == 0
+
+    # Max, at Electronics Watch, reads it with his own key; the contact details stayed out.
+    max_client = world["b"].test_client()
+    assert log_in(max_client, "max").status_code == 303
+    with world["sessions_b"]() as session:
+        filed = session.scalars(select(ReceivedBundle)).one().case_id
+    opened = max_client.get(f"/inbox/cases/{filed}").get_data(as_text=True)
+    assert "Hanya untuk Electronics Watch." in opened and "012 345" not in opened
+    # Electronics Watch acknowledges it: the contractor's deadline for the case is met.
+    page = max_client.get(f"/inbox/cases/{filed}")
+    assert max_client.post(f"/inbox/cases/{filed}/remote-status", data={
+        "csrf_token": csrf_token(page), "status": "acknowledged"}).status_code == 303
+    with world["sessions_a"]() as session:
+        assert session.get(Case, case_id).acknowledged_on == clock.today()
+    # The worker reads their own report with the receipt and is told it was shared.
+    assert log_in_with_receipt(worker, receipt, lang="en").status_code == 303
+    own = worker.get("/en/case").get_data(as_text=True)
+    assert "Hanya untuk Electronics Watch." in own and "without your name or contact details" in own
+    # What the worker adds later is not readable by the contractor either.
+    page = worker.get("/en/case")
+    assert worker.post("/en/case", data={"csrf_token": csrf_token(page), "message": "Satu lagi perkara."},
+                       content_type="multipart/form-data").status_code == 303
+    with world["sessions_a"]() as session:
+        added = session.get(Case, case_id).items[-1]
+        assert added.kind == "message"
+        for identity in contractor_keys:
+            with pytest.raises(crypto.NoIdentityError):
+                crypto.decrypt(added.blob, identity)
+
+    # Electronics Watch's portal is down: the worker still gets a receipt; the forward waits for the job.
+    server_b.stop()
+    assert receipt_on(send_report(app_a.test_client(), facility_ids[0], lang="vi", recipient_choice="monitor",
+                                  consent="with_identity", description="Gửi riêng cho Electronics Watch."))
+    with world["sessions_a"]() as session:
+        waiting = session.scalars(select(Forward).where(Forward.state == "pending")).one()
+        assert waiting.last_error.startswith("unreachable") and waiting.created_by is None
+    server_b.start()
+    delivered = run_portal(app_a.config["DATABASE_URL"], world["dir_a"], "forwards", "send", "--now")
+    assert delivered.returncode == 0 and "delivered 1" in delivered.stdout, delivered.stderr
+    with world["sessions_b"]() as session:
+        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 2
+
+    # "Both": the contractor's investigators hold the case, and Electronics Watch has it at once.
+    assert receipt_on(send_report(app_a.test_client(), facility_ids[0], lang="vi", recipient_choice="both",
+                                  description="Gửi cho cả hai."))
+    with world["sessions_a"]() as session:
+        both = session.scalars(select(Case).where(Case.recipient_choice == "both")).one()
+        assert sorted(u.username for u in keyring.holders_of(session, both)) == ["anna", "binh"]
+        assert session.scalars(select(Forward).where(Forward.case_id == both.id)).one().state == "delivered"
+    with world["sessions_b"]() as session:
+        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 3

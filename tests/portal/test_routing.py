@@ -5,7 +5,7 @@ import pytest
 from accounts import passphrase_of, totp_secret_of
 from inbox_pages import log_in, post_on_case
 from reporter_pages import csrf_token, send_report
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import crypto
 from portal.models import Case, CaseItem, Keyholder, RoutingAlert, RoutingRule, User
@@ -55,7 +55,9 @@ ROUTES = [
     ("vn", ["child_labour"], "vi", "contractor", [], {"olu", "siti"}, "Child labour anywhere"),
     ("my", ["wages"], "vi", "contractor", [], {"nguyen"}, "Vietnamese in Malaysia"),
     ("my", ["wages"], "ms", "contractor", [], {"siti"}, "Everything else"),
-    ("my2", ["wages"], "ms", "contractor", [], set(), "Everything else"),  # siti conflicted: nobody
+    ("my2", ["wages"], "ms", "contractor", [], set(), None),  # siti conflicted, no default: nobody
+    ("my", ["wages"], "vi", "contractor", ["nguyen"], {"siti"}, "Everything else"),  # the next rule takes it
+    ("cn", ["child_labour"], "zh_Hans", "contractor", ["olu"], {"mei"}, "Shenzhen plant"),
     ("my", ["wages"], "vi", "both", [], {"nguyen", "ew"}, "Vietnamese in Malaysia"),
     ("my", ["wages"], "vi", "monitor", [], {"ew"}, None),
     ("vn", ["child_labour"], "vi", "contractor", ["siti"], {"olu"}, "Child labour anywhere"),
@@ -159,17 +161,21 @@ def test_a_reporter_keeps_the_report_from_a_named_handler(routed_app, world, ses
     assert refused.status_code == 400, "only the listed handlers can be left out"
 
 
-def test_a_case_nobody_can_receive_is_stored_for_the_recovery_key_and_alerts_administrators(
-        routed_app, world, session_factory, recovery_identity):
-    response = send_report(routed_app.test_client(), world["plants"]["my2"], lang="ms")
-    assert response.status_code == 200, "the reporter still gets a receipt for a stored report"
+def test_a_report_nobody_can_receive_is_refused_and_the_worker_sends_it_to_the_monitor_instead(
+        routed_app, world, session_factory):
+    worker = routed_app.test_client()
+    refused = send_report(worker, world["plants"]["my2"], lang="ms", description="Gaji lewat dua bulan")
+    assert refused.status_code == 409, "nobody of the contractor's may read it: told before sending"
+    assert "Gaji lewat dua bulan" in refused.get_data(as_text=True)
     with session_factory() as session:
-        case = session.scalars(select(Case)).one()
-        assert session.scalars(select(Keyholder)).all() == []
-        report = session.scalars(select(CaseItem).where(CaseItem.kind == "report")).one()
-        assert crypto.decrypt(report.blob, recovery_identity)
-        alert = session.scalars(select(RoutingAlert)).one()
-        assert (alert.case_id, alert.code) == (case.id, "no_recipient")
+        assert session.scalar(select(func.count()).select_from(Case)) == 0
+        assert session.scalar(select(func.count()).select_from(RoutingAlert)) == 0
+    answer = send_report(worker, world["plants"]["my2"], lang="ms", recipient_choice="monitor",
+                         description="Gaji lewat dua bulan")
+    assert answer.status_code == 200
+    with session_factory() as session:
+        assert session.scalars(select(User.username).join(Keyholder, Keyholder.user_id == User.id)).all() == ["ew"]
+        assert session.scalar(select(func.count()).select_from(RoutingAlert)) == 0
 
 
 def test_offered_choices_follow_the_administrators_setting(routed_app, world, session_factory):

@@ -1,5 +1,5 @@
 """Administrators: the ordered routing rules, conflicts of interest, trying the
-rules on a sample report, and the alerts routing raised."""
+rules on a sample report, and the cases only the recovery key can open."""
 
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -7,8 +7,8 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ... import i18n
-from ...models import CATEGORIES, Exclusion, Facility, RoutingAlert, RoutingRule, User
-from ...services import clock, routing
+from ...models import CATEGORIES, Exclusion, Facility, RoutingRule, User
+from ...services import keyring, routing
 from ..common.access import administrator_only
 from ..common.database import db
 from ..common.fields import ConfirmForm
@@ -75,7 +75,7 @@ def add_routes(bp, config):
         return render_template(
             "admin/routing.html", rules=routing.ordered_rules(db()), rule_form=rule_form, try_form=try_form,
             exclusion_form=exclusion_form, verdict=verdict, error=error, facility_names=names,
-            exclusions=exclusions, users_by_id=users_by_id, alerts=routing.open_alerts(db()),
+            exclusions=exclusions, users_by_id=users_by_id, recovery_only=keyring.recovery_only_cases(db()),
             small_form=ConfirmForm(),
         ), status
 
@@ -168,13 +168,3 @@ def add_routes(bp, config):
         db().delete(exclusion)
         db().commit()
         return redirect(url_for("admin.routing_page") + "#exclusions", 303)
-
-    @bp.post("/routing/alerts/<int:alert_id>/resolve")
-    @administrator_only
-    def resolve_alert(alert_id):
-        alert = db().get(RoutingAlert, alert_id)
-        if alert is None or not ConfirmForm().validate_on_submit():
-            abort(404)
-        alert.resolved_at = clock.start_of_today()
-        db().commit()
-        return redirect(url_for("admin.routing_page"), 303)

@@ -38,4 +38,7 @@ def add_routes(bp, config):
         else:
             form.recipient_choices.data = instance.recipient_choices.split(",")
             form.shown_handlers.data = [u.id for u in handlers if u.shown_to_reporters]
-        return render_template("admin/settings.html", form=form, error=error, saved=saved), status
+        # A choice nobody can receive is not offered, whatever is ticked here.
+        not_receivable = [c for c in RECIPIENT_CHOICES if c.value not in routing.receivable_choices(db())]
+        return render_template("admin/settings.html", form=form, error=error, saved=saved,
+                               not_receivable=not_receivable), status

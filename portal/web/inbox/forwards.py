@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from ...models import Forward, Partner
-from ...services import bundles, cases, forwarding
+from ...services import bundles, cases, forwarding, outbound
 from ..common.access import login_required, roles_only
 from ..common.database import db
 from ..common.staff import send_download
@@ -75,7 +75,7 @@ def add_routes(bp, config):
                 except forwarding.ForwardError as failure:
                     error, status = FORWARD_ERRORS[failure.reason](), 400
                 else:
-                    forwarding.deliver(db(), made)
+                    outbound.deliver(db(), made)
                     return redirect(url_for("inbox.case", case_id=case.id) + "#forwards", 303)
         return render_template("inbox/forward.html", case=case, plan=plan, form=form, error=error,
                                scope_labels=SCOPE_LABELS), status

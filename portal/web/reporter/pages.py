@@ -67,6 +67,16 @@ ATTACHMENT_MESSAGES = {
 }
 
 
+# Refusals the worker answers by changing a choice; everything they wrote is kept.
+INTAKE_MESSAGES = {
+    "no_recipient": lambda: (_("Nobody can receive your report as you chose it now. Please choose who should "
+                               "receive it again, or leave out fewer people."), 409),
+    "monitor_without_consent": lambda: (_("You chose to send your report to Electronics Watch, but also not to "
+                                          "share it with Electronics Watch. Please change one of these answers."),
+                                        400),
+}
+
+
 def make_blueprint(config):
     bp = Blueprint("reporter", __name__)
     languages = config["LANGUAGES"]
@@ -110,6 +120,8 @@ def make_blueprint(config):
         if earlier is not None:
             return _receipt_page(earlier)
         if request.method == "GET":
+            if not _fresh_enough_choices()[1]:
+                return _nobody_can_receive_page()
             if not token:
                 session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
             return _blank_form_page()
@@ -145,7 +157,9 @@ def make_blueprint(config):
             submitted = intake.submit(db(), current_app.config, report, files, _submission_token(token))
         except attachments.AttachmentError as error:
             return _form_again(form, ATTACHMENT_MESSAGES[error.reason](), 400)
-        except intake.IntakeError:
+        except intake.IntakeError as error:
+            if error.reason in INTAKE_MESSAGES:
+                return _form_again(form, *INTAKE_MESSAGES[error.reason]())
             return _form_again(form, _("Please check the fields marked below."), 400)
         except routing.RoutingError:
             return _form_again(form, _("Please check the fields marked below."), 400)
@@ -391,7 +405,8 @@ def make_blueprint(config):
         form.facility.choices = facilities
         form.recipient_choice.choices = recipients
         form.excluded_handlers.choices = handlers
-        if request.method == "GET" and form.recipient_choice.data not in [c.value for c in recipients]:
+        if (request.method == "GET" and recipients
+                and form.recipient_choice.data not in [c.value for c in recipients]):
             form.recipient_choice.data = recipients[0].value
         return form
 
@@ -464,6 +479,11 @@ def make_blueprint(config):
 
     def _form_again(form, message, status=400):
         return render_template("reporter/report.html", form=form, error=message), status
+
+    def _nobody_can_receive_page():
+        """No choice of recipients can be offered: nobody active can receive a report yet."""
+        return render_template("reporter/message.html", message=_(
+            "Nobody can receive reports here yet. Please try again later.")), 503
 
     def _expired_page():
         return render_template("reporter/message.html",
