@@ -12,7 +12,7 @@ Only this module imports every audience: it puts them together into the app.
 
 from .. import i18n, resources
 from . import admin, api, inbox, oversight, reporter
-from .common import database, errors, layout, security, sessions, uploads
+from .common import bidi, database, errors, layout, security, sessions, uploads
 from .common.staff import staff_blueprint
 
 
@@ -22,6 +22,7 @@ def init_app(app, session_factory) -> None:
     app.session_interface = sessions.ServerSessionInterface(session_factory)
     i18n.init_app(app, str(resources.folder("translations")), lambda: layout.language(config))
     app.teardown_appcontext(database.close)
+    app.add_template_filter(bidi.isolated, "isolated")
     app.after_request(security.add_headers)
     app.register_blueprint(reporter.make_blueprint(config))
     app.register_blueprint(inbox.make_blueprint(config))

@@ -1,9 +1,10 @@
 """Forms and labels of the oversight pages: the escalation record."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
+
+from ..common.fields import PortalForm
 
 ESCALATION_LABELS = {
     "breach_indicated": _l("Breach indicated"),
@@ -17,13 +18,13 @@ ESCALATION_LABELS = {
 }
 
 
-class EscalationForm(FlaskForm):
+class EscalationForm(PortalForm):
     step = SelectField(_l("Step"), validators=[InputRequired()])
     happened_on = DateField(_l("Date"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
     documents = MultipleFileField(_l("Documents (PDF or photos)"))
 
 
-class ReferenceForm(FlaskForm):
+class ReferenceForm(PortalForm):
     reference = StringField(_l("Case reference (e.g. 2026-00042)"),
                             validators=[InputRequired(_l("Enter a case reference."))])
