@@ -1,7 +1,6 @@
 """What every reporter page's layout needs to know."""
 
 from flask import g, request
-from flask_babel.speaklater import LazyString
 
 from ... import i18n
 from ...services import instance
@@ -38,8 +37,18 @@ def context(config) -> dict:
         ],
         "quick_exit_url": config["QUICK_EXIT_URL"],
         # Read only by the pages that show it: an error page must not need the database.
-        "organisation": LazyString(organisation_name, config),
+        "organisation": _ReadWhenShown(lambda: organisation_name(config)),
     }
+
+
+class _ReadWhenShown:
+    """Plain text (escaped like any string) that is read only if a page prints it."""
+
+    def __init__(self, read):
+        self._read = read
+
+    def __str__(self) -> str:
+        return self._read()
 
 
 def organisation_name(config) -> str:
