@@ -5,7 +5,6 @@ exist is refused in a language the reader reads."""
 import pytest
 from babel.support import Translations
 
-
 # Phones still send retired language codes: Android and Java report Indonesian as "in",
 # older systems Filipino as "tl" (Tagalog, of which Filipino is the standard form).
 LEGACY_TAGS = [("tl", "fil"), ("tl-PH", "fil"), ("TL_ph", "fil"), ("fil-PH", "fil"), ("in-ID", "id"),

@@ -48,7 +48,8 @@ def hostile(number: int) -> str:
 class PageParts(HTMLParser):
     """Ids, label targets, and where direction controls stand (inside which <bdi>, balanced or not)."""
 
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+                      "wbr"})
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -92,12 +93,10 @@ def unbalanced(text: str) -> str | None:
         for char in line:
             if char in EMBEDDINGS or char in ISOLATES:
                 opened.append(char)
-            elif char == PDF:
-                if not opened or opened.pop() not in EMBEDDINGS:
-                    return f"a PDF closes nothing in {line!r}"
-            elif char == PDI:
-                if not opened or opened.pop() not in ISOLATES:
-                    return f"a PDI closes nothing in {line!r}"
+            elif char in (PDF, PDI):
+                closes = EMBEDDINGS if char == PDF else ISOLATES
+                if not opened or opened.pop() not in closes:
+                    return f"U+{ord(char):04X} closes nothing in {line!r}"
         if opened:
             return f"{len(opened)} left open in {line!r}"
     return None
