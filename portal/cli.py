@@ -1,5 +1,7 @@
 """``portal``: initialise, demo, serve and maintain an instance."""
 
+import csv
+import json
 import os
 import secrets
 import sys
@@ -9,6 +11,7 @@ from pathlib import Path
 import click
 import pyotp
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 import crypto
 
@@ -93,25 +96,71 @@ def db_upgrade():
 
 
 def _write_secret_file(path: Path, text: str) -> None:
+    """Write a new file only its owner reads, and make sure it is on the disk before returning."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(text)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+START_AGAIN = ("To start again from nothing, stop the portal, delete its database ({database}) and the "
+               "recovery key file, then run `portal init` again. Never do this once reports have arrived: "
+               "they would be lost.")
 
 
 def initialise(settings, organisation: str, recovery_file: Path, post_quantum: bool = True) -> None:
     migrate.upgrade(settings["DATABASE_URL"])
     if recovery_file.exists():
-        raise click.ClickException(f"{recovery_file} exists: refusing to overwrite a recovery key")
+        raise click.ClickException(f"{recovery_file} exists: refusing to overwrite a recovery key. "
+                                   + START_AGAIN.format(database=_database_for_people(settings)))
+
+    def keep(recovery):
+        try:
+            _write_secret_file(
+                recovery_file,
+                "# The organisation's RECOVERY KEY for the whistle-blower portal.\n"
+                "# It opens every case. Move this file offline (paper or an encrypted USB key\n"
+                "# kept in a safe) and delete it from this server.\n"
+                f"# public key: {recovery.recipient}\n{recovery}\n",
+            )
+        except OSError as error:
+            raise click.ClickException(
+                f"the recovery key could not be written to {recovery_file} ({error.strerror}). Nothing was "
+                "initialised: choose a writable place with --recovery-key-file and run `portal init` again.")
+
     with _session_factory(settings)() as session:
-        recovery = instance_service.initialise(session, organisation, post_quantum)
-    _write_secret_file(
-        recovery_file,
-        "# The organisation's RECOVERY KEY for the whistle-blower portal.\n"
-        "# It opens every case. Move this file offline (paper or an encrypted USB key\n"
-        "# kept in a safe) and delete it from this server.\n"
-        f"# public key: {recovery.recipient}\n{recovery}\n",
-    )
+        try:
+            instance_service.initialise(session, organisation, post_quantum, keep_recovery=keep)
+        except BaseException:
+            # The key file was written but no instance uses it: leave nothing behind.
+            if recovery_file.exists() and not _initialised(settings):
+                recovery_file.unlink()
+            raise
+
+
+def _initialised(settings) -> bool:
+    with _session_factory(settings)() as session:
+        try:
+            instance_service.load(session)
+        except instance_service.NotInitialised:
+            return False
+    return True
+
+
+def _database_for_people(settings) -> str:
+    """The database's address without a password."""
+    return make_url(settings["DATABASE_URL"]).render_as_string(hide_password=True)
 
 
 @main.command()
@@ -126,13 +175,9 @@ def init(organisation, recovery_key_file, classic_keys):
     settings = _settings()
     recovery_file = recovery_key_file or Path(settings["INSTANCE_PATH"]) / "recovery-key.txt"
     migrate.upgrade(settings["DATABASE_URL"])
-    with _session_factory(settings)() as session:
-        try:
-            instance_service.load(session)
-        except instance_service.NotInitialised:
-            pass
-        else:
-            raise click.ClickException("this instance is already initialised")
+    if _initialised(settings):
+        raise click.ClickException("this instance is already initialised, and its recovery key was written "
+                                   "when it was made. " + START_AGAIN.format(database=_database_for_people(settings)))
     initialise(settings, organisation or settings["ORGANISATION_NAME"], recovery_file, not classic_keys)
     click.echo(f"Initialised. The recovery key was written to {recovery_file}.")
     click.echo("Take it offline now and delete it from this machine: it opens every case.")
@@ -290,6 +335,39 @@ def audit_verify():
     click.echo(f"audit trail intact: {verdict.entries} entries, head {verdict.head.hex()}")
 
 
+@audit_group.command("export")
+@click.option("--format", "form", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write (default: standard output).")
+def audit_export(form, output):
+    """Write the whole trail, oldest first, with the chain's head digest to check it against."""
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        verdict = audit.verify(session)
+        handle = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            if form == "json":
+                handle.write('{"head": "%s", "intact": %s, "entries": [\n' % (
+                    verdict.head.hex(), "true" if verdict.ok else "false"))
+                for index, row in enumerate(audit.export_rows(session)):
+                    handle.write((",\n" if index else "") + json.dumps(row, ensure_ascii=False))
+                handle.write("\n]}\n")
+            else:
+                writer = csv.DictWriter(handle, fieldnames=["id", "at", "actor_user_id", "action", "case_id",
+                                                            "detail", "digest"])
+                writer.writeheader()
+                for row in audit.export_rows(session):
+                    writer.writerow(row)
+        finally:
+            if output:
+                handle.close()
+    message = f"audit trail {'intact' if verdict.ok else 'BROKEN: ' + verdict.problem}: " \
+              f"{verdict.entries} entries, head {verdict.head.hex()}"
+    click.echo(message, err=True)
+    if not verdict.ok:
+        raise SystemExit(1)
+
+
 @main.group("recovery")
 def recovery_group():
     """What only the holder of the offline recovery key can do."""
@@ -326,9 +404,10 @@ def notifications_group():
 def notifications_send(loop, interval):
     """Send the notifications that are due; failures are retried later."""
     settings = _settings()
+    backoff = notifications.Backoff()
 
     def send(session):
-        sent, failed = notifications.send_due(session, settings)
+        sent, failed = notifications.send_due(session, settings, backoff=backoff)
         return (sent or failed), f"sent {sent}, failed {failed}"
     _periodically(settings, send, loop, interval)
 

@@ -56,3 +56,6 @@ def transaction(session_factory):
         raise
     finally:
         session.close()
+
+# The largest id an integer column holds on every engine (PostgreSQL's INTEGER).
+LARGEST_ID = 2**31 - 1

@@ -4,7 +4,7 @@ from decimal import Decimal, InvalidOperation
 
 from babel import Locale
 from babel.core import get_global
-from flask_babel import Babel, format_currency, format_date, format_decimal, format_percent
+from flask_babel import Babel, format_currency, format_date, format_datetime, format_decimal, format_percent
 
 # Each language is named in its own script, as the picker shows it.
 NATIVE_NAMES = {
@@ -93,5 +93,6 @@ def init_app(app, translations_folder: str, locale_selector) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translations_folder
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
     Babel(app, locale_selector=locale_selector)
-    app.jinja_env.globals.update(format_date=format_date, format_decimal=format_decimal,
+    app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime,
+                                 format_decimal=format_decimal,
                                  format_percent=format_percent, money=money)

@@ -10,7 +10,8 @@ statistics); everything a person wrote is an encrypted item of the case.
 
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -34,7 +35,7 @@ REMEDY_KINDS = (
 REMEDY_STATES = ("proposed", "agreed", "delivered", "confirmed", "disputed")
 ESCALATION_STEPS = (
     "breach_indicated", "cooperation_started", "statement_requested", "statement_received",
-    "meeting_held", "remedial_action_required", "notice_of_default", "penalty_applied",
+    "meeting_held", "remedial_action_required", "notice_of_default", "penalty_applied", "resolved",
 )
 
 
@@ -90,3 +91,9 @@ class EscalationStep(Base):
     happened_on: Mapped[date] = mapped_column(Date)
     # The note and any documents, encrypted to the case's keyholders (never the reporter).
     item_id: Mapped[int | None] = mapped_column(ForeignKey("case_items.id", ondelete="SET NULL"), nullable=True)
+    # The date by which the contracting authority expects the next step.
+    due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # A correction is a new entry that points at the one it corrects: nothing is edited away.
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_steps.id"), nullable=True)
+    # A correction saying the corrected step did not happen.
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())

@@ -37,6 +37,8 @@ class User(Base):
     shown_to_reporters: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when a new identity was issued and the recovery key has not re-admitted it yet.
     awaiting_readmission: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sessions carry the epoch of their log-in: raising it ends every session of the account at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RecoveryCode(Base):

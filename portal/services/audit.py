@@ -7,8 +7,9 @@ nothing about a reporter. ``verify`` finds any edited, deleted or cut entry.
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..models import AuditEntry, AuditHead
 from . import clock
@@ -18,7 +19,8 @@ ACTIONS = (
     "login", "login_failed", "logout", "view", "download", "message", "note", "status",
     "handover_add", "handover_remove", "export", "account_created", "account_activated",
     "identity_reset", "readmit", "passphrase_changed", "disclosure_import", "partner", "forward", "bundle_received",
-    "retention",
+    "retention", "account_deactivated", "account_reactivated", "account_changed",
+    "escalation_step", "escalation_corrected", "escalation_due",
 )
 
 
@@ -86,3 +88,45 @@ def verify(session) -> Verdict:
     if head is not None and (head.digest != previous or head.entries != count):
         return Verdict(False, count, previous, "entries were removed from the end of the trail")
     return Verdict(True, count, previous)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What an administrator looks for in the trail; every part optional."""
+
+    actor_id: int | None = None
+    case_id: int | None = None
+    action: str | None = None
+    since: date | None = None
+    until: date | None = None  # inclusive
+
+
+def search(session, query: Query, limit: int = 100, offset: int = 0) -> tuple[list[AuditEntry], int]:
+    """The newest entries first, and how many match in all."""
+    conditions = []
+    if query.actor_id is not None:
+        conditions.append(AuditEntry.actor_user_id == query.actor_id)
+    if query.case_id is not None:
+        conditions.append(AuditEntry.case_id == query.case_id)
+    if query.action:
+        conditions.append(AuditEntry.action == query.action)
+    if query.since:
+        conditions.append(AuditEntry.at >= _midnight(query.since))
+    if query.until:
+        conditions.append(AuditEntry.at < _midnight(query.until + timedelta(days=1)))
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions))
+    entries = session.scalars(select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
+                              .limit(limit).offset(offset)).all()
+    return list(entries), total
+
+
+def export_rows(session):
+    """Every entry in the chain's order, as plain values, for `portal audit export`."""
+    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)).yield_per(1000):
+        yield {"id": entry.id, "at": clock.as_utc(entry.at).isoformat(), "actor_user_id": entry.actor_user_id,
+               "action": entry.action, "case_id": entry.case_id, "detail": entry.detail,
+               "digest": entry.digest.hex()}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)

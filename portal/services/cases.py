@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 import crypto
 
+from ..db import LARGEST_ID
 from ..models import OUTCOMES, Case, CaseItem, Facility, Keyholder, User
 from . import audit, clock, inbox, messaging
 from .refusal import Refusal
@@ -55,10 +56,17 @@ def for_keyholder(session, user_id: int, case_id: int) -> Case | None:
 def by_reference(session, text: str) -> Case | None:
     """The case a reference such as ``2026-00042`` names (the year must match too)."""
     year, _, number = (text or "").strip().partition("-")
-    if not (year.isdigit() and number.isdigit()):
+    if not (year.isdigit() and number.isdigit()) or int(number) > LARGEST_ID:
         return None
     case = session.get(Case, int(number))
     return case if case is not None and case.received_on.year == int(year) else None
+
+
+def references_of(session, case_ids) -> dict[int, str]:
+    """Each case's reference (``2026-00042``), by id."""
+    if not case_ids:
+        return {}
+    return {case.id: case.reference for case in session.scalars(select(Case).where(Case.id.in_(case_ids)))}
 
 
 def keyholders(session, case: Case) -> list[User]:

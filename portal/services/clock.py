@@ -1,6 +1,6 @@
 """The one place that reads the time, so dates stay UTC everywhere."""
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 
 
 def now() -> datetime:
@@ -9,6 +9,11 @@ def now() -> datetime:
 
 def today() -> date:
     return now().date()
+
+
+def start_of_today() -> datetime:
+    """Midnight UTC today: for what may say the day of an event but never its hour."""
+    return datetime.combine(today(), time(), tzinfo=timezone.utc)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -39,6 +39,32 @@ class CaseView:
     case: Case
     report: dict
     thread: list[ThreadEntry]
+    # Where the report stands, as the reporter is told it: one of STAGES.
+    stage: str = "received"
+
+
+# received: nobody has read it yet; acknowledged: read; investigating: being looked at;
+# answered: the investigator's message is the newest; feedback_given: told what was done; closed.
+STAGES = ("received", "acknowledged", "investigating", "answered", "feedback_given", "closed")
+
+
+def stage_of(case: Case, thread: list[ThreadEntry]) -> str:
+    """The status the reporter sees: it moves when an investigator answers, not only when one sets it.
+
+    Acknowledging a report sends the reporter its one message; an investigator's
+    message beyond that one is an answer.
+    """
+    if case.status in ("closed", "feedback_given"):
+        return case.status
+    messages = [entry for entry in thread if entry.kind == "message"]
+    answers = sum(entry.author == "handler" for entry in messages) - (1 if case.acknowledged_on else 0)
+    if answers > 0 and messages[-1].author == "handler":
+        return "answered"
+    if answers > 0 or case.status == "investigating":
+        return "investigating"
+    if case.status == "acknowledged" or case.acknowledged_on:
+        return "acknowledged"
+    return "received"
 
 
 def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
@@ -81,7 +107,7 @@ def view(session, case_id: int, identity: str) -> CaseView:
             thread.append(
                 ThreadEntry(item.author, item.created_on, "attachment", "", item.content_type, item.size)
             )
-    return CaseView(case, report, thread)
+    return CaseView(case, report, thread, stage_of(case, thread))
 
 
 def mark_read(session, case_id: int) -> None:

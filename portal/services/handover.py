@@ -44,14 +44,14 @@ def eligible_colleagues(session, identity, case: Case) -> list[User]:
         roles.add(routing.MONITOR_ROLE)
     holders = {u.id for u in keyring.holders_of(session, case)}
     facility = session.get(Facility, case.facility_id) if case.facility_id else None
-    refused = holders | routing.conflicted_user_ids(session, facility) | set(_left_out_by_reporter(case, identity))
+    refused = holders | routing.conflicted_user_ids(session, facility) | set(left_out_by_reporter(case, identity))
     return [
         user for user in session.scalars(select(User).where(User.role.in_(roles)).order_by(User.display_name))
         if user.id not in refused and routing.usable(user)
     ]
 
 
-def _left_out_by_reporter(case: Case, identity) -> list[int]:
+def left_out_by_reporter(case: Case, identity) -> list[int]:
     """Handlers the report leaves out, or those a retaliation claim is about."""
     written = next((item for item in case.items if item.kind in ("report", "claim")), None)
     if written is None:

@@ -16,14 +16,18 @@ class NotInitialised(RuntimeError):
     """The database has no instance row: ``portal init`` has not run."""
 
 
-def initialise(session, organisation_name: str, post_quantum: bool = True):
+def initialise(session, organisation_name: str, post_quantum: bool = True, keep_recovery=None):
     """Create the instance row and return the recovery identity, to be taken offline.
 
-    The recovery identity is returned once and never stored.
+    The recovery identity is returned once and never stored. ``keep_recovery(identity)``
+    runs before anything is committed: if it fails, there is no instance whose cases
+    would be encrypted to a key nobody has.
     """
     if session.scalar(select(Instance)) is not None:
         raise RuntimeError("this instance is already initialised")
     recovery = crypto.generate_identity(pq=post_quantum)
+    if keep_recovery is not None:
+        keep_recovery(recovery)
     session.add(
         Instance(
             id=1,

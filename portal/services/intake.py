@@ -49,20 +49,28 @@ class Report:
 
 @dataclass(frozen=True)
 class Submitted:
-    receipt: str
+    # None for a form sent again from a session that has ended: its receipt is not shown again.
+    receipt: str | None
     case_id: int
     already_received: bool
 
 
 def find_submission(session, config, submission_token: str) -> Submitted | None:
-    """A report already stored for this form, with its receipt re-derived."""
-    case_id = session.scalar(
-        select(Case.id).where(Case.submission_digest == receipts.submission_digest(submission_token))
+    """A report already stored for this form, with its receipt re-derived for the session that sent it.
+
+    The form's own id finds the report; only the session that sent it (its token
+    is in ``submission_token``) gets the receipt back. Anyone else holding the
+    form (Back on a shared phone after "Finish") learns nothing more.
+    """
+    case = session.scalar(
+        select(Case).where(Case.submission_digest == receipts.submission_digest(submission_token))
     )
-    if case_id is None:
+    if case is None:
         return None
-    secret = instance_service.load(session).secret_key
-    return Submitted(receipts.receipt_for_submission(secret, submission_token), case_id, True)
+    receipt, keys = receipt_and_keys(session, config, submission_token)
+    if keys.lookup != case.receipt_lookup:
+        return Submitted(None, case.id, True)
+    return Submitted(receipt, case.id, True)
 
 
 def _check(session, report: Report) -> None:

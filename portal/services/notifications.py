@@ -3,14 +3,20 @@
 Requests only queue them (a row in the same transaction as the event); a
 separate process sends them (``portal notifications send``) and retries with
 back-off, so a slow or broken mail server never delays or breaks a report.
+
+A queued row holds a case number, so it holds no time finer than the day: it
+is due from the start of the day it was queued, a failed one stays due, and
+the sending process keeps its back-off in memory (``Backoff``), not in the
+row. A sent row is deleted at once.
 """
 
 import smtplib
+import time
 from datetime import timedelta
 from email.message import EmailMessage
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ..models import Case, OutboxEmail, User
 from . import clock
@@ -33,27 +39,54 @@ def queue_for(session, users: list[User], case: Case, base_url: str) -> None:
                 reference=case.reference, link=link,
             )
         session.add(OutboxEmail(to_address=user.email, subject=subject, body=body, attempts=0,
-                                next_attempt_at=clock.now()))
+                                next_attempt_at=clock.start_of_today()))
 
 
-def send_due(session, config, limit: int = 100) -> tuple[int, int]:
+class Backoff:
+    """When each failed notice may be tried again, kept by the sending process only.
+
+    A process that starts again tries every waiting notice once more at once:
+    a little more mail-server traffic, never a lost notice.
+    """
+
+    def __init__(self, monotonic=time.monotonic):
+        self.monotonic = monotonic
+        self.not_before = {}
+
+    def waiting(self, email_id: int) -> bool:
+        return self.not_before.get(email_id, 0) > self.monotonic()
+
+    def failed(self, email: OutboxEmail) -> None:
+        delay = min(timedelta(minutes=2 ** min(email.attempts, 10)), MAX_BACKOFF)
+        self.not_before[email.id] = self.monotonic() + delay.total_seconds()
+
+    def forget(self, email_id: int) -> None:
+        self.not_before.pop(email_id, None)
+
+
+def send_due(session, config, limit: int = 100, backoff: Backoff | None = None) -> tuple[int, int]:
     """Send what is due; returns ``(sent, failed)``. Failures are retried later."""
-    now = clock.now()
-    due = list(session.scalars(
-        select(OutboxEmail).where(OutboxEmail.sent_at.is_(None), OutboxEmail.next_attempt_at <= now)
-        .order_by(OutboxEmail.id).limit(limit)
-    ))
+    backoff = backoff or Backoff()
+    # Rows an older version kept after sending them: gone, never sent again.
+    session.execute(delete(OutboxEmail).where(OutboxEmail.sent_at.is_not(None)))
+    due = [email for email in session.scalars(
+        select(OutboxEmail).where(OutboxEmail.sent_at.is_(None), OutboxEmail.next_attempt_at <= clock.now())
+        .order_by(OutboxEmail.id)
+    ) if not backoff.waiting(email.id)][:limit]
+    session.commit()
     sent = failed = 0
     for email in due:
         try:
             _deliver(config, email)
         except (OSError, smtplib.SMTPException) as error:
             email.attempts += 1
-            email.next_attempt_at = now + min(timedelta(minutes=2 ** min(email.attempts, 10)), MAX_BACKOFF)
             email.last_error = f"{type(error).__name__}: {error}"[:500]
+            backoff.failed(email)
             failed += 1
         else:
-            email.sent_at = now
+            # Nothing of a sent notice is kept: its row would say when a case moved.
+            backoff.forget(email.id)
+            session.delete(email)
             sent += 1
         session.commit()
     return sent, failed

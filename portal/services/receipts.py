@@ -42,7 +42,12 @@ def receipt_for_submission(secret_key: bytes, submission_token: str) -> str:
 
 
 def submission_digest(submission_token: str) -> bytes:
-    return hashlib.sha256(b"submission:" + submission_token.encode()).digest()
+    """The look-up of a submission by the form's own id alone (the token's last part).
+
+    A form sent again is known as sent even when the session that sent it has
+    ended (after "Finish", on a shared phone), so it is never stored twice.
+    """
+    return hashlib.sha256(b"submission:" + submission_token.rpartition(":")[2].encode()).digest()
 
 
 def group(receipt: str) -> str:

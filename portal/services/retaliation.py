@@ -1,15 +1,20 @@
 """Retaliation claims: filed by the reporter, investigated by the retaliation
 officers, followed by discipline and remedies the reporter confirms or disputes.
 
-Every claim reaches the users with the retaliation officer role and the
-original case's keyholders, except those the reporter says the claim is about.
+A claim follows the worker's choices for the report it is about: its readers
+are that report's routing decision, made again on the day of the claim (the
+recipient choice, the handlers the report left out, conflicts of interest as
+they stand), plus the retaliation officers the same decision allows; never
+anyone the claim is about. A claim on a report for the monitor only reaches
+the monitor only. A claim nobody may read is refused, not stored for the
+recovery key alone. See docs/retaliation.md.
 What people write (the claim, the measures, who is disciplined, the remedy's
 amount, escalation notes) is encrypted; codes, dates and states are not, so
 deadlines and statistics work without opening anything.
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import func, select
@@ -36,7 +41,7 @@ from ..models import (
     Remedy,
     User,
 )
-from . import attachments, audit, clock, deadlines, intake, keyring, notifications, receipts, routing
+from . import attachments, audit, clock, deadlines, handover, intake, keyring, notifications, receipts, routing
 from .refusal import Refusal
 
 OFFICER_ROLE = "retaliation_officer"
@@ -75,8 +80,11 @@ class Claim:
     by_whom: str = ""
     # Only for a claim filed directly, without an earlier report: a workplace not in the registry.
     facility_other: str = ""
-    # Keyholders of the original case the claim is about: they never receive it.
+    # Handlers the reporter ticked on the claim form: they never receive it.
     about_user_ids: list[int] = field(default_factory=list)
+    # Handlers the original report left out, copied from it when the claim is filed: kept
+    # (encrypted, as in the report) so that hand-overs of the claim leave them out too.
+    excluded_handlers: list[int] = field(default_factory=list)
 
 
 def _item(session, case: Case, kind: str, payload: dict, recipients, author: User | None) -> CaseItem:
@@ -97,31 +105,57 @@ def _stored(session, case: Case, kind: str, body: bytes, recipients, author: Use
     return item
 
 
-def claim_readers(session, original: Case | None, about_user_ids) -> list[User]:
-    """The retaliation officers and the original case's keyholders, less those the claim is about."""
+def claim_readers(session, original: Case | None, left_out, facility_id: int | None = None) -> list[User]:
+    """Who reads a claim: routing's decision for ``original`` and the officers it allows, less ``left_out``.
+
+    ``left_out`` holds the handlers the original report excluded and those the
+    claim is about. A claim without an earlier report goes to the officers
+    without a conflict of interest for ``facility_id``.
+    """
     officers = list(session.scalars(select(User).where(User.role == OFFICER_ROLE).order_by(User.id)))
-    holders = keyring.holders_of(session, original) if original is not None else []
-    readers, seen = [], set(about_user_ids)
-    for user in officers + holders:
-        if user.id not in seen and routing.usable(user):
-            seen.add(user.id)
-            readers.append(user)
-    return readers
+    if original is None:
+        sample = routing.Sample(categories=[], language="", facility_id=facility_id,
+                                excluded_user_ids=sorted(set(left_out)))
+        return routing.admissible(session, sample, officers)
+    sample = routing.Sample(categories=original.category_codes, language=original.language,
+                            urgent=bool(original.urgent), facility_id=original.facility_id,
+                            recipient_choice=original.recipient_choice, excluded_user_ids=sorted(set(left_out)))
+    try:
+        decision = routing.decide(session, sample)
+    except routing.RoutingError as refusal:
+        # Routing may refuse a report nobody can receive: the claim then has nobody either.
+        raise RetaliationError("nobody") from refusal
+    # The decision's users pass the same limits again: whatever routing decides,
+    # a claim never reaches someone the worker or a conflict of interest keeps out.
+    return routing.admissible(session, sample, decision.users + officers)
 
 
 def about_choices(session, original: Case | None) -> list[User]:
-    """Whom the reporter may say the claim is about: the original case's keyholders,
-    or, for a claim without an earlier report, the handlers shown on the report form."""
-    if original is not None:
-        return sorted(keyring.holders_of(session, original), key=lambda user: user.display_name)
-    return intake.handlers_shown_to_reporters(session)
+    """Whom the reporter may leave out of a claim: the handlers shown on the report form
+    and, for a claim about an earlier report, that report's keyholders."""
+    shown = intake.handlers_shown_to_reporters(session)
+    if original is None:
+        return shown
+    choices = {user.id: user for user in shown + keyring.holders_of(session, original)}
+    return sorted(choices.values(), key=lambda user: (user.display_name, user.id))
+
+
+def nobody_may_read(session, original: Case, reporter_identity) -> bool:
+    """True when nobody the worker allowed could receive a claim on ``original`` today:
+    the form says so before the worker writes it."""
+    try:
+        return not claim_readers(session, original, handover.left_out_by_reporter(original, reporter_identity))
+    except RetaliationError:
+        return True
 
 
 def file_from_follow_up(session, config, original_case_id: int, claim: Claim, submission_token: str,
-                        files: list[bytes] = ()) -> Case:
+                        files: list[bytes] = (), *, reporter_identity) -> Case:
     """A claim by the reporter of ``original_case_id``, who is logged in with its receipt.
 
     It has no receipt of its own: the reporter follows it on the original case's page.
+    ``reporter_identity`` (from the receipt) opens the report, where the handlers
+    it left out are kept encrypted: the server alone cannot read them.
     """
     original = session.get(Case, original_case_id)
     if original is None or original.kind != "report":
@@ -130,8 +164,10 @@ def file_from_follow_up(session, config, original_case_id: int, claim: Claim, su
     if earlier is not None:
         return earlier
     _check(claim, offered=[u.id for u in about_choices(session, original)])
+    claim = replace(claim, excluded_handlers=sorted(handover.left_out_by_reporter(original, reporter_identity)))
+    readers = claim_readers(session, original, set(claim.excluded_handlers) | set(claim.about_user_ids))
     cleaned = [attachments.clean(data) for data in files]
-    case = _new_claim(session, config, claim, cleaned, original, original.reporter_recipient, None,
+    case = _new_claim(session, config, claim, cleaned, original, readers, original.reporter_recipient, None,
                       original.facility_id, original.language, submission_token)
     return case or _earlier(session, submission_token)
 
@@ -144,9 +180,10 @@ def file_directly(session, config, claim: Claim, facility_id: int | None, langua
         return earlier
     _check(claim, offered=[u.id for u in about_choices(session, None)])
     intake.check_facility(session, facility_id, claim.facility_other)
+    readers = claim_readers(session, None, claim.about_user_ids, facility_id)
     cleaned = [attachments.clean(data) for data in files]
     receipt, keys = intake.receipt_and_keys(session, config, submission_token)
-    case = _new_claim(session, config, claim, cleaned, None, str(keys.identity.recipient), keys.lookup,
+    case = _new_claim(session, config, claim, cleaned, None, readers, str(keys.identity.recipient), keys.lookup,
                       facility_id, language, submission_token)
     if case is None:
         return intake.find_submission(session, config, submission_token)
@@ -158,12 +195,14 @@ def _earlier(session, submission_token: str) -> Case | None:
     return session.scalar(select(Case).where(Case.submission_digest == digest))
 
 
-def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, reporter_recipient: str,
-               receipt_lookup: bytes | None, facility_id: int | None, language: str,
+def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, readers: list[User],
+               reporter_recipient: str, receipt_lookup: bytes | None, facility_id: int | None, language: str,
                submission_token: str) -> Case | None:
     """Store the claim and its evidence in one transaction; None if the same form won a race."""
+    if not readers:
+        # Stored anyway, only the recovery key could open it: the worker is told instead.
+        raise RetaliationError("nobody")
     today = clock.today()
-    readers = claim_readers(session, original, claim.about_user_ids)
     case = Case(
         kind="retaliation", related_case_id=original.id if original else None, received_on=today,
         status="received", facility_id=facility_id, language=language, urgent=True,
@@ -182,8 +221,6 @@ def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, re
         items = [_item(session, case, "claim", asdict(claim), recipients, None)]
         items += [_stored(session, case, "attachment", clean.data, recipients, None, clean) for clean in cleaned]
         case.last_reporter_item_id = max(item.id for item in items)
-        if not readers:
-            routing.raise_alert(session, case.id, "no_recipient")
         notifications.queue_for(session, readers, case, config["BASE_URL"])
         session.commit()
     except IntegrityError:
@@ -337,17 +374,33 @@ def report_breach(session, actor: User, case: Case, day: date | None = None) -> 
     session.commit()
 
 
+# The contract's section 4, step by step. Statements and meetings may repeat; a notice of default
+# comes only when a request was ignored or remedial action is wanting, the special penalty only
+# after a notice of default; any step may end in "resolved".
+ESCALATION_NEXT = {
+    None: ("breach_indicated",),
+    "breach_indicated": ("cooperation_started", "resolved"),
+    "cooperation_started": ("statement_requested", "meeting_held", "resolved"),
+    "statement_requested": ("statement_received", "notice_of_default", "resolved"),
+    "statement_received": ("statement_requested", "meeting_held", "remedial_action_required", "resolved"),
+    "meeting_held": ("statement_requested", "meeting_held", "remedial_action_required", "resolved"),
+    "remedial_action_required": ("statement_requested", "meeting_held", "notice_of_default", "resolved"),
+    "notice_of_default": ("remedial_action_required", "penalty_applied", "resolved"),
+    "penalty_applied": ("resolved",),
+    "resolved": (),
+}
+
+
 def next_escalation_steps(session, case_id: int) -> list[str]:
-    """The steps the record can take next: the contract's order, none skipped back."""
-    done = [entry.step for entry in timeline(session, case_id)]
-    if not done:
-        return ["breach_indicated"]
-    return list(ESCALATION_STEPS[ESCALATION_STEPS.index(done[-1]) + 1:])
+    """The steps the record can take next, in the contract's order."""
+    record = timeline(session, case_id)
+    return list(ESCALATION_NEXT[record[-1].step if record else None])
 
 
 def record_escalation(session, actor: User, case: Case, step: str, note: str = "",
-                      happened_on: date | None = None, files: list[bytes] = ()) -> EscalationStep:
-    """One step of the escalation procedure, in the contract's order.
+                      happened_on: date | None = None, files: list[bytes] = (),
+                      due_on: date | None = None) -> EscalationStep:
+    """One step of the escalation procedure, in the contract's order, on or after the one before.
 
     The note and the documents are encrypted to the administrators and the
     contracting authority (and the recovery key), never to the reporter.
@@ -356,24 +409,108 @@ def record_escalation(session, actor: User, case: Case, step: str, note: str = "
         raise RetaliationError("step")
     if step not in next_escalation_steps(session, case.id):
         raise RetaliationError("order")
-    if happened_on is not None and happened_on > clock.today():
+    happened_on = happened_on or clock.today()
+    record = timeline(session, case.id)
+    _check_dates(happened_on, record[-1].happened_on if record else None, None, due_on)
+    entry = _escalation_entry(session, actor, case, step, note, happened_on, files)
+    entry.due_on = due_on
+    session.add(entry)
+    audit.record(session, "escalation_step", actor, case.id, {"step": step}, commit=False)
+    session.commit()
+    return entry
+
+
+def correct_escalation(session, actor: User, case: Case, entry_id: int, happened_on: date | None, note: str = "",
+                       withdrawn: bool = False) -> EscalationStep:
+    """A correction: a new entry pointing at the one it corrects, which stays in the record.
+
+    It may move the date (still between its neighbours) and replace the note; or say that the
+    step did not happen, which only the latest step may say, so the order stays the contract's.
+    """
+    record = timeline(session, case.id)
+    position = next((i for i, entry in enumerate(record) if entry.id == entry_id), None)
+    if position is None:
+        raise RetaliationError("correction")
+    corrected = record[position]
+    if withdrawn and position != len(record) - 1:
+        raise RetaliationError("withdraw_latest")
+    happened_on = happened_on or corrected.happened_on
+    before = record[position - 1].happened_on if position else None
+    after = record[position + 1].happened_on if position + 1 < len(record) else None
+    _check_dates(happened_on, before, after, corrected.due_on)
+    entry = _escalation_entry(session, actor, case, corrected.step, note, happened_on, ())
+    entry.corrects_id, entry.withdrawn, entry.due_on = corrected.id, withdrawn, corrected.due_on
+    session.add(entry)
+    audit.record(session, "escalation_corrected", actor, case.id,
+                 {"step": corrected.step, "corrects": corrected.id, "withdrawn": withdrawn}, commit=False)
+    session.commit()
+    return entry
+
+
+def set_escalation_due(session, actor: User, case: Case, due_on: date) -> EscalationStep:
+    """The contracting authority's due date for the step after the latest one."""
+    record = timeline(session, case.id)
+    if not record or record[-1].step == "resolved":
+        raise RetaliationError("due")
+    latest = record[-1]
+    if due_on < latest.happened_on:
+        raise RetaliationError("date_order")
+    before = latest.due_on.isoformat() if latest.due_on else None
+    latest.due_on = due_on
+    audit.record(session, "escalation_due", actor, case.id,
+                 {"step": latest.step, "before": before, "after": due_on.isoformat()}, commit=False)
+    session.commit()
+    return latest
+
+
+def escalation_overdue(record: list[EscalationStep]) -> bool:
+    """The next step was due before today and has not come."""
+    latest = record[-1] if record else None
+    return bool(latest and latest.step != "resolved" and latest.due_on and latest.due_on < clock.today())
+
+
+def _check_dates(happened_on: date, not_before: date | None, not_after: date | None, due_on: date | None) -> None:
+    if happened_on > clock.today():
         raise RetaliationError("date")
+    if (not_before and happened_on < not_before) or (not_after and happened_on > not_after):
+        raise RetaliationError("date_order")
+    if due_on is not None and due_on < happened_on:
+        raise RetaliationError("date_order")
+
+
+def _escalation_entry(session, actor, case, step, note, happened_on, files) -> EscalationStep:
     cleaned = [attachments.clean(data) for data in files]
     recipients = keyring.oversight_recipients(session)
     documents = [_stored(session, case, "escalation_file", clean.data, recipients, actor, clean).id
                  for clean in cleaned]
     item = _item(session, case, "escalation", {"step": step, "note": note, "documents": documents},
                  recipients, actor)
-    entry = EscalationStep(case_id=case.id, step=step, happened_on=happened_on or clock.today(), item_id=item.id)
-    session.add(entry)
-    audit.record(session, "status", actor, case.id, {"escalation": step}, commit=False)
-    session.commit()
-    return entry
+    return EscalationStep(case_id=case.id, step=step, happened_on=happened_on, item_id=item.id)
+
+
+def _all_entries(session, case_id: int) -> list[EscalationStep]:
+    return list(session.scalars(select(EscalationStep).where(EscalationStep.case_id == case_id)
+                                .order_by(EscalationStep.id)))
 
 
 def timeline(session, case_id: int) -> list[EscalationStep]:
-    return list(session.scalars(select(EscalationStep).where(EscalationStep.case_id == case_id)
-                                .order_by(EscalationStep.id)))
+    """The record as it stands: each step as last corrected, without the steps that did not happen."""
+    return _effective(_all_entries(session, case_id))
+
+
+def _effective(entries: list[EscalationStep]) -> list[EscalationStep]:
+    latest = {}
+    for entry in entries:  # in id order: a later correction wins
+        latest[_original_id(entry, entries)] = entry
+    return [entry for entry in sorted(latest.values(), key=lambda e: (e.happened_on, _original_id(e, entries)))
+            if not entry.withdrawn]
+
+
+def _original_id(entry: EscalationStep, entries: list[EscalationStep]) -> int:
+    by_id = {e.id: e for e in entries}
+    while entry.corrects_id is not None and entry.corrects_id in by_id:
+        entry = by_id[entry.corrects_id]
+    return entry.id
 
 
 @dataclass(frozen=True)
@@ -381,18 +518,23 @@ class TimelineEntry:
     step: EscalationStep
     note: str | None  # None: this reader's key cannot open it
     documents: list[CaseItem]
+    corrections: list[EscalationStep] = field(default_factory=list)  # earlier versions, oldest first
 
 
 def read_timeline(session, case_id: int, identity) -> list[TimelineEntry]:
-    """The escalation record as a timeline, with the notes this reader's key opens."""
-    entries = []
-    for step in timeline(session, case_id):
+    """The escalation record as a timeline, with the notes this reader's key opens and each
+    step's earlier versions, which corrections never erase."""
+    entries = _all_entries(session, case_id)
+    read = []
+    for step in _effective(entries):
         item = session.get(CaseItem, step.item_id) if step.item_id else None
         payload = _open(item, identity) if item is not None else {}
         documents = [session.get(CaseItem, i) for i in (payload or {}).get("documents", [])]
-        entries.append(TimelineEntry(step, None if payload is None else payload.get("note", ""),
-                                     [d for d in documents if d is not None]))
-    return entries
+        original = _original_id(step, entries)
+        earlier = [e for e in entries if _original_id(e, entries) == original and e.id != step.id]
+        read.append(TimelineEntry(step, None if payload is None else payload.get("note", ""),
+                                  [d for d in documents if d is not None], earlier))
+    return read
 
 
 def escalation_document(session, case_id: int, item_id: int, identity) -> tuple[CaseItem, bytes] | None:
@@ -403,13 +545,15 @@ def escalation_document(session, case_id: int, item_id: int, identity) -> tuple[
     return item, crypto.decrypt(item.blob, identity)
 
 
-def escalated_cases(session) -> list[tuple[Case, EscalationStep]]:
-    """Every case with an escalation record, and the record's latest step."""
-    latest = (select(EscalationStep.case_id, func.max(EscalationStep.id).label("last"))
-              .group_by(EscalationStep.case_id).subquery())
-    rows = session.execute(select(Case, EscalationStep).join(latest, latest.c.case_id == Case.id)
-                           .join(EscalationStep, EscalationStep.id == latest.c.last).order_by(Case.id.desc()))
-    return [(case, step) for case, step in rows]
+def escalated_cases(session) -> list[tuple[Case, EscalationStep, bool]]:
+    """Every case with an escalation record, its latest step, and whether the next one is overdue."""
+    case_ids = session.scalars(select(EscalationStep.case_id).distinct()).all()
+    found = []
+    for case_id in sorted(case_ids, reverse=True):
+        record = timeline(session, case_id)
+        if record:
+            found.append((session.get(Case, case_id), record[-1], escalation_overdue(record)))
+    return found
 
 
 def _open(item: CaseItem, identity) -> dict | None:

@@ -108,6 +108,29 @@ def decide(session, sample: Sample) -> Decision:
     return Decision(rule, users, left_out, mandatory, alert)
 
 
+def admissible(session, sample: Sample, users) -> list[User]:
+    """Those of ``users`` that ``sample``'s routing allows to read it, in order, once each.
+
+    The same limits as a new case's: the reporter's choice (contractor users,
+    the monitor, or both), conflicts of interest as they stand today, the
+    handlers the reporter left out, and only users who can receive keys. Used
+    for what follows a report (a retaliation claim) rather than the report itself.
+    """
+    roles = set()
+    if sample.recipient_choice in ("contractor", "both"):
+        roles |= set(CONTRACTOR_ROLES)
+    if sample.recipient_choice in ("monitor", "both"):
+        roles.add(MONITOR_ROLE)
+    facility = session.get(Facility, sample.facility_id) if sample.facility_id else None
+    refused = conflicted_user_ids(session, facility) | set(sample.excluded_user_ids)
+    allowed, seen = [], set()
+    for user in users:
+        if user.id not in seen and user.role in roles and user.id not in refused and usable(user):
+            seen.add(user.id)
+            allowed.append(user)
+    return allowed
+
+
 def conflicted_user_ids(session, facility: Facility | None) -> set[int]:
     if facility is None:
         return set()
@@ -118,7 +141,8 @@ def conflicted_user_ids(session, facility: Facility | None) -> set[int]:
 
 
 def raise_alert(session, case_id: int | None, code: str, detail: str = "") -> None:
-    session.add(RoutingAlert(case_id=case_id, code=code, created_at=clock.now(), detail=detail))
+    # The day only: the alert is written as the case arrives, and must not tell its hour.
+    session.add(RoutingAlert(case_id=case_id, code=code, created_at=clock.start_of_today(), detail=detail))
 
 
 def open_alerts(session) -> list[RoutingAlert]:

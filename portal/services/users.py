@@ -16,13 +16,13 @@ from datetime import timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from zxcvbn import zxcvbn
 
 import crypto
 
-from ..models import ROLES, RecoveryCode, User
-from . import audit, clock, throttle, typed_text
+from ..models import ROLES, Keyholder, RecoveryCode, User
+from . import audit, clock, routing, throttle, typed_text
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -125,6 +125,8 @@ def reset_identity(session, actor, user: User) -> str:
     user.totp_secret = None
     user.totp_last_step = 0
     session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
+    # Whoever holds a session of this account now is not the person who lost the passphrase.
+    user.session_epoch += 1
     audit.record(session, "identity_reset", actor, detail={"user": user.id}, commit=False)
     session.commit()
     return token
@@ -251,3 +253,67 @@ def change_passphrase(session, user: User, identity, old: str, new: str,
     user.sealed_identity = _seal(identity, new, work_factor)
     audit.record(session, "passphrase_changed", user, commit=False)
     session.commit()
+
+
+def deactivate(session, actor: User, user: User) -> list[int]:
+    """Close an account: its sessions end at once, routing and hand-over pass it by, and its
+    cases stay with their other active holders. Returns the ids of cases it was the last active
+    holder of: each raises an alert, for the recovery ceremony to give it to someone."""
+    if user.id == actor.id:
+        raise AccountError("self")
+    if not user.active:
+        raise AccountError("inactive")
+    if user.role == "administrator" and _other_active_administrators(session, user) == 0:
+        raise AccountError("last_administrator")
+    user.active = False
+    user.session_epoch += 1
+    orphaned = []
+    for holding in session.scalars(select(Keyholder).where(Keyholder.user_id == user.id)).all():
+        others = session.scalar(select(func.count()).select_from(Keyholder).join(User, User.id == Keyholder.user_id)
+                                .where(Keyholder.case_id == holding.case_id, Keyholder.user_id != user.id,
+                                       User.active.is_(True)))
+        if others:
+            session.delete(holding)
+        else:
+            # The row stays: its stanza is the only staff key to the case until the ceremony.
+            orphaned.append(holding.case_id)
+            routing.raise_alert(session, holding.case_id, "no_active_holder", detail=str(user.id))
+    audit.record(session, "account_deactivated", actor, detail={"user": user.id, "left_to_recovery": orphaned},
+                 commit=False)
+    session.commit()
+    return orphaned
+
+
+def reactivate(session, actor: User, user: User) -> None:
+    """Open a closed account again. It gets back no case: cases are handed to it anew."""
+    if user.active:
+        raise AccountError("active")
+    user.active = True
+    user.session_epoch += 1
+    audit.record(session, "account_reactivated", actor, detail={"user": user.id}, commit=False)
+    session.commit()
+
+
+def change(session, actor: User, user: User, *, role: str, email: str | None, default_recipient: bool) -> None:
+    """A new role, e-mail address or "receives new cases", audited with what it was before."""
+    if role not in ROLES:
+        raise AccountError("role")
+    if user.id == actor.id and role != user.role:
+        raise AccountError("self")
+    if user.role == "administrator" and role != "administrator" and _other_active_administrators(session, user) == 0:
+        raise AccountError("last_administrator")
+    before = {"role": user.role, "default_recipient": user.default_recipient}
+    email_changed = (email or None) != user.email
+    user.role, user.email, user.default_recipient = role, (email or None), default_recipient
+    after = {"role": user.role, "default_recipient": user.default_recipient}
+    if before == after and not email_changed:
+        return
+    # The address itself stays out of the trail: the account shows it.
+    audit.record(session, "account_changed", actor, commit=False, detail={
+        "user": user.id, "before": before, "after": after, "email_changed": email_changed})
+    session.commit()
+
+
+def _other_active_administrators(session, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(
+        User.role == "administrator", User.active.is_(True), User.id != user.id))

@@ -95,6 +95,48 @@ def test_portal_init_writes_the_recovery_key_once_and_keeps_only_its_public_part
     assert again.returncode != 0 and "already initialised" in again.stderr
 
 
+def _instance_row(database_url):
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            return session.get(Instance, 1)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("unwritable", ["a-file/recovery-key.txt", "a-file"])
+def test_portal_init_whose_key_cannot_be_written_leaves_no_instance_and_can_run_again(
+    empty_database_url, tmp_path, unwritable
+):
+    instance = tmp_path / "instance"
+    (tmp_path / "a-file").write_text("in the way")
+    # A path under a file, or a file already there: the key cannot be written (even as root).
+    failed = run_portal(["init", "--recovery-key-file", str(tmp_path / unwritable)], instance, empty_database_url)
+    assert failed.returncode != 0
+    assert "Nothing was initialised" in failed.stderr or "refusing to overwrite" in failed.stderr
+    assert "portal init" in failed.stderr, "the message says how to go on"
+    assert _instance_row(empty_database_url) is None, "no instance encrypts cases to a key nobody has"
+    assert (tmp_path / "a-file").read_text() == "in the way"
+
+    good = tmp_path / "offline" / "recovery-key.txt"
+    result = run_portal(["init", "--recovery-key-file", str(good)], instance, empty_database_url)
+    assert result.returncode == 0, result.stderr
+    recovery = crypto.parse_identities(good.read_text())[0]
+    assert _instance_row(empty_database_url).recovery_recipient == str(recovery.recipient)
+
+
+def test_portal_init_run_again_keeps_the_key_and_explains_how_to_start_again(empty_database_url, tmp_path):
+    instance = tmp_path / "instance"
+    assert run_portal(["init"], instance, empty_database_url).returncode == 0
+    key_file = instance / "recovery-key.txt"
+    written = key_file.read_text()
+    key_file.unlink()  # taken offline, as the operator is told to
+    again = run_portal(["init"], instance, empty_database_url)
+    assert again.returncode != 0 and "already initialised" in again.stderr and "delete its database" in again.stderr
+    assert not key_file.exists(), "no second key was written for an instance that has one"
+    assert _instance_row(empty_database_url).recovery_recipient in written
+
+
 def test_portal_demo_prints_logins_that_open_real_keys(empty_database_url, tmp_path):
     instance = tmp_path / "demo"
     result = run_portal(["demo", "--no-run"], instance, empty_database_url)

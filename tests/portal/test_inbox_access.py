@@ -160,3 +160,45 @@ def test_text_from_reporters_renders_inert_in_every_field(app, client, facility_
         parser.feed(page)
         assert parser.found == []
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in "".join(pages)
+
+
+def _numbered_urls(app, number):
+    """Every URL of the app with a number in it, that number put in each place."""
+    for rule in app.url_map.iter_rules():
+        numbered = [name for name, converter in rule._converters.items() if converter.regex == r"\d+"]
+        if not numbered:
+            continue
+        values = {name: ("vi" if name == "lang" else "x") for name in rule.arguments}
+        values.update({name: number for name in numbered})
+        try:
+            url = rule.build(values, append_unknown=False)[1]
+        except Exception:  # a rule whose other parts take other shapes (e.g. <any(up, down):action>)
+            values.update({name: next(iter(getattr(rule._converters.get(name), "items", ["up"])), "up")
+                           for name in rule.arguments if name not in numbered and name != "lang"})
+            url = rule.build(values, append_unknown=False)[1]
+        yield sorted(rule.methods - {"HEAD", "OPTIONS"})[0], url
+
+
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**40])
+def test_a_number_too_large_for_the_database_is_a_404_on_every_page(app, number):
+    anna = app.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    token = csrf_token(anna.get("/inbox/account"))
+    urls = list(_numbered_urls(app, number))
+    assert len(urls) > 20, "the numbered pages of the inbox, claims, forwards, admin and oversight"
+    for method, url in urls:
+        for client in (anna, app.test_client()):
+            response = client.get(url) if method == "GET" else client.post(url, data={"csrf_token": token})
+            assert response.status_code == 404, (method, url, response.status_code)
+
+
+@pytest.mark.parametrize("target", ["/inbox/%0d%0aSet-Cookie:%20x=1", "/inbox/%0aLocation:%20https://evil.example",
+                                    "/inbox/%00", "/%5C%5Cevil.example/", "/inbox/%09cases"])
+def test_a_log_in_link_whose_next_page_breaks_a_header_is_refused(app, target):
+    visitor = app.test_client()
+    assert visitor.get(f"/inbox/login?next={target}").status_code == 400
+    page = visitor.get("/inbox/login")
+    response = visitor.post(f"/inbox/login?next={target}", data={
+        "csrf_token": csrf_token(page), "username": "anna", "passphrase": "x", "code": "000000"})
+    assert response.status_code == 400
+    assert "Set-Cookie" not in str(response.headers.get("Location", ""))

@@ -20,7 +20,7 @@ from inbox_pages import log_in
 from reporter_pages import csrf_token, draft_id, log_in_with_receipt, receipt_on, report_fields, send_report
 from sqlalchemy import select
 
-from portal.models import Case
+from portal.models import Case, User
 from portal.services import users
 
 EMBEDDINGS, ISOLATES, PDF, PDI = "\u202a\u202b\u202d\u202e", "\u2066\u2067\u2068", "\u202c", "\u2069"
@@ -201,8 +201,11 @@ def every_page(app, facility_ids, staff, session_factory):
     for path in (case_page, "/inbox/", "/inbox/account", f"{case_page}/forward"):
         keep("investigator", anna.get(path))
     root = staff_client(app, "root")
-    for path in ("/admin/users", "/admin/routing", "/admin/settings", "/admin/facilities", "/admin/partners",
-                 "/oversight/", f"/oversight/cases/{case_id}", "/oversight/statistics"):
+    with session_factory() as session:
+        anna_id = session.scalar(select(User.id).where(User.username == "anna"))
+    for path in ("/admin/users", f"/admin/users/{anna_id}", "/admin/routing", "/admin/settings", "/admin/audit",
+                 "/admin/facilities", "/admin/partners", "/oversight/", f"/oversight/cases/{case_id}",
+                 "/oversight/statistics"):
         keep("administrator", root.get(path))
     keep("monitor", staff_client(app, "max").get("/inbox/forwards/import"))
     keep("anyone", app.test_client().get("/inbox/login"))

@@ -1,13 +1,15 @@
 """A worker reports from a phone, gets a receipt, and comes back with it."""
 
 import io
+import re
 
+import pytest
 from reporter_pages import csrf_token, draft_id, log_in_with_receipt, open_form, receipt_on, send_report
 from sqlalchemy import func, select
 
 import crypto
 from portal.models import Case, CaseItem
-from portal.services import messaging
+from portal.services import cases, messaging
 
 
 def count_cases(app):
@@ -66,18 +68,35 @@ def test_two_reports_written_in_two_tabs_of_one_phone_are_both_stored(app, clien
         assert "already arrived" not in sent.get_data(as_text=True)
         receipts.append(receipt_on(sent))
     assert receipts[0] != receipts[1] and count_cases(app) == 2
-    assert receipt_on(client.get("/en/report")) == receipts[1]  # reopening shows the last one sent
 
 
-def test_a_worker_who_reopens_the_form_learns_the_report_arrived(app, client, facility_ids):
-    receipt = receipt_on(send_report(client, facility_ids[0]))
-    again = client.get("/en/report")
-    assert again.status_code == 200
-    assert receipt_on(again) == receipt
-    finish = client.post("/en/report/new", data={"csrf_token": csrf_token(again)})
+@pytest.mark.parametrize("kind", ["report", "retaliation"])
+def test_on_a_shared_phone_the_receipt_is_shown_once_and_nothing_is_sent_twice(app, client, facility_ids, kind):
+    """Reopening the form shows a blank one; after Finish, sending the old form again (Back, reload)
+    shows nothing of it and stores nothing, in the same session, a new one, or none."""
+    url = f"/en/{'report' if kind == 'report' else 'retaliation'}"
+    form = client.get(url)
+    secret = "Supervisor Tran locked the fire exit"
+    data = {"csrf_token": csrf_token(form), "submission": draft_id(form), "facility": str(facility_ids[0]),
+            "categories": ["wages"], "description": secret, "ongoing": "yes", "people_affected": "few",
+            "consent": "none", "types": ["dismissal"]}
+    receipt_page = client.post(url, data=data)
+    assert receipt_page.status_code == 200
+    receipt = receipt_on(receipt_page)
+
+    reopened = client.get(url).get_data(as_text=True)
+    assert 'class="receipt"' not in reopened and receipt not in reopened and secret not in reopened
+
+    finish = client.post("/en/report/new", data={"csrf_token": csrf_token(receipt_page)})
     assert finish.status_code == 303
-    fresh = client.get("/en/report")
-    assert 'class="receipt"' not in fresh.get_data(as_text=True)
+    for who in (client, client, app.test_client()):
+        if who is client:
+            who.get(url)  # a new form opened after Finish: a new session
+        again = who.post(url, data=data)
+        shown = again.get_data(as_text=True)
+        assert again.status_code == 409
+        assert secret not in shown and receipt not in shown and receipt.replace(" ", "") not in shown
+    assert count_cases(app) == 1
 
 
 def test_the_worker_comes_back_reads_the_reply_and_answers(app, client, facility_ids, investigators):
@@ -158,3 +177,61 @@ def test_the_worker_adds_a_photo_from_the_follow_up_page(app, client, facility_i
         assert item.content_type == "image/png" and item.metadata_removed
         _anna, identity = investigators["anna"]
         assert Image.open(io.BytesIO(crypto.decrypt(item.blob, identity))).size == (40, 30)
+
+
+def test_the_worker_sees_what_each_file_was_and_a_status_that_moves_as_the_investigator_answers(
+        app, client, facility_ids, investigators):
+    """A photo, a voice note and a PDF each say what they were and how big; the status follows
+    the case: received, read, answered, looked at again after she answers, told, closed."""
+    import wave
+
+    from PIL import Image
+
+    photo, sound, pdf = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    Image.effect_noise((300, 300), 80).convert("RGB").save(photo, "PNG")
+    with wave.open(sound, "wb") as recording:
+        recording.setnchannels(1), recording.setsampwidth(2), recording.setframerate(8000)
+        recording.writeframes(bytes(8000 * 2 * 3))
+    Image.new("RGB", (50, 50), "white").save(pdf, "PDF")
+    receipt = receipt_on(send_report(client, facility_ids[0], files={"files": [
+        (io.BytesIO(photo.getvalue()), "a.png"), (io.BytesIO(sound.getvalue()), "b.wav"),
+        (io.BytesIO(pdf.getvalue()), "c.pdf")]}))
+    worker = app.test_client()
+    log_in_with_receipt(worker, receipt)
+
+    def case_page():
+        return worker.get("/en/case").get_data(as_text=True)
+
+    page = case_page()
+    assert "A file was added" not in page
+    with app.extensions["portal.sessions"]() as session:
+        stored = {item.content_type: item.size for item in session.scalars(
+            select(CaseItem).where(CaseItem.kind == "attachment"))}
+    assert set(stored) == {"image/png", "audio/wav", "application/pdf"}
+    for kind, content_type in (("Photo", "image/png"), ("Voice note", "audio/wav"), ("PDF document",
+                                                                                     "application/pdf")):
+        size = stored[content_type]
+        shown = f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} kB"
+        assert re.search(rf'{kind} · <span dir="ltr">{re.escape(shown)}</span>', page), (kind, shown)
+    assert "Received, not yet read" in page
+
+    anna, _identity = investigators["anna"]
+    steps = [
+        (lambda s, c: cases.change_status(s, anna, c, "acknowledged"), "Received and read by the investigators"),
+        (lambda s, c: messaging.post_to_reporter(s, c, anna, "Which line?", commit=False),
+         "We answered you. Read the messages below."),
+        ("worker answers", "Being investigated"),
+        (lambda s, c: cases.change_status(s, anna, c, "investigating"), "Being investigated"),
+        (lambda s, c: cases.change_status(s, anna, c, "feedback_given"), "We told you what we did"),
+        (lambda s, c: cases.change_status(s, anna, c, "closed", "substantiated"), "Closed"),
+    ]
+    for step, status in steps:
+        if step == "worker answers":
+            assert worker.post("/en/case", data={"csrf_token": csrf_token(worker.get("/en/case")),
+                                                 "message": "Line 4."}).status_code == 303
+        else:
+            with app.app_context(), app.extensions["portal.sessions"]() as session:
+                step(session, session.scalars(select(Case)).one())
+                session.commit()
+        shown = re.search(r"<dt>Status</dt>\s*<dd>([^<]*)</dd>", case_page()).group(1)
+        assert shown == status

@@ -34,7 +34,8 @@ def claim(app, client, facility_ids, officer, investigators):
         anna = investigators["anna"][0]
         filed = retaliation.file_from_follow_up(session, app.config, case_id, retaliation.Claim(
             types=["dismissal", "threats"], description="Tôi bị đuổi việc sau khi phản ánh",
-            by_whom="Tổ trưởng", about_user_ids=[anna.id]), "claim-token-1")
+            by_whom="Tổ trưởng", about_user_ids=[anna.id]), "claim-token-1",
+            reporter_identity=crypto.parse_identity(identity))
         return {"id": filed.id, "original": case_id, "identity": crypto.parse_identity(identity),
                 "receipt": receipt}
 
@@ -61,7 +62,7 @@ def test_a_claim_reaches_the_officer_and_the_keyholders_it_is_not_about(app, cla
 def test_the_same_claim_sent_twice_is_stored_once(app, claim):
     with app.extensions["portal.sessions"]() as session:
         again = retaliation.file_from_follow_up(session, app.config, claim["original"], retaliation.Claim(
-            types=["dismissal"], description="again"), "claim-token-1")
+            types=["dismissal"], description="again"), "claim-token-1", reporter_identity=claim["identity"])
         assert again.id == claim["id"]
 
 
@@ -73,7 +74,8 @@ def test_bad_claims_are_refused(app, claim, investigators):
                                       retaliation.Claim(types=["dismissal"], description="x",
                                                         about_user_ids=[999999]))):
             with pytest.raises(retaliation.RetaliationError):
-                retaliation.file_from_follow_up(session, app.config, claim["original"], bad, f"bad-{number}")
+                retaliation.file_from_follow_up(session, app.config, claim["original"], bad, f"bad-{number}",
+                                                reporter_identity=claim["identity"])
         assert len(retaliation.claims_of(session, claim["original"])) == 1
 
 
@@ -132,7 +134,8 @@ def test_statistics_suppress_counts_under_five(app, claim):
         assert figures["claims"] is None and figures["by_type"]["dismissal"] is None
         for number in range(5):
             retaliation.file_from_follow_up(session, app.config, claim["original"], retaliation.Claim(
-                types=["dismissal"], description=f"claim {number}"), f"more-{number}")
+                types=["dismissal"], description=f"claim {number}"), f"more-{number}",
+                reporter_identity=claim["identity"])
         figures = retaliation.statistics(session)
     assert figures["claims"] == 6 and figures["by_type"]["dismissal"] == 6
     assert figures["by_type"]["threats"] is None, "one claim of this type: suppressed"

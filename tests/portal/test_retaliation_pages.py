@@ -261,3 +261,111 @@ def test_statistics_hide_small_counts_for_the_authority_and_the_monitor(app, fac
         threats = re.search(r"Threats or attempts to do any of these</td><td>(.*?)</td>", page).group(1)
         assert dismissal == "5" and "fewer than 5" in threats
         assert "Fired, worker" not in page
+
+
+def test_oversight_opens_only_what_was_escalated_or_notified_and_never_a_monitor_only_case(
+        app, facility_ids, people, session_factory):
+    for description in ("Quiet case", "Escalated case", "Notified case", "Sent to the monitor alone"):
+        assert send_report(app.test_client(), facility_ids[0], description=description).status_code == 200
+    with session_factory() as session:
+        quiet, escalated, notified, monitor_only = session.scalars(select(Case).order_by(Case.id)).all()
+        notified.mandatory_notified_on = clock.today()
+        # Stored as a case the worker sent to Electronics Watch alone.
+        monitor_only.recipient_choice = "monitor"
+        session.commit()
+        ids = {name: case.id for name, case in (("quiet", quiet), ("escalated", escalated),
+                                                 ("notified", notified), ("monitor_only", monitor_only))}
+        references = {name: case.reference for name, case in (("monitor_only", monitor_only),)}
+    root = client_of(app, "root")
+    record = f"/oversight/cases/{ids['escalated']}"
+    assert post_form(root, record, record, step="breach_indicated").status_code == 303
+
+    vera = client_of(app, "vera")
+    opens = {name: vera.get(f"/oversight/cases/{case_id}").status_code for name, case_id in ids.items()}
+    assert opens == {"quiet": 404, "escalated": 200, "notified": 200, "monitor_only": 404}
+
+    assert root.get(f"/oversight/cases/{ids['quiet']}").status_code == 200, "an administrator starts a record"
+    assert root.get(f"/oversight/cases/{ids['monitor_only']}").status_code == 404
+    found = post_form(root, "/oversight/", "/oversight/", reference=references["monitor_only"])
+    assert found.status_code == 400, "a monitor-only case is not found by its reference either"
+    assert root.get(f"/oversight/cases/{ids['monitor_only']}/documents/1").status_code == 404
+
+
+def _escalate(client, record, step, days_ago=0, **fields):
+    day = (clock.today() - timedelta(days=days_ago)).isoformat()
+    return post_form(client, record, record, step=step, happened_on=day, **fields)
+
+
+def test_the_escalation_record_follows_the_contract_and_dates_move_forward(
+        app, facility_ids, people, session_factory):
+    assert send_report(app.test_client(), facility_ids[0]).status_code == 200
+    with session_factory() as session:
+        case_id = session.scalar(select(Case.id))
+    root = client_of(app, "root")
+    record = f"/oversight/cases/{case_id}"
+    assert _escalate(root, record, "breach_indicated", days_ago=30).status_code == 303
+    for skipped in ("penalty_applied", "notice_of_default", "remedial_action_required"):
+        assert _escalate(root, record, skipped, days_ago=29).status_code == 400, skipped
+    assert _escalate(root, record, "cooperation_started", days_ago=31).status_code == 400, "dated before the breach"
+    for step, days_ago in (("cooperation_started", 28), ("statement_requested", 27), ("statement_received", 20),
+                           ("statement_requested", 19), ("statement_received", 17), ("meeting_held", 15),
+                           ("meeting_held", 12)):
+        assert _escalate(root, record, step, days_ago).status_code == 303, "statements and meetings may repeat"
+    assert _escalate(root, record, "penalty_applied", 11).status_code == 400, "a penalty only after a notice"
+    for step, days_ago in (("remedial_action_required", 10), ("notice_of_default", 5), ("penalty_applied", 2),
+                           ("resolved", 1)):
+        assert _escalate(root, record, step, days_ago).status_code == 303, step
+    page = root.get(record).get_data(as_text=True)
+    assert "Record the next step" not in page and "Resolved" in page
+    with session_factory() as session:
+        from portal.models import AuditEntry
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.case_id == case_id)).all()
+    assert actions.count("escalation_step") == 12 and "status" not in actions
+
+
+def test_a_correction_is_a_new_entry_and_the_authority_sets_due_dates_that_go_overdue(
+        app, facility_ids, people, session_factory):
+    assert send_report(app.test_client(), facility_ids[0]).status_code == 200
+    with session_factory() as session:
+        case_id = session.scalar(select(Case.id))
+    root = client_of(app, "root")
+    record = f"/oversight/cases/{case_id}"
+    assert _escalate(root, record, "breach_indicated", 20, note="First note").status_code == 303
+    assert _escalate(root, record, "cooperation_started", 10).status_code == 303
+    with session_factory() as session:
+        from portal.models import EscalationStep
+        breach, cooperation = session.scalars(select(EscalationStep).order_by(EscalationStep.id)).all()
+        breach_id, cooperation_id = breach.id, cooperation.id
+
+    correct = f"{record}/steps/{breach_id}/correct"
+    day = (clock.today() - timedelta(days=9)).isoformat()
+    assert post_form(root, record, correct, happened_on=day).status_code == 400, "not after the step it precedes"
+    assert post_form(root, record, correct, withdrawn="y").status_code == 400, "only the latest can be withdrawn"
+    day = (clock.today() - timedelta(days=18)).isoformat()
+    assert post_form(root, record, correct, happened_on=day, note="Corrected note").status_code == 303
+    page = root.get(record).get_data(as_text=True)
+    assert "Corrected note" in page and "corrected" in page and "<del>" in page
+    with session_factory() as session:
+        rows = session.scalars(select(EscalationStep).order_by(EscalationStep.id)).all()
+    assert len(rows) == 3 and rows[0].happened_on == clock.today() - timedelta(days=20), "nothing edited away"
+    assert rows[2].corrects_id == breach_id
+
+    withdraw = f"{record}/steps/{cooperation_id}/correct"
+    assert post_form(root, record, withdraw, withdrawn="y").status_code == 303
+    assert "Cooperation started" not in root.get(record).get_data(as_text=True).split("Record the next step")[0]
+
+    vera = client_of(app, "vera")
+    due = f"{record}/due"
+    past = (clock.today() - timedelta(days=25)).isoformat()
+    assert post_form(vera, record, due, due_on=past).status_code == 400, "not due before it happened"
+    overdue_day = (clock.today() - timedelta(days=3)).isoformat()
+    assert post_form(vera, record, due, due_on=overdue_day).status_code == 303
+    assert "The next step is overdue." in vera.get(record).get_data(as_text=True)
+    assert "overdue" in vera.get("/oversight/").get_data(as_text=True)
+    assert _escalate(root, record, "cooperation_started", 1).status_code == 303
+    assert "The next step is overdue." not in vera.get(record).get_data(as_text=True)
+    assert post_form(vera, record, record, step="resolved").status_code == 200
+    with session_factory() as session:
+        from portal.models import AuditEntry
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.case_id == case_id)).all()
+    assert actions.count("escalation_corrected") == 2 and actions.count("escalation_due") == 1

@@ -1,9 +1,9 @@
-"""The administrators' pages: accounts, routing, settings (the ``admin``
+"""The administrators' pages: accounts, routing, settings, the audit trail (the ``admin``
 blueprint), the facility registry (``registry``) and partners (on the
 ``forwards`` blueprint, beside forwarding's inbox routes)."""
 
 from ..common.staff import staff_blueprint
-from . import partners, registry, routing, settings, users
+from . import audit, partners, registry, routing, settings, users
 
 
 def make_blueprint(config):
@@ -11,6 +11,7 @@ def make_blueprint(config):
     users.add_routes(bp, config)
     routing.add_routes(bp, config)
     settings.add_routes(bp, config)
+    audit.add_routes(bp, config)
     return bp
 
 

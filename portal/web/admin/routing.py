@@ -175,6 +175,6 @@ def add_routes(bp, config):
         alert = db().get(RoutingAlert, alert_id)
         if alert is None or not ConfirmForm().validate_on_submit():
             abort(404)
-        alert.resolved_at = clock.now()
+        alert.resolved_at = clock.start_of_today()
         db().commit()
         return redirect(url_for("admin.routing_page"), 303)

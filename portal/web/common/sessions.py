@@ -1,9 +1,15 @@
 """Server-side sessions whose secrets only the cookie can open.
 
 The cookie carries a random session id and a random key. The database keeps
-the SHA-256 of the id, the session's plain data (CSRF token, which case is
-open) and any secret (an unlocked identity) sealed with ChaCha20-Poly1305
-under the cookie's key. Neither the database nor the cookie alone opens it.
+the SHA-256 of the id and, sealed with ChaCha20-Poly1305 under the cookie's
+key, everything else: the session's data (CSRF token, which case is open), any
+secret (an unlocked identity) and the precise idle and absolute deadlines.
+Neither the database nor the cookie alone opens it.
+
+In clear a row keeps only a day after which it may be deleted, the same for
+every session begun on one day: nothing stored ties a reporter's visit, or
+the case they opened, to a time finer than the day. The precise deadlines
+are checked inside the sealed payload, so the idle timeout keeps its minute.
 """
 
 import base64
@@ -12,7 +18,7 @@ import itertools
 import json
 import logging
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -56,6 +62,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = False
         self.regenerated = False
         self.previous_id = None
+        self.absolute_expiry = None
 
     @property
     def secret(self):
@@ -71,6 +78,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.previous_id = self.previous_id or self.session_id
         self.session_id = None
         self.cookie_key = None
+        self.absolute_expiry = None
         self.modified = True
 
     def end(self) -> None:
@@ -109,26 +117,28 @@ class ServerSessionInterface(SessionInterface):
 
     def _open(self, app, session_id, cookie_key):
         with self.session_factory() as db:
-            row = db.get(WebSession, _digest(session_id))
+            row = db.get(WebSession, row_id := _digest(session_id))
             now = clock.now()
             if row is None:
                 return ServerSession()
-            if clock.as_utc(row.expires_at) < now or clock.as_utc(row.absolute_expiry) < now:
+            if clock.as_utc(row.expires_at) < now:
                 db.delete(row)
                 db.commit()
                 return ServerSession()
-            secret = None
-            if row.sealed:
-                try:
-                    secret = ChaCha20Poly1305(_key(cookie_key)).decrypt(
-                        row.sealed[:12], row.sealed[12:], None
-                    )
-                except (InvalidTag, ValueError):
-                    return ServerSession()
-            session = ServerSession(json.loads(row.data), session_id, cookie_key, secret, row.kind)
+            try:
+                state = _unseal(cookie_key, row_id, row.sealed)
+            except (InvalidTag, ValueError, KeyError, TypeError):
+                return ServerSession()
+            if _moment(state["idle_until"]) < now or _moment(state["absolute_expiry"]) < now:
+                db.delete(row)
+                db.commit()
+                return ServerSession()
+            secret = base64.b64decode(state["secret"]) if state.get("secret") is not None else None
+            session = ServerSession(state["data"], session_id, cookie_key, secret, state["kind"])
+            session.absolute_expiry = state["absolute_expiry"]
             session.modified = False
-            # Touch so the idle timeout counts from now.
-            row.expires_at = now + self._idle(app, row.kind)
+            # Touch so the idle timeout counts from now: a new sealed payload, the clear row unchanged.
+            row.sealed = _seal(cookie_key, row_id, _state(session, now + self._idle(app, session.kind)))
             db.commit()
             return session
 
@@ -163,23 +173,20 @@ class ServerSessionInterface(SessionInterface):
                 if next(self.new_sessions) % CLEAN_ONE_IN == 0:
                     _delete_expired(db, now)
                 session.session_id, session.cookie_key = _token(), _token()
-                row = WebSession(id_digest=_digest(session.session_id),
-                                 absolute_expiry=now + self._lifetime(app, session.kind))
+                session.absolute_expiry = (now + self._lifetime(app, session.kind)).isoformat()
+                row = WebSession(id_digest=_digest(session.session_id), data="",
+                                 expires_at=_deletable_from(now, max(self._lifetime(app, "user"),
+                                                                       self._lifetime(app, "reporter"))))
+                row.absolute_expiry = row.expires_at
                 db.add(row)
             else:
                 row = db.get(WebSession, _digest(session.session_id))
                 if row is None:
                     return
-            row.data = json.dumps(dict(session))
-            row.kind = session.kind
-            row.expires_at = now + self._idle(app, session.kind)
-            if session.secret is not None:
-                nonce = os.urandom(12)
-                row.sealed = nonce + ChaCha20Poly1305(_key(session.cookie_key)).encrypt(
-                    nonce, session.secret, None
-                )
-            else:
-                row.sealed = None
+            # The kind in clear says only "someone is signed in" or not, never who or when.
+            row.kind = "user" if session.kind == "user" else "anonymous"
+            idle_until = now + self._idle(app, session.kind)
+            row.sealed = _seal(session.cookie_key, row.id_digest, _state(session, idle_until))
             db.commit()
         response.set_cookie(
             COOKIE_NAME,
@@ -191,9 +198,44 @@ class ServerSessionInterface(SessionInterface):
         )
 
 
+def _deletable_from(now: datetime, longest_lifetime: timedelta) -> datetime:
+    """Midnight UTC of a day by which every session begun today has ended.
+
+    It depends on the day alone, so the clear row says nothing finer about
+    when the session began or was last used.
+    """
+    days = longest_lifetime.days + (1 if longest_lifetime % timedelta(days=1) else 0) + 1
+    return datetime.combine(now.date() + timedelta(days=days), time(), tzinfo=UTC)
+
+
+def _moment(text: str) -> datetime:
+    return clock.as_utc(datetime.fromisoformat(text))
+
+
+def _state(session: "ServerSession", idle_until: datetime) -> dict:
+    return {
+        "data": dict(session),
+        "secret": base64.b64encode(session.secret).decode("ascii") if session.secret is not None else None,
+        "kind": session.kind,
+        "idle_until": idle_until.isoformat(),
+        "absolute_expiry": session.absolute_expiry,
+    }
+
+
+def _seal(cookie_key: str, row_id: bytes, state: dict) -> bytes:
+    # The row's id is bound in, so a payload moved to another row does not open.
+    nonce = os.urandom(12)
+    return nonce + ChaCha20Poly1305(_key(cookie_key)).encrypt(nonce, json.dumps(state).encode("utf-8"), row_id)
+
+
+def _unseal(cookie_key: str, row_id: bytes, sealed: bytes | None) -> dict:
+    if not sealed:
+        raise ValueError("no sealed state")
+    return json.loads(ChaCha20Poly1305(_key(cookie_key)).decrypt(sealed[:12], sealed[12:], row_id))
+
+
 def _delete_expired(db, now) -> int:
-    # By the idle expiry alone, a range of its index: an OR with the absolute expiry
-    # would scan every live session on each new one. A session past its absolute
-    # expiry is refused (and deleted) when it comes back, and is never touched
-    # again, so its idle expiry passes soon after.
+    # By the day in clear alone, a range of its index. A session past its precise
+    # idle or absolute expiry is refused (and deleted) when it comes back; one that
+    # never comes back stays, sealed and unreadable, until its day has passed.
     return db.execute(delete(WebSession).where(WebSession.expires_at < now)).rowcount

@@ -21,7 +21,8 @@ def load_user():
     g.identity = None
     if session.kind == USER and session.get("user_id") and session.secret:
         user = db().get(User, session["user_id"])
-        if user is not None and user.active:
+        # A reset key, a closed account or any change that ends sessions raises the epoch.
+        if user is not None and user.active and session.get("epoch") == user.session_epoch:
             g.user = user
             g.identity = crypto.parse_identity(session.secret.decode("ascii"))
     g.language = (g.user.language if g.user else None) or current_app.config["DEFAULT_LANGUAGE"]

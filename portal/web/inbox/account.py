@@ -3,6 +3,7 @@ and an authenticator app, and changing one's passphrase."""
 
 import base64
 import io
+import re
 
 import segno
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
@@ -26,12 +27,16 @@ ACCOUNT_MESSAGES = {
     "totp": lambda d: _("This code is not right. Check the time on your phone and try the newest code."),
 }
 
+UNSAFE_IN_URL = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 def add_routes(bp, config):
     @bp.route("/login", methods=["GET", "POST"])
     def login():
         form = LoginForm()
+        if UNSAFE_IN_URL.search(request.args.get("next", "")):
+            # Line breaks could split the redirect's header; a backslash reads as "//" to browsers.
+            abort(400)
         if request.method == "GET":
             expired = request.args.get("expired") == "1"
             return render_template("inbox/login.html", form=form, error=_(
@@ -47,6 +52,7 @@ def add_routes(bp, config):
                                    error=ACCOUNT_MESSAGES[error.reason](error.details)), status
         session.end()
         session["user_id"] = login.user.id
+        session["epoch"] = login.user.session_epoch
         session.set_secret(str(login.identity).encode("ascii"), USER)
         target = request.args.get("next", "")
         if not target.startswith(("/inbox/", "/admin/", "/oversight/")) or target.startswith("//"):

@@ -13,14 +13,14 @@ from wtforms.fields.choices import SelectChoice
 
 import crypto
 
-from ...models import RETALIATION_TYPES, Case, Facility
-from ...services import attachments, cases, clock, retaliation
+from ...models import RETALIATION_TYPES, Facility
+from ...services import attachments, cases, clock, oversight, retaliation
 from ..common.access import roles_only
 from ..common.database import db
 from ..common.labels import RETALIATION_LABELS
 from ..common.staff import send_download, staff_blueprint
 from ..common.uploads import uploaded_files
-from .forms import ESCALATION_LABELS, EscalationForm, ReferenceForm
+from .forms import ESCALATION_LABELS, CorrectionForm, DueForm, EscalationForm, ReferenceForm
 
 ESCALATION_ROLES = ("administrator", "authority")
 STATISTICS_ROLES = ("administrator", "authority", "monitor")
@@ -28,6 +28,11 @@ ESCALATION_ERRORS = {
     "order": lambda: _("The escalation procedure goes step by step: choose the next step."),
     "step": lambda: _("Choose a step from the list."),
     "date": lambda: _("A date cannot be in the future."),
+    "date_order": lambda: _("Dates move forward: a step cannot come before the step it follows, nor be due before "
+                            "it happened."),
+    "withdraw_latest": lambda: _("Only the latest step can be marked as not having happened."),
+    "correction": lambda: _("Choose a step of this record."),
+    "due": lambda: _("A due date belongs to the latest step of a record that is not resolved."),
 }
 
 
@@ -42,7 +47,7 @@ def make_blueprint(config):
         error, status = None, 200
         if g.user.role == "administrator" and form.is_submitted():
             case = cases.by_reference(db(), form.reference.data) if form.validate_on_submit() else None
-            if case is not None:
+            if case is not None and oversight.visible_case(db(), g.user, case.id) is not None:
                 return redirect(url_for("oversight.escalation", case_id=case.id), 303)
             error, status = _("No case has this reference."), 400
         return render_template("oversight/index.html", form=form, error=error,
@@ -51,20 +56,64 @@ def make_blueprint(config):
     @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
     @roles_only(*ESCALATION_ROLES)
     def escalation(case_id):
-        case = db().get(Case, case_id)
+        case = oversight.visible_case(db(), g.user, case_id)
         if case is None:
             abort(404)
         form = EscalationForm()
-        form.step.choices = [SelectChoice(s, ESCALATION_LABELS[s])
-                             for s in retaliation.next_escalation_steps(db(), case.id)]
         error, status = None, 200
         if g.user.role == "administrator" and form.is_submitted():
+            form.step.choices = list(retaliation.next_escalation_steps(db(), case.id))
             error, status = _record_step(case, form)
             if error is None:
                 return redirect(url_for("oversight.escalation", case_id=case.id) + "#timeline", 303)
+        return _record_page(case, form, error, status)
+
+    def _record_page(case, form=None, error=None, status=200):
+        form = form or EscalationForm()
+        form.step.choices = [SelectChoice(s, ESCALATION_LABELS[s])
+                             for s in retaliation.next_escalation_steps(db(), case.id)]
         facility = db().get(Facility, case.facility_id) if case.facility_id else None
+        record = retaliation.timeline(db(), case.id)
         return render_template("oversight/escalation.html", case=case, facility=facility, form=form,
-                               error=error, timeline=retaliation.read_timeline(db(), case.id, g.identity)), status
+                               error=error, timeline=retaliation.read_timeline(db(), case.id, g.identity),
+                               overdue=retaliation.escalation_overdue(record), correction_form=CorrectionForm(),
+                               due_form=DueForm()), status
+
+    def _visible_or_404(case_id):
+        case = oversight.visible_case(db(), g.user, case_id)
+        if case is None:
+            abort(404)
+        return case
+
+    @bp.post("/cases/<int:case_id>/steps/<int:entry_id>/correct")
+    @roles_only("administrator")
+    def correct(case_id, entry_id):
+        case = _visible_or_404(case_id)
+        form = CorrectionForm()
+        if not form.validate_on_submit():
+            return _record_page(case, error=_("Give the corrected date, or say that the step did not happen."),
+                                status=400)
+        try:
+            retaliation.correct_escalation(db(), g.user, case, entry_id, form.happened_on.data,
+                                           form.note.data or "", form.withdrawn.data)
+        except retaliation.RetaliationError as failure:
+            return _record_page(case, error=ESCALATION_ERRORS.get(failure.reason, ESCALATION_ERRORS["step"])(),
+                                status=400)
+        return redirect(url_for("oversight.escalation", case_id=case.id) + "#timeline", 303)
+
+    @bp.post("/cases/<int:case_id>/due")
+    @roles_only(*ESCALATION_ROLES)
+    def due(case_id):
+        case = _visible_or_404(case_id)
+        form = DueForm()
+        if not form.validate_on_submit():
+            return _record_page(case, error=_("Give the date by which the next step is due."), status=400)
+        try:
+            retaliation.set_escalation_due(db(), g.user, case, form.due_on.data)
+        except retaliation.RetaliationError as failure:
+            return _record_page(case, error=ESCALATION_ERRORS.get(failure.reason, ESCALATION_ERRORS["step"])(),
+                                status=400)
+        return redirect(url_for("oversight.escalation", case_id=case.id) + "#timeline", 303)
 
     def _record_step(case, form):
         if not form.validate_on_submit():
@@ -74,7 +123,7 @@ def make_blueprint(config):
             return problem
         try:
             retaliation.record_escalation(db(), g.user, case, form.step.data, form.note.data or "",
-                                          form.happened_on.data, files)
+                                          form.happened_on.data, files, form.due_on.data)
         except attachments.AttachmentError:
             return _("Documents must be PDF files or photos."), 400
         except retaliation.RetaliationError as failure:
@@ -84,6 +133,8 @@ def make_blueprint(config):
     @bp.get("/cases/<int:case_id>/documents/<int:item_id>")
     @roles_only(*ESCALATION_ROLES)
     def document(case_id, item_id):
+        if oversight.visible_case(db(), g.user, case_id) is None:
+            abort(404)
         try:
             found = retaliation.escalation_document(db(), case_id, item_id, g.identity)
         except crypto.NoIdentityError:

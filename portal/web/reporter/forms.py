@@ -140,7 +140,7 @@ class ClaimForm(PortalForm):
         validators=[InputRequired(_l("Please tell us what happened.")), readable],
     )
     about = CheckboxesField(
-        _l("Is this about someone who handles your report? Tick them: they will not read this."),
+        _l("Is there someone here who must NOT read this, for example the person who did it? Tick them."),
         coerce=int, choices=[], validators=[Optional()],
     )
     photo = MultipleFileField(_l("Take a photo"))

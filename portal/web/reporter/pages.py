@@ -6,6 +6,7 @@ import secrets
 import time
 
 from babel import Locale
+from babel.units import format_unit
 from flask import (
     Blueprint,
     abort,
@@ -17,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
@@ -47,10 +49,16 @@ COMPOSING = "composing"
 DRAFT_BYTES = 24
 DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
-# The draft id of the last form this session sent.
-SENT = "sent"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
+NOBODY_MAY_READ = "nobody"
+
+# What a stored file was, in the reporter's words: the first prefix of its type that matches.
+FILE_KINDS = (
+    ("image/", lambda: _("Photo")),
+    ("audio/", lambda: _("Voice note")),
+    ("application/pdf", lambda: _("PDF document")),
+)
 
 ATTACHMENT_MESSAGES = {
     "unsupported": lambda: _("This kind of file cannot be sent. Send photos, voice notes or PDF files."),
@@ -141,7 +149,6 @@ def make_blueprint(config):
             return _form_again(form, _("Please check the fields marked below."), 400)
         except routing.RoutingError:
             return _form_again(form, _("Please check the fields marked below."), 400)
-        session[SENT] = _draft_id()
         return _receipt_page(submitted)
 
     @bp.post("/<lang>/report/new")
@@ -238,6 +245,7 @@ def make_blueprint(config):
             claim_sent=request.args.get("claim") == "1", category_labels=CATEGORY_LABELS,
             retaliation_labels=RETALIATION_LABELS, remedy_labels=REMEDY_LABELS,
             remedy_state_labels=REMEDY_STATE_LABELS, claim_state_labels=CLAIM_STATE_LABELS,
+            file_kind=_file_kind, file_size=_file_size,
         ), status
 
     @bp.route("/<lang>/case/claim", methods=["GET", "POST"])
@@ -252,7 +260,9 @@ def make_blueprint(config):
         form = _claim_form(ClaimForm, retaliation.about_choices(db(), original))
         if request.method == "GET":
             form.submission.data = secrets.token_urlsafe(DRAFT_BYTES)
-            return render_template("reporter/claim.html", form=form)
+            identity = crypto.parse_identity(session.secret.decode("ascii"))
+            nobody = retaliation.nobody_may_read(db(), original, identity)
+            return render_template("reporter/claim.html", form=form, error=_nobody_may_read() if nobody else None)
         if not form.validate_on_submit() or not DRAFT_ID.fullmatch(form.submission.data or ""):
             message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
                        else _("Please check the fields marked below."))
@@ -262,13 +272,14 @@ def make_blueprint(config):
             return render_template("reporter/claim.html", form=form, error=problem[0]), problem[1]
         try:
             retaliation.file_from_follow_up(db(), current_app.config, case_id, _claim_of(form),
-                                            f"claim:{case_id}:{form.submission.data}", files)
+                                            f"claim:{case_id}:{form.submission.data}", files,
+                                            reporter_identity=crypto.parse_identity(session.secret.decode("ascii")))
         except attachments.AttachmentError as error:
             return render_template("reporter/claim.html", form=form,
                                    error=ATTACHMENT_MESSAGES[error.reason]()), 400
-        except retaliation.RetaliationError:
-            return render_template("reporter/claim.html", form=form,
-                                   error=_("Please check the fields marked below.")), 400
+        except retaliation.RetaliationError as refusal:
+            message, status = _claim_refused(refusal)
+            return render_template("reporter/claim.html", form=form, error=message), status
         return redirect(url_for("reporter.case", claim=1) + "#claims", 303)
 
     @bp.post("/<lang>/case/claims/<int:claim_id>/remedies/<int:remedy_id>")
@@ -326,11 +337,21 @@ def make_blueprint(config):
         except attachments.AttachmentError as error:
             return render_template("reporter/claim.html", form=form, direct=True,
                                    error=ATTACHMENT_MESSAGES[error.reason]()), 400
-        except (retaliation.RetaliationError, intake.IntakeError):
-            return render_template("reporter/claim.html", form=form, direct=True,
-                                   error=_("Please check the fields marked below.")), 400
-        session[SENT] = _draft_id()
+        except (retaliation.RetaliationError, intake.IntakeError) as refusal:
+            message, status = _claim_refused(refusal)
+            return render_template("reporter/claim.html", form=form, direct=True, error=message), status
         return _receipt_page(submitted)
+
+    def _nobody_may_read():
+        return _("Nobody you allowed to read this can receive it right now, so it cannot be sent and nothing "
+                 "is saved. Please try again in a few days.")
+
+    def _claim_refused(refusal):
+        """The message and status for a claim the service refused."""
+        if refusal.reason == NOBODY_MAY_READ:
+            # Not the worker's mistake: the form is right, but nobody they allow can receive it yet.
+            return _nobody_may_read(), 409
+        return _("Please check the fields marked below."), 400
 
     def _claim_form(form_class, about):
         form = form_class(max_text_chars=config["MAX_TEXT_CHARS"])
@@ -406,18 +427,17 @@ def make_blueprint(config):
         return page.replace(CSRF_SLOT, token, 1).replace(DRAFT_SLOT, secrets.token_urlsafe(DRAFT_BYTES), 1)
 
     def _composing():
-        """This session's token, and the report it already stored for the form being sent (a resend)
-        or, on opening the form again, the last one it sent: "did my report arrive?"."""
+        """This session's token, and, for a form sent again, the report it already stored.
+
+        The form's own draft id finds an earlier report even when the session
+        that sent it has ended (Back or reload after "Finish"): it is never
+        stored twice. Its receipt is shown once, to the session that sent it;
+        opening the form again shows a blank form.
+        """
         token = session.secret.decode("ascii") if session.kind == COMPOSING and session.secret else None
-        if not token:
-            return None, None
-        if request.method == "POST":
-            earlier = intake.find_submission(db(), current_app.config, _submission_token(token))
-        elif SENT in session:
-            earlier = intake.find_submission(db(), current_app.config, f"{token}:{session[SENT]}".rstrip(":"))
-        else:
-            earlier = None
-        return token, earlier
+        if request.method != "POST" or not (token or _draft_id()):
+            return token, None
+        return token, intake.find_submission(db(), current_app.config, _submission_token(token or ""))
 
     def _submission_token(token):
         """One token per form shown: the session's, and the form's own draft id.
@@ -434,6 +454,10 @@ def make_blueprint(config):
         return draft if DRAFT_ID.fullmatch(draft) else ""
 
     def _receipt_page(submitted):
+        if submitted.receipt is None:
+            # Sent before, from a session that has ended: nothing of it is shown.
+            return render_template("reporter/message.html", message=_(
+                "This page is closed. Nothing was sent again.")), 409
         return render_template(
             "reporter/receipt.html",
             receipt=receipts.group(submitted.receipt),
@@ -461,6 +485,17 @@ def make_blueprint(config):
         return choices
 
     return bp
+
+
+def _file_kind(content_type: str | None) -> str:
+    return next((label() for prefix, label in FILE_KINDS if (content_type or "").startswith(prefix)), _("File"))
+
+
+def _file_size(size: int) -> str:
+    """240 kB, 1.4 MB: as the reader's language writes it."""
+    if size >= 1024 * 1024:
+        return format_unit(round(size / (1024 * 1024), 1), "digital-megabyte", length="short", locale=get_locale())
+    return format_unit(max(1, round(size / 1024)), "digital-kilobyte", length="short", locale=get_locale())
 
 
 @functools.lru_cache(maxsize=64)
