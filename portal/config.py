@@ -12,6 +12,7 @@ DEFAULTS = {
     "INSTANCE_PATH": "instance",
     "DATABASE_URL": None,  # default: SQLite in the instance folder
     "ENV": "production",
+    # The name `portal init` stores when given no --organisation; pages show the stored one.
     "ORGANISATION_NAME": "Whistle-blower portal",
     # Every language whose catalog is complete (none reviewed by a native speaker yet:
     # translations/README.md), in the picker's order.

@@ -3,6 +3,7 @@
 from decimal import Decimal, InvalidOperation
 
 from babel import Locale
+from babel.core import get_global
 from flask_babel import Babel, format_currency, format_date, format_datetime, format_decimal, format_percent
 
 # Each language is named in its own script, as the picker shows it.
@@ -52,7 +53,7 @@ def best_match(accept_languages, languages, default) -> str:
         by_tag.setdefault(str(locale).lower().replace("_", "-"), language)
         by_tag.setdefault(locale.language, language)
     for tag, _quality in accept_languages:
-        tag = tag.lower().replace("_", "-")
+        tag = _current_tag(tag.lower().replace("_", "-"))
         if tag in by_tag:
             return by_tag[tag]
         # zh-CN and zh-SG read Simplified, zh-TW and zh-HK Traditional.
@@ -63,6 +64,16 @@ def best_match(accept_languages, languages, default) -> str:
         if tag.split("-")[0] in by_tag:
             return by_tag[tag.split("-")[0]]
     return default
+
+
+def _current_tag(tag: str) -> str:
+    """A tag with a retired or legacy language code in today's code (CLDR's aliases): phones still
+    send ``tl`` and ``tl-PH`` for Filipino, ``in-ID`` for Indonesian, ``iw`` for Hebrew."""
+    language, separator, rest = tag.partition("-")
+    current = get_global("language_aliases").get(language)
+    if not current:
+        return tag
+    return current.lower().replace("_", "-") + separator + rest
 
 
 def money(amount: str, currency: str = "") -> str:

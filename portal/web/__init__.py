@@ -12,7 +12,7 @@ Only this module imports every audience: it puts them together into the app.
 
 from .. import i18n, resources
 from . import admin, api, inbox, oversight, reporter
-from .common import compression, database, errors, layout, security, sessions, uploads, urls
+from .common import bidi, compression, database, errors, layout, security, sessions, uploads, urls
 from .common.staff import staff_blueprint
 
 
@@ -24,6 +24,7 @@ def init_app(app, session_factory) -> None:
     app.teardown_appcontext(database.close)
     # Flask runs these in the reverse order: compression last, on the finished body.
     app.after_request(compression.compress)
+    app.add_template_filter(bidi.isolated, "isolated")
     app.after_request(security.add_headers)
     # Before any route is added: rules bind their converters when they are added.
     app.url_map.converters["int"] = urls.RowIdConverter

@@ -111,6 +111,7 @@ def test_a_worker_reports_in_vietnamese_with_a_photo_comes_back_and_answers(
     page.locator("select[name=facility]").select_option(str(facility_ids[0]))
     page.get_by_label(_("Pay, overtime pay or social insurance")).check()
     page.get_by_label(_("What happened? Tell us in your own words.")).fill(description)
+    page.get_by_label(_("Yes, but without my name or contact details")).check()  # asked, never assumed
     page.get_by_label(_("Take a photo")).set_input_files(
         files=[{"name": "IMG_20261120_071502.jpg", "mimeType": "image/jpeg", "buffer": photo}]
     )

@@ -118,6 +118,7 @@ def test_a_report_for_electronics_watch_only_stays_out_of_the_contractors_inbox(
 
     page.get_by_label(_("Pay, overtime pay or social insurance")).check()
     page.get_by_label(_("What happened? Tell us in your own words.")).fill(description)
+    page.get_by_label(_("Yes, but without my name or contact details")).check()  # asked, never assumed
 
     # "Who should receive your report?": the company's investigators by default.
     choice = page.get_by_role("group", name=_("Who should receive your report?"))

@@ -34,6 +34,7 @@ def test_after_finish_back_reload_and_resend_show_nothing_and_store_nothing(
     page.locator("select[name=facility]").select_option(str(facility_ids[0]))
     page.get_by_label(_("Pay, overtime pay or social insurance")).check()
     page.get_by_label(_("What happened? Tell us in your own words.")).fill(canary)
+    page.get_by_label(_("Yes, but without my name or contact details")).check()  # asked, never assumed
     sent_form = {name: page.locator(f"input[name={name}]").input_value() for name in ("csrf_token", "submission")}
     page.get_by_role("button", name=_("Send"), exact=True).click()
     receipt = page.locator(".receipt")

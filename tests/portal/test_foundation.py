@@ -186,3 +186,34 @@ def test_a_plain_pip_install_into_a_fresh_virtualenv_gives_a_working_portal(tmp_
     )
     assert check.returncode == 0, check.stderr
     assert check.stdout.split() == ["200", "True", "200"]
+
+
+def test_workers_see_the_organisation_named_to_portal_init_not_the_settings_default(empty_database_url, tmp_path):
+    instance = tmp_path / "instance"
+    setting = {"PORTAL_ORGANISATION_NAME": "Name From The Environment"}
+    result = run_portal(["init", "--organisation", "Acme Devices <Penang> & Co"], instance, empty_database_url,
+                        setting)
+    assert result.returncode == 0, result.stderr
+    app = create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(instance),
+                      "ORGANISATION_NAME": "Name From The Environment"})
+    try:
+        client = app.test_client()
+        start = client.get("/en/").get_data(as_text=True)
+        assert "Acme Devices &lt;Penang&gt; &amp; Co" in start
+        assert "Name From The Environment" not in start
+        login = client.get("/inbox/login").get_data(as_text=True)
+        assert "Acme Devices &lt;Penang&gt; &amp; Co" in login and "Name From The Environment" not in login
+    finally:
+        app.extensions["portal.engine"].dispose()
+
+
+def test_portal_init_without_an_organisation_stores_the_settings_name_and_workers_see_it(
+        empty_database_url, tmp_path):
+    instance = tmp_path / "instance"
+    result = run_portal(["init"], instance, empty_database_url, {"PORTAL_ORGANISATION_NAME": "Example Contractor NV"})
+    assert result.returncode == 0, result.stderr
+    app = create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(instance)})
+    try:
+        assert "Example Contractor NV" in app.test_client().get("/en/").get_data(as_text=True)
+    finally:
+        app.extensions["portal.engine"].dispose()

@@ -1,13 +1,12 @@
 """Forms of the administrators' pages: accounts, routing, settings and partners."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from ...models import ROLES
-from ..common.fields import CheckboxesField
+from ..common.fields import CheckboxesField, PortalForm
 
 ROLE_LABELS = {
     "investigator": _l("Investigator"),
@@ -16,7 +15,7 @@ ROLE_LABELS = {
     "monitor": _l("Monitor (Electronics Watch)"),
     "authority": _l("Contracting authority (escalation records and statistics)"),
 }
-class InviteForm(FlaskForm):
+class InviteForm(PortalForm):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=80)])
     display_name = StringField(_l("Name shown to colleagues"), validators=[InputRequired(), Length(max=200)])
     role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
@@ -25,14 +24,14 @@ class InviteForm(FlaskForm):
     default_recipient = BooleanField(_l("Receives new cases"))
 
 
-class AccountForm(FlaskForm):
+class AccountForm(PortalForm):
     role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
     email = StringField(_l("E-mail for notifications (optional)"),
                         validators=[Optional(), Email(_l("This is not an e-mail address.")), Length(max=320)])
     default_recipient = BooleanField(_l("Receives new cases"))
 
 
-class DeactivateForm(FlaskForm):
+class DeactivateForm(PortalForm):
     confirm = BooleanField(_l("Yes, close this account now"),
                            validators=[InputRequired(_l("Tick the box to confirm."))])
 
@@ -69,7 +68,7 @@ AUDIT_ACTION_LABELS = {
 }
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(PortalForm):
     actor = SelectField(_l("Who"), validators=[Optional()])
     case = StringField(_l("Case reference (e.g. 2026-00042)"), validators=[Optional(), Length(max=20)])
     action = SelectField(_l("What"), validators=[Optional()])
@@ -80,7 +79,7 @@ class AuditFilterForm(FlaskForm):
 ANY = SelectChoice("", _l("Any"))
 
 
-class RuleForm(FlaskForm):
+class RuleForm(PortalForm):
     rule_id = HiddenField()
     name = StringField(_l("Name of the rule"), validators=[InputRequired(_l("Give the rule a name.")),
                                                           Length(max=200)])
@@ -94,7 +93,8 @@ class RuleForm(FlaskForm):
     recipients = CheckboxesField(_l("Who receives the case"), coerce=int, validators=[Optional()])
 
 
-class TryForm(FlaskForm):
+class TryForm(PortalForm):
+    id_prefix = "try"
     facility = SelectField(_l("Facility"), validators=[Optional()])
     categories = CheckboxesField(_l("Categories"), validators=[Optional()])
     language = SelectField(_l("Language"), validators=[Optional()])
@@ -103,20 +103,21 @@ class TryForm(FlaskForm):
     excluded = CheckboxesField(_l("Handlers the reporter left out"), coerce=int, validators=[Optional()])
 
 
-class ExclusionForm(FlaskForm):
+class ExclusionForm(PortalForm):
+    id_prefix = "exclusion"
     user = SelectField(_l("User"), coerce=int)
     facility = SelectField(_l("Facility"), validators=[Optional()])
     supplier = SelectField(_l("Supplier"), validators=[Optional()])
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(PortalForm):
     recipient_choices = CheckboxesField(_l("Recipient choices offered to reporters"),
                                             validators=[InputRequired(_l("Offer at least one choice."))])
     shown_handlers = CheckboxesField(_l("Handlers a reporter can leave out, by name"), coerce=int,
                                          validators=[Optional()])
 
 
-class PartnerForm(FlaskForm):
+class PartnerForm(PortalForm):
     name = StringField(_l("Organisation"), validators=[InputRequired(_l("Enter the partner's name.")),
                                                        Length(max=200)])
     base_url = StringField(_l("Address of its portal (https://…)"),

@@ -4,7 +4,6 @@ from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
@@ -13,7 +12,7 @@ from ...services import clock
 from ...services import registry as registry_service
 from ..common.access import administrator_only
 from ..common.database import db
-from ..common.fields import ConfirmForm
+from ..common.fields import ConfirmForm, PortalForm
 from ..common.staff import send_download, staff_blueprint
 
 FIELD_LABELS = {
@@ -72,7 +71,7 @@ def describe_problem(problem: registry_service.Problem) -> str:
     return _("Line %(line)s: this line cannot be read.", line=line)
 
 
-class DisclosureForm(FlaskForm):
+class DisclosureForm(PortalForm):
     file = FileField(_l("Disclosure file (CSV, UTF-8)"), validators=[FileRequired(_l("Choose a CSV file."))])
 
 

@@ -34,7 +34,24 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class ConfirmForm(FlaskForm):
+class PortalForm(FlaskForm):
+    """Every form of the portal. Ids stay unique on a page, so each label finds its own box:
+    the CSRF token has none (a page holds many forms, and one form is often drawn on each
+    row), and a form drawn beside another with the same field names sets ``id_prefix``."""
+
+    id_prefix = ""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            if form.id_prefix and "id" not in unbound_field.kwargs:
+                options = dict(options, id=f"{form.id_prefix}-{options['name']}")
+            field = super().bind_field(form, unbound_field, options)
+            if options.get("name") == self.csrf_field_name:
+                field.render_kw = {"id": False}
+            return field
+
+
+class ConfirmForm(PortalForm):
     """A form with nothing but its CSRF token, for buttons that change state."""
 
 

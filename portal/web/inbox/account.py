@@ -10,6 +10,7 @@ from flask import abort, current_app, g, redirect, render_template, request, ses
 from flask_babel import gettext as _
 
 from ...services import users
+from ..common import layout
 from ..common.access import login_required
 from ..common.database import db
 from ..common.fields import ConfirmForm
@@ -104,7 +105,7 @@ def add_routes(bp, config):
                 error, status = ACCOUNT_MESSAGES[failure.reason]({}), 400
             else:
                 return render_template("inbox/recovery_codes.html", codes=codes)
-        uri = users.totp_uri(user, config["ORGANISATION_NAME"])
+        uri = users.totp_uri(user, layout.organisation_name(config))
         qr = segno.make(uri, error="m")
         svg = io.BytesIO()
         qr.save(svg, kind="svg", scale=5, border=2)

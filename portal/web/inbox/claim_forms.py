@@ -1,12 +1,12 @@
 """Forms and labels of the retaliation officers' pages of a claim."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from ...models import DISCIPLINE_KINDS, DISCIPLINE_STATES, MEASURE_KINDS, REMEDY_KINDS, RISK_LEVELS
+from ..common.fields import PortalForm
 from ..common.labels import REMEDY_LABELS
 
 CLAIM_STATUS_LABELS = {
@@ -43,7 +43,7 @@ def _choices(labels, codes):
     return [SelectChoice(code, labels[code]) for code in codes]
 
 
-class OneOfManyForm(FlaskForm):
+class OneOfManyForm(PortalForm):
     """A form drawn beside others on one page: its fields (and CSRF token) carry its prefix, so ids stay unique."""
 
     prefix = ""
@@ -68,7 +68,7 @@ class MeasureForm(OneOfManyForm):
     measure_text = TextAreaField(_l("What was decided"), validators=[Optional(), Length(max=5000)])
 
 
-class ClaimStatusForm(FlaskForm):
+class ClaimStatusForm(PortalForm):
     status = SelectField(_l("New status"), validators=[InputRequired()])
 
 
@@ -83,7 +83,7 @@ class DisciplineForm(OneOfManyForm):
     decided_on = DateField(_l("Date"), validators=[Optional()])
 
 
-class StateForm(FlaskForm):
+class StateForm(PortalForm):
     state = SelectField(_l("New state"), validators=[InputRequired()])
 
 

@@ -1,10 +1,11 @@
 """Forms of the secure inbox: log-in, account, and a case's messages, notes, status and keyholders."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
+
+from ..common.fields import PortalForm
 
 OUTCOME_LABELS = {
     "substantiated": _l("Substantiated"),
@@ -14,14 +15,14 @@ OUTCOME_LABELS = {
 }
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     username = StringField(_l("Username"), validators=[InputRequired(_l("Enter your username."))])
     passphrase = PasswordField(_l("Passphrase"), validators=[InputRequired(_l("Enter your passphrase."))])
     code = StringField(_l("Code from your authenticator app, or a recovery code"),
                        validators=[InputRequired(_l("Enter the code from your authenticator app."))])
 
 
-class PassphraseForm(FlaskForm):
+class PassphraseForm(PortalForm):
     passphrase = PasswordField(_l("New passphrase"), validators=[InputRequired(_l("Choose a passphrase."))])
     confirm = PasswordField(_l("The same passphrase again"),
                             validators=[InputRequired(_l("Type the passphrase again."))])
@@ -31,22 +32,24 @@ class ChangePassphraseForm(PassphraseForm):
     current = PasswordField(_l("Current passphrase"), validators=[InputRequired(_l("Enter your passphrase."))])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(PortalForm):
     code = StringField(_l("Code from your authenticator app"),
                        validators=[InputRequired(_l("Enter the code from your authenticator app."))])
 
 
-class MessageForm(FlaskForm):
+class MessageForm(PortalForm):
+    id_prefix = "reply"
     text = TextAreaField(_l("Message to the reporter"),
                          validators=[InputRequired(_l("Write a message.")), Length(max=20000)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(PortalForm):
+    id_prefix = "note"
     text = TextAreaField(_l("Internal note (only keyholders read it)"),
                          validators=[InputRequired(_l("Write a note.")), Length(max=20000)])
 
 
-class StatusForm(FlaskForm):
+class StatusForm(PortalForm):
     status = SelectField(_l("New status"), validators=[InputRequired()])
     outcome = SelectField(
         _l("Outcome (when closing)"),
@@ -55,5 +58,5 @@ class StatusForm(FlaskForm):
     )
 
 
-class KeyholderForm(FlaskForm):
+class KeyholderForm(PortalForm):
     user = SelectField(_l("Colleague"), validators=[InputRequired(_l("Choose a colleague."))])

@@ -1,12 +1,11 @@
 """Forms of forwarding in the inbox: choosing what goes to a partner, importing bundles, sending a status back."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from ..common.fields import CheckboxesField
+from ..common.fields import CheckboxesField, PortalForm
 
 REMOTE_STATUS_LABELS = {
     "received": _l("Not acknowledged yet"),
@@ -26,7 +25,7 @@ SCOPE_LABELS = {
 }
 
 
-class ForwardForm(FlaskForm):
+class ForwardForm(PortalForm):
     partner = SelectField(_l("Send to"), coerce=int, validators=[InputRequired()])
     report = BooleanField(_l("The report (or the claim)"), default=True)
     messages = CheckboxesField(_l("Messages"), coerce=int, choices=[], validators=[Optional()])
@@ -35,9 +34,9 @@ class ForwardForm(FlaskForm):
     cover_note = TextAreaField(_l("Cover note to the partner"), validators=[Optional(), Length(max=10000)])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(PortalForm):
     bundle = FileField(_l("Bundle file"), validators=[FileRequired(_l("Choose a bundle file."))])
 
 
-class RemoteStatusForm(FlaskForm):
+class RemoteStatusForm(PortalForm):
     status = SelectField(_l("Status to send back"), validators=[InputRequired()])

@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from ...models import Forward, Partner
 from ...services import bundles, cases, forwarding, outbound
 from ..common.access import login_required, roles_only
+from ..common.bidi import isolated
 from ..common.database import db
 from ..common.staff import send_download
 from .case_page import case_page, keyholder_case, usable_partners
@@ -41,7 +42,7 @@ def add_routes(bp, config):
     def _form_for(case, plan):
         form = ForwardForm()
         form.partner.choices = [SelectChoice(p.id, p.name) for p in usable_partners()]
-        form.messages.choices = [SelectChoice(item.id, f"{item.created_on.isoformat()} · {text[:80]}")
+        form.messages.choices = [SelectChoice(item.id, f"{item.created_on.isoformat()} · " + isolated(text[:80]))
                                  for item, text in plan.messages]
         form.attachments.choices = [SelectChoice(item.id, f"{item.content_type} · {item.size // 1024} KB")
                                     for item in plan.attachments]

@@ -1,9 +1,10 @@
 """Forms and labels of the oversight pages: the escalation record."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
+
+from ..common.fields import PortalForm
 
 ESCALATION_LABELS = {
     "breach_indicated": _l("Breach indicated"),
@@ -18,7 +19,7 @@ ESCALATION_LABELS = {
 }
 
 
-class EscalationForm(FlaskForm):
+class EscalationForm(PortalForm):
     step = SelectField(_l("Step"), validators=[InputRequired()])
     happened_on = DateField(_l("Date"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=20000)])
@@ -26,16 +27,16 @@ class EscalationForm(FlaskForm):
     due_on = DateField(_l("Next step due by"), validators=[Optional()])
 
 
-class CorrectionForm(FlaskForm):
+class CorrectionForm(PortalForm):
     happened_on = DateField(_l("Corrected date"), validators=[Optional()])
     note = TextAreaField(_l("Corrected note"), validators=[Optional(), Length(max=20000)])
     withdrawn = BooleanField(_l("This step did not happen"))
 
 
-class DueForm(FlaskForm):
+class DueForm(PortalForm):
     due_on = DateField(_l("Next step due by"), validators=[InputRequired()])
 
 
-class ReferenceForm(FlaskForm):
+class ReferenceForm(PortalForm):
     reference = StringField(_l("Case reference (e.g. 2026-00042)"),
                             validators=[InputRequired(_l("Enter a case reference."))])

@@ -1,7 +1,6 @@
 """The reporter's forms. Every label and message goes through Flask-Babel."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -14,7 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from ..common.fields import CheckboxesField, ChooseAtLeastOne, limit_length, readable
+from ..common.fields import CheckboxesField, ChooseAtLeastOne, PortalForm, limit_length, readable
 from ..common.labels import (
     CATEGORY_LABELS,
     CONSENT_CHOICES,
@@ -25,7 +24,7 @@ from ..common.labels import (
 )
 
 
-class ReportForm(FlaskForm):
+class ReportForm(PortalForm):
     submission = HiddenField()
     facility = SelectField(_l("Where do you work?"), validators=[InputRequired(_l("Choose your workplace."))])
     facility_other = StringField(
@@ -54,11 +53,16 @@ class ReportForm(FlaskForm):
         _l("How can we reach you? (optional: leave empty to stay anonymous)"),
         validators=[Optional(), readable, Length(max=1000, message=_l("This text is too long."))],
     )
+    # Nothing that widens who reads the report is chosen for the worker: no default, and a
+    # form sent without an answer comes back asking for one.
     consent = RadioField(
         _l("May we share your report with Electronics Watch, the independent monitor?"),
         choices=CONSENT_CHOICES,
-        default="without_identity",
+        validators=[InputRequired(_l("Choose one answer."))],
     )
+    # The company's own investigators are the narrowest choice (the people this portal's
+    # organisation names to receive reports): a client that leaves the field out gets them.
+    # The page itself preselects nothing wider (see ``pages._report_form``).
     recipient_choice = RadioField(_l("Who should receive your report?"), choices=RECIPIENT_CHOICES,
                                   default="contractor")
     excluded_handlers = CheckboxesField(
@@ -84,13 +88,13 @@ class ReportForm(FlaskForm):
             raise ValidationError(_l("Write the name of your workplace."))
 
 
-class ReceiptForm(FlaskForm):
+class ReceiptForm(PortalForm):
     receipt = StringField(
         _l("Your receipt (16 digits)"), validators=[InputRequired(_l("Enter your receipt."))]
     )
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(PortalForm):
     message = TextAreaField(_l("Your answer"), validators=[readable])
     photo = MultipleFileField(_l("Take a photo"))
     voice = MultipleFileField(_l("Record a voice note"))
@@ -118,7 +122,7 @@ CLAIM_STATE_LABELS = {
 }
 
 
-class ClaimForm(FlaskForm):
+class ClaimForm(PortalForm):
     """"Something happened to me because I reported": the retaliation claim."""
 
     submission = HiddenField()

@@ -405,9 +405,11 @@ def make_blueprint(config):
         form.facility.choices = facilities
         form.recipient_choice.choices = recipients
         form.excluded_handlers.choices = handlers
-        if (request.method == "GET" and recipients
-                and form.recipient_choice.data not in [c.value for c in recipients]):
-            form.recipient_choice.data = recipients[0].value
+        offered = [c.value for c in recipients]
+        if request.method == "GET" and form.recipient_choice.data not in offered:
+            # Without the narrowest choice on offer, nothing is chosen for the worker (a lone
+            # choice is no choice: it is shown chosen).
+            form.recipient_choice.data = offered[0] if len(offered) == 1 else None
         return form
 
     # The blank form's choices change only when administrators edit them: they are
