@@ -52,7 +52,9 @@ def record(session, action: str, actor=None, case_id: int | None = None, detail:
     actor_id = getattr(actor, "id", actor)
     text = json.dumps(detail or {}, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
     head = _locked_head(session)
-    at = clock.now()
+    # A staff member's action keeps its time; an action of nobody (a report forwarded as it arrives,
+    # a bundle received, retention) keeps its day only, as it may fall when a worker wrote.
+    at = clock.now() if actor_id is not None else clock.start_of_today()
     entry = AuditEntry(at=at, actor_user_id=actor_id, action=action, case_id=case_id, detail=text,
                        previous_digest=head.digest,
                        digest=_digest(head.digest, at, actor_id, action, case_id, text))

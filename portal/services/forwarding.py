@@ -250,7 +250,8 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
             created_on=today, blob=item.data, size=item.meta.get("size", len(item.data)),
             content_type=item.meta.get("content_type") if kind == "attachment" else None,
             metadata_removed=bool(item.meta.get("metadata_removed", True))))
-    received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, received_at=clock.now(),
+    # The day only: a bundle forwarded as the worker's report arrived comes in the same minute.
+    received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, received_at=clock.start_of_today(),
                               manifest=json.dumps(manifest, ensure_ascii=False), status="received")
     session.add(case)
     try:

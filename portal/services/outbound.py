@@ -79,7 +79,7 @@ def store(session, actor: User | None, case: Case, partner: Partner, scope: str,
     forward = Forward(bundle_id=bundle_id, case_id=case.id, partner_id=partner.id,
                       created_by=actor.id if actor else None, created_on=clock.today(), scope=scope,
                       summary=json.dumps(summary), bundle=bundles.build(session, manifest, items), state="pending",
-                      next_attempt_at=clock.now())
+                      next_attempt_at=_moment(actor is not None))
     session.add(forward)
     session.flush()
     audit.record(session, "forward", actor, case.id, {"forward": forward.id, "partner": partner.id,
@@ -101,7 +101,7 @@ def backoff(attempts: int) -> timedelta:
 def deliver(session, forward: Forward) -> bool:
     """One delivery attempt; True once the partner has the bundle."""
     partner = session.get(Partner, forward.partner_id)
-    now = clock.now()
+    now = _moment(forward.created_by is not None)
     forward.attempts += 1
     try:
         answer = partner_http.post(partner.base_url, BUNDLES_PATH, partner.outbound_token, forward.bundle,
@@ -123,6 +123,14 @@ def deliver(session, forward: Forward) -> bool:
 
 def _retry_later(session, forward: Forward, now: datetime, error: str) -> bool:
     forward.last_error = error
-    forward.next_attempt_at = now + backoff(forward.attempts)
+    # A forward made as the report arrived is retried at every run of the job: a back-off would
+    # write a time finer than the day beside its case.
+    forward.next_attempt_at = now + backoff(forward.attempts) if forward.created_by is not None else now
     session.commit()
     return False
+
+
+def _moment(by_staff: bool) -> datetime:
+    """Now, for a forward a staff member made; the day only for one made as the worker's report
+    arrived, whose times would tell when the worker wrote."""
+    return clock.now() if by_staff else clock.start_of_today()

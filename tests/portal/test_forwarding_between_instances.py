@@ -28,6 +28,7 @@ from live_server import Server
 from operator_steps import PORTAL
 from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import func, select
+from test_no_trace_of_time import fine_times_tied_to_a_case_or_a_reporter
 
 import crypto
 from portal import create_app, migrate
@@ -298,6 +299,10 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
                 with pytest.raises(crypto.NoIdentityError):
                     crypto.decrypt(item.blob, identity)
         assert b"Hanya untuk" not in forward.bundle and b"012 345" not in forward.bundle
+    # Forwarded as it arrived: neither instance keeps a time finer than the day beside the case.
+    for sessions in (world["sessions_a"], world["sessions_b"]):
+        found, _staff_times = fine_times_tied_to_a_case_or_a_reporter(sessions.kw["bind"])
+        assert found == []
         assert session.scalar(select(func.count()).select_from(RoutingAlert)) == 0
 
     # Max, at Electronics Watch, reads it with his own key; the contact details stayed out.
