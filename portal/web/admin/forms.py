@@ -72,7 +72,7 @@ class AuditFilterForm(PortalForm):
     actor = SelectField(_l("Who"), validators=[Optional()])
     case = StringField(_l("Case reference (e.g. 2026-00042)"), validators=[Optional(), Length(max=20)])
     action = SelectField(_l("What"), validators=[Optional()])
-    since = DateField(_l("From"), validators=[Optional()])
+    since = DateField(_l("Since"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])
 
 
