@@ -90,3 +90,17 @@ def test_the_catalog_compiles(locale, tmp_path):
         compiled = gettext.GNUTranslations(handle)
     if locale in COMPLETE_LOCALES:
         assert compiled.gettext("Make a report") == catalog.get("Make a report").string
+
+
+@pytest.mark.parametrize("locale", [locale for locale in ALL_LOCALES if locale != "en"])
+def test_no_translation_carries_the_english_of_another_string(locale):
+    """Two catalogs edited side by side and merged line by line can glue one entry's English to
+    another's translation: a worker would read a staff sentence after their own message."""
+    path = ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    sources = [msgid for msgid in SOURCE if len(msgid) > 40]
+    problems = [f"{message.id!r} carries {other[:40]!r}"
+                for message in catalog if message.id and isinstance(message.string, str)
+                for other in sources if other != message.id and other[:40] in message.string]
+    assert not problems, "\n".join(problems)
