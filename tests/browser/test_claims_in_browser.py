@@ -71,7 +71,10 @@ def test_a_workers_claim_reaches_only_whom_the_worker_allowed(
     worker.locator(f"input[name=recipient_choice][value={choice}]").check()
     for name in report_leaves_out:
         worker.get_by_label(name, exact=True).check()
-    worker.get_by_label(v("No, only the people named above"), exact=True).check()
+    # Sending to Electronics Watch means sharing with it: "not with Electronics Watch" would be refused.
+    consent = "No, only the people named above" if choice == "contractor" else (
+        "Yes, but without my name or contact details")
+    worker.get_by_label(v(consent), exact=True).check()
     receipt = send_and_read_receipt(worker, v)
 
     # --- Olga declares a conflict of interest with the workplace. ------------

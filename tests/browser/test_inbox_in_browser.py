@@ -198,7 +198,7 @@ def test_investigators_acknowledge_answer_and_hand_over_a_vietnamese_report(
     worker.get_by_role("button", name=vietnamese("Open my report")).click()
     worker.wait_for_url(f"{origin}/vi/case")
     assert worker.locator("dl.status dd").first.inner_text() == vietnamese(
-        "Received and read by the investigators")
+        "We answered you. Read the messages below.")
     worker_reads = worker.locator("article.message.handler .text").all_inner_texts()
     assert worker_reads == [acknowledgement, reply]
     worker.screenshot(path=screenshots / "3-worker-reads.png", full_page=True)

@@ -22,7 +22,7 @@ from reporter_pages import csrf_token, draft_id, open_form, report_fields, send_
 from sqlalchemy import func, select
 
 from portal.models import Case
-from portal.services import routing
+from portal.services import routing, users
 
 NARROWEST_DEFAULTS = {("ongoing", "unknown"), ("people_affected", "unknown")}
 
@@ -60,6 +60,9 @@ def count_cases(app):
 def test_the_blank_form_chooses_nothing_that_widens_who_reads_the_report(app, client, offered):
     admin = app.test_client()
     make_admin(app)
+    # A monitor account, so that every choice has someone who can receive it and is offered.
+    with app.extensions["portal.sessions"]() as session:
+        users.create(session, "max", "Max", "monitor", "max correct horse battery staple", work_factor=10)
     log_in(admin, "root")
     settings = admin.get("/admin/settings")
     saved = admin.post("/admin/settings", data={"csrf_token": csrf_token(settings),

@@ -20,7 +20,7 @@ from inbox_pages import log_in
 from reporter_pages import csrf_token, draft_id, log_in_with_receipt, receipt_on, report_fields, send_report
 from sqlalchemy import select
 
-from portal.models import Case, User
+from portal.models import Case, OutboxEmail, User
 from portal.services import users
 
 EMBEDDINGS, ISOLATES, PDF, PDI = "\u202a\u202b\u202d\u202e", "\u2066\u2067\u2068", "\u202c", "\u2069"
@@ -211,7 +211,11 @@ def every_page(app, facility_ids, staff, session_factory):
     keep("anyone", app.test_client().get("/inbox/login"))
     invited = post_page(root, "/admin/users", "/admin/users", username="dewi", display_name="Dewi",
                         role="investigator", email="dewi@contractor.example")
-    link = re.search(r'class="secret">[^<]*(/inbox/activate/[^<]+)<', invited.get_data(as_text=True)).group(1)
+    assert invited.status_code == 200
+    with session_factory() as session:
+        mailed = session.scalars(select(OutboxEmail.body).where(OutboxEmail.to_address == "dewi@contractor.example")
+                                 ).one()
+    link = re.search(r"/inbox/activate/[A-Za-z0-9_\-]+", mailed).group(0)
     newcomer = app.test_client()
     activation = keep("newcomer", newcomer.get(link))
     strong = "new lantern orbit pickle"
