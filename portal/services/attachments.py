@@ -24,12 +24,33 @@ class AttachmentError(Refusal):
     """A file that cannot be accepted."""
 
 
+# What cleaning did to a file, as codes the inbox names for investigators.
+STEPS = (
+    "location_removed",        # a GPS position was in the file
+    "author_removed",          # an author, owner or device name was in the file
+    "metadata_removed",        # other metadata (EXIF, XMP, document information, tags)
+    "orientation_applied",
+    "rebuilt_from_pixels",     # a photo written anew from its pixels
+    "rebuilt_from_pages",      # a document written anew from images of its pages
+    "converted_to_jpeg",
+    "hidden_content_removed",  # scripts, attachments, annotations, links
+    "extra_streams_removed",   # chapters, subtitles, cover art, data tracks
+    "voice_disguised",
+)
+
+
 @dataclass(frozen=True)
 class CleanFile:
     data: bytes
     content_type: str
     extension: str
-    metadata_removed: bool
+    steps: tuple[str, ...] = ()
+    pages: int | None = None
+    duration: float | None = None  # seconds, for sound and video
+
+    @property
+    def metadata_removed(self) -> bool:
+        return bool(self.steps)
 
 
 _FTYP_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
@@ -66,7 +87,7 @@ def sniff(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def clean(data: bytes) -> CleanFile:
+def clean(data: bytes, *, disguise_voice: bool = False) -> CleanFile:
     """Recognise ``data`` and return it without metadata where that is possible."""
     if not data:
         raise AttachmentError("empty")
@@ -78,7 +99,7 @@ def clean(data: bytes) -> CleanFile:
         return _clean_image(data, content_type)
     if content_type == "application/pdf":
         return _clean_pdf(data)
-    return CleanFile(data, content_type, extension, metadata_removed=False)
+    return CleanFile(data, content_type, extension)
 
 
 _OUTPUT_FORMATS = {
@@ -112,7 +133,8 @@ def _clean_image(data: bytes, content_type: str) -> CleanFile:
     out = io.BytesIO()
     options = {"quality": 90} if output_format in ("JPEG", "WEBP") else {}
     rebuilt.save(out, format=output_format, **options)
-    return CleanFile(out.getvalue(), output_type, extension, metadata_removed=True)
+    steps = ("rebuilt_from_pixels", "metadata_removed") + (("converted_to_jpeg",) if content_type == "image/heic" else ())
+    return CleanFile(out.getvalue(), output_type, extension, steps)
 
 
 def _clean_pdf(data: bytes) -> CleanFile:
@@ -122,6 +144,7 @@ def _clean_pdf(data: bytes) -> CleanFile:
                 del pdf.trailer["/Info"]
             if "/Metadata" in pdf.Root:
                 del pdf.Root["/Metadata"]
+            page_count = len(pdf.pages)
             for page in pdf.pages:
                 if "/Metadata" in page.obj:
                     del page.obj["/Metadata"]
@@ -129,4 +152,4 @@ def _clean_pdf(data: bytes) -> CleanFile:
             pdf.save(out, fix_metadata_version=False, deterministic_id=True)
     except pikepdf.PdfError:
         raise AttachmentError("damaged") from None
-    return CleanFile(out.getvalue(), "application/pdf", "pdf", metadata_removed=True)
+    return CleanFile(out.getvalue(), "application/pdf", "pdf", ("metadata_removed",), pages=page_count)
