@@ -127,7 +127,7 @@ def create(session, actor: User, identity, case: Case, partner: Partner, choice:
     written = _written(case, identity)
     if choice.report and written:
         shared = {k: v for k, v in written.items()
-                  if found.scope == "with_identity" or k not in IDENTIFYING_REPORT_FIELDS + ("about_user_ids",)}
+                  if found.scope == "with_identity" or k not in outbound.IDENTIFYING_FIELDS}
         add("report" if case.kind == "report" else "claim", _json(shared), content_type="application/json")
     by_id = {item.id: item for item in case.items}
     for item_id in sorted(choice.message_ids):
@@ -240,6 +240,7 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
         reporter_recipient="", recipient_choice="monitor",
         mandatory_notification=bool(described.get("mandatory_notification")),
     )
+    case.related_case_id = _received_case_id(session, partner, described.get("about_reference"))
     valid_codes = set(CATEGORIES) | set(RETALIATION_TYPES)
     case.categories = [CaseCategory(code=c) for c in sorted(set(described.get("categories", []))) if c in valid_codes]
     case.keyholders = [Keyholder(user_id=u.id) for u in monitors]
@@ -272,6 +273,18 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
             raise
         return Filed(earlier, True)
     return Filed(received, False)
+
+
+def _received_case_id(session, partner: Partner, reference) -> int | None:
+    """The case filed here from ``partner``'s bundle of its case ``reference``: a claim the
+    worker filed there about a report forwarded here earlier is shown with it."""
+    if not isinstance(reference, str) or not reference:
+        return None
+    candidates = session.scalars(select(ReceivedBundle).where(
+        ReceivedBundle.partner_id == partner.id, ReceivedBundle.manifest.contains(reference))
+        .order_by(ReceivedBundle.id))
+    return next((r.case_id for r in candidates
+                 if json.loads(r.manifest).get("case", {}).get("reference") == reference), None)
 
 
 def import_file(session, bundle: bytes, base_url: str = "") -> Filed:

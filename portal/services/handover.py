@@ -51,12 +51,15 @@ def eligible_colleagues(session, identity, case: Case) -> list[User]:
     ]
 
 
+def written_by_reporter(case: Case, identity) -> dict:
+    """The report or claim as the reporter wrote it, opened with ``identity``."""
+    written = next((item for item in case.items if item.kind in ("report", "claim")), None)
+    return {} if written is None else json.loads(crypto.decrypt(written.blob, identity))
+
+
 def left_out_by_reporter(case: Case, identity) -> list[int]:
     """Handlers the report leaves out, or those a retaliation claim is about."""
-    written = next((item for item in case.items if item.kind in ("report", "claim")), None)
-    if written is None:
-        return []
-    payload = json.loads(crypto.decrypt(written.blob, identity))
+    payload = written_by_reporter(case, identity)
     return payload.get("excluded_handlers", []) + payload.get("about_user_ids", [])
 
 

@@ -182,7 +182,7 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
     try:
         session.flush()
         case.last_reporter_item_id = max(item.id for item in case.items)
-        forward = (outbound.forward_new_report(session, case, decision.partner, asdict(report), cleaned)
+        forward = (outbound.forward_as_written(session, case, decision.partner, "report", asdict(report), cleaned)
                    if decision.partner is not None else None)
         notifications.queue_for(session, holders, case, config["BASE_URL"])
         session.commit()

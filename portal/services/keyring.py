@@ -51,8 +51,8 @@ def custodians_for(session, partner: Partner | None = None) -> list:
 
 def custodians_of(session, case: Case) -> list:
     partner = None
-    if case.kind == "report" and case.recipient_choice == "monitor":
-        # The forward made when the report arrived (by no one) names the partner that keeps it.
+    if case.kind in ("report", "retaliation") and case.recipient_choice == "monitor":
+        # The forward made when the report or claim arrived (by no one) names the partner that keeps it.
         partner = session.scalar(select(Partner).join(Forward, Forward.partner_id == Partner.id)
                                  .where(Forward.case_id == case.id, Forward.created_by.is_(None))
                                  .order_by(Forward.id).limit(1))

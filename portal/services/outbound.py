@@ -21,27 +21,32 @@ FIRST_RETRY_SECONDS = 30
 LAST_RETRY_SECONDS = 6 * 3600
 # What the reporter wrote that names or reaches them: left out without consent to share identity.
 IDENTIFYING_REPORT_FIELDS = ("contact", "excluded_handlers")
+# ... and in a retaliation claim, the handlers the worker named as the ones it is about.
+IDENTIFYING_FIELDS = IDENTIFYING_REPORT_FIELDS + ("about_user_ids",)
 
 
-def forward_new_report(session, case: Case, partner: Partner, written: dict, files: list) -> Forward:
-    """The forward of a report the worker sent to Electronics Watch, made as it is stored.
+def forward_as_written(session, case: Case, partner: Partner, kind: str, written: dict, files: list) -> Forward:
+    """The forward of a report (``kind`` "report") or retaliation claim ("claim") the worker sent
+    to Electronics Watch, made as it is stored.
 
     Built from what the worker just wrote, in the same transaction (not committed
     here), within the consent they gave: without consent to share their identity,
-    the contact details and the files whose metadata could not be removed stay out.
+    the contact details, the handlers they named and the files whose metadata could
+    not be removed stay out.
     """
     scope = "with_identity" if written.get("consent") == "with_identity" else "without_identity"
     recipients = partners.monitor_recipients(partner)
-    shared = {k: v for k, v in written.items() if scope == "with_identity" or k not in IDENTIFYING_REPORT_FIELDS}
+    shared = {k: v for k, v in written.items() if scope == "with_identity" or k not in IDENTIFYING_FIELDS}
     sent_files = [f for f in files if scope == "with_identity" or f.metadata_removed]
-    items = [bundles.Item("items/01-report.age", "report", crypto.encrypt(json.dumps(shared, ensure_ascii=False, indent=1).encode("utf-8"), recipients),
+    items = [bundles.Item(f"items/01-{kind}.age", kind,
+                          crypto.encrypt(json.dumps(shared, ensure_ascii=False, indent=1).encode("utf-8"), recipients),
                           {"content_type": "application/json"})]
     for number, clean in enumerate(sent_files, 2):
         items.append(bundles.Item(f"items/{number:02d}-attachment.age", "attachment",
                                   crypto.encrypt(clean.data, recipients),
                                   {"content_type": clean.content_type, "metadata_removed": bool(clean.metadata_removed),
                                    "day": case.received_on.isoformat()}))
-    left_out = {"fields": [name for name in IDENTIFYING_REPORT_FIELDS if written.get(name) and name not in shared],
+    left_out = {"fields": [name for name in IDENTIFYING_FIELDS if written.get(name) and name not in shared],
                 "files": len(files) - len(sent_files)}
     return store(session, None, case, partner, scope, recipients, items, left_out)
 
@@ -71,6 +76,8 @@ def store(session, actor: User | None, case: Case, partner: Partner, scope: str,
             "mandatory_notification": bool(case.mandatory_notification),
             "categories": case.category_codes,
             "facility": _facility_as_disclosed(facility),
+            # A claim names the report it is about, which the partner may hold already.
+            "about_reference": _about_reference(session, case),
         },
         "consent_scope": scope,
         "left_out": left_out,
@@ -85,6 +92,11 @@ def store(session, actor: User | None, case: Case, partner: Partner, scope: str,
     audit.record(session, "forward", actor, case.id, {"forward": forward.id, "partner": partner.id,
                                                       "scope": scope, "items": len(items)}, commit=False)
     return forward
+
+
+def _about_reference(session, case: Case) -> str | None:
+    original = session.get(Case, case.related_case_id) if case.related_case_id else None
+    return original.reference if original is not None else None
 
 
 def _facility_as_disclosed(facility: Facility | None) -> dict:

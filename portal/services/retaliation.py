@@ -37,11 +37,24 @@ from ..models import (
     DisciplinaryAction,
     EscalationStep,
     Keyholder,
+    Partner,
     ProtectionMeasure,
     Remedy,
     User,
 )
-from . import attachments, audit, clock, deadlines, handover, intake, keyring, notifications, receipts, routing
+from . import (
+    attachments,
+    audit,
+    clock,
+    deadlines,
+    handover,
+    intake,
+    keyring,
+    notifications,
+    outbound,
+    receipts,
+    routing,
+)
 from .refusal import Refusal
 
 OFFICER_ROLE = "retaliation_officer"
@@ -105,18 +118,37 @@ def _stored(session, case: Case, kind: str, body: bytes, recipients, author: Use
     return item
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Who reads a claim: people here, and Electronics Watch's own instance when the
+    report it is about went there (then ``keeper`` holds the case if nobody here does)."""
+
+    readers: list[User]
+    partner: Partner | None = None
+    keeper: Partner | None = None
+
+    @property
+    def anyone(self) -> bool:
+        return bool(self.readers) or self.partner is not None
+
+
 def claim_readers(session, original: Case | None, left_out, facility_id: int | None = None) -> list[User]:
-    """Who reads a claim: routing's decision for ``original`` and the officers it allows, less ``left_out``.
+    """Who reads a claim here: routing's decision for ``original`` and the officers it allows, less ``left_out``.
 
     ``left_out`` holds the handlers the original report excluded and those the
     claim is about. A claim without an earlier report goes to the officers
     without a conflict of interest for ``facility_id``.
     """
+    return claim_audience(session, original, left_out, facility_id).readers
+
+
+def claim_audience(session, original: Case | None, left_out, facility_id: int | None = None) -> Audience:
+    """``claim_readers`` and, for a report the worker sent to Electronics Watch, its instance."""
     officers = list(session.scalars(select(User).where(User.role == OFFICER_ROLE).order_by(User.id)))
     if original is None:
         sample = routing.Sample(categories=[], language="", facility_id=facility_id,
                                 excluded_user_ids=sorted(set(left_out)))
-        return routing.admissible(session, sample, officers)
+        return Audience(routing.admissible(session, sample, officers))
     sample = routing.Sample(categories=original.category_codes, language=original.language,
                             urgent=bool(original.urgent), facility_id=original.facility_id,
                             recipient_choice=original.recipient_choice, excluded_user_ids=sorted(set(left_out)))
@@ -127,7 +159,10 @@ def claim_readers(session, original: Case | None, left_out, facility_id: int | N
         raise RetaliationError("nobody") from refusal
     # The decision's users pass the same limits again: whatever routing decides,
     # a claim never reaches someone the worker or a conflict of interest keeps out.
-    return routing.admissible(session, sample, decision.users + officers)
+    readers = routing.admissible(session, sample, decision.users + officers)
+    # The claim follows the report to Electronics Watch's instance, as the report went there.
+    partner = decision.partner if original.recipient_choice in ("monitor", "both") else None
+    return Audience(readers, partner, partner if original.recipient_choice == "monitor" else None)
 
 
 def about_choices(session, original: Case | None) -> list[User]:
@@ -144,7 +179,8 @@ def nobody_may_read(session, original: Case, reporter_identity) -> bool:
     """True when nobody the worker allowed could receive a claim on ``original`` today:
     the form says so before the worker writes it."""
     try:
-        return not claim_readers(session, original, handover.left_out_by_reporter(original, reporter_identity))
+        return not claim_audience(session, original,
+                                  handover.left_out_by_reporter(original, reporter_identity)).anyone
     except RetaliationError:
         return True
 
@@ -165,10 +201,11 @@ def file_from_follow_up(session, config, original_case_id: int, claim: Claim, su
         return earlier
     _check(claim, offered=[u.id for u in about_choices(session, original)])
     claim = replace(claim, excluded_handlers=sorted(handover.left_out_by_reporter(original, reporter_identity)))
-    readers = claim_readers(session, original, set(claim.excluded_handlers) | set(claim.about_user_ids))
+    audience = claim_audience(session, original, set(claim.excluded_handlers) | set(claim.about_user_ids))
     cleaned = [attachments.clean(data) for data in files]
-    case = _new_claim(session, config, claim, cleaned, original, readers, original.reporter_recipient, None,
-                      original.facility_id, original.language, submission_token)
+    case = _new_claim(session, config, claim, cleaned, original, audience, original.reporter_recipient, None,
+                      original.facility_id, original.language, submission_token,
+                      consent=handover.written_by_reporter(original, reporter_identity).get("consent", ""))
     return case or _earlier(session, submission_token)
 
 
@@ -180,10 +217,10 @@ def file_directly(session, config, claim: Claim, facility_id: int | None, langua
         return earlier
     _check(claim, offered=[u.id for u in about_choices(session, None)])
     intake.check_facility(session, facility_id, claim.facility_other)
-    readers = claim_readers(session, None, claim.about_user_ids, facility_id)
+    audience = claim_audience(session, None, claim.about_user_ids, facility_id)
     cleaned = [attachments.clean(data) for data in files]
     receipt, keys = intake.receipt_and_keys(session, config, submission_token)
-    case = _new_claim(session, config, claim, cleaned, None, readers, str(keys.identity.recipient), keys.lookup,
+    case = _new_claim(session, config, claim, cleaned, None, audience, str(keys.identity.recipient), keys.lookup,
                       facility_id, language, submission_token)
     if case is None:
         return intake.find_submission(session, config, submission_token)
@@ -195,13 +232,17 @@ def _earlier(session, submission_token: str) -> Case | None:
     return session.scalar(select(Case).where(Case.submission_digest == digest))
 
 
-def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, readers: list[User],
+def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, audience: Audience,
                reporter_recipient: str, receipt_lookup: bytes | None, facility_id: int | None, language: str,
-               submission_token: str) -> Case | None:
-    """Store the claim and its evidence in one transaction; None if the same form won a race."""
-    if not readers:
+               submission_token: str, consent: str = "") -> Case | None:
+    """Store the claim and its evidence in one transaction; None if the same form won a race.
+
+    A claim on a report the worker sent to Electronics Watch goes to its instance as it
+    is stored, like the report did, within the consent the report gave."""
+    if not audience.anyone:
         # Stored anyway, only the recovery key could open it: the worker is told instead.
         raise RetaliationError("nobody")
+    readers = audience.readers
     today = clock.today()
     case = Case(
         kind="retaliation", related_case_id=original.id if original else None, received_on=today,
@@ -215,17 +256,26 @@ def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, re
     case.categories = [CaseCategory(code=code) for code in sorted(set(claim.types))]
     case.keyholders = [Keyholder(user_id=user.id) for user in readers]
     session.add(case)
+    forward = None
     try:
         session.flush()
-        recipients = keyring.recipients_for(session, readers, reporter_recipient)
+        # Electronics Watch only: the partner's keys, not the contractor's recovery key, keep the claim.
+        recipients = keyring.recipients_for(session, readers, reporter_recipient,
+                                            keyring.custodians_for(session, audience.keeper))
         items = [_item(session, case, "claim", asdict(claim), recipients, None)]
         items += [_stored(session, case, "attachment", clean.data, recipients, None, clean) for clean in cleaned]
         case.last_reporter_item_id = max(item.id for item in items)
+        if audience.partner is not None:
+            forward = outbound.forward_as_written(session, case, audience.partner, "claim",
+                                                  dict(asdict(claim), consent=consent), cleaned)
         notifications.queue_for(session, readers, case, config["BASE_URL"])
         session.commit()
     except IntegrityError:
         session.rollback()
         return None
+    if forward is not None:
+        # Delivered at once; if the partner is down, the forwards job retries.
+        outbound.deliver(session, forward)
     return case
 
 

@@ -334,6 +334,35 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
             with pytest.raises(crypto.NoIdentityError):
                 crypto.decrypt(added.blob, identity)
 
+    # The worker is dismissed and says so from the follow-up page: the claim follows the report to
+    # Electronics Watch's instance at once, and nobody at the contractor can read it.
+    form = worker.get("/en/case/claim")
+    assert form.status_code == 200 and "Nobody can receive" not in form.get_data(as_text=True)
+    submission = re.search(r'name="submission" type="hidden" value="([^"]+)"', form.get_data(as_text=True)).group(1)
+    claimed = worker.post("/en/case/claim", data={
+        "csrf_token": csrf_token(form), "submission": submission, "types": ["dismissal"],
+        "description": "Dipecat selepas laporan.", "by_whom": "Penyelia syif malam"},
+        content_type="multipart/form-data")
+    assert claimed.status_code == 303, claimed.get_data(as_text=True)[:2000]
+    with world["sessions_a"]() as session:
+        claim = session.scalars(select(Case).where(Case.kind == "retaliation")).one()
+        assert claim.related_case_id == case_id and claim.keyholders == []
+        claim_forward = session.scalars(select(Forward).where(Forward.case_id == claim.id)).one()
+        assert (claim_forward.state, claim_forward.created_by, claim_forward.scope) == (
+            "delivered", None, "without_identity")
+        for item in claim.items:
+            for identity in contractor_keys:
+                with pytest.raises(crypto.NoIdentityError):
+                    crypto.decrypt(item.blob, identity)
+        assert keyring.recovery_only_cases(session) == []
+    with world["sessions_b"]() as session:
+        filed_claim = session.scalars(select(Case).where(Case.related_case_id == filed)).one().id
+    opened = max_client.get(f"/inbox/cases/{filed_claim}").get_data(as_text=True)
+    assert "Dipecat selepas laporan." in opened and "Penyelia syif malam" in opened
+    assert f'href="/inbox/cases/{filed}"' in opened, "the claim points at the report it is about"
+    for sessions in (world["sessions_a"], world["sessions_b"]):
+        assert fine_times_tied_to_a_case_or_a_reporter(sessions.kw["bind"])[0] == [], sessions
+
     # Electronics Watch's portal is down: the worker still gets a receipt; the forward waits for the job.
     server_b.stop()
     assert receipt_on(send_report(app_a.test_client(), facility_ids[0], lang="vi", recipient_choice="monitor",
@@ -345,7 +374,7 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
     delivered = run_portal(app_a.config["DATABASE_URL"], world["dir_a"], "forwards", "send", "--now")
     assert delivered.returncode == 0 and "delivered 1" in delivered.stdout, delivered.stderr
     with world["sessions_b"]() as session:
-        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 2
+        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 3  # report, claim, report
 
     # "Both": the contractor's investigators hold the case, and Electronics Watch has it at once.
     assert receipt_on(send_report(app_a.test_client(), facility_ids[0], lang="vi", recipient_choice="both",
@@ -355,4 +384,4 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
         assert sorted(u.username for u in keyring.holders_of(session, both)) == ["anna", "binh"]
         assert session.scalars(select(Forward).where(Forward.case_id == both.id)).one().state == "delivered"
     with world["sessions_b"]() as session:
-        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 3
+        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 4

@@ -33,6 +33,12 @@ STAFF_TIMES = {
     ("case_items", "created_at"): lambda row: row["author"] == "handler",
     ("web_sessions", "expires_at"): lambda row: row["kind"] == "user",
     ("web_sessions", "absolute_expiry"): lambda row: row["kind"] == "user",
+    # When the monitor's staff at the partner acknowledged a forward or moved its status.
+    ("forwards", "acknowledged_at"): lambda row: True,
+    ("forwards", "remote_status_at"): lambda row: True,
+    # ... and, at the partner, when its monitor moved the status of a bundle received.
+    ("received_bundles", "status_changed_at"): lambda row: row["status"] != "received",
+    ("received_bundles", "status_next_attempt_at"): lambda row: row["status"] != "received",
 }
 FINE_TEXT = re.compile(rb"(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?")
 MIDNIGHT = (b"00", b"00", b"00")
