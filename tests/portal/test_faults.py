@@ -15,7 +15,7 @@ import pytest
 from http_client import Browser
 from live_server import Server
 from PIL import Image
-from reporter_pages import open_form, report_fields, csrf_token
+from reporter_pages import csrf_token, open_form, report_fields
 from sqlalchemy import event, func, select
 
 import crypto
