@@ -76,7 +76,8 @@ class ReceivedBundle(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     bundle_id: Mapped[str] = mapped_column(String(36), unique=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    # The first bundle of a case filed it; later ones (the worker's additions) join it.
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The signed manifest's plaintext part: reference, facility, categories, dates, scope, contents.
     manifest: Mapped[str] = mapped_column(Text)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem
-from . import attachments, clock, keyring, notifications, receipts, throttle
+from . import attachments, clock, keyring, notifications, outbound, receipts, throttle
 from . import instance as instance_service
 
 RECEIPT_BUDGET = "receipt-attempts"
@@ -141,5 +141,11 @@ def reply(session, config, case_id: int, text: str, files: list[bytes]) -> None:
     session.add_all(added)
     session.flush()
     case.last_reporter_item_id = max(item.id for item in added)
+    # A case that went to Electronics Watch's instance as it arrived: what the worker adds goes there too.
+    arrival = outbound.arrival_forward(session, case)
+    forward = outbound.forward_addition(session, case, arrival, text, cleaned) if arrival is not None else None
     notifications.queue_for(session, holders, case, config["BASE_URL"])
     session.commit()
+    if forward is not None:
+        # Delivered at once; if the partner is down, the forwards job retries.
+        outbound.deliver(session, forward)

@@ -34,7 +34,19 @@ from ..models import (
     ReceivedBundle,
     User,
 )
-from . import audit, bundles, clock, deadlines, notifications, outbound, partner_http, partners, retaliation, signing
+from . import (
+    audit,
+    bundles,
+    clock,
+    deadlines,
+    keyring,
+    notifications,
+    outbound,
+    partner_http,
+    partners,
+    retaliation,
+    signing,
+)
 from .refusal import Refusal
 
 MONITOR_ROLE = "monitor"
@@ -227,6 +239,9 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
     if earlier is not None:
         return Filed(earlier, True)
+    joined = _case_it_joins(session, partner, manifest.get("addition_to"))
+    if joined is not None:
+        return _file_addition(session, partner, joined, bundle_id, manifest, items, base_url)
     described = manifest.get("case", {})
     today = clock.today()
     recipients = set(manifest.get("recipients", []))
@@ -275,6 +290,48 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     return Filed(received, False)
 
 
+def _case_it_joins(session, partner: Partner, addition_to) -> Case | None:
+    """The case filed here from ``partner``'s bundle ``addition_to``, which a later bundle adds to."""
+    if not isinstance(addition_to, str) or not addition_to:
+        return None
+    first = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == addition_to,
+                                                        ReceivedBundle.partner_id == partner.id))
+    return session.get(Case, first.case_id) if first is not None else None
+
+
+def _file_addition(session, partner: Partner, case: Case, bundle_id: str, manifest: dict, items,
+                   base_url: str) -> Filed:
+    """What the worker added at the sender (a message, files) joins the case they sent before."""
+    today = clock.today()
+    for item in items:
+        if item.kind not in ("message", "attachment"):
+            continue
+        case.items.append(CaseItem(
+            kind=item.kind, author="reporter" if item.kind == "message" else "system", created_on=today,
+            blob=item.data, size=item.meta.get("size", len(item.data)),
+            content_type=item.meta.get("content_type") if item.kind == "attachment" else None,
+            metadata_removed=bool(item.meta.get("metadata_removed", True))))
+    received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, case_id=case.id,
+                              received_at=clock.start_of_today(), manifest=json.dumps(manifest, ensure_ascii=False),
+                              status="received")
+    session.add(received)
+    try:
+        session.flush()
+        case.last_reporter_item_id = max((i.id for i in case.items), default=0)
+        audit.record(session, "bundle_received", None, case.id, {"partner": partner.id, "items": len(items)},
+                     commit=False)
+        if base_url:
+            notifications.queue_for(session, keyring.holders_of(session, case), case, base_url)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
+        if earlier is None:
+            raise
+        return Filed(earlier, True)
+    return Filed(received, False)
+
+
 def _received_case_id(session, partner: Partner, reference) -> int | None:
     """The case filed here from ``partner``'s bundle of its case ``reference``: a claim the
     worker filed there about a report forwarded here earlier is shown with it."""
@@ -297,7 +354,9 @@ def import_file(session, bundle: bytes, base_url: str = "") -> Filed:
 
 
 def received_of(session, case_id: int) -> ReceivedBundle | None:
-    return session.scalar(select(ReceivedBundle).where(ReceivedBundle.case_id == case_id))
+    """The bundle that filed the case (later ones added the worker's messages and files to it)."""
+    return session.scalar(select(ReceivedBundle).where(ReceivedBundle.case_id == case_id)
+                          .order_by(ReceivedBundle.id).limit(1))
 
 
 def set_status(session, actor: User, received: ReceivedBundle, status: str) -> None:

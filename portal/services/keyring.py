@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..models import Case, Forward, Keyholder, Partner, User
 from . import instance as instance_service
-from . import partners
+from . import outbound, partners
 
 NOT_FOR_REPORTER = ("note", "measure", "discipline")
 OVERSIGHT_KINDS = ("escalation", "escalation_file")
@@ -53,9 +53,8 @@ def custodians_of(session, case: Case) -> list:
     partner = None
     if case.kind in ("report", "retaliation") and case.recipient_choice == "monitor":
         # The forward made when the report or claim arrived (by no one) names the partner that keeps it.
-        partner = session.scalar(select(Partner).join(Forward, Forward.partner_id == Partner.id)
-                                 .where(Forward.case_id == case.id, Forward.created_by.is_(None))
-                                 .order_by(Forward.id).limit(1))
+        arrival = outbound.arrival_forward(session, case)
+        partner = session.get(Partner, arrival.partner_id) if arrival is not None else None
     return custodians_for(session, partner)
 
 

@@ -10,6 +10,8 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 import crypto
 
 from ..models import Case, Facility, Forward, Partner, User
@@ -51,9 +53,37 @@ def forward_as_written(session, case: Case, partner: Partner, kind: str, written
     return store(session, None, case, partner, scope, recipients, items, left_out)
 
 
+def arrival_forward(session, case: Case) -> Forward | None:
+    """The forward made (by no one) as the worker's report or claim arrived, if it went to a partner."""
+    return session.scalar(select(Forward).where(Forward.case_id == case.id, Forward.created_by.is_(None))
+                          .order_by(Forward.id).limit(1))
+
+
+def forward_addition(session, case: Case, arrival: Forward, message: str, files: list) -> Forward:
+    """What the worker adds later to a case that went to a partner as it arrived: a bundle of its
+    own to the same partner, within the same consent, filed there with the case (not committed here)."""
+    partner = session.get(Partner, arrival.partner_id)
+    recipients = partners.monitor_recipients(partner)
+    day = clock.today().isoformat()
+    items = []
+    if message.strip():
+        items.append(bundles.Item("items/01-message.age", "message", crypto.encrypt(message.encode("utf-8"), recipients),
+                                  {"content_type": "text/plain; charset=utf-8", "author": "reporter", "day": day}))
+    sent_files = [f for f in files if arrival.scope == "with_identity" or f.metadata_removed]
+    for number, clean in enumerate(sent_files, len(items) + 1):
+        items.append(bundles.Item(f"items/{number:02d}-attachment.age", "attachment",
+                                  crypto.encrypt(clean.data, recipients),
+                                  {"content_type": clean.content_type, "metadata_removed": bool(clean.metadata_removed),
+                                   "day": day}))
+    return store(session, None, case, partner, arrival.scope, recipients, items,
+                 {"fields": [], "files": len(files) - len(sent_files)}, addition_to=arrival.bundle_id)
+
+
 def store(session, actor: User | None, case: Case, partner: Partner, scope: str, recipients: list,
-           items: list, left_out: dict) -> Forward:
-    """Sign the bundle of ``items`` for ``partner`` and add it, waiting for delivery, to the session."""
+          items: list, left_out: dict, addition_to: str | None = None) -> Forward:
+    """Sign the bundle of ``items`` for ``partner`` and add it, waiting for delivery, to the session.
+
+    ``addition_to`` names the bundle, sent before, whose case these items join at the partner."""
     bundle_id = str(uuid.uuid4())
     instance = instance_service.load(session)
     facility = session.get(Facility, case.facility_id) if case.facility_id else None
@@ -82,6 +112,8 @@ def store(session, actor: User | None, case: Case, partner: Partner, scope: str,
         "consent_scope": scope,
         "left_out": left_out,
     }
+    if addition_to:
+        manifest["addition_to"] = addition_to
     summary = {"contents": [i.kind for i in items], "left_out": left_out}
     forward = Forward(bundle_id=bundle_id, case_id=case.id, partner_id=partner.id,
                       created_by=actor.id if actor else None, created_on=clock.today(), scope=scope,

@@ -333,6 +333,10 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
         for identity in contractor_keys:
             with pytest.raises(crypto.NoIdentityError):
                 crypto.decrypt(added.blob, identity)
+    # ... but Electronics Watch reads it, on the case it received before.
+    assert "Satu lagi perkara." in max_client.get(f"/inbox/cases/{filed}").get_data(as_text=True)
+    with world["sessions_b"]() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 1
 
     # The worker is dismissed and says so from the follow-up page: the claim follows the report to
     # Electronics Watch's instance at once, and nobody at the contractor can read it.
@@ -374,7 +378,7 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
     delivered = run_portal(app_a.config["DATABASE_URL"], world["dir_a"], "forwards", "send", "--now")
     assert delivered.returncode == 0 and "delivered 1" in delivered.stdout, delivered.stderr
     with world["sessions_b"]() as session:
-        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 3  # report, claim, report
+        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 4  # report, message, claim, report
 
     # "Both": the contractor's investigators hold the case, and Electronics Watch has it at once.
     assert receipt_on(send_report(app_a.test_client(), facility_ids[0], lang="vi", recipient_choice="both",
@@ -384,4 +388,4 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
         assert sorted(u.username for u in keyring.holders_of(session, both)) == ["anna", "binh"]
         assert session.scalars(select(Forward).where(Forward.case_id == both.id)).one().state == "delivered"
     with world["sessions_b"]() as session:
-        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 4
+        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 5
