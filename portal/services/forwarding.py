@@ -239,6 +239,9 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
     if earlier is not None:
         return Filed(earlier, True)
+    answered = _forward_answered(session, partner, manifest.get("reply_to"))
+    if answered is not None:
+        return _file_reply(session, partner, answered, bundle_id, manifest, items)
     joined = _case_it_joins(session, partner, manifest.get("addition_to"))
     if joined is not None:
         return _file_addition(session, partner, joined, bundle_id, manifest, items, base_url)
@@ -280,6 +283,75 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
                      commit=False)
         if base_url:
             notifications.queue_for(session, monitors, case, base_url)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
+        if earlier is None:
+            raise
+        return Filed(earlier, True)
+    return Filed(received, False)
+
+
+def can_answer_worker(received: ReceivedBundle | None) -> bool:
+    """A case the sender's worker sent to us alone: we answer them through the sender's portal."""
+    return received is not None and bool(json.loads(received.manifest).get("reply_recipient"))
+
+
+def answer_worker(session, actor: User, case: Case, text: str) -> Forward:
+    """A monitor's message to the worker of a case the sender forwarded as it arrived, for us alone.
+
+    Kept here for the case's keyholders, and sent back to the sender encrypted to the worker's
+    key only: the worker reads it there with their receipt; nobody at the sender can."""
+    received = received_of(session, case.id)
+    if not can_answer_worker(received) or not text.strip():
+        raise ForwardError("answer")
+    manifest = json.loads(received.manifest)
+    partner = session.get(Partner, received.partner_id)
+    body = text.strip().encode("utf-8")
+    today = clock.today()
+    session.add(CaseItem(case_id=case.id, kind="message", author="handler", author_user_id=actor.id,
+                         created_on=today, created_at=clock.now(), size=len(body),
+                         blob=crypto.encrypt(body, keyring.case_recipients(session, case, reporter=False))))
+    to_worker = [manifest["reply_recipient"]]
+    item = bundles.Item("items/01-message.age", "message", crypto.encrypt(body, to_worker),
+                        {"content_type": "text/plain; charset=utf-8", "author": "monitor", "day": today.isoformat()})
+    forward = outbound.store(session, actor, case, partner, str(manifest.get("consent_scope", "without_identity")),
+                             to_worker, [item], {"fields": [], "files": 0},
+                             links={"reply_to": received.bundle_id})
+    audit.record(session, "message", actor, case.id, {"to": "reporter", "via": partner.id}, commit=False)
+    session.commit()
+    return forward
+
+
+def _forward_answered(session, partner: Partner, reply_to) -> Forward | None:
+    """Our forward, made as a worker's case arrived for ``partner`` alone, that ``partner`` answers."""
+    if not isinstance(reply_to, str) or not reply_to:
+        return None
+    forward = session.scalar(select(Forward).where(Forward.bundle_id == reply_to, Forward.partner_id == partner.id,
+                                                   Forward.created_by.is_(None)))
+    if forward is None or session.get(Case, forward.case_id).recipient_choice != "monitor":
+        raise bundles.BundleError("contents")
+    return forward
+
+
+def _file_reply(session, partner: Partner, answered: Forward, bundle_id: str, manifest: dict, items) -> Filed:
+    """The partner's answer to our worker: a message on the case, which only the worker's key opens."""
+    case = session.get(Case, answered.case_id)
+    messages = [item for item in items if item.kind == "message"]
+    if not messages:
+        raise bundles.BundleError("contents")
+    for item in messages:
+        case.items.append(CaseItem(kind="message", author="handler", created_on=clock.today(), blob=item.data,
+                                   size=len(item.data)))
+    received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, case_id=case.id,
+                              received_at=clock.start_of_today(), manifest=json.dumps(manifest, ensure_ascii=False),
+                              status="received")
+    session.add(received)
+    try:
+        session.flush()
+        audit.record(session, "bundle_received", None, case.id, {"partner": partner.id, "items": len(messages)},
+                     commit=False)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -76,21 +76,24 @@ def forward_addition(session, case: Case, arrival: Forward, message: str, files:
                                   {"content_type": clean.content_type, "metadata_removed": bool(clean.metadata_removed),
                                    "day": day}))
     return store(session, None, case, partner, arrival.scope, recipients, items,
-                 {"fields": [], "files": len(files) - len(sent_files)}, addition_to=arrival.bundle_id)
+                 {"fields": [], "files": len(files) - len(sent_files)}, links={"addition_to": arrival.bundle_id})
 
 
 def store(session, actor: User | None, case: Case, partner: Partner, scope: str, recipients: list,
-          items: list, left_out: dict, addition_to: str | None = None) -> Forward:
+          items: list, left_out: dict, links: dict | None = None) -> Forward:
     """Sign the bundle of ``items`` for ``partner`` and add it, waiting for delivery, to the session.
 
-    ``addition_to`` names the bundle, sent before, whose case these items join at the partner."""
+    ``links`` name a bundle exchanged before that these items belong with: ``addition_to`` (the
+    worker's additions to a case sent before) or ``reply_to`` (the partner's answer to the worker)."""
     bundle_id = str(uuid.uuid4())
     instance = instance_service.load(session)
     facility = session.get(Facility, case.facility_id) if case.facility_id else None
     manifest = {
         "bundle_id": bundle_id,
-        # A forward made as the worker sends the report says only the day.
-        "created_at": (clock.now().isoformat(timespec="seconds") if actor else clock.today().isoformat()),
+        # A forward made as the worker sends the report, and what travels with a worker's case since,
+        # says only the day.
+        "created_at": (clock.now().isoformat(timespec="seconds") if actor and not links
+                       else clock.today().isoformat()),
         "sender": {"organisation": instance.organisation_name, "fingerprint": partners.own_fingerprint(session)},
         "addressee_fingerprint": partner.fingerprint,
         "recipients": recipients,
@@ -112,8 +115,11 @@ def store(session, actor: User | None, case: Case, partner: Partner, scope: str,
         "consent_scope": scope,
         "left_out": left_out,
     }
-    if addition_to:
-        manifest["addition_to"] = addition_to
+    if case.recipient_choice == "monitor" and actor is None and case.reporter_recipient:
+        # The partner alone handles this case: it answers the worker, who reads the answer here
+        # with their receipt, encrypted to the worker's key only.
+        manifest["reply_recipient"] = case.reporter_recipient
+    manifest.update(links or {})
     summary = {"contents": [i.kind for i in items], "left_out": left_out}
     forward = Forward(bundle_id=bundle_id, case_id=case.id, partner_id=partner.id,
                       created_by=actor.id if actor else None, created_on=clock.today(), scope=scope,

@@ -338,6 +338,22 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
     with world["sessions_b"]() as session:
         assert session.scalar(select(func.count()).select_from(Case)) == 1
 
+    # Max answers the worker: the answer travels back to the contractor's portal, where the worker
+    # reads it with the receipt and nobody at the contractor can.
+    page = max_client.get(f"/inbox/cases/{filed}")
+    assert "Write to the worker" in page.get_data(as_text=True)
+    assert max_client.post(f"/inbox/cases/{filed}/answer-worker", data={
+        "csrf_token": csrf_token(page), "text": "Terima kasih. Kami sedang menyemak."}).status_code == 303
+    assert "Terima kasih. Kami sedang menyemak." in max_client.get(f"/inbox/cases/{filed}").get_data(as_text=True)
+    own = worker.get("/en/case").get_data(as_text=True)
+    assert "Terima kasih. Kami sedang menyemak." in own and "Electronics Watch ·" in own
+    with world["sessions_a"]() as session:
+        answer = session.get(Case, case_id).items[-1]
+        assert answer.author == "handler"
+        for identity in contractor_keys:
+            with pytest.raises(crypto.NoIdentityError):
+                crypto.decrypt(answer.blob, identity)
+
     # The worker is dismissed and says so from the follow-up page: the claim follows the report to
     # Electronics Watch's instance at once, and nobody at the contractor can read it.
     form = worker.get("/en/case/claim")
@@ -378,7 +394,7 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
     delivered = run_portal(app_a.config["DATABASE_URL"], world["dir_a"], "forwards", "send", "--now")
     assert delivered.returncode == 0 and "delivered 1" in delivered.stdout, delivered.stderr
     with world["sessions_b"]() as session:
-        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 4  # report, message, claim, report
+        assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 4  # report, message, claim, report (and at A: the answer)
 
     # "Both": the contractor's investigators hold the case, and Electronics Watch has it at once.
     assert receipt_on(send_report(app_a.test_client(), facility_ids[0], lang="vi", recipient_choice="both",
@@ -389,3 +405,9 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
         assert session.scalars(select(Forward).where(Forward.case_id == both.id)).one().state == "delivered"
     with world["sessions_b"]() as session:
         assert session.scalar(select(func.count()).select_from(ReceivedBundle)) == 5
+        both_filed = session.scalars(select(ReceivedBundle).order_by(ReceivedBundle.id.desc())).first().case_id
+    # The contractor's investigators answer a worker who chose both: Electronics Watch has no channel of its own.
+    page = max_client.get(f"/inbox/cases/{both_filed}")
+    assert page.status_code == 200 and "Write to the worker" not in page.get_data(as_text=True)
+    assert max_client.post(f"/inbox/cases/{both_filed}/answer-worker", data={
+        "csrf_token": csrf_token(page), "text": "Hello"}).status_code == 404

@@ -33,6 +33,9 @@ STAFF_TIMES = {
     ("case_items", "created_at"): lambda row: row["author"] == "handler",
     ("web_sessions", "expires_at"): lambda row: row["kind"] == "user",
     ("web_sessions", "absolute_expiry"): lambda row: row["kind"] == "user",
+    # A forward a staff member made (the monitor's answer to a worker, say): its delivery times are theirs.
+    ("forwards", "next_attempt_at"): lambda row: row["created_by"] is not None,
+    ("forwards", "delivered_at"): lambda row: row["created_by"] is not None,
     # When the monitor's staff at the partner acknowledged a forward or moved its status.
     ("forwards", "acknowledged_at"): lambda row: True,
     ("forwards", "remote_status_at"): lambda row: True,

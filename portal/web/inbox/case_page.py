@@ -40,7 +40,7 @@ from .claim_forms import (
     StateForm,
 )
 from .forms import OUTCOME_LABELS, KeyholderForm, MessageForm, NoteForm, StatusForm
-from .forward_forms import FORWARD_STATE_LABELS, REMOTE_STATUS_LABELS, SCOPE_LABELS, RemoteStatusForm
+from .forward_forms import FORWARD_STATE_LABELS, REMOTE_STATUS_LABELS, SCOPE_LABELS, AnswerWorkerForm, RemoteStatusForm
 
 
 def keyholder_case(case_id):
@@ -145,7 +145,9 @@ def _forwarded_page(case, view, error=None, status=200):
     current = received.status if received else "received"
     form.status.choices = [SelectChoice(s, REMOTE_STATUS_LABELS[s]) for s in order[order.index(current) + 1:]]
     partner = db().get(Partner, received.partner_id) if received else None
+    answer_form = AnswerWorkerForm() if forwarding.can_answer_worker(received) else None
     return render_template("inbox/forwarded.html", view=view, received=received, manifest=manifest,
+                           answer_form=answer_form,
                            partner=partner, extra=extra, status_form=form, note_form=NoteForm(), error=error,
                            remote_status_labels=REMOTE_STATUS_LABELS, scope_labels=SCOPE_LABELS,
                            retaliation_labels=RETALIATION_LABELS, remedy_labels=REMEDY_LABELS,

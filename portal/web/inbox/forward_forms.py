@@ -40,3 +40,7 @@ class ImportForm(PortalForm):
 
 class RemoteStatusForm(PortalForm):
     status = SelectField(_l("Status to send back"), validators=[InputRequired()])
+
+
+class AnswerWorkerForm(PortalForm):
+    text = TextAreaField(_l("Message to the worker"), validators=[InputRequired(), Length(max=10000)])

@@ -13,7 +13,14 @@ from ..common.bidi import isolated
 from ..common.database import db
 from ..common.staff import send_download
 from .case_page import case_page, keyholder_case, usable_partners
-from .forward_forms import REMOTE_STATUS_LABELS, SCOPE_LABELS, ForwardForm, ImportForm, RemoteStatusForm
+from .forward_forms import (
+    REMOTE_STATUS_LABELS,
+    SCOPE_LABELS,
+    AnswerWorkerForm,
+    ForwardForm,
+    ImportForm,
+    RemoteStatusForm,
+)
 
 FORWARD_ERRORS = {
     "consent": lambda: _("The reporter did not agree to share this report, and nothing obliges it: it cannot be "
@@ -123,3 +130,16 @@ def add_routes(bp, config):
             return case_page(case, _("Choose a status."), 400)
         forwarding.send_status(db(), received)
         return redirect(url_for("inbox.case", case_id=case.id), 303)
+
+    @bp.post("/inbox/cases/<int:case_id>/answer-worker")
+    @login_required
+    def answer_worker(case_id):
+        case = keyholder_case(case_id)
+        if case.kind != "forwarded" or not forwarding.can_answer_worker(forwarding.received_of(db(), case.id)):
+            abort(404)
+        form = AnswerWorkerForm()
+        if not form.validate_on_submit():
+            return case_page(case, _("Write the message to the worker."), 400)
+        made = forwarding.answer_worker(db(), g.user, case, form.text.data)
+        outbound.deliver(db(), made)
+        return redirect(url_for("inbox.case", case_id=case.id) + "#thread", 303)
