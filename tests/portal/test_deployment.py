@@ -309,7 +309,7 @@ def shell_lines(document: Path) -> list[str]:
 
 
 def test_every_portal_command_in_the_operators_docs_says_its_user_settings_and_virtualenv():
-    for document in (DOCS / "operations.md", DOCS / "forwarding.md"):
+    for document in (DOCS / "operations.md", DOCS / "forwarding.md", DOCS / "facilities.md"):
         for line in shell_lines(document):
             if PORTAL_COMMAND.search(line) or "portal-cli" in line or ".venv/bin/portal" in line:
                 assert line.startswith(WITH_ITS_ENVIRONMENT), f"{document.name}: {line}"
@@ -327,7 +327,7 @@ def test_the_documented_commands_make_the_instance_and_its_first_administrator(e
     environment = {"PATH": "/usr/bin:/bin", "PORTAL_ENV_FILE": str(settings_file),
                    "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     ran = {}
-    for document in (DOCS / "operations.md", DOCS / "forwarding.md"):
+    for document in (DOCS / "operations.md", DOCS / "forwarding.md", DOCS / "facilities.md"):
         for line in shell_lines(document):
             if "portal-cli" not in line:
                 continue
@@ -335,7 +335,7 @@ def test_the_documented_commands_make_the_instance_and_its_first_administrator(e
                        .replace("/srv/portal/deploy/portal-cli", str(home / "deploy" / "portal-cli"))
                        .replace("/var/backups/portal", str(backups)))
             if "/run/" in line or "/tmp/" in line:
-                command += " --help"
+                command = re.sub(r"\s+#.*$", "", command) + " --help"
             done = subprocess.run(["sh", "-c", command], env=environment, capture_output=True, text=True,
                                   timeout=300)
             assert done.returncode == 0, f"{document.name}: {line}\n{done.stderr}"
@@ -466,3 +466,42 @@ def test_the_nginx_site_compresses_every_text_type_but_not_for_requests_other_si
         process.terminate()
         process.wait(timeout=30)
         upstream.shutdown()
+
+
+def test_both_backup_jobs_write_backups_that_the_recovery_key_restores(empty_database_url, tmp_path):
+    """The systemd unit's and the compose service's command, run once as written (but for this
+    machine's paths), each leave a dated backup that `portal restore` loads into an empty database."""
+    instance, backups = tmp_path / "instance", tmp_path / "backups"
+    backups.mkdir()
+    environment = {"PATH": f"{Path(PORTAL).parent}:/usr/bin:/bin", "PORTAL_DATABASE_URL": empty_database_url,
+                   "PORTAL_INSTANCE_PATH": str(instance), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    made = subprocess.run([PORTAL, "init"], env=environment, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read(DEPLOY / "systemd" / "portal-backup.service")
+    # systemd's own escapes: $$ is $ and %% is %.
+    systemd_command = [word.replace("$$", "$").replace("%%", "%")
+                       .replace("/srv/portal/.venv/bin/portal", PORTAL).replace("/var/backups/portal", str(backups))
+                       for word in shlex.split(unit["Service"]["ExecStart"])]
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    # compose's own escape: $$ is $; one round of its loop instead of one a day.
+    compose_command = [word.replace("$$", "$").replace("/srv/portal/backups", str(backups))
+                       .replace("sleep 86400", "exit 0")
+                       for word in compose["services"]["backups"]["command"]]
+    for command in (systemd_command, compose_command):
+        before = set(backups.iterdir())
+        done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "failed" not in done.stderr, done.stderr
+        (written,) = set(backups.iterdir()) - before or {None}
+        assert written is not None and re.fullmatch(r"portal-\d{4}-\d\d-\d\d-\d{4}\.age", written.name), command
+        written.rename(backups / f"{len(before)}-{written.name}")  # the next job runs within the same minute
+    recovery_key = instance / "recovery-key.txt"
+    for backup_file in backups.iterdir():
+        # A new, empty database on another machine (a file of its own, whatever the instance's server).
+        restored_database = f"sqlite:///{tmp_path / ('restored-' + backup_file.stem + '.db')}"
+        restored = subprocess.run([PORTAL, "restore", str(backup_file), "--recovery-key", str(recovery_key)],
+                                  env=dict(environment, PORTAL_DATABASE_URL=restored_database,
+                                           PORTAL_INSTANCE_PATH=str(tmp_path / "elsewhere")),
+                                  capture_output=True, text=True, timeout=300)
+        assert restored.returncode == 0 and "Restored" in restored.stdout, restored.stderr
