@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import secrets
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -214,14 +215,18 @@ def demo(host, port, no_run):
                 users.create(session, username, name, role, passphrase, totp_secret=totp_secret,
                              default_recipient=role == "investigator",
                              work_factor=settings["IDENTITY_WORK_FACTOR"])
-                lines.append(f"{username}  {passphrase}  {totp_secret}")
+                lines.append(f"{username}  {role}  {passphrase}  {totp_secret}")
             _write_secret_file(logins_file, "\n".join(lines) + "\n")
         count = len(list(session.scalars(select(User))))
+    logins = (Path(settings["INSTANCE_PATH"]) / "demo-logins.txt").read_text().rstrip()
     click.echo(f"Demo instance in {settings['INSTANCE_PATH']} ({count} users).")
-    click.echo("Demo logins (username  passphrase  TOTP secret for an authenticator app):")
-    click.echo((Path(settings["INSTANCE_PATH"]) / "demo-logins.txt").read_text().rstrip())
+    click.echo("Demo logins (username  role  passphrase  TOTP secret for an authenticator app):")
+    click.echo(logins)
     click.echo(f"Reporter pages: http://{host}:{port}/   Secure inbox: http://{host}:{port}/inbox/")
-    click.echo("A current TOTP code: python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"")
+    # The interpreter running this command has pyotp; the system's python may not.
+    first_username, *_rest, first_secret = logins.splitlines()[0].split()
+    click.echo(f"A current TOTP code for {first_username} (another login: put its secret in place of this one):")
+    click.echo(f"  {shlex.quote(sys.executable)} -c \"import pyotp; print(pyotp.TOTP('{first_secret}').now())\"")
     if not no_run:
         _serve(host, port)
 

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import uuid
 import zipfile
+from pathlib import Path
 
 import pytest
 from accounts import passphrase_of, totp_secret_of
@@ -33,9 +34,11 @@ from test_no_trace_of_time import fine_times_tied_to_a_case_or_a_reporter
 import crypto
 from portal import create_app, migrate
 from portal.db import make_engine, make_session_factory
-from portal.models import Case, Forward, ReceivedBundle, RoutingAlert
+from portal.models import Case, Forward, Partner, ReceivedBundle, RoutingAlert
 from portal.services import clock, keyring, partner_http, signing, users
 from portal.services import instance as instance_service
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -411,3 +414,68 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
     assert page.status_code == 200 and "Write to the worker" not in page.get_data(as_text=True)
     assert max_client.post(f"/inbox/cases/{both_filed}/answer-worker", data={
         "csrf_token": csrf_token(page), "text": "Hello"}).status_code == 404
+
+
+def test_the_offline_decryption_of_docs_forwarding_works_as_written(app, facility_ids, monitor_database_url,
+                                                                     tmp_path):
+    """Electronics Watch's instance is made with `portal init --classic-keys` (for Debian's age 1.1),
+    which writes its recovery key file; the contractor forwards a case to it and downloads the
+    bundle; on an offline machine with both files, the steps of docs/forwarding.md, run as the
+    page shows them, give back what the worker wrote."""
+    age = shutil.which("age")
+    if age is None or shutil.which("unzip") is None:
+        message = "the Debian packages `age` and `unzip` are needed to follow the offline steps"
+        pytest.fail(message) if _in_ci() else pytest.skip(message)
+    recovery_key = tmp_path / "usb" / "recovery-key.txt"
+    dir_b = tmp_path / "b"
+    made = run_portal(monitor_database_url, dir_b, "init", "--classic-keys", "--organisation", "Electronics Watch",
+                      "--recovery-key-file", str(recovery_key))
+    assert made.returncode == 0, made.stderr
+    monitor_engine = make_engine(monitor_database_url)
+    with make_session_factory(monitor_engine)() as session:
+        users.create(session, "max", "Max Monitor", "monitor", passphrase_of("max"), work_factor=10,
+                     totp_secret=totp_secret_of("max"))
+    monitor_engine.dispose()
+    server_b = Server(monitor_database_url, dir_b, tmp_path / "b.log", workers=1).start()
+    try:
+        with app.extensions["portal.sessions"]() as session:
+            users.create(session, "root", "Root", "administrator", passphrase_of("root"), work_factor=10,
+                         totp_secret=totp_secret_of("root"))
+        root = app.test_client()
+        assert log_in(root, "root").status_code == 303
+        register(root, "Electronics Watch", server_b)
+    finally:
+        server_b.stop()
+
+    worker = app.test_client()
+    send_report(worker, facility_ids[0], categories=["forced_labour"],
+                description="They keep our passports in the office safe.")
+    anna = app.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    with app.extensions["portal.sessions"]() as session:
+        case_id = session.scalars(select(Case.id)).one()
+        partner_id = session.scalars(select(Partner.id)).one()
+    form = anna.get(f"/inbox/cases/{case_id}/forward")
+    sent = anna.post(f"/inbox/cases/{case_id}/forward", data={
+        "csrf_token": csrf_token(form), "partner": str(partner_id), "report": "y", "cover_note": "Passports."})
+    assert sent.status_code == 303, sent.get_data(as_text=True)[:2000]
+    with app.extensions["portal.sessions"]() as session:
+        forward_id = session.scalars(select(Forward.id)).one()
+    download = anna.get(f"/inbox/forwards/{forward_id}/bundle")
+    file_name = re.search(r'filename="([^"]+)"', download.headers["Content-Disposition"]).group(1)
+
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    (offline / file_name).write_bytes(download.data)
+    shutil.copy(recovery_key, offline / "recovery-key.txt")
+    section = (ROOT / "docs" / "forwarding.md").read_text().split("## Offline", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    (steps,) = [block for block in blocks if "age -d" in block]
+    assert re.search(r"bundle-[0-9a-f-]+\.zip", steps), "the page names the downloaded file as the portal does"
+    for step in steps.strip().splitlines():
+        step = re.sub(r"bundle-[0-9a-f-]+\.zip", file_name, step)
+        done = subprocess.run(["sh", "-c", step], cwd=offline, env={"PATH": "/usr/bin:/bin"},
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"{step}\n{done.stderr}"
+    report = json.loads((offline / "report.json").read_text(encoding="utf-8"))
+    assert report["description"] == "They keep our passports in the office safe."

@@ -7,6 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pyotp
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -137,19 +138,42 @@ def test_portal_init_run_again_keeps_the_key_and_explains_how_to_start_again(emp
     assert _instance_row(empty_database_url).recovery_recipient in written
 
 
-def test_portal_demo_prints_logins_that_open_real_keys(empty_database_url, tmp_path):
+def test_portal_demo_prints_logins_with_their_roles_that_open_real_keys(empty_database_url, tmp_path):
     instance = tmp_path / "demo"
     result = run_portal(["demo", "--no-run"], instance, empty_database_url)
     assert result.returncode == 0, result.stderr
-    logins = [line.split() for line in result.stdout.splitlines() if line.startswith(("anna ", "binh "))]
-    assert len(logins) == 2
+    usernames = ("anna", "binh", "rosa", "admin", "authority")
+    logins = [line.split() for line in result.stdout.splitlines() if line.split()[:1] in ([u] for u in usernames)]
+    assert len(logins) == 5
     engine = make_engine(empty_database_url)
     with make_session_factory(engine)() as session:
-        for username, passphrase, _totp in logins:
+        for username, role, passphrase, _totp in logins:
             user = session.query(User).filter_by(username=username).one()
+            assert user.role == role
             identity = users.unlock_identity(user, passphrase)
             assert str(identity.recipient) == user.recipient
     engine.dispose()
+    again = run_portal(["demo", "--no-run"], instance, empty_database_url)
+    assert again.returncode == 0 and all(" ".join(login) in " ".join(again.stdout.split()) for login in logins)
+
+
+def test_the_demos_totp_hint_run_as_printed_without_the_virtualenv_prints_the_current_code(
+        empty_database_url, tmp_path):
+    result = run_portal(["demo", "--no-run", "--host", "127.0.0.1", "--port", "8123"], tmp_path / "demo",
+                        empty_database_url)
+    assert result.returncode == 0, result.stderr
+    assert "http://127.0.0.1:8123/inbox/" in result.stdout
+    printed = result.stdout.splitlines()
+    hint = printed[next(i for i, line in enumerate(printed) if line.startswith("A current TOTP code")) + 1]
+    username = printed[next(i for i, line in enumerate(printed) if line.startswith("A current TOTP code"))].split()[5]
+    secret = next(line.split()[-1] for line in printed if line.split()[:1] == [username])
+    # A shell without the virtualenv on its PATH: the system's python has no pyotp.
+    run = subprocess.run(["sh", "-c", hint.strip()], env={"PATH": "/usr/bin:/bin"}, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    code = run.stdout.strip()
+    assert len(code) == 6 and code.isdigit()
+    assert pyotp.TOTP(secret).verify(code, valid_window=1)
 
 
 @pytest.mark.slow
