@@ -292,6 +292,15 @@ def test_a_file_is_cleaned_as_what_its_content_is_whatever_its_name(app, client,
         assert refusal(disguised) == "unsupported"
 
 
+def test_a_file_that_breaks_the_cleaner_is_refused_and_nothing_is_stored(app, client, facility_ids, monkeypatch):
+    # A cleaner given too little memory to even start stands for one a file made crash.
+    monkeypatch.setattr(attachments, "LIMITS", confinement.Limits(memory_bytes=32 * MiB))
+    response = send_report(client, facility_ids[0], files={"files": [(io.BytesIO(photo_with_gps()), "photo.jpg")]})
+    assert response.status_code == 400
+    assert "could not be cleaned safely" in response.get_data(as_text=True)
+    assert stored_count(app) == 0
+
+
 def test_when_every_cleaning_slot_stays_taken_the_worker_is_asked_to_try_again(app_config, investigators,
                                                                                 facility_ids):
     busy_app = create_app(dict(app_config, CLEANING_SLOTS=1, CLEANING_WAIT_SECONDS=0))
