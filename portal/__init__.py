@@ -1,12 +1,14 @@
 """The whistle-blower intake portal: ``create_app`` builds the Flask application."""
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 
 from . import config as config_module
 from . import resources
 from .db import make_engine, make_session_factory
+from .services import confinement
 from .services import instance as instance_service
 
 
@@ -28,6 +30,9 @@ def create_app(config=None) -> Flask:
     with session_factory() as session:
         instance = instance_service.load(session)
         app.secret_key = instance.secret_key
+
+    confinement.configure(Path(settings["INSTANCE_PATH"]) / "confinement", slots=settings["CLEANING_SLOTS"],
+                          wait_seconds=settings["CLEANING_WAIT_SECONDS"])
 
     upload_cap = app.config["MAX_ATTACHMENTS"] * app.config["MAX_ATTACHMENT_BYTES"]
     app.config.update(

@@ -24,6 +24,10 @@ DEFAULTS = {
     "MAX_ATTACHMENT_BYTES": 15 * 1024 * 1024,
     "MAX_ATTACHMENTS": 5,
     "MAX_TEXT_CHARS": 20000,
+    # Evidence files cleaned at once by the whole server (every gunicorn worker), each in a
+    # confined process of at most 496 MiB; a file waits this many seconds for a free slot.
+    "CLEANING_SLOTS": 2,
+    "CLEANING_WAIT_SECONDS": 10,
     "REPORTER_SESSION_MINUTES": 20,
     "RECEIPT_ATTEMPTS_PER_MINUTE": 120,
     # Argon2id cost of a receipt look-up: about a quarter second on one core.

@@ -1,23 +1,42 @@
 """Evidence files: recognise the type from content, strip identifying metadata.
 
-Photos are rebuilt from their pixels (orientation applied first), which drops
-EXIF, GPS, XMP, comments, maker notes, thumbnails and ICC profiles at once.
-PDFs lose their document information and XMP. Sound files cannot be cleaned
-here; they are kept with a visible "metadata not removed" flag.
+Photos and PDFs are cleaned in a confined child process (``confinement``),
+by ``pixel_cleaner``: a photo is written anew from its pixels, a PDF anew from
+images of its pages, so nothing the original carried besides what it shows
+survives. Limits, checked before decoding where a header tells: ``MAX_PIXELS``
+for a photo, ``MAX_PAGES`` for a PDF, each page drawn at ``PAGE_DPI`` and at
+most ``PAGE_PIXELS``; the child's memory, time and output are bounded by
+``LIMITS``. Sound files cannot be cleaned here; they are kept with a visible
+"metadata not removed" flag.
+
+Refusals are ``AttachmentError(reason)``: "empty", "unsupported", "damaged",
+"too_many_pixels", "too_many_pages", "too_large" (the file grows past the
+memory or output limit once opened), "cannot_clean" (it took too long or broke
+the cleaner) and "busy" (every cleaning slot of the server stayed taken).
 """
 
-import io
+import json
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-import pikepdf
-from PIL import Image, ImageOps, UnidentifiedImageError
-from pillow_heif import register_heif_opener
-
+from . import confinement
 from .refusal import Refusal
 
-register_heif_opener()
-# A decompression bomb is refused rather than expanded in memory.
-Image.MAX_IMAGE_PIXELS = 60_000_000
+# A photo of up to 50 megapixels (8160 x 6120, a phone's largest common mode) is cleaned;
+# a larger one is refused from its header, before its pixels are decoded.
+MAX_PIXELS = 50_000_000
+# A PDF of up to 50 pages; each drawn at 150 dpi (an A4 page: 1240 x 1754 pixels, readable),
+# a page larger than A3 scaled down to 8 megapixels.
+MAX_PAGES = 50
+PAGE_DPI = 150
+PAGE_PIXELS = 8_000_000
+LIMITS = confinement.Limits()
+
+_CLEANER = Path(__file__).with_name("pixel_cleaner.py")
+_CONFINEMENT_REASONS = {"busy": "busy", "too_large": "too_large", "timeout": "cannot_clean",
+                        "failed": "cannot_clean"}
+_CHILD_REASONS = {"damaged", "unsupported", "too_many_pixels", "too_many_pages", "too_large"}
 
 
 class AttachmentError(Refusal):
@@ -96,60 +115,27 @@ def clean(data: bytes, *, disguise_voice: bool = False) -> CleanFile:
         raise AttachmentError("unsupported")
     content_type, extension = kind
     if content_type.startswith("image/"):
-        return _clean_image(data, content_type)
+        return _clean_confined("image", data)
     if content_type == "application/pdf":
-        return _clean_pdf(data)
+        return _clean_confined("pdf", data)
     return CleanFile(data, content_type, extension)
 
 
-_OUTPUT_FORMATS = {
-    "image/jpeg": ("JPEG", "image/jpeg", "jpg"),
-    "image/png": ("PNG", "image/png", "png"),
-    "image/webp": ("WEBP", "image/webp", "webp"),
-    # HEIC is re-encoded as JPEG, which every investigator's computer opens.
-    "image/heic": ("JPEG", "image/jpeg", "jpg"),
-}
 
-
-def _clean_image(data: bytes, content_type: str) -> CleanFile:
+def _clean_confined(kind: str, data: bytes) -> CleanFile:
+    settings = json.dumps({"max_pixels": MAX_PIXELS, "max_pages": MAX_PAGES, "page_dpi": PAGE_DPI,
+                           "page_pixels": PAGE_PIXELS})
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image = ImageOps.exif_transpose(image)
-            image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise AttachmentError("damaged") from None
-    output_format, output_type, extension = _OUTPUT_FORMATS[content_type]
-    mode = image.mode
-    if output_format == "JPEG" and mode not in ("RGB", "L"):
-        mode = "RGB"
-    elif mode not in ("RGB", "RGBA", "L", "LA", "P"):
-        mode = "RGBA" if "A" in image.getbands() else "RGB"
-    source = image.convert(mode) if mode != image.mode else image
-    # A new image from the pixels alone carries no metadata of the original.
-    rebuilt = Image.new(source.mode, source.size)
-    if source.mode == "P":
-        rebuilt.putpalette(source.getpalette())
-    rebuilt.paste(source)
-    out = io.BytesIO()
-    options = {"quality": 90} if output_format in ("JPEG", "WEBP") else {}
-    rebuilt.save(out, format=output_format, **options)
-    steps = ("rebuilt_from_pixels", "metadata_removed") + (("converted_to_jpeg",) if content_type == "image/heic" else ())
-    return CleanFile(out.getvalue(), output_type, extension, steps)
-
-
-def _clean_pdf(data: bytes) -> CleanFile:
+        output = confinement.run([sys.executable, "-I", "-B", str(_CLEANER), kind, settings], data, LIMITS)
+    except confinement.ConfinementError as error:
+        raise AttachmentError(_CONFINEMENT_REASONS[error.reason]) from None
+    header, _, body = output.partition(b"\n")
     try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
-            if "/Info" in pdf.trailer:
-                del pdf.trailer["/Info"]
-            if "/Metadata" in pdf.Root:
-                del pdf.Root["/Metadata"]
-            page_count = len(pdf.pages)
-            for page in pdf.pages:
-                if "/Metadata" in page.obj:
-                    del page.obj["/Metadata"]
-            out = io.BytesIO()
-            pdf.save(out, fix_metadata_version=False, deterministic_id=True)
-    except pikepdf.PdfError:
-        raise AttachmentError("damaged") from None
-    return CleanFile(out.getvalue(), "application/pdf", "pdf", ("metadata_removed",), pages=page_count)
+        result = json.loads(header)
+    except ValueError:
+        raise AttachmentError("cannot_clean") from None
+    if "refused" in result:
+        reason = result["refused"]
+        raise AttachmentError(reason if reason in _CHILD_REASONS else "cannot_clean")
+    steps = tuple(step for step in STEPS if step in result["steps"])
+    return CleanFile(body, result["content_type"], result["extension"], steps, pages=result.get("pages"))

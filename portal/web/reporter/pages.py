@@ -64,6 +64,15 @@ ATTACHMENT_MESSAGES = {
     "unsupported": lambda: _("This kind of file cannot be sent. Send photos, voice notes or PDF files."),
     "damaged": lambda: _("A file could not be read. It may be damaged. Try another file."),
     "empty": lambda: _("A file was empty. Try again."),
+    "too_many_pixels": lambda: _("A photo is too large to be cleaned: it has more than %(count)d megapixels. "
+                                 "Send a smaller photo or a screenshot of it.",
+                                 count=attachments.MAX_PIXELS // 1_000_000),
+    "too_many_pages": lambda: _("A PDF file has more than %(count)d pages. Send only the pages that matter.",
+                                count=attachments.MAX_PAGES),
+    "too_large": lambda: _("A file grows too large to be cleaned safely once it is opened. "
+                           "Send a photo or a screenshot of it instead."),
+    "cannot_clean": lambda: _("A file could not be cleaned safely. Send a photo or a screenshot of it instead."),
+    "busy": lambda: _("The portal is busy cleaning other files. Please try again in a minute."),
 }
 
 
