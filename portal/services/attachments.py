@@ -102,6 +102,11 @@ def clean(data: bytes, *, disguise_voice: bool = False) -> CleanFile:
     return CleanFile(data, content_type, extension)
 
 
+def cleaned(files) -> list[CleanFile]:
+    """Each file cleaned; one already cleaned (kept between two sends of a form) is taken as it is."""
+    return [file if isinstance(file, CleanFile) else clean(file) for file in files]
+
+
 _OUTPUT_FORMATS = {
     "image/jpeg": ("JPEG", "image/jpeg", "jpg"),
     "image/png": ("PNG", "image/png", "png"),
