@@ -17,10 +17,11 @@ from accounts import passphrase_of, totp_secret_of
 from PIL import Image
 from reporter_pages import csrf_token, draft_id, log_in_with_receipt, open_form, receipt_on, report_fields, send_report
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 import crypto
 from portal.models import Case, CaseItem, KeptFile
-from portal.services import clock, kept_files, users
+from portal.services import clock, kept_files, notifications, users
 
 KEPT_PHOTO = re.compile(r"Kept: Photo, [0-9.,]+\s?[kM]B")
 
@@ -244,3 +245,35 @@ def test_the_direct_claim_keeps_its_photo_when_no_box_was_ticked(app, client, fa
     with app.extensions["portal.sessions"]() as session:
         claim = session.scalars(select(Case).where(Case.kind == "retaliation")).one()
         assert [item.content_type for item in claim.items if item.kind == "attachment"] == ["image/jpeg"]
+
+
+def test_a_send_that_fails_at_the_commit_keeps_the_photo_and_shows_no_receipt(
+        app, client, facility_ids, investigators, monkeypatch):
+    came_back = send_report(client, facility_ids[0], categories=[],
+                            files={"photo": [(io.BytesIO(photo()), "a.jpg")]})
+
+    def disk_full(*_args, **_kwargs):
+        raise OperationalError("INSERT INTO outbox", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(notifications, "queue_for", disk_full)
+    failed = send_again(client, came_back, facility_ids[0])
+    assert failed.status_code == 503
+    assert 'class="receipt"' not in failed.get_data(as_text=True)
+    assert (cases(app), kept_rows(app)) == (0, 1), "nothing half-written, and the photo still kept"
+    monkeypatch.undo()
+    sent = send_again(client, came_back, facility_ids[0])
+    assert sent.status_code == 200
+    receipt_on(sent)
+    assert photos_the_investigator_reads(app, investigators["anna"][1]) == [(40, 30)]
+    assert kept_rows(app) == 0
+
+
+def test_a_form_another_site_made_the_browser_send_keeps_no_file(app, client, facility_ids):
+    form = open_form(client)
+    data = {**report_fields(facility_ids[0], categories=[]), "csrf_token": csrf_token(form),
+            "submission": draft_id(form), "photo": [(io.BytesIO(photo()), "planted.jpg")]}
+    came_back = client.post("/en/report", data=data, content_type="multipart/form-data",
+                            headers={"Sec-Fetch-Site": "cross-site"})
+    assert came_back.status_code == 400
+    assert not KEPT_PHOTO.search(page_text(came_back))
+    assert kept_rows(app) == 0
