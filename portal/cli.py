@@ -27,6 +27,7 @@ from .services import (
     facilities,
     forwarding,
     handover,
+    kept_files,
     notifications,
     partners,
     retention,
@@ -533,7 +534,10 @@ def retention_run(loop, interval):
 
     def purge(session):
         deleted = retention.purge(session, settings["RETENTION_DAYS"])
-        return deleted, f"deleted {deleted} closed cases"
+        # Files kept for a reporter's form whose session has surely ended (day granularity).
+        files = kept_files.purge(session)
+        session.commit()
+        return deleted or files, f"deleted {deleted} closed cases and {files} kept files"
     _periodically(settings, purge, loop, interval)
 
 

@@ -5,6 +5,7 @@ from .case import CATEGORIES, OUTCOMES, STATUSES, Case, CaseCategory, CaseItem, 
 from .facility import DisclosureImport, Facility
 from .forwarding import FORWARD_STATES, REMOTE_STATUSES, Forward, Partner, ReceivedBundle
 from .instance import Instance
+from .kept_file import KeptFile
 from .outbox import OutboxEmail
 from .retaliation import (
     CLAIM_STATUSES,
@@ -66,5 +67,6 @@ __all__ = [
     "Instance",
     "Keyholder",
     "User",
+    "KeptFile",
     "WebSession",
 ]

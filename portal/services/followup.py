@@ -122,10 +122,10 @@ def mark_read(session, case_id: int) -> None:
     session.commit()
 
 
-def reply(session, config, case_id: int, text: str, files: list[bytes]) -> None:
+def reply(session, config, case_id: int, text: str, files: list[bytes | attachments.CleanFile]) -> None:
     """Add the reporter's message and files to the case, all or nothing."""
     case = session.get(Case, case_id)
-    cleaned = [attachments.clean(data) for data in files]
+    cleaned = attachments.cleaned(files)
     holders = keyring.holders_of(session, case)
     recipients = keyring.case_recipients(session, case)
     added = []

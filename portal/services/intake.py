@@ -129,7 +129,7 @@ def handlers_shown_to_reporters(session) -> list[User]:
                                 .order_by(User.display_name)))
 
 
-def submit(session, config, report: Report, files: list[bytes], submission_token: str) -> Submitted:
+def submit(session, config, report: Report, files: list[bytes | attachments.CleanFile], submission_token: str) -> Submitted:
     """Store ``report`` and ``files`` as one new case, or return the earlier one."""
     earlier = find_submission(session, config, submission_token)
     if earlier is not None:
@@ -143,7 +143,7 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
     if not decision.receivable:
         # Told before anything is stored: the worker can choose other recipients.
         raise IntakeError("no_recipient")
-    cleaned = [attachments.clean(data) for data in files]
+    cleaned = attachments.cleaned(files)
 
     receipt, keys = receipt_and_keys(session, config, submission_token)
     holders = decision.users

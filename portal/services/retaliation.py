@@ -186,7 +186,7 @@ def nobody_may_read(session, original: Case, reporter_identity) -> bool:
 
 
 def file_from_follow_up(session, config, original_case_id: int, claim: Claim, submission_token: str,
-                        files: list[bytes] = (), *, reporter_identity) -> Case:
+                        files: list[bytes | attachments.CleanFile] = (), *, reporter_identity) -> Case:
     """A claim by the reporter of ``original_case_id``, who is logged in with its receipt.
 
     It has no receipt of its own: the reporter follows it on the original case's page.
@@ -202,7 +202,7 @@ def file_from_follow_up(session, config, original_case_id: int, claim: Claim, su
     _check(claim, offered=[u.id for u in about_choices(session, original)])
     claim = replace(claim, excluded_handlers=sorted(handover.left_out_by_reporter(original, reporter_identity)))
     audience = claim_audience(session, original, set(claim.excluded_handlers) | set(claim.about_user_ids))
-    cleaned = [attachments.clean(data) for data in files]
+    cleaned = attachments.cleaned(files)
     case = _new_claim(session, config, claim, cleaned, original, audience, original.reporter_recipient, None,
                       original.facility_id, original.language, submission_token,
                       consent=handover.written_by_reporter(original, reporter_identity).get("consent", ""))
@@ -210,7 +210,7 @@ def file_from_follow_up(session, config, original_case_id: int, claim: Claim, su
 
 
 def file_directly(session, config, claim: Claim, facility_id: int | None, language: str,
-                  submission_token: str, files: list[bytes] = ()) -> intake.Submitted:
+                  submission_token: str, files: list[bytes | attachments.CleanFile] = ()) -> intake.Submitted:
     """A claim from the start page by a worker with no earlier report: it gets its own receipt."""
     earlier = intake.find_submission(session, config, submission_token)
     if earlier is not None:
@@ -218,7 +218,7 @@ def file_directly(session, config, claim: Claim, facility_id: int | None, langua
     _check(claim, offered=[u.id for u in about_choices(session, None)])
     intake.check_facility(session, facility_id, claim.facility_other)
     audience = claim_audience(session, None, claim.about_user_ids, facility_id)
-    cleaned = [attachments.clean(data) for data in files]
+    cleaned = attachments.cleaned(files)
     receipt, keys = intake.receipt_and_keys(session, config, submission_token)
     case = _new_claim(session, config, claim, cleaned, None, audience, str(keys.identity.recipient), keys.lookup,
                       facility_id, language, submission_token)
@@ -529,7 +529,7 @@ def _check_dates(happened_on: date, not_before: date | None, not_after: date | N
 
 
 def _escalation_entry(session, actor, case, step, note, happened_on, files) -> EscalationStep:
-    cleaned = [attachments.clean(data) for data in files]
+    cleaned = attachments.cleaned(files)
     recipients = keyring.oversight_recipients(session)
     documents = [_stored(session, case, "escalation_file", clean.data, recipients, actor, clean).id
                  for clean in cleaned]

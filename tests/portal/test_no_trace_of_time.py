@@ -1,7 +1,8 @@
 """No trace of when the worker came: after a whole journey, nothing stored ties a
 case or a reporter's session to a time finer than the day.
 
-A worker reports with a photo, the investigator answers, the worker comes back
+A worker reports with a photo (the form first comes back for a box she forgot,
+the photo kept for her), another leaves a form with a photo kept, the investigator answers, the worker comes back
 with the receipt, answers with a file and says she was punished for reporting;
 notices go out by e-mail, and some wait. Then every table and column of the
 database (found by inspection, so a new table is covered the day it appears)
@@ -19,11 +20,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from live_server import free_port
 from PIL import Image
-from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
+from reporter_pages import csrf_token, draft_id, log_in_with_receipt, receipt_on, report_fields, send_report
 from sqlalchemy import MetaData, Table, inspect, select, text, update
 
 from portal import migrate
-from portal.models import Case, OutboxEmail, RoutingAlert
+from portal.models import Case, KeptFile, OutboxEmail, RoutingAlert
 from portal.services import clock, messaging, notifications
 
 # Where a fine time is the point and no reporter's visit is told by it: the staff's own
@@ -75,10 +76,17 @@ def photo():
 
 
 def whole_journey(app, facility, investigators, mail_server):
-    """Report with a photo, answer, come back, reply with a file, claim; some notices sent, some waiting."""
+    """Report with a photo kept over a form that came back, answer, come back, reply with a file, claim;
+    another worker's photo still kept for a form she left; some notices sent, some waiting."""
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=mail_server.port)
     worker = app.test_client()
-    receipt = receipt_on(send_report(worker, facility, files={"photo": [(io.BytesIO(photo()), "a.jpg")]}))
+    came_back = send_report(worker, facility, categories=[], files={"photo": [(io.BytesIO(photo()), "a.jpg")]})
+    assert came_back.status_code == 400
+    corrected = {**report_fields(facility), "csrf_token": csrf_token(came_back), "submission": draft_id(came_back)}
+    receipt = receipt_on(worker.post("/en/report", data=corrected, content_type="multipart/form-data"))
+    leaving = app.test_client()
+    assert send_report(leaving, facility, categories=[],
+                       files={"photo": [(io.BytesIO(photo()), "c.jpg")]}).status_code == 400
     with app.extensions["portal.sessions"]() as session:
         assert notifications.send_due(session, app.config) == (2, 0)
         case = session.scalars(select(Case)).one()
@@ -114,7 +122,8 @@ def fine_times_tied_to_a_case_or_a_reporter(engine):
             table = Table(name, metadata, autoload_with=connection)
             for row in (dict(row._mapping) for row in connection.execute(select(table))):
                 tied = _tied_to_a_case(name, table, row, references)
-                reporter_session = name == "web_sessions" and row.get("kind") != "user"
+                # A kept file is a reporter's: it waits for the next send of her form.
+                reporter_session = (name == "web_sessions" and row.get("kind") != "user") or name == "kept_files"
                 if reporter_session and any(_names_a_case(value) for value in row.values()):
                     found.append((name, "*", "a case named in a reporter's session"))
                 for column, value in row.items():
@@ -194,9 +203,10 @@ def test_after_a_whole_journey_nothing_stored_tells_the_hour_of_a_case_or_a_work
         assert connection.scalar(text("SELECT count(*) FROM outbox WHERE attempts = 0")) > 0, \
             "notices still waiting were looked at too"
         assert connection.scalar(text("SELECT count(*) FROM web_sessions")) > 0
+        assert connection.scalar(text("SELECT count(*) FROM kept_files")) == 1, "a kept file was looked at too"
 
 
-@pytest.mark.parametrize("seeded", ["routing alert", "session", "deleted row"])
+@pytest.mark.parametrize("seeded", ["routing alert", "session", "kept file", "deleted row"])
 def test_the_scan_catches_an_hour_stored_beside_a_case(app, facility_ids, investigators, mail_server, seeded):
     """The scan can fail: a precise time seeded next to a case, in a session, or deleted but left in the files."""
     if seeded == "deleted row" and database_path(app) is None:
@@ -208,6 +218,8 @@ def test_the_scan_catches_an_hour_stored_beside_a_case(app, facility_ids, invest
         case_id = session.scalars(select(Case.id)).first()
         if seeded == "session":
             session.execute(text("UPDATE web_sessions SET data = :data"), {"data": json.dumps({"case": case_id})})
+        elif seeded == "kept file":
+            session.execute(update(KeptFile).values(sealed=moment.isoformat().encode("ascii")))
         else:
             session.add(RoutingAlert(case_id=case_id, code="seeded", created_at=moment))
         session.commit()

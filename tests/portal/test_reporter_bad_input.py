@@ -1,6 +1,7 @@
 """Bad input gets a clear message in the worker's language, the right status,
 and nothing half-written: the text the worker typed is kept in the form."""
 
+import html
 import io
 
 from reporter_pages import csrf_token, open_form, report_fields, send_report
@@ -74,7 +75,8 @@ def test_a_file_of_an_unknown_type_is_refused_whatever_its_name(app, client, fac
     response = send_report(client, facility_ids[0],
                            files={"files": [(io.BytesIO(b"MZ\x90\x00 not a photo"), "photo.jpg")]})
     assert response.status_code == 400
-    assert "cannot be sent" in response.get_data(as_text=True)
+    page = html.unescape(response.get_data(as_text=True))
+    assert '"\u2068photo.jpg\u2069" could not be sent: this kind of file is not accepted' in page
     assert cases_and_items(app) == (0, 0)
 
 

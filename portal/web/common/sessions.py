@@ -29,7 +29,8 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.datastructures import CallbackDict
 
 from ...models import WebSession
-from ...services import clock
+from ...services import clock, kept_files
+from .evidence import handles_in
 
 COOKIE_NAME = "portal_session"
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class ServerSession(CallbackDict, SessionMixin):
         self.regenerated = False
         self.previous_id = None
         self.absolute_expiry = None
+        # Files kept for a form of a session that ended: deleted when it is saved.
+        self.left_files = []
 
     @property
     def secret(self):
@@ -82,6 +85,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = True
 
     def end(self) -> None:
+        self.left_files += handles_in(self)
         self.clear()
         self._secret = None
         self.kind = "anonymous"
@@ -130,6 +134,8 @@ class ServerSessionInterface(SessionInterface):
             except (InvalidTag, ValueError, KeyError, TypeError):
                 return ServerSession()
             if _moment(state["idle_until"]) < now or _moment(state["absolute_expiry"]) < now:
+                # The files it kept for a form go with it (their keys were in it).
+                kept_files.forget(db, handles_in(state["data"]))
                 db.delete(row)
                 db.commit()
                 return ServerSession()
@@ -153,6 +159,10 @@ class ServerSessionInterface(SessionInterface):
     def _save(self, app, session, response):
         secure = not app.config["DEVELOPMENT"]
         with self.session_factory() as db:
+            if session.left_files:
+                kept_files.forget(db, session.left_files)
+                db.commit()
+                session.left_files = []
             if session.previous_id:
                 db.execute(delete(WebSession).where(WebSession.id_digest == _digest(session.previous_id)))
                 db.commit()
@@ -238,4 +248,6 @@ def _delete_expired(db, now) -> int:
     # By the day in clear alone, a range of its index. A session past its precise
     # idle or absolute expiry is refused (and deleted) when it comes back; one that
     # never comes back stays, sealed and unreadable, until its day has passed.
+    # Files kept for a form go by their own day too (their keys were in the sessions).
+    kept_files.purge(db)
     return db.execute(delete(WebSession).where(WebSession.expires_at < now)).rowcount

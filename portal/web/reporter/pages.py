@@ -6,7 +6,6 @@ import secrets
 import time
 
 from babel import Locale
-from babel.units import format_unit
 from flask import (
     Blueprint,
     abort,
@@ -18,7 +17,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
@@ -28,12 +26,11 @@ import crypto
 
 from ... import i18n
 from ...models import Case, Facility
-from ...services import attachments, followup, forwarding, intake, receipts, retaliation, routing, typed_text
-from ..common import layout
+from ...services import followup, forwarding, intake, receipts, retaliation, routing, typed_text
+from ..common import evidence, layout
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.labels import CATEGORY_LABELS, RECIPIENT_CHOICES, REMEDY_LABELS, RETALIATION_LABELS
-from ..common.uploads import uploaded_files
 from .forms import (
     CLAIM_STATE_LABELS,
     REMEDY_STATE_LABELS,
@@ -53,28 +50,8 @@ CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
 NOBODY_MAY_READ = "nobody"
 
-# What a stored file was, in the reporter's words: the first prefix of its type that matches.
-FILE_KINDS = (
-    ("image/", lambda: _("Photo")),
-    ("audio/", lambda: _("Voice note")),
-    ("application/pdf", lambda: _("PDF document")),
-)
-
-ATTACHMENT_MESSAGES = {
-    "unsupported": lambda: _("This kind of file cannot be sent. Send photos, voice notes or PDF files."),
-    "damaged": lambda: _("A file could not be read. It may be damaged. Try another file."),
-    "empty": lambda: _("A file was empty. Try again."),
-    "too_many_pixels": lambda: _("A photo is too large to be cleaned: it has more than %(count)d megapixels. "
-                                 "Send a smaller photo or a screenshot of it.",
-                                 count=attachments.MAX_PIXELS // 1_000_000),
-    "too_many_pages": lambda: _("A PDF file has more than %(count)d pages. Send only the pages that matter.",
-                                count=attachments.MAX_PAGES),
-    "too_large": lambda: _("A file grows too large to be cleaned safely once it is opened. "
-                           "Send a photo or a screenshot of it instead."),
-    "cannot_clean": lambda: _("A file could not be cleaned safely. Send a photo or a screenshot of it instead."),
-    "busy": lambda: _("The portal is busy cleaning other files. Please try again in a minute."),
-}
-
+# The follow-up page's answer form has no draft id: its files are kept under its endpoint alone.
+ANSWER_FORM = "reporter.case:"
 
 # Refusals the worker answers by changing a choice; everything they wrote is kept.
 INTAKE_MESSAGES = {
@@ -127,6 +104,7 @@ def make_blueprint(config):
     def report():
         token, earlier = _composing()
         if earlier is not None:
+            evidence.sent(_form_id())
             return _receipt_page(earlier)
         if request.method == "GET":
             if not _fresh_enough_choices()[1]:
@@ -136,16 +114,17 @@ def make_blueprint(config):
             return _blank_form_page()
         form = _report_form()
         if not token:
-            # The session ended while the form was open: keep the text, ask again.
+            # The session ended while the form was open: keep the text and the files, ask again.
             session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
-            return _form_again(form, _("This form was open too long. Please press Send again."), 400)
+            chosen = evidence.gather(config, _form_id())
+            return _form_again(form, chosen, _("This form was open too long. Please press Send again."))
+        chosen = evidence.gather(config, _form_id())
         if not form.validate_on_submit():
             if form.csrf_token.errors:
-                return _form_again(form, _("This form was open too long. Please press Send again."), 400)
-            return _form_again(form, _("Please check the fields marked below."), 400)
-        files, problem = uploaded_files(("photo", "voice", "files"), config)
-        if problem:
-            return _form_again(form, *problem)
+                return _form_again(form, chosen, _("This form was open too long. Please press Send again."))
+            return _form_again(form, chosen, _("Please check the fields marked below."))
+        if chosen.refused:
+            return _form_again(form, chosen)
         facility = form.facility.data
         report = intake.Report(
             language=g.language,
@@ -163,15 +142,15 @@ def make_blueprint(config):
             excluded_handlers=list(form.excluded_handlers.data or []),
         )
         try:
-            submitted = intake.submit(db(), current_app.config, report, files, _submission_token(token))
-        except attachments.AttachmentError as error:
-            return _form_again(form, ATTACHMENT_MESSAGES[error.reason](), 400)
+            submitted = intake.submit(db(), current_app.config, report, chosen.files, _submission_token(token))
         except intake.IntakeError as error:
             if error.reason in INTAKE_MESSAGES:
-                return _form_again(form, *INTAKE_MESSAGES[error.reason]())
-            return _form_again(form, _("Please check the fields marked below."), 400)
+                return _form_again(form, chosen, *INTAKE_MESSAGES[error.reason]())
+            return _form_again(form, chosen, _("Please check the fields marked below."))
         except routing.RoutingError:
-            return _form_again(form, _("Please check the fields marked below."), 400)
+            return _form_again(form, chosen, _("Please check the fields marked below."))
+        # Committed: only now are the kept files let go and the receipt shown.
+        evidence.sent(_form_id())
         return _receipt_page(submitted)
 
     @bp.post("/<lang>/report/new")
@@ -235,27 +214,23 @@ def make_blueprint(config):
         if case_id is None:
             return redirect(url_for("reporter.follow_up"), 303)
         form = ReplyForm(max_text_chars=config["MAX_TEXT_CHARS"])
-        error, status = None, 200
+        error, status, chosen = None, 200, None
         if request.method == "POST":
+            chosen = evidence.gather(config, ANSWER_FORM)
+            text = typed_text.reporter_text(form.message.data or "")
             if not form.validate_on_submit():
-                error, status = _("Please check your answer and send it again."), 400
+                error, status = chosen.message(_("Please check your answer and send it again.")), 400
+            elif chosen.refused:
+                error, status = chosen.message(), chosen.status
+            elif not text.strip() and not chosen.files:
+                error, status = _("Write an answer or add a file."), 400
             else:
-                files, problem = uploaded_files(("photo", "voice", "files"), config)
-                text = typed_text.reporter_text(form.message.data)
-                if problem:
-                    error, status = problem
-                elif not text.strip() and not files:
-                    error, status = _("Write an answer or add a file."), 400
-                else:
-                    try:
-                        followup.reply(db(), current_app.config, case_id, text, files)
-                    except attachments.AttachmentError as failure:
-                        error, status = ATTACHMENT_MESSAGES[failure.reason](), 400
-                    else:
-                        return redirect(url_for("reporter.case", sent=1) + "#thread", 303)
-        return _case_page(case_id, form, error, status)
+                followup.reply(db(), current_app.config, case_id, text, chosen.files)
+                evidence.sent(ANSWER_FORM)
+                return redirect(url_for("reporter.case", sent=1) + "#thread", 303)
+        return _case_page(case_id, form, error, status, chosen)
 
-    def _case_page(case_id, form=None, error=None, status=200):
+    def _case_page(case_id, form=None, error=None, status=200, chosen=None):
         identity = session.secret.decode("ascii")
         view = followup.view(db(), case_id, identity)
         claims = retaliation.for_reporter(db(), view.case, crypto.parse_identity(identity))
@@ -266,9 +241,10 @@ def make_blueprint(config):
             form=form or ReplyForm(max_text_chars=config["MAX_TEXT_CHARS"]), logout_form=ConfirmForm(),
             answer_form=ConfirmForm(), error=error, sent=request.args.get("sent") == "1",
             claim_sent=request.args.get("claim") == "1", category_labels=CATEGORY_LABELS,
+            evidence=chosen or evidence.shown(ANSWER_FORM),
             retaliation_labels=RETALIATION_LABELS, remedy_labels=REMEDY_LABELS,
             remedy_state_labels=REMEDY_STATE_LABELS, claim_state_labels=CLAIM_STATE_LABELS,
-            file_kind=_file_kind, file_size=_file_size,
+            file_kind=evidence.file_kind, file_size=evidence.file_size,
         ), status
 
     @bp.route("/<lang>/case/claim", methods=["GET", "POST"])
@@ -286,23 +262,20 @@ def make_blueprint(config):
             identity = crypto.parse_identity(session.secret.decode("ascii"))
             nobody = retaliation.nobody_may_read(db(), original, identity)
             return render_template("reporter/claim.html", form=form, error=_nobody_may_read() if nobody else None)
+        chosen = evidence.gather(config, _form_id())
         if not form.validate_on_submit() or not DRAFT_ID.fullmatch(form.submission.data or ""):
             message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
                        else _("Please check the fields marked below."))
-            return render_template("reporter/claim.html", form=form, error=message), 400
-        files, problem = uploaded_files(("photo", "voice", "files"), config)
-        if problem:
-            return render_template("reporter/claim.html", form=form, error=problem[0]), problem[1]
+            return _claim_again(form, chosen, message)
+        if chosen.refused:
+            return _claim_again(form, chosen)
         try:
             retaliation.file_from_follow_up(db(), current_app.config, case_id, _claim_of(form),
-                                            f"claim:{case_id}:{form.submission.data}", files,
+                                            f"claim:{case_id}:{form.submission.data}", chosen.files,
                                             reporter_identity=crypto.parse_identity(session.secret.decode("ascii")))
-        except attachments.AttachmentError as error:
-            return render_template("reporter/claim.html", form=form,
-                                   error=ATTACHMENT_MESSAGES[error.reason]()), 400
         except retaliation.RetaliationError as refusal:
-            message, status = _claim_refused(refusal)
-            return render_template("reporter/claim.html", form=form, error=message), status
+            return _claim_again(form, chosen, *_claim_refused(refusal))
+        evidence.sent(_form_id())
         return redirect(url_for("reporter.case", claim=1) + "#claims", 303)
 
     @bp.post("/<lang>/case/claims/<int:claim_id>/remedies/<int:remedy_id>")
@@ -332,6 +305,7 @@ def make_blueprint(config):
         """A claim from the start page, by a worker who has no receipt: it gets its own."""
         token, earlier = _composing()
         if earlier is not None:
+            evidence.sent(_form_id())
             return _receipt_page(earlier)
         form = _claim_form(DirectClaimForm, retaliation.about_choices(db(), None))
         form.facility.choices = _facility_choices()
@@ -342,28 +316,31 @@ def make_blueprint(config):
             return render_template("reporter/claim.html", form=form, direct=True)
         if not token:
             session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
-            return render_template("reporter/claim.html", form=form, direct=True,
-                                   error=_("This form was open too long. Please press Send again.")), 400
+            chosen = evidence.gather(config, _form_id())
+            return _claim_again(form, chosen, _("This form was open too long. Please press Send again."),
+                                direct=True)
+        chosen = evidence.gather(config, _form_id())
         if not form.validate_on_submit():
             message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
                        else _("Please check the fields marked below."))
-            return render_template("reporter/claim.html", form=form, direct=True, error=message), 400
-        files, problem = uploaded_files(("photo", "voice", "files"), config)
-        if problem:
-            return render_template("reporter/claim.html", form=form, direct=True, error=problem[0]), problem[1]
+            return _claim_again(form, chosen, message, direct=True)
+        if chosen.refused:
+            return _claim_again(form, chosen, direct=True)
         facility = form.facility.data
         claim = _claim_of(form, facility_other=typed_text.reporter_text(form.facility_other.data))
         try:
             submitted = retaliation.file_directly(db(), current_app.config, claim,
                                                   None if facility == "other" else int(facility), g.language,
-                                                  _submission_token(token), files)
-        except attachments.AttachmentError as error:
-            return render_template("reporter/claim.html", form=form, direct=True,
-                                   error=ATTACHMENT_MESSAGES[error.reason]()), 400
+                                                  _submission_token(token), chosen.files)
         except (retaliation.RetaliationError, intake.IntakeError) as refusal:
-            message, status = _claim_refused(refusal)
-            return render_template("reporter/claim.html", form=form, direct=True, error=message), status
+            return _claim_again(form, chosen, *_claim_refused(refusal), direct=True)
+        evidence.sent(_form_id())
         return _receipt_page(submitted)
+
+    def _claim_again(form, chosen, message=None, status=400, direct=False):
+        """The claim form again, with what the worker wrote, chose and the files kept for it."""
+        return render_template("reporter/claim.html", form=form, direct=direct, evidence=chosen,
+                               error=chosen.message(message)), status if message else chosen.status
 
     def _nobody_may_read():
         return _("Nobody you allowed to read this can receive it right now, so it cannot be sent and nothing "
@@ -476,6 +453,10 @@ def make_blueprint(config):
         draft = request.form.get("submission", "")
         return draft if DRAFT_ID.fullmatch(draft) else ""
 
+    def _form_id():
+        """Which form this is, for the files kept for its next send: the page and the form's draft id."""
+        return f"{request.endpoint}:{_draft_id()}"
+
     def _receipt_page(submitted):
         if submitted.receipt is None:
             # Sent before, from a session that has ended: nothing of it is shown.
@@ -488,8 +469,10 @@ def make_blueprint(config):
             form=ConfirmForm(),
         )
 
-    def _form_again(form, message, status=400):
-        return render_template("reporter/report.html", form=form, error=message), status
+    def _form_again(form, chosen, message=None, status=400):
+        """The report form again, with what the worker wrote, chose and the files kept for it."""
+        return render_template("reporter/report.html", form=form, evidence=chosen,
+                               error=chosen.message(message)), status if message else chosen.status
 
     def _nobody_can_receive_page():
         """No choice of recipients can be offered: nobody active can receive a report yet."""
@@ -513,17 +496,6 @@ def make_blueprint(config):
         return choices
 
     return bp
-
-
-def _file_kind(content_type: str | None) -> str:
-    return next((label() for prefix, label in FILE_KINDS if (content_type or "").startswith(prefix)), _("File"))
-
-
-def _file_size(size: int) -> str:
-    """240 kB, 1.4 MB: as the reader's language writes it."""
-    if size >= 1024 * 1024:
-        return format_unit(round(size / (1024 * 1024), 1), "digital-megabyte", length="short", locale=get_locale())
-    return format_unit(max(1, round(size / 1024)), "digital-kilobyte", length="short", locale=get_locale())
 
 
 @functools.lru_cache(maxsize=64)
