@@ -14,7 +14,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem
-from . import attachments, clock, keyring, notifications, receipts, throttle
+from . import attachments, clock, conflicts, keyring, notifications, receipts, throttle
 from . import instance as instance_service
 
 RECEIPT_BUDGET = "receipt-attempts"
@@ -141,5 +141,7 @@ def reply(session, config, case_id: int, text: str, files: list[bytes]) -> None:
     session.add_all(added)
     session.flush()
     case.last_reporter_item_id = max(item.id for item in added)
-    notifications.queue_for(session, holders, case, config["BASE_URL"])
+    # A holder a conflict of interest bars from the case is not called to it.
+    barred = conflicts.conflicted_holder_ids(session, case)
+    notifications.queue_for(session, [u for u in holders if u.id not in barred], case, config["BASE_URL"])
     session.commit()
