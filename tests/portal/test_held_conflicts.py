@@ -236,3 +236,17 @@ def test_a_barred_holder_is_not_e_mailed_about_the_workers_new_messages(app, fac
     with app.extensions["portal.sessions"]() as session:
         mailed = {mail.to_address for mail in session.scalars(select(OutboxEmail)) if mail.id not in before}
     assert mailed == {"binh@contractor.example"}
+
+
+def test_closing_the_last_holder_without_a_conflict_raises_the_alert_for_the_ceremony(app, facility_ids, two_cases):
+    (first, _ref), (second, _ref2) = two_cases[0]
+    root = _admin(app)
+    assert _declare(root, _user(app, "anna").id, facility=str(facility_ids[0])).status_code == 303
+    binh_id = _user(app, "binh").id
+    page = root.get(f"/admin/users/{binh_id}")
+    closed = root.post(f"/admin/users/{binh_id}/deactivate", data={"csrf_token": csrf_token(page), "confirm": "y"})
+    assert closed.status_code == 303
+    with app.extensions["portal.sessions"]() as session:
+        alerts = session.scalars(select(RoutingAlert).order_by(RoutingAlert.case_id)).all()
+    assert [(a.case_id, a.code) for a in alerts] == [(first, "no_active_holder"), (second, "no_active_holder")]
+    assert _holders(app, first) == {"anna", "binh"}, "Binh's stanza stays recorded until the ceremony"
