@@ -20,7 +20,8 @@ ACTIONS = (
     "handover_add", "handover_remove", "export", "account_created", "account_activated",
     "identity_reset", "readmit", "recovery_assign", "passphrase_changed", "disclosure_import", "partner", "forward",
     "bundle_received", "retention", "account_deactivated", "account_reactivated", "account_changed",
-    "escalation_step", "escalation_corrected", "escalation_due",
+    "escalation_step", "escalation_corrected", "escalation_due", "conflict_block", "conflict_unblock",
+    "conflict_key_removed",
 )
 
 

@@ -11,7 +11,7 @@ import crypto
 
 from ..db import LARGEST_ID
 from ..models import OUTCOMES, Case, CaseItem, Facility, Keyholder, User
-from . import audit, clock, inbox, messaging
+from . import audit, clock, conflicts, inbox, messaging
 from .refusal import Refusal
 
 TRANSITIONS = {
@@ -43,13 +43,16 @@ class CaseView:
     notes: list[Entry]
     files: list[CaseItem]
     keyholders: list[User]
+    # Holders a conflict of interest bars from the case: another holder removes their key.
+    conflicted: frozenset[int] = frozenset()
 
 
 def for_keyholder(session, user_id: int, case_id: int) -> Case | None:
-    """The case if ``user_id`` holds its keys; None otherwise (the caller answers 404)."""
+    """The case if ``user_id`` holds its keys and no conflict of interest bars them from it;
+    None otherwise (the caller answers 404, or 403 when ``conflicts.bars``)."""
     return session.scalar(
         select(Case).join(Keyholder, Keyholder.case_id == Case.id)
-        .where(Case.id == case_id, Keyholder.user_id == user_id)
+        .where(Case.id == case_id, Keyholder.user_id == user_id, *conflicts.open_to(session, user_id))
     )
 
 
@@ -96,7 +99,8 @@ def open_case(session, user: User, identity, case: Case) -> CaseView:
     audit.record(session, "view", user, case.id, commit=False)
     session.commit()
     facility = session.get(Facility, case.facility_id) if case.facility_id else None
-    return CaseView(case, facility, report, thread, notes, files, keyholders(session, case))
+    return CaseView(case, facility, report, thread, notes, files, keyholders(session, case),
+                    frozenset(conflicts.conflicted_holder_ids(session, case)))
 
 
 def attachment(session, user: User, identity, case: Case, item_id: int) -> tuple[CaseItem, bytes] | None:

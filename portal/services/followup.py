@@ -14,7 +14,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem
-from . import attachments, clock, keyring, notifications, outbound, receipts, throttle
+from . import attachments, clock, conflicts, keyring, notifications, outbound, receipts, throttle
 from . import instance as instance_service
 
 RECEIPT_BUDGET = "receipt-attempts"
@@ -144,7 +144,9 @@ def reply(session, config, case_id: int, text: str, files: list[bytes | attachme
     # A case that went to Electronics Watch's instance as it arrived: what the worker adds goes there too.
     arrival = outbound.arrival_forward(session, case)
     forward = outbound.forward_addition(session, case, arrival, text, cleaned) if arrival is not None else None
-    notifications.queue_for(session, holders, case, config["BASE_URL"])
+    # A holder a conflict of interest bars from the case is not called to it.
+    barred = conflicts.conflicted_holder_ids(session, case)
+    notifications.queue_for(session, [u for u in holders if u.id not in barred], case, config["BASE_URL"])
     session.commit()
     if forward is not None:
         # Delivered at once; if the partner is down, the forwards job retries.

@@ -3,6 +3,9 @@
 Adding a keyholder adds one stanza to every item's header: the payloads are
 not re-encrypted. Removing one writes every header anew for the remaining
 keyholders; it cannot take back a file key the removed person already read.
+A holder whom a conflict of interest bars from a case is removed the same way
+(``remove_conflicted``), or by the recovery key ceremony when nobody else can
+open the case.
 """
 
 import json
@@ -12,7 +15,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem, Facility, Keyholder, RoutingAlert, User
-from . import audit, clock, keyring, notifications, routing
+from . import audit, clock, conflicts, keyring, notifications, routing
 from .refusal import Refusal
 
 
@@ -85,11 +88,36 @@ def remove_keyholder(session, actor: User, identity, case: Case, colleague: User
     remaining = [u for u in keyring.holders_of(session, case) if u.id != colleague.id]
     if not remaining:
         raise HandoverError("last_holder")
-    for item in _keyholders_items(case):
-        recipients = keyring.item_recipients(session, case, item.kind, remaining)
-        item.blob = _replace_header(item.blob, crypto.rewrap(item.blob, identity, recipients))
+    _rewrite_for(session, identity, case, remaining)
     session.delete(holder)
     audit.record(session, "handover_remove", actor, case.id, {"user": colleague.id}, commit=False)
+    session.commit()
+
+
+def _rewrite_for(session, identity, case: Case, holders: list[User]) -> None:
+    """Write every keyholders' item header anew for ``holders`` (and the custodians and reporter)."""
+    for item in _keyholders_items(case):
+        recipients = keyring.item_recipients(session, case, item.kind, holders)
+        item.blob = _replace_header(item.blob, crypto.rewrap(item.blob, identity, recipients))
+
+
+def remove_conflicted(session, actor: User, identity, case: Case, colleague: User) -> None:
+    """Take a holder whom a conflict of interest bars from ``case`` off it: every item's
+    header is written anew without their stanza, so their key no longer opens any item.
+
+    ``actor`` is another holder (``identity`` their unlocked key); the case page lets
+    only holders without a conflict act."""
+    conflicted = conflicts.conflicted_holder_ids(session, case)
+    if colleague.id not in conflicted:
+        raise HandoverError("not_conflicted")
+    if actor.id in conflicted:
+        raise HandoverError("conflicted")
+    holder = session.scalar(select(Keyholder).where(Keyholder.case_id == case.id,
+                                                    Keyholder.user_id == colleague.id))
+    _rewrite_for(session, identity, case, [u for u in keyring.holders_of(session, case) if u.id != colleague.id])
+    session.delete(holder)
+    conflicts.resolve_alerts(session, case.id, colleague.id)
+    audit.record(session, "conflict_key_removed", actor, case.id, {"user": colleague.id}, commit=False)
     session.commit()
 
 
@@ -98,10 +126,14 @@ def assign_with_recovery(session, recovery_identity, case: Case, user: User, bas
     or it was stored before reports nobody could receive were refused) to ``user``.
 
     The same limits hold as for a hand-over: the reporter's choice, conflicts of
-    interest and the handlers the reporter left out.
+    interest and the handlers the reporter left out. Holders a conflict of interest
+    bars from the case lose their stanza: every header is written anew without it.
     """
     if not routing.usable(user):
         raise HandoverError("not_usable")
+    conflicted = conflicts.conflicted_holder_ids(session, case)
+    if user.id in conflicted:
+        raise HandoverError("not_eligible")
     if session.scalar(select(Keyholder).where(Keyholder.case_id == case.id, Keyholder.user_id == user.id)):
         raise HandoverError("already")
     try:
@@ -111,9 +143,19 @@ def assign_with_recovery(session, recovery_identity, case: Case, user: User, bas
         raise HandoverError("not_recovery") from None
     if user.id not in {u.id for u in eligible}:
         raise HandoverError("not_eligible")
-    new_recipient = crypto.parse_recipient(user.recipient)
-    for item in _keyholders_items(case):
-        item.blob = _replace_header(item.blob, crypto.add_recipients(item.blob, recovery_identity, [new_recipient]))
+    if conflicted:
+        # Holders a conflict of interest bars from the case lose their stanza in the same rewrite.
+        kept = [u for u in keyring.holders_of(session, case) if u.id not in conflicted]
+        _rewrite_for(session, recovery_identity, case, kept + [user])
+        for holder in session.scalars(select(Keyholder).where(Keyholder.case_id == case.id,
+                                                              Keyholder.user_id.in_(conflicted))):
+            session.delete(holder)
+            audit.record(session, "conflict_key_removed", None, case.id, {"user": holder.user_id}, commit=False)
+    else:
+        new_recipient = crypto.parse_recipient(user.recipient)
+        for item in _keyholders_items(case):
+            item.blob = _replace_header(item.blob, crypto.add_recipients(item.blob, recovery_identity,
+                                                                         [new_recipient]))
     session.add(Keyholder(case_id=case.id, user_id=user.id))
     for alert in session.scalars(select(RoutingAlert).where(RoutingAlert.case_id == case.id,
                                                             RoutingAlert.resolved_at.is_(None))):

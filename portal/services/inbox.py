@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from sqlalchemy import and_, func, or_, select
 
 from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder
-from . import clock
+from . import clock, conflicts
 
 PAGE_SIZE = 50
 DUE_SOON_DAYS = 2
@@ -71,7 +71,8 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
     """
     today = clock.today()
     held = select(Keyholder.id).where(Keyholder.case_id == Case.id, Keyholder.user_id == user_id).exists()
-    conditions = []
+    # Cases a conflict of interest bars the user from are left out (see services/conflicts.py).
+    conditions = conflicts.open_to(session, user_id)
     if filters.status:
         conditions.append(Case.status == filters.status)
     if filters.overdue:

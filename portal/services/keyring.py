@@ -10,8 +10,8 @@ keyholders, and hand-overs of the case leave it alone.
 from sqlalchemy import select
 
 from ..models import Case, Forward, Keyholder, Partner, User
+from . import conflicts, outbound, partners
 from . import instance as instance_service
-from . import outbound, partners
 
 NOT_FOR_REPORTER = ("note", "measure", "discipline")
 OVERSIGHT_KINDS = ("escalation", "escalation_file")
@@ -73,10 +73,11 @@ def item_recipients(session, case: Case, kind: str, holders: list[User]) -> list
 
 def recovery_only_cases(session) -> list[Case]:
     """Cases no active person here can open, other than reports sent to Electronics Watch
-    only (their partner holds them): only the recovery key can open these."""
+    only (their partner holds them): only the recovery key can open these. A holder whom
+    a conflict of interest bars from the case does not count as able to open it."""
     readable_by_someone = (select(Keyholder.id).join(User, User.id == Keyholder.user_id)
                            .where(Keyholder.case_id == Case.id, User.active.is_(True), User.recipient.is_not(None),
-                                  User.activation_digest.is_(None)).exists())
+                                  User.activation_digest.is_(None), ~conflicts.holder_conflicted()).exists())
     held_by_partner = (select(Forward.id).where(Forward.case_id == Case.id, Forward.created_by.is_(None)).exists()
                        & (Case.recipient_choice == "monitor"))
     return list(session.scalars(select(Case).where(~readable_by_someone, ~held_by_partner).order_by(Case.id)))

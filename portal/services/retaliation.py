@@ -46,6 +46,7 @@ from . import (
     attachments,
     audit,
     clock,
+    conflicts,
     deadlines,
     handover,
     intake,
@@ -407,8 +408,9 @@ def reporter_answers_remedy(session, claim_id: int, remedy_id: int, received: bo
 def overdue_remedies(session, user_id: int) -> list[Remedy]:
     """Remedies past their due date and not yet delivered, in the claims ``user_id`` holds."""
     return list(session.scalars(
-        select(Remedy).join(Keyholder, Keyholder.case_id == Remedy.case_id)
-        .where(Keyholder.user_id == user_id, Remedy.due_on < clock.today(), Remedy.state.in_(UNDELIVERED))
+        select(Remedy).join(Keyholder, Keyholder.case_id == Remedy.case_id).join(Case, Case.id == Remedy.case_id)
+        .where(Keyholder.user_id == user_id, Remedy.due_on < clock.today(), Remedy.state.in_(UNDELIVERED),
+               *conflicts.open_to(session, user_id))
         .order_by(Remedy.due_on)))
 
 

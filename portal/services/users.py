@@ -21,8 +21,8 @@ from zxcvbn import zxcvbn
 
 import crypto
 
-from ..models import ROLES, Keyholder, RecoveryCode, User
-from . import audit, clock, notifications, routing, throttle, typed_text
+from ..models import ROLES, Case, Keyholder, RecoveryCode, User
+from . import audit, clock, conflicts, notifications, routing, throttle, typed_text
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -282,9 +282,11 @@ def deactivate(session, actor: User, user: User) -> list[int]:
     user.session_epoch += 1
     orphaned = []
     for holding in session.scalars(select(Keyholder).where(Keyholder.user_id == user.id)).all():
+        # A holder whom a conflict of interest bars from the case does not keep it open.
         others = session.scalar(select(func.count()).select_from(Keyholder).join(User, User.id == Keyholder.user_id)
+                                .join(Case, Case.id == Keyholder.case_id)
                                 .where(Keyholder.case_id == holding.case_id, Keyholder.user_id != user.id,
-                                       User.active.is_(True)))
+                                       User.active.is_(True), ~conflicts.holder_conflicted()))
         if others:
             session.delete(holding)
         else:

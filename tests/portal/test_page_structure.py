@@ -207,6 +207,16 @@ def every_page(app, facility_ids, staff, session_factory):
                  "/admin/facilities", "/admin/partners", "/oversight/", f"/oversight/cases/{case_id}",
                  "/oversight/statistics"):
         keep("administrator", root.get(path))
+    # A conflict of interest declared after a second report reached Anna and Binh: its page lists the
+    # case, and Binh's case page offers to remove Anna's key.
+    assert send_report(app.test_client(), facility_ids[0], description=hostile(next(text))).status_code == 200
+    with session_factory() as session:
+        second_id = session.scalar(select(Case.id).order_by(Case.id.desc()).limit(1))
+    declared = post_page(root, "/admin/routing", "/admin/routing/exclusions", user=str(anna_id),
+                         facility=str(facility_ids[0]), supplier="")
+    assert declared.status_code == 303
+    keep("administrator", root.get(declared.headers["Location"]), "conflict declared")
+    keep("investigator", staff_client(app, "binh").get(f"/inbox/cases/{second_id}"), "a holder is conflicted")
     keep("monitor", staff_client(app, "max").get("/inbox/forwards/import"))
     keep("anyone", app.test_client().get("/inbox/login"))
     invited = post_page(root, "/admin/users", "/admin/users", username="dewi", display_name="Dewi",

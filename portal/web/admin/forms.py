@@ -65,6 +65,9 @@ AUDIT_ACTION_LABELS = {
     "escalation_step": _l("Escalation step recorded"),
     "escalation_corrected": _l("Escalation entry corrected"),
     "escalation_due": _l("Escalation due date set"),
+    "conflict_block": _l("Conflict of interest: a holder barred from the case"),
+    "conflict_unblock": _l("Conflict of interest removed: the holder may open the case again"),
+    "conflict_key_removed": _l("Conflicted holder's key removed from the case"),
 }
 
 

@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ... import i18n
 from ...models import CATEGORIES, Exclusion, Facility, RoutingRule, User
-from ...services import keyring, routing
+from ...services import conflicts, keyring, routing
 from ..common.access import administrator_only
 from ..common.database import db
 from ..common.fields import ConfirmForm
@@ -149,13 +149,24 @@ def add_routes(bp, config):
         if not form.validate_on_submit():
             return _routing_page(exclusion_form=form, error=_("Please check the fields."), status=400)
         try:
-            routing.add_exclusion(db(), form.user.data,
-                                  facility_id=int(form.facility.data) if form.facility.data else None,
-                                  supplier=form.supplier.data or None)
+            exclusion = conflicts.declare(db(), g.user, form.user.data,
+                                          facility_id=int(form.facility.data) if form.facility.data else None,
+                                          supplier=form.supplier.data or None)
         except routing.RoutingError:
             return _routing_page(exclusion_form=form, error=_(
                 "Choose either a facility or a supplier for the conflict of interest."), status=400)
-        return redirect(url_for("admin.routing_page") + "#exclusions", 303)
+        return redirect(url_for("admin.exclusion_page", exclusion_id=exclusion.id), 303)
+
+    @bp.get("/routing/exclusions/<int:exclusion_id>")
+    @administrator_only
+    def exclusion_page(exclusion_id):
+        """The conflict of interest as declared, and the cases its user already held."""
+        exclusion = db().get(Exclusion, exclusion_id)
+        if exclusion is None:
+            abort(404)
+        return render_template("admin/conflict.html", exclusion=exclusion, user=db().get(User, exclusion.user_id),
+                               facility=db().get(Facility, exclusion.facility_id) if exclusion.facility_id else None,
+                               held=conflicts.held_cases(db(), exclusion))
 
     @bp.post("/routing/exclusions/<int:exclusion_id>/delete")
     @administrator_only
@@ -165,6 +176,5 @@ def add_routes(bp, config):
             abort(404)
         if not ConfirmForm().validate_on_submit():
             return _routing_page(error=_("This form expired. Please try again."), status=400)
-        db().delete(exclusion)
-        db().commit()
+        conflicts.withdraw(db(), g.user, exclusion)
         return redirect(url_for("admin.routing_page") + "#exclusions", 303)

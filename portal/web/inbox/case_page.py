@@ -4,7 +4,7 @@ forms and draw the page again through ``case_page`` when one is refused."""
 
 import json
 
-from flask import abort, g, render_template
+from flask import abort, g, make_response, render_template
 from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
@@ -12,7 +12,7 @@ import crypto
 
 from ... import i18n
 from ...models import DISCIPLINE_STATES, Partner
-from ...services import cases, forwarding, handover, partners, retaliation
+from ...services import cases, conflicts, forwarding, handover, partners, retaliation
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.labels import (
@@ -39,14 +39,26 @@ from .claim_forms import (
     RiskForm,
     StateForm,
 )
-from .forms import OUTCOME_LABELS, KeyholderForm, MessageForm, NoteForm, StatusForm
-from .forward_forms import FORWARD_STATE_LABELS, REMOTE_STATUS_LABELS, SCOPE_LABELS, AnswerWorkerForm, RemoteStatusForm
+from .forms import OUTCOME_LABELS, ConflictedKeyForm, KeyholderForm, MessageForm, NoteForm, StatusForm
+from .forward_forms import (
+    FORWARD_STATE_LABELS,
+    REMOTE_STATUS_LABELS,
+    SCOPE_LABELS,
+    AnswerWorkerForm,
+    RemoteStatusForm,
+)
 
 
 def keyholder_case(case_id):
-    """The case, if this user holds it; 404 otherwise, whether or not it exists."""
+    """The case, if this user holds it; 403 if a conflict of interest bars them from it;
+    404 otherwise, whether or not it exists."""
     case = cases.for_keyholder(db(), g.user.id, case_id)
     if case is None:
+        if conflicts.bars(db(), g.user.id, case_id):
+            abort(make_response(render_template("inbox/message.html", message=_(
+                "You have a conflict of interest with this case's facility or its supplier: you cannot "
+                "open this case any more. Another holder of the case removes your key, or an administrator "
+                "removes the conflict of interest.")), 403))
         abort(404)
     return case
 
@@ -72,7 +84,7 @@ def case_page(case, error=None, status=200):
     return render_template("inbox/case.html", view=view, message_form=MessageForm(), note_form=NoteForm(),
                            answers=answers, native_names=i18n.NATIVE_NAMES, outcome_labels=OUTCOME_LABELS,
                            status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
-                           error=error, overdue=cases.overdue(case),
+                           conflicted_form=ConflictedKeyForm(), error=error, overdue=cases.overdue(case),
                            claims=_claims_held(case), **_forwards_context(case)), status
 
 
@@ -113,7 +125,7 @@ def _claim_page(claim, view, error=None, status=200):
         risk_form=RiskForm(), measure_form=MeasureForm(), status_form=claim_status_form(claim),
         discipline_form=DisciplineForm(), state_form=StateForm(), remedy_form=RemedyForm(),
         breach_form=BreachForm(), message_form=MessageForm(), note_form=NoteForm(), holder_form=holder_form,
-        remove_form=ConfirmForm(),
+        remove_form=ConfirmForm(), conflicted_form=ConflictedKeyForm(),
         overdue_remedy_ids={remedy.id for remedy, _details in record.remedies if retaliation.is_overdue(remedy)},
         remedy_moves=retaliation.REMEDY_TRANSITIONS, discipline_states=DISCIPLINE_STATES,
         claim_status_labels=CLAIM_STATUS_LABELS, risk_labels=RISK_LABELS, measure_labels=MEASURE_LABELS,

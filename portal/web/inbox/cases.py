@@ -15,7 +15,7 @@ from ..common.fields import ConfirmForm
 from ..common.labels import REMEDY_LABELS, STATUS_LABELS
 from ..common.staff import send_download
 from .case_page import case_page, colleague_choices, keyholder_case
-from .forms import KeyholderForm, MessageForm, NoteForm, StatusForm
+from .forms import ConflictedKeyForm, KeyholderForm, MessageForm, NoteForm, StatusForm
 
 
 def add_routes(bp, config):
@@ -119,6 +119,21 @@ def add_routes(bp, config):
             return case_page(case, message, 400)
         if colleague.id == g.user.id:
             return redirect(url_for("inbox.index"), 303)
+        return redirect(url_for("inbox.case", case_id=case.id) + "#keyholders", 303)
+
+    @bp.post("/cases/<int:case_id>/keyholders/<int:user_id>/remove-conflicted")
+    @login_required
+    def remove_conflicted_keyholder(case_id, user_id):
+        case = keyholder_case(case_id)
+        colleague = db().get(User, user_id)
+        if colleague is None:
+            abort(404)
+        if not ConflictedKeyForm().validate_on_submit():
+            return case_page(case, _("Tick the box to confirm that the key is removed from every item."), 400)
+        try:
+            handover.remove_conflicted(db(), g.user, g.identity, case, colleague)
+        except handover.HandoverError:
+            return case_page(case, _("This colleague has no conflict of interest with this case."), 400)
         return redirect(url_for("inbox.case", case_id=case.id) + "#keyholders", 303)
 
     @bp.get("/cases/<int:case_id>/files/<int:item_id>")

@@ -1,7 +1,7 @@
 """Forms of the secure inbox: log-in, account, and a case's messages, notes, status and keyholders."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -60,3 +60,9 @@ class StatusForm(PortalForm):
 
 class KeyholderForm(PortalForm):
     user = SelectField(_l("Colleague"), validators=[InputRequired(_l("Choose a colleague."))])
+
+
+class ConflictedKeyForm(PortalForm):
+    """Removing a conflicted holder's key from every item of the case: one confirmed action."""
+    confirm = BooleanField(_l("Yes, remove this key from every item of the case"),
+                           validators=[InputRequired(_l("Tick the box to confirm."))])

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from ...models import Forward, Partner
-from ...services import bundles, cases, forwarding, outbound
+from ...services import bundles, forwarding, outbound
 from ..common.access import login_required, roles_only
 from ..common.bidi import isolated
 from ..common.database import db
@@ -92,8 +92,9 @@ def add_routes(bp, config):
     @login_required
     def bundle(forward_id):
         made = db().get(Forward, forward_id)
-        if made is None or cases.for_keyholder(db(), g.user.id, made.case_id) is None:
+        if made is None:
             abort(404)
+        keyholder_case(made.case_id)
         return send_download(made.bundle, "application/zip", f"bundle-{made.bundle_id}")
 
     @bp.route("/inbox/forwards/import", methods=["GET", "POST"])
