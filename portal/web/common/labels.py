@@ -81,3 +81,36 @@ STATUS_LABELS = {
     "substantiated": lambda: _("Substantiated"),
     "not_substantiated": lambda: _("Not substantiated"),
 }
+
+
+# What each audit action is, in words (the codes of services/audit.py ACTIONS).
+AUDIT_ACTION_LABELS = {
+    "login": _l("Logged in"),
+    "login_failed": _l("Failed log-in"),
+    "logout": _l("Logged out"),
+    "view": _l("Opened the case"),
+    "download": _l("Downloaded a file"),
+    "message": _l("Message sent to the reporter"),
+    "note": _l("Internal note or record"),
+    "status": _l("Status changed"),
+    "handover_add": _l("Keyholder added"),
+    "handover_remove": _l("Keyholder removed"),
+    "export": _l("Exported"),
+    "account_created": _l("Account created"),
+    "account_activated": _l("Account activated"),
+    "identity_reset": _l("Key reset (lost passphrase)"),
+    "readmit": _l("Key re-admitted with the recovery key"),
+    "passphrase_changed": _l("Passphrase changed"),
+    "disclosure_import": _l("Facility disclosure imported"),
+    "partner": _l("Partner registered or changed"),
+    "forward": _l("Forwarded to a partner"),
+    "bundle_received": _l("Bundle received from a partner"),
+    "retention": _l("Deleted at the end of the retention period"),
+    "account_deactivated": _l("Account closed"),
+    "account_reactivated": _l("Account opened again"),
+    "account_changed": _l("Role, e-mail or new cases changed"),
+    "escalation_step": _l("Escalation step recorded"),
+    "escalation_corrected": _l("Escalation entry corrected"),
+    "escalation_due": _l("Escalation due date set"),
+    "authority_notified": _l("Contracting authority notified (mandatory notification)"),
+}

@@ -76,7 +76,7 @@ def add_routes(bp, config):
                 except forwarding.ForwardError as failure:
                     error, status = FORWARD_ERRORS[failure.reason](), 400
                 else:
-                    outbound.deliver(db(), made)
+                    outbound.deliver(db(), made, config["BASE_URL"])
                     return redirect(url_for("inbox.case", case_id=case.id) + "#forwards", 303)
         return render_template("inbox/forward.html", case=case, plan=plan, form=form, error=error,
                                scope_labels=SCOPE_LABELS), status
