@@ -207,6 +207,9 @@ def every_page(app, facility_ids, staff, session_factory):
                  "/admin/facilities", "/admin/partners", "/oversight/", f"/oversight/cases/{case_id}",
                  "/oversight/statistics"):
         keep("administrator", root.get(path))
+    vera = staff_client(app, "vera")
+    for path in ("/oversight/", "/oversight/audit"):
+        keep("authority", vera.get(path))
     keep("monitor", staff_client(app, "max").get("/inbox/forwards/import"))
     keep("anyone", app.test_client().get("/inbox/login"))
     invited = post_page(root, "/admin/users", "/admin/users", username="dewi", display_name="Dewi",

@@ -61,12 +61,6 @@ def make_blueprint(config):
     def audit_trail():
         return audit_page("oversight/audit.html", "oversight.audit_trail", oversight.authority_case_ids(db()))
 
-    @bp.get("/cases/<int:case_id>/audit")
-    @roles_only("authority")
-    def case_audit(case_id):
-        case = _visible_or_404(case_id)
-        return redirect(url_for("oversight.audit_trail", case=case.reference), 303)
-
     @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
     @roles_only(*ESCALATION_ROLES)
     def escalation(case_id):
