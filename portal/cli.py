@@ -22,6 +22,7 @@ from .db import make_engine, make_session_factory
 from .models import Case, User
 from .services import (
     audit,
+    authority_notices,
     backups,
     bundles,
     facilities,
@@ -469,9 +470,12 @@ def notifications_send(loop, interval):
     def send(session):
         # Found here, so no case only the recovery key can open waits unseen.
         alerted = handover.alert_administrators(session, settings["BASE_URL"])
+        # Mandatory notifications that waited for a contracting authority account go out with the rest.
+        caught_up = authority_notices.catch_up(session, settings["BASE_URL"])
         sent, failed = notifications.send_due(session, settings, backoff=backoff)
         line = f"sent {sent}, failed {failed}" + (f"; {alerted} cases only the recovery key can open" if alerted else "")
-        return (sent or failed or alerted), line
+        line += f"; {caught_up} mandatory notifications to the contracting authority" if caught_up else ""
+        return (sent or failed or alerted or caught_up), line
     _periodically(settings, send, loop, interval)
 
 
@@ -553,10 +557,12 @@ def forwards_group():
               help="Try every waiting bundle now, whatever its backoff (the partner says it is back).")
 def forwards_send(loop, interval, everything_now):
     """Deliver the bundles and statuses that are due; a partner that is down is retried with backoff."""
+    settings = _settings()
+
     def deliver(session):
-        sent = forwarding.deliver_due(session, everything_now)
+        sent = forwarding.deliver_due(session, settings["BASE_URL"], everything_now)
         return sent, f"delivered {sent}"
-    _periodically(_settings(), deliver, loop, interval)
+    _periodically(settings, deliver, loop, interval)
 
 
 @forwards_group.command("import")

@@ -87,7 +87,10 @@ class Case(Base):
     routing_rule_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Forced or child labour: Electronics Watch and the contracting authority must be told.
     mandatory_notification: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The day Electronics Watch had the mandatory notification (a forward of the case delivered to it).
     mandatory_notified_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # The day the contracting authority's accounts were e-mailed about it (services/authority_notices.py).
+    authority_notified_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     acknowledged_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     feedback_given_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)

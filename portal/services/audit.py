@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, select, update
 
 from ..models import AuditEntry, AuditHead
 from . import clock
@@ -21,7 +21,7 @@ ACTIONS = (
     "identity_reset", "readmit", "recovery_assign", "passphrase_changed", "disclosure_import", "partner", "forward",
     "bundle_received", "retention", "account_deactivated", "account_reactivated", "account_changed",
     "escalation_step", "escalation_corrected", "escalation_due", "conflict_block", "conflict_unblock",
-    "conflict_key_removed",
+    "conflict_key_removed", "authority_notified",
 )
 
 
@@ -95,13 +95,15 @@ def verify(session) -> Verdict:
 
 @dataclass(frozen=True)
 class Query:
-    """What an administrator looks for in the trail; every part optional."""
+    """What someone looks for in the trail; every part optional."""
 
     actor_id: int | None = None
     case_id: int | None = None
     action: str | None = None
     since: date | None = None
     until: date | None = None  # inclusive
+    # Only entries of these cases (the contracting authority's view); None: the whole trail.
+    case_ids: frozenset[int] | None = None
 
 
 def search(session, query: Query, limit: int = 100, offset: int = 0) -> tuple[list[AuditEntry], int]:
@@ -111,6 +113,8 @@ def search(session, query: Query, limit: int = 100, offset: int = 0) -> tuple[li
         conditions.append(AuditEntry.actor_user_id == query.actor_id)
     if query.case_id is not None:
         conditions.append(AuditEntry.case_id == query.case_id)
+    if query.case_ids is not None:
+        conditions.append(AuditEntry.case_id.in_(sorted(query.case_ids)) if query.case_ids else false())
     if query.action:
         conditions.append(AuditEntry.action == query.action)
     if query.since:
@@ -121,6 +125,14 @@ def search(session, query: Query, limit: int = 100, offset: int = 0) -> tuple[li
     entries = session.scalars(select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
                               .limit(limit).offset(offset)).all()
     return list(entries), total
+
+
+def actors_of(session, case_ids) -> set[int]:
+    """Who has entries about these cases."""
+    if not case_ids:
+        return set()
+    return set(session.scalars(select(AuditEntry.actor_user_id).distinct().where(
+        AuditEntry.case_id.in_(sorted(case_ids)), AuditEntry.actor_user_id.is_not(None))))
 
 
 def export_rows(session):

@@ -150,4 +150,4 @@ def reply(session, config, case_id: int, text: str, files: list[bytes | attachme
     session.commit()
     if forward is not None:
         # Delivered at once; if the partner is down, the forwards job retries.
-        outbound.deliver(session, forward)
+        outbound.deliver(session, forward, config["BASE_URL"])

@@ -190,8 +190,10 @@ def _plain(value):
 # --- Delivery -----------------------------------------------------------------
 
 
-def deliver_due(session, everything_now: bool = False) -> int:
-    """Deliver every pending bundle and unsent status whose time has come (or all, ``everything_now``)."""
+def deliver_due(session, base_url: str, everything_now: bool = False) -> int:
+    """Deliver every pending bundle and unsent status whose time has come (or all, ``everything_now``).
+
+    ``base_url`` is this instance's address, for the links of the notices a delivery sends."""
     now = clock.now()
     pending = select(Forward).where(Forward.state == "pending").order_by(Forward.next_attempt_at)
     unsent = select(ReceivedBundle).where(ReceivedBundle.status_unsent.is_(True))
@@ -200,7 +202,7 @@ def deliver_due(session, everything_now: bool = False) -> int:
         unsent = unsent.where(ReceivedBundle.status_next_attempt_at <= now)
     sent = 0
     for forward in session.scalars(pending).all():
-        sent += outbound.deliver(session, forward)
+        sent += outbound.deliver(session, forward, base_url)
     statuses = session.scalars(unsent).all()
     for received in statuses:
         sent += send_status(session, received)

@@ -195,7 +195,7 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
         return earlier
     if forward is not None:
         # Delivered at once; if the partner is down, the forwards job retries.
-        outbound.deliver(session, forward)
+        outbound.deliver(session, forward, config["BASE_URL"])
     return Submitted(receipt, case.id, False)
 
 

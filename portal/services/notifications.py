@@ -43,6 +43,29 @@ def queue_for(session, users: list[User], case: Case, base_url: str, path: str |
                                 next_attempt_at=clock.start_of_today()))
 
 
+def queue_mandatory_notice(session, users: list[User], case: Case, base_url: str, path: str) -> None:
+    """Tell the contracting authority's ``users`` that ``case`` was notified to Electronics Watch under the
+    contract's mandatory notification: its reference, the day and its categories (codes), nothing the
+    reporter wrote and nothing about who they are."""
+    link = f"{base_url.rstrip('/')}{path}"
+    for user in users:
+        if not user.email or not user.active:
+            continue
+        with force_locale(user.language or "en"):
+            subject = gettext("Mandatory notification: case %(reference)s", reference=case.reference)
+            body = gettext(
+                "Under the contract's mandatory notification of suspected forced or child labour, case "
+                "%(reference)s was notified to Electronics Watch on %(day)s.\n\n"
+                "Categories: %(categories)s\n\n"
+                "Its escalation record: %(link)s\n\n"
+                "This message says nothing of what the reporter wrote or who they are, on purpose.",
+                reference=case.reference, day=case.mandatory_notified_on.isoformat(),
+                categories=", ".join(case.category_codes), link=link,
+            )
+        session.add(OutboxEmail(to_address=user.email, subject=subject, body=body, attempts=0,
+                                next_attempt_at=clock.start_of_today()))
+
+
 def queue_activation(session, user: User, link: str) -> None:
     """The one-time activation link, to the account's own address only."""
     with force_locale(user.language or "en"):

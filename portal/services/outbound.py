@@ -15,7 +15,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, Facility, Forward, Partner, User
-from . import audit, bundles, clock, partner_http, partners
+from . import audit, authority_notices, bundles, clock, partner_http, partners
 from . import instance as instance_service
 
 BUNDLES_PATH = "/api/v1/bundles"
@@ -148,8 +148,12 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), LAST_RETRY_SECONDS))
 
 
-def deliver(session, forward: Forward) -> bool:
-    """One delivery attempt; True once the partner has the bundle."""
+def deliver(session, forward: Forward, base_url: str) -> bool:
+    """One delivery attempt; True once the partner has the bundle.
+
+    The first delivered forward of a case flagged for mandatory notification is
+    Electronics Watch's notification; the contracting authority is told with it
+    (``authority_notices``), its notices linking to ``base_url``."""
     partner = session.get(Partner, forward.partner_id)
     now = _moment(forward.created_by is not None)
     forward.attempts += 1
@@ -163,9 +167,7 @@ def deliver(session, forward: Forward) -> bool:
         forward.state = "delivered" if forward.state == "pending" else forward.state
         forward.delivered_at = forward.delivered_at or now
         forward.last_error = ""
-        case = session.get(Case, forward.case_id)
-        if case.mandatory_notification and case.mandatory_notified_on is None:
-            case.mandatory_notified_on = clock.today()
+        authority_notices.monitor_notified(session, session.get(Case, forward.case_id), base_url)
         session.commit()
         return True
     return _retry_later(session, forward, now, f"{answer.status}: {body.get('error', '')}"[:300])

@@ -1,10 +1,12 @@
 """What the contracting authority and administrators see of a case on the
-oversight pages: the escalation record of the contract's section 4.
+oversight pages: the escalation record of the contract's section 4, and the
+audit entries of the cases the authority may see.
 
-The authority sees only what was escalated or notified to it; nobody at the
-contractor sees a case the worker sent to Electronics Watch alone."""
+The authority sees only what was escalated or notified to it (the day its
+accounts were told of a mandatory notification, ``authority_notices``); nobody
+at the contractor sees a case the worker sent to Electronics Watch alone."""
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 
 from ..models import Case, EscalationStep
 
@@ -16,9 +18,17 @@ def visible_case(session, user, case_id: int) -> Case | None:
     case = session.get(Case, case_id)
     if case is None or case.kind == "forwarded" or case.recipient_choice == "monitor":
         return None
-    if user.role == AUTHORITY and not (case.mandatory_notified_on is not None or _escalated(session, case.id)):
+    if user.role == AUTHORITY and not (case.authority_notified_on is not None or _escalated(session, case.id)):
         return None
     return case
+
+
+def authority_case_ids(session) -> set[int]:
+    """Every case the contracting authority may see: the same rule as ``visible_case``, for a list."""
+    escalated = exists().where(EscalationStep.case_id == Case.id)
+    return set(session.scalars(select(Case.id).where(
+        Case.kind != "forwarded", Case.recipient_choice != "monitor",
+        or_(Case.authority_notified_on.is_not(None), escalated))))
 
 
 def _escalated(session, case_id: int) -> bool:

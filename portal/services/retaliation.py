@@ -276,7 +276,7 @@ def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, au
         return None
     if forward is not None:
         # Delivered at once; if the partner is down, the forwards job retries.
-        outbound.deliver(session, forward)
+        outbound.deliver(session, forward, config["BASE_URL"])
     return case
 
 

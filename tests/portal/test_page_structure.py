@@ -217,6 +217,9 @@ def every_page(app, facility_ids, staff, session_factory):
     assert declared.status_code == 303
     keep("administrator", root.get(declared.headers["Location"]), "conflict declared")
     keep("investigator", staff_client(app, "binh").get(f"/inbox/cases/{second_id}"), "a holder is conflicted")
+    vera = staff_client(app, "vera")
+    for path in ("/oversight/", "/oversight/audit"):
+        keep("authority", vera.get(path))
     keep("monitor", staff_client(app, "max").get("/inbox/forwards/import"))
     keep("anyone", app.test_client().get("/inbox/login"))
     invited = post_page(root, "/admin/users", "/admin/users", username="dewi", display_name="Dewi",

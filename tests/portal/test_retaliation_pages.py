@@ -269,7 +269,9 @@ def test_oversight_opens_only_what_was_escalated_or_notified_and_never_a_monitor
         assert send_report(app.test_client(), facility_ids[0], description=description).status_code == 200
     with session_factory() as session:
         quiet, escalated, notified, monitor_only = session.scalars(select(Case).order_by(Case.id)).all()
-        notified.mandatory_notified_on = clock.today()
+        # Electronics Watch and the contracting authority were told of it (the mandatory notification).
+        notified.mandatory_notification = True
+        notified.mandatory_notified_on = notified.authority_notified_on = clock.today()
         # Stored as a case the worker sent to Electronics Watch alone.
         monitor_only.recipient_choice = "monitor"
         session.commit()

@@ -1,7 +1,7 @@
 """Forms of the administrators' pages: accounts, routing, settings and partners."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
@@ -34,49 +34,6 @@ class AccountForm(PortalForm):
 class DeactivateForm(PortalForm):
     confirm = BooleanField(_l("Yes, close this account now"),
                            validators=[InputRequired(_l("Tick the box to confirm."))])
-
-
-# What each audit action is, in words (the codes of services/audit.py ACTIONS).
-AUDIT_ACTION_LABELS = {
-    "login": _l("Logged in"),
-    "login_failed": _l("Failed log-in"),
-    "logout": _l("Logged out"),
-    "view": _l("Opened the case"),
-    "download": _l("Downloaded a file"),
-    "message": _l("Message sent to the reporter"),
-    "note": _l("Internal note or record"),
-    "status": _l("Status changed"),
-    "handover_add": _l("Keyholder added"),
-    "handover_remove": _l("Keyholder removed"),
-    "export": _l("Exported"),
-    "account_created": _l("Account created"),
-    "account_activated": _l("Account activated"),
-    "identity_reset": _l("Key reset (lost passphrase)"),
-    "readmit": _l("Key re-admitted with the recovery key"),
-    "passphrase_changed": _l("Passphrase changed"),
-    "disclosure_import": _l("Facility disclosure imported"),
-    "partner": _l("Partner registered or changed"),
-    "forward": _l("Forwarded to a partner"),
-    "bundle_received": _l("Bundle received from a partner"),
-    "retention": _l("Deleted at the end of the retention period"),
-    "account_deactivated": _l("Account closed"),
-    "account_reactivated": _l("Account opened again"),
-    "account_changed": _l("Role, e-mail or new cases changed"),
-    "escalation_step": _l("Escalation step recorded"),
-    "escalation_corrected": _l("Escalation entry corrected"),
-    "escalation_due": _l("Escalation due date set"),
-    "conflict_block": _l("Conflict of interest: a holder barred from the case"),
-    "conflict_unblock": _l("Conflict of interest removed: the holder may open the case again"),
-    "conflict_key_removed": _l("Conflicted holder's key removed from the case"),
-}
-
-
-class AuditFilterForm(PortalForm):
-    actor = SelectField(_l("Who"), validators=[Optional()])
-    case = StringField(_l("Case reference (e.g. 2026-00042)"), validators=[Optional(), Length(max=20)])
-    action = SelectField(_l("What"), validators=[Optional()])
-    since = DateField(_l("Since"), validators=[Optional()])
-    until = DateField(_l("Until"), validators=[Optional()])
 
 
 ANY = SelectChoice("", _l("Any"))

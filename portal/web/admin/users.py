@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ...models import Keyholder, User
-from ...services import users
+from ...services import authority_notices, users
 from ..common.access import administrator_only
 from ..common.database import db
 from ..common.fields import ConfirmForm
@@ -28,7 +28,7 @@ def add_routes(bp, config):
         everyone = db().scalars(select(User).order_by(User.username)).all()
         return render_template("admin/users.html", users=everyone, form=form or InviteForm(),
                                reset_form=ConfirmForm(), role_labels=ROLE_LABELS, error=error,
-                               activation=activation), status
+                               activation=activation, authority_waiting=authority_notices.waiting(db())), status
 
     @bp.get("/users", endpoint="users")
     @administrator_only

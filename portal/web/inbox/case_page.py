@@ -12,7 +12,7 @@ import crypto
 
 from ... import i18n
 from ...models import DISCIPLINE_STATES, Partner
-from ...services import cases, conflicts, forwarding, handover, partners, retaliation
+from ...services import authority_notices, cases, conflicts, forwarding, handover, partners, retaliation
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.labels import (
@@ -85,6 +85,7 @@ def case_page(case, error=None, status=200):
                            answers=answers, native_names=i18n.NATIVE_NAMES, outcome_labels=OUTCOME_LABELS,
                            status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
                            conflicted_form=ConflictedKeyForm(), error=error, overdue=cases.overdue(case),
+                           authority_concerned=authority_notices.concerns_authority(case),
                            claims=_claims_held(case), **_forwards_context(case)), status
 
 

@@ -83,7 +83,7 @@ def add_routes(bp, config):
                 except forwarding.ForwardError as failure:
                     error, status = FORWARD_ERRORS[failure.reason](), 400
                 else:
-                    outbound.deliver(db(), made)
+                    outbound.deliver(db(), made, config["BASE_URL"])
                     return redirect(url_for("inbox.case", case_id=case.id) + "#forwards", 303)
         return render_template("inbox/forward.html", case=case, plan=plan, form=form, error=error,
                                scope_labels=SCOPE_LABELS), status
@@ -142,5 +142,5 @@ def add_routes(bp, config):
         if not form.validate_on_submit():
             return case_page(case, _("Write the message to the worker."), 400)
         made = forwarding.answer_worker(db(), g.user, case, form.text.data)
-        outbound.deliver(db(), made)
+        outbound.deliver(db(), made, config["BASE_URL"])
         return redirect(url_for("inbox.case", case_id=case.id) + "#thread", 303)

@@ -14,8 +14,9 @@ from wtforms.fields.choices import SelectChoice
 import crypto
 
 from ...models import RETALIATION_TYPES, Facility
-from ...services import attachments, cases, clock, oversight, retaliation
+from ...services import attachments, authority_notices, cases, clock, oversight, retaliation
 from ..common.access import roles_only
+from ..common.audit_trail import audit_page
 from ..common.database import db
 from ..common.labels import RETALIATION_LABELS
 from ..common.staff import send_download, staff_blueprint
@@ -51,7 +52,14 @@ def make_blueprint(config):
                 return redirect(url_for("oversight.escalation", case_id=case.id), 303)
             error, status = _("No case has this reference."), 400
         return render_template("oversight/index.html", form=form, error=error,
-                               escalated=retaliation.escalated_cases(db())), status
+                               escalated=[row for row in retaliation.escalated_cases(db())
+                                          if oversight.visible_case(db(), g.user, row[0].id) is not None],
+                               notified=authority_notices.notifications_for(db(), g.user)), status
+
+    @bp.get("/audit")
+    @roles_only("authority")
+    def audit_trail():
+        return audit_page("oversight/audit.html", "oversight.audit_trail", oversight.authority_case_ids(db()))
 
     @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
     @roles_only(*ESCALATION_ROLES)
