@@ -346,22 +346,7 @@ def _file_reply(session, partner: Partner, answered: Forward, bundle_id: str, ma
     for item in messages:
         case.items.append(CaseItem(kind="message", author="handler", created_on=clock.today(), blob=item.data,
                                    size=len(item.data)))
-    received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, case_id=case.id,
-                              received_at=clock.start_of_today(), manifest=json.dumps(manifest, ensure_ascii=False),
-                              status="received")
-    session.add(received)
-    try:
-        session.flush()
-        audit.record(session, "bundle_received", None, case.id, {"partner": partner.id, "items": len(messages)},
-                     commit=False)
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
-        if earlier is None:
-            raise
-        return Filed(earlier, True)
-    return Filed(received, False)
+    return _file_on_case(session, partner, case, bundle_id, manifest, len(messages), from_reporter=False)
 
 
 def _case_it_joins(session, partner: Partner, addition_to) -> Case | None:
@@ -377,25 +362,33 @@ def _file_addition(session, partner: Partner, case: Case, bundle_id: str, manife
                    base_url: str) -> Filed:
     """What the worker added at the sender (a message, files) joins the case they sent before."""
     today = clock.today()
-    for item in items:
-        if item.kind not in ("message", "attachment"):
-            continue
+    added = [item for item in items if item.kind in ("message", "attachment")]
+    for item in added:
         case.items.append(CaseItem(
             kind=item.kind, author="reporter" if item.kind == "message" else "system", created_on=today,
             blob=item.data, size=item.meta.get("size", len(item.data)),
             content_type=item.meta.get("content_type") if item.kind == "attachment" else None,
             metadata_removed=bool(item.meta.get("metadata_removed", True))))
+    return _file_on_case(session, partner, case, bundle_id, manifest, len(added), from_reporter=True,
+                         called=keyring.holders_of(session, case), base_url=base_url)
+
+
+def _file_on_case(session, partner: Partner, case: Case, bundle_id: str, manifest: dict, count: int, *,
+                  from_reporter: bool, called=(), base_url: str = "") -> Filed:
+    """Record a bundle whose items were added to ``case`` (a case filed before) and commit; a bundle
+    filed by a concurrent delivery of the same bundle wins."""
     received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, case_id=case.id,
                               received_at=clock.start_of_today(), manifest=json.dumps(manifest, ensure_ascii=False),
                               status="received")
     session.add(received)
     try:
         session.flush()
-        case.last_reporter_item_id = max((i.id for i in case.items), default=0)
-        audit.record(session, "bundle_received", None, case.id, {"partner": partner.id, "items": len(items)},
+        if from_reporter:
+            case.last_reporter_item_id = max((i.id for i in case.items), default=0)
+        audit.record(session, "bundle_received", None, case.id, {"partner": partner.id, "items": count},
                      commit=False)
-        if base_url:
-            notifications.queue_for(session, keyring.holders_of(session, case), case, base_url)
+        if base_url and called:
+            notifications.queue_for(session, list(called), case, base_url)
         session.commit()
     except IntegrityError:
         session.rollback()
