@@ -1,7 +1,8 @@
 """The audit trail: append-only, each entry chained to the one before.
 
-Only handlers' actions are recorded, with codes and ids: never content and
-nothing about a reporter. ``verify`` finds any edited, deleted or cut entry.
+Only handlers' actions are recorded, with codes and ids (and, for an
+administrator's change, the names of the people, facilities and rules it
+touched): never content and nothing about a reporter. ``verify`` finds any edited, deleted or cut entry.
 """
 
 import hashlib
@@ -21,6 +22,8 @@ ACTIONS = (
     "identity_reset", "readmit", "recovery_assign", "passphrase_changed", "disclosure_import", "partner", "forward",
     "bundle_received", "retention", "account_deactivated", "account_reactivated", "account_changed",
     "escalation_step", "escalation_corrected", "escalation_due",
+    "rule_created", "rule_changed", "rule_moved", "rule_deleted", "conflict_declared", "conflict_removed",
+    "settings_changed",
 )
 
 

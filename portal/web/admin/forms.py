@@ -65,6 +65,13 @@ AUDIT_ACTION_LABELS = {
     "escalation_step": _l("Escalation step recorded"),
     "escalation_corrected": _l("Escalation entry corrected"),
     "escalation_due": _l("Escalation due date set"),
+    "rule_created": _l("Routing rule created"),
+    "rule_changed": _l("Routing rule changed"),
+    "rule_moved": _l("Routing rule moved"),
+    "rule_deleted": _l("Routing rule deleted"),
+    "conflict_declared": _l("Conflict of interest declared"),
+    "conflict_removed": _l("Conflict of interest removed"),
+    "settings_changed": _l("Settings changed"),
 }
 
 

@@ -123,9 +123,9 @@ def add_routes(bp, config):
             return _routing_page(error=_("This form expired. Please try again."), status=400)
         try:
             if action == "delete":
-                routing.delete_rule(db(), rule_id)
+                routing.delete_rule(db(), g.user, rule_id)
             else:
-                routing.move_rule(db(), rule_id, -1 if action == "up" else 1)
+                routing.move_rule(db(), g.user, rule_id, -1 if action == "up" else 1)
         except routing.RoutingError:
             abort(404)
         return redirect(url_for("admin.routing_page"), 303)
@@ -151,7 +151,7 @@ def add_routes(bp, config):
         try:
             routing.add_exclusion(db(), form.user.data,
                                   facility_id=int(form.facility.data) if form.facility.data else None,
-                                  supplier=form.supplier.data or None)
+                                  supplier=form.supplier.data or None, actor=g.user)
         except routing.RoutingError:
             return _routing_page(exclusion_form=form, error=_(
                 "Choose either a facility or a supplier for the conflict of interest."), status=400)
@@ -160,11 +160,9 @@ def add_routes(bp, config):
     @bp.post("/routing/exclusions/<int:exclusion_id>/delete")
     @administrator_only
     def delete_exclusion(exclusion_id):
-        exclusion = db().get(Exclusion, exclusion_id)
-        if exclusion is None:
+        if db().get(Exclusion, exclusion_id) is None:
             abort(404)
         if not ConfirmForm().validate_on_submit():
             return _routing_page(error=_("This form expired. Please try again."), status=400)
-        db().delete(exclusion)
-        db().commit()
+        routing.remove_exclusion(db(), exclusion_id, actor=g.user)
         return redirect(url_for("admin.routing_page") + "#exclusions", 303)
