@@ -372,13 +372,18 @@ class Readers:
 def readers(session) -> Readers:
     """Every user who could receive a new report now, by kind of report (``decide`` says who)."""
     rules = ordered_rules(session)
-    stands_for = {}
+    conflicts = session.scalars(select(Exclusion)).all()
+    countries = {r.country for r in rules if r.country}
+    suppliers = {s.casefold() for s in [r.supplier for r in rules] + [e.supplier for e in conflicts] if s}
+    named = {r.facility_id for r in rules if r.facility_id} | {e.facility_id for e in conflicts if e.facility_id}
+    # A facility no rule or conflict names stands for all of its kind: the same country and
+    # supplier as far as rules and conflicts name them.
+    stands_for, first_of_kind = {}, {}
     for facility in session.scalars(select(Facility).order_by(Facility.id)):
-        stands_for[facility.id] = stands_for.get((facility.country, facility.supplier), facility.id)
-        stands_for.setdefault((facility.country, facility.supplier), facility.id)
-    named = {r.facility_id for r in rules} | set(session.scalars(select(Exclusion.facility_id)))
-    facilities = frozenset({None} | {f for f in named if f is not None} |
-                           {v for k, v in stands_for.items() if isinstance(k, tuple)})
+        kind = (facility.country if facility.country in countries else None,
+                facility.supplier if facility.supplier.casefold() in suppliers else None)
+        stands_for[facility.id] = facility.id if facility.id in named else first_of_kind.setdefault(kind, facility.id)
+    facilities = frozenset({None} | set(stands_for.values()))
     categories = frozenset({r.category for r in rules if r.category} | {_UNNAMED})
     languages = frozenset({r.language for r in rules if r.language} | {_UNNAMED})
     by_kind = {}
@@ -386,7 +391,6 @@ def readers(session) -> Readers:
         decision = decide(session, Sample(categories=[category], language=language, urgent=urgent,
                                           facility_id=facility_id, recipient_choice="both"))
         by_kind[(facility_id, category, language, urgent)] = frozenset(u.id for u in decision.users)
-    stands_for = {k: v for k, v in stands_for.items() if not isinstance(k, tuple)}
     return Readers(by_kind, categories, languages, facilities, stands_for)
 
 

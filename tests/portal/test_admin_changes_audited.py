@@ -233,3 +233,17 @@ def test_an_account_opened_again_that_receives_new_cases_is_told(app, root, seco
     [mail] = _mails(app)
     assert "an account was opened again" in mail.body and "Anna (anna)" in mail.body
     assert "Anna (anna)" in _rows(root, "account_reactivated")
+
+
+def test_a_rule_moved_above_another_that_took_its_reports_is_told(app, root, second_admin, facility_ids):
+    binh, chandra = _id(app, User, username="binh"), _id(app, User, username="chandra")
+    assert _post(root, "/admin/routing", "/admin/routing/rules", name="Viet Nam", country="VN",
+                 recipients=[str(binh)]).status_code == 303
+    assert _new_rule(root, facility_ids[0], "Bac Ninh", chandra).status_code == 303
+    assert _mails(app) == [], "the Viet Nam rule comes first: Chandra receives nothing yet"
+    bac_ninh = _id(app, RoutingRule, name="Bac Ninh")
+    assert _post(root, "/admin/routing", f"/admin/routing/rules/{bac_ninh}/up").status_code == 303
+    [mail] = _mails(app)
+    assert "a routing rule was moved" in mail.body and "Chandra (chandra)" in mail.body
+    rows = _rows(root, "rule_moved")
+    assert 'new_readers: ["Chandra (chandra)"]' in rows and 'above: "Viet Nam"' in rows
