@@ -25,6 +25,7 @@ CHANGES = {
     "conflict_removed": _l("a conflict of interest was removed"),
     "settings_changed": _l("the settings were changed"),
     "account_changed": _l("an account's role or \"receives new cases\" was changed"),
+    "account_deactivated": _l("an account was closed"),
     "account_reactivated": _l("an account was opened again"),
 }
 

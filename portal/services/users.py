@@ -278,6 +278,7 @@ def deactivate(session, actor: User, user: User) -> list[int]:
         raise AccountError("inactive")
     if user.role == "administrator" and _other_active_administrators(session, user) == 0:
         raise AccountError("last_administrator")
+    readers_before = routing.readers(session)
     user.active = False
     user.session_epoch += 1
     orphaned = []
@@ -291,8 +292,11 @@ def deactivate(session, actor: User, user: User) -> list[int]:
             # The row stays: its stanza is the only staff key to the case until the ceremony.
             orphaned.append(holding.case_id)
             routing.raise_alert(session, holding.case_id, "no_active_holder", detail=str(user.id))
-    audit.record(session, "account_deactivated", actor, detail={"user": user.id, "left_to_recovery": orphaned},
-                 commit=False)
+    session.flush()
+    # Closing a rule's only recipient passes its reports to the next rule: that can add readers too.
+    admin_changes.record(session, actor, "account_deactivated",
+                         {"user": user.id, "name": admin_changes.person(user), "left_to_recovery": orphaned},
+                         routing.gained_readers(session, readers_before))
     session.commit()
     return orphaned
 

@@ -247,3 +247,13 @@ def test_a_rule_moved_above_another_that_took_its_reports_is_told(app, root, sec
     assert "a routing rule was moved" in mail.body and "Chandra (chandra)" in mail.body
     rows = _rows(root, "rule_moved")
     assert 'new_readers: ["Chandra (chandra)"]' in rows and 'above: "Viet Nam"' in rows
+
+
+def test_closing_a_rules_only_recipient_tells_who_receives_its_reports_now(app, root, second_admin, facility_ids):
+    chandra = _id(app, User, username="chandra")
+    assert _new_rule(root, facility_ids[0], "Bac Ninh", chandra).status_code == 303
+    assert _post(root, f"/admin/users/{chandra}", f"/admin/users/{chandra}/deactivate",
+                 confirm="y").status_code == 303
+    [_, mail] = _mails(app)
+    assert "an account was closed" in mail.body
+    assert mail.body.split("could not receive before: ")[1].split("\n")[0] == "Anna (anna), Binh (binh)."
