@@ -60,18 +60,20 @@ def record(session, actor, action: str, detail: dict, new_readers: list[User] = 
         detail["new_readers"] = [person(user) for user in new_readers]
         detail["told"] = [person(user) for user in told]
         actor_user = session.get(User, getattr(actor, "id", actor)) if actor is not None else None
+        name = detail.get("name")
         for administrator in told:
             with force_locale(administrator.language or "en"):
                 subject = gettext("Someone new can receive future cases")
+                change = f"{CHANGES[action]} ({name})" if name else str(CHANGES[action])
                 body = gettext(
-                    "%(actor)s made a change in the secure inbox: %(change)s (%(what)s).\n\n"
+                    "%(actor)s made a change in the secure inbox: %(change)s.\n\n"
                     "From now on these people can receive new cases they could not receive before: "
                     "%(readers)s.\n\n"
                     "The audit trail shows the change with what it was before. If you did not expect it, "
                     "look into it now.\n\n"
                     "This message says nothing about any case on purpose.",
-                    actor=person(actor_user) or gettext("Nobody known"), change=str(CHANGES[action]),
-                    what=detail.get("name") or "", readers=", ".join(detail["new_readers"]),
+                    actor=person(actor_user) or gettext("Nobody known"), change=change,
+                    readers=", ".join(detail["new_readers"]),
                 )
             notifications.queue_message(session, administrator, subject, body)
     audit.record(session, action, actor, detail=detail, commit=False)
