@@ -1,7 +1,8 @@
 """The audit trail: append-only, each entry chained to the one before.
 
-Only handlers' actions are recorded, with codes and ids: never content and
-nothing about a reporter. ``verify`` finds any edited, deleted or cut entry.
+Only handlers' actions are recorded, with codes and ids (and, for an
+administrator's change, the names of the people, facilities and rules it
+touched): never content and nothing about a reporter. ``verify`` finds any edited, deleted or cut entry.
 """
 
 import hashlib
@@ -22,6 +23,8 @@ ACTIONS = (
     "bundle_received", "retention", "account_deactivated", "account_reactivated", "account_changed",
     "escalation_step", "escalation_corrected", "escalation_due", "conflict_block", "conflict_unblock",
     "conflict_key_removed", "authority_notified",
+    "rule_created", "rule_changed", "rule_moved", "rule_deleted", "conflict_declared", "conflict_removed",
+    "settings_changed",
 )
 
 

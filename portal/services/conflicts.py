@@ -110,12 +110,8 @@ def declare(session, actor: User | None, user_id: int, facility_id: int | None =
     Each case newly barred is in the audit trail; one that nobody else can open
     raises an alert, for the recovery key ceremony."""
     before = {case.id for case in _barred_held_cases(session, user_id)}
-    routing.add_exclusion(session, user_id, facility_id=facility_id, supplier=supplier)
-    exclusion = session.scalar(select(Exclusion).where(
-        Exclusion.user_id == user_id,
-        Exclusion.facility_id.is_(None) if facility_id is None else Exclusion.facility_id == facility_id,
-        Exclusion.supplier.is_(None) if supplier is None else Exclusion.supplier == supplier,
-    ).order_by(Exclusion.id.desc()).limit(1))
+    exclusion = routing.add_exclusion(session, user_id, facility_id=facility_id, supplier=supplier, actor=actor,
+                                      commit=False)
     for case in _barred_held_cases(session, user_id):
         if case.id in before:
             continue
@@ -131,8 +127,7 @@ def withdraw(session, actor: User | None, exclusion: Exclusion) -> None:
     (with the key they still hold: a stanza removed meanwhile stays removed)."""
     user_id = exclusion.user_id
     before = {case.id for case in _barred_held_cases(session, user_id)}
-    session.delete(exclusion)
-    session.flush()
+    routing.remove_exclusion(session, exclusion.id, actor=actor, commit=False)
     after = {case.id for case in _barred_held_cases(session, user_id)}
     for case_id in sorted(before - after):
         audit.record(session, "conflict_unblock", actor, case_id, {"user": user_id}, commit=False)

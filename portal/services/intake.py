@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 import crypto
 
 from ..models import CATEGORIES, Case, CaseCategory, CaseItem, Facility, Keyholder, User
-from . import attachments, clock, deadlines, keyring, notifications, outbound, receipts, routing
+from . import admin_changes, attachments, clock, deadlines, keyring, notifications, outbound, receipts, routing
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -127,6 +127,35 @@ def offered_choices(session) -> list[str]:
 def handlers_shown_to_reporters(session) -> list[User]:
     return list(session.scalars(select(User).where(User.shown_to_reporters.is_(True), User.active.is_(True))
                                 .order_by(User.display_name)))
+
+
+def offerable_handlers(session) -> list[User]:
+    """The handlers an administrator may show to reporters by name."""
+    return list(session.scalars(select(User).where(User.role.in_(routing.CONTRACTOR_ROLES))
+                                .order_by(User.display_name)))
+
+
+def save_offer(session, actor, recipient_choices: list[str], shown_user_ids) -> None:
+    """The settings of what reporters are offered: the recipient choices and the
+    handlers named on the form. Audited with each changed setting's old and new value."""
+    instance = instance_service.load(session)
+    handlers = offerable_handlers(session)
+    readers_before = routing.readers(session)
+    before = {"recipient_choices": instance.recipient_choices.split(","),
+              "shown_to_reporters": [admin_changes.person(u) for u in handlers if u.shown_to_reporters]}
+    instance.recipient_choices = ",".join(c for c in routing.CHOICES if c in recipient_choices)
+    chosen = set(shown_user_ids)
+    for user in handlers:
+        user.shown_to_reporters = user.id in chosen
+    after = {"recipient_choices": instance.recipient_choices.split(","),
+             "shown_to_reporters": [admin_changes.person(u) for u in handlers if u.shown_to_reporters]}
+    changed = [key for key in before if before[key] != after[key]]
+    if changed:
+        session.flush()
+        admin_changes.record(session, actor, "settings_changed", {
+            "before": {key: before[key] for key in changed}, "after": {key: after[key] for key in changed}},
+            routing.gained_readers(session, readers_before))
+    session.commit()
 
 
 def submit(session, config, report: Report, files: list[bytes | attachments.CleanFile], submission_token: str) -> Submitted:

@@ -76,6 +76,11 @@ def queue_activation(session, user: User, link: str) -> None:
             "If you did not expect this message, tell your administrator and do not open the link.",
             link=link,
         )
+    queue_message(session, user, subject, body)
+
+
+def queue_message(session, user: User, subject: str, body: str) -> None:
+    """A notice already in ``user``'s language, to their own address (the caller checked they have one)."""
     session.add(OutboxEmail(to_address=user.email, subject=subject, body=body, attempts=0,
                             next_attempt_at=clock.start_of_today()))
 

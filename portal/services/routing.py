@@ -13,11 +13,12 @@ no case is ever stored for the recovery key alone.
 """
 
 from dataclasses import dataclass, field
+from itertools import product
 
 from sqlalchemy import or_, select
 
 from ..models import CATEGORIES, Exclusion, Facility, Partner, RoutingAlert, RoutingRule, User
-from . import clock, partners
+from . import admin_changes, clock, partners
 from .refusal import Refusal
 
 CHOICES = ("contractor", "monitor", "both")
@@ -97,20 +98,10 @@ def decide(session, sample: Sample) -> Decision:
     if sample.recipient_choice not in CHOICES:
         raise RoutingError("choice")
     facility = session.get(Facility, sample.facility_id) if sample.facility_id else None
-    conflicted = conflicted_user_ids(session, facility)
-    left_out, passed_over = [], set()
+    left_out = []
 
     def receivers(candidates: list[User]) -> list[User]:
-        chosen = []
-        for user in candidates:
-            reason = ("conflict" if user.id in conflicted else "reporter" if user.id in sample.excluded_user_ids
-                      else None if usable(user) else "inactive")
-            if reason is None:
-                chosen.append(user)
-            elif user.id not in passed_over:
-                passed_over.add(user.id)
-                left_out.append((user, reason))
-        return chosen
+        return admissible(session, sample, candidates, left_out)
 
     rule, users, alert, partner = None, [], None, None
     if sample.recipient_choice in ("contractor", "both"):
@@ -151,13 +142,16 @@ def receivable_choices(session) -> list[str]:
     return [choice for choice in CHOICES if can[choice]]
 
 
-def admissible(session, sample: Sample, users) -> list[User]:
+def admissible(session, sample: Sample, users, left_out: list | None = None) -> list[User]:
     """Those of ``users`` that ``sample``'s routing allows to read it, in order, once each.
 
     The same limits as a new case's: the reporter's choice (contractor users,
     the monitor, or both), conflicts of interest as they stand today, the
     handlers the reporter left out, and only users who can receive keys. Used
-    for what follows a report (a retaliation claim) rather than the report itself.
+    for a new case (``decide``) and for what follows a report (a retaliation
+    claim). With ``left_out``, each user refused for a conflict ("conflict"), the
+    reporter's wish ("reporter") or no usable key ("inactive") is added to it
+    once, with the reason.
     """
     roles = set()
     if sample.recipient_choice in ("contractor", "both"):
@@ -165,12 +159,18 @@ def admissible(session, sample: Sample, users) -> list[User]:
     if sample.recipient_choice in ("monitor", "both"):
         roles.add(MONITOR_ROLE)
     facility = session.get(Facility, sample.facility_id) if sample.facility_id else None
-    refused = conflicted_user_ids(session, facility) | set(sample.excluded_user_ids)
+    conflicted = conflicted_user_ids(session, facility)
     allowed, seen = [], set()
     for user in users:
-        if user.id not in seen and user.role in roles and user.id not in refused and usable(user):
-            seen.add(user.id)
+        if user.id in seen or user.role not in roles:
+            continue
+        seen.add(user.id)
+        reason = ("conflict" if user.id in conflicted else "reporter" if user.id in sample.excluded_user_ids
+                  else None if usable(user) else "inactive")
+        if reason is None:
             allowed.append(user)
+        elif left_out is not None and all(other.id != user.id for other, _ in left_out):
+            left_out.append((user, reason))
     return allowed
 
 
@@ -226,10 +226,25 @@ def check_rule(session, *, facility_id=None, supplier=None, country=None, catego
     return recipients
 
 
+def _rule_view(session, rule: RoutingRule) -> dict:
+    """A rule as the audit trail tells it: its name, position, the fields set and who receives."""
+    view = {"name": rule.name, "position": rule.position}
+    if rule.facility_id is not None:
+        view["facility"] = admin_changes.facility_name(session, rule.facility_id)
+    for key in ("supplier", "country", "category", "language", "urgent"):
+        if getattr(rule, key) is not None:
+            view[key] = getattr(rule, key)
+    view["recipients"] = sorted(admin_changes.person(u) for u in rule.recipients)
+    return view
+
+
 def save_rule(session, actor, *, name: str, recipient_ids, languages=(), rule_id: int | None = None,
               **fields) -> RoutingRule:
+    """Create or change a rule, audited with its before and after."""
     recipients = check_rule(session, recipient_ids=recipient_ids, languages=languages, **fields)
+    readers_before = readers(session)
     rule = session.get(RoutingRule, rule_id) if rule_id else None
+    before = None if rule is None else _rule_view(session, rule)
     if rule is None:
         last = session.scalar(select(RoutingRule.position).order_by(RoutingRule.position.desc()).limit(1))
         rule = RoutingRule(position=(last or 0) + 1)
@@ -238,37 +253,158 @@ def save_rule(session, actor, *, name: str, recipient_ids, languages=(), rule_id
     for key in ("facility_id", "supplier", "country", "category", "language", "urgent"):
         setattr(rule, key, fields.get(key))
     rule.recipients = recipients
+    session.flush()
+    after = _rule_view(session, rule)
+    if before != after:
+        detail = {"rule": rule.id, "name": rule.name, "after": after}
+        if before is not None:
+            detail["before"] = before
+        admin_changes.record(session, actor, "rule_created" if before is None else "rule_changed", detail,
+                             gained_readers(session, readers_before))
     session.commit()
     return rule
 
 
-def move_rule(session, rule_id: int, step: int) -> None:
+def move_rule(session, actor, rule_id: int, step: int) -> None:
+    """One place up (``step`` -1) or down (1), audited with the order before and after."""
     rules = ordered_rules(session)
     index = next((i for i, r in enumerate(rules) if r.id == rule_id), None)
     if index is None:
         raise RoutingError("rule")
     target = index + step
-    if 0 <= target < len(rules):
-        rules[index], rules[target] = rules[target], rules[index]
+    if not 0 <= target < len(rules):
+        return  # the first rule up, or the last down: nothing changes
+    readers_before = readers(session)
+    order_before = [r.name for r in rules]
+    rules[index], rules[target] = rules[target], rules[index]
     for position, rule in enumerate(rules, 1):
         rule.position = position
+    session.flush()
+    moved, passed = rules[target], rules[index]
+    admin_changes.record(session, actor, "rule_moved", {
+        "rule": moved.id, "name": moved.name,
+        "before": {"position": index + 1, "order": order_before},
+        "after": {"position": target + 1, "order": [r.name for r in rules]},
+        "above" if step < 0 else "below": passed.name,
+    }, gained_readers(session, readers_before))
     session.commit()
 
 
-def delete_rule(session, rule_id: int) -> None:
+def delete_rule(session, actor, rule_id: int) -> None:
+    """Delete a rule, audited with what it was."""
     rule = session.get(RoutingRule, rule_id)
     if rule is None:
         raise RoutingError("rule")
+    readers_before = readers(session)
+    detail = {"rule": rule.id, "name": rule.name, "before": _rule_view(session, rule)}
     session.delete(rule)
+    session.flush()
+    admin_changes.record(session, actor, "rule_deleted", detail, gained_readers(session, readers_before))
     session.commit()
 
 
-def add_exclusion(session, user_id: int, facility_id: int | None = None, supplier: str | None = None) -> None:
+def _conflict_view(session, exclusion: Exclusion) -> dict:
+    view = {"user": admin_changes.person(session.get(User, exclusion.user_id))}
+    if exclusion.facility_id is not None:
+        view["facility"] = admin_changes.facility_name(session, exclusion.facility_id)
+    if exclusion.supplier is not None:
+        view["supplier"] = exclusion.supplier
+    return view
+
+
+def add_exclusion(session, user_id: int, facility_id: int | None = None, supplier: str | None = None,
+                  *, actor=None, commit: bool = True) -> Exclusion:
+    """Declare a conflict of interest, audited (``conflicts.declare`` also bars the cases held)."""
     if (facility_id is None) == (supplier is None):
         raise RoutingError("exclusion")
     if session.get(User, user_id) is None:
         raise RoutingError("recipient")
     if facility_id is not None and session.get(Facility, facility_id) is None:
         raise RoutingError("facility")
-    session.add(Exclusion(user_id=user_id, facility_id=facility_id, supplier=supplier))
-    session.commit()
+    readers_before = readers(session)
+    exclusion = Exclusion(user_id=user_id, facility_id=facility_id, supplier=supplier)
+    session.add(exclusion)
+    session.flush()
+    view = _conflict_view(session, exclusion)
+    admin_changes.record(session, actor, "conflict_declared", {
+        "conflict": exclusion.id, "user_id": user_id, "name": view["user"], "after": view},
+        gained_readers(session, readers_before))
+    if commit:
+        session.commit()
+    return exclusion
+
+
+def remove_exclusion(session, exclusion_id: int, *, actor=None, commit: bool = True) -> None:
+    """Take back a conflict of interest, audited; its user may receive those cases again."""
+    exclusion = session.get(Exclusion, exclusion_id)
+    if exclusion is None:
+        raise RoutingError("exclusion")
+    readers_before = readers(session)
+    detail = {"conflict": exclusion.id, "user_id": exclusion.user_id, "before": _conflict_view(session, exclusion)}
+    detail["name"] = detail["before"]["user"]
+    session.delete(exclusion)
+    session.flush()
+    admin_changes.record(session, actor, "conflict_removed", detail, gained_readers(session, readers_before))
+    if commit:
+        session.commit()
+
+
+# A category or language no rule names: it stands for all of them.
+_UNNAMED = ""
+
+
+@dataclass(frozen=True)
+class Readers:
+    """Who would receive a new report that leaves nobody out, for each kind of report
+    the rules and conflicts tell apart (facility, category, language, urgency)."""
+
+    by_kind: dict
+    categories: frozenset
+    languages: frozenset
+    facilities: frozenset
+    # Facilities no rule or conflict names behave as the first of their country and supplier.
+    stands_for: dict
+
+    def of(self, kind) -> frozenset:
+        facility_id, category, language, urgent = kind
+        if facility_id not in self.facilities:
+            facility_id = self.stands_for.get(facility_id)
+        return self.by_kind.get((facility_id, category if category in self.categories else _UNNAMED,
+                                 language if language in self.languages else _UNNAMED, urgent), frozenset())
+
+
+def readers(session) -> Readers:
+    """Every user who could receive a new report now, by kind of report (``decide`` says who)."""
+    rules = ordered_rules(session)
+    conflicts = session.scalars(select(Exclusion)).all()
+    countries = {r.country for r in rules if r.country}
+    suppliers = {s.casefold() for s in [r.supplier for r in rules] + [e.supplier for e in conflicts] if s}
+    named = {r.facility_id for r in rules if r.facility_id} | {e.facility_id for e in conflicts if e.facility_id}
+    # A facility no rule or conflict names stands for all of its kind: the same country and
+    # supplier as far as rules and conflicts name them.
+    stands_for, first_of_kind = {}, {}
+    for facility in session.scalars(select(Facility).order_by(Facility.id)):
+        kind = (facility.country if facility.country in countries else None,
+                facility.supplier if facility.supplier.casefold() in suppliers else None)
+        stands_for[facility.id] = facility.id if facility.id in named else first_of_kind.setdefault(kind, facility.id)
+    facilities = frozenset({None} | set(stands_for.values()))
+    categories = frozenset({r.category for r in rules if r.category} | {_UNNAMED})
+    languages = frozenset({r.language for r in rules if r.language} | {_UNNAMED})
+    by_kind = {}
+    for facility_id, category, language, urgent in product(facilities, categories, languages, (False, True)):
+        decision = decide(session, Sample(categories=[category], language=language, urgent=urgent,
+                                          facility_id=facility_id, recipient_choice="both"))
+        by_kind[(facility_id, category, language, urgent)] = frozenset(u.id for u in decision.users)
+    return Readers(by_kind, categories, languages, facilities, stands_for)
+
+
+def gained_readers(session, before: Readers) -> list[User]:
+    """The users who can now receive some kind of new report they could not receive at ``before``."""
+    after = readers(session)
+    kinds = set(after.by_kind) | set(before.by_kind)
+    gained = set()
+    for kind in kinds:
+        gained |= after.of(kind) - before.of(kind)
+    if not gained:
+        return []
+    return list(session.scalars(select(User).where(User.id.in_(gained)).order_by(User.display_name)))

@@ -22,7 +22,7 @@ from zxcvbn import zxcvbn
 import crypto
 
 from ..models import ROLES, Case, Keyholder, RecoveryCode, User
-from . import audit, clock, conflicts, notifications, routing, throttle, typed_text
+from . import admin_changes, audit, clock, conflicts, notifications, routing, throttle, typed_text
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -278,6 +278,7 @@ def deactivate(session, actor: User, user: User) -> list[int]:
         raise AccountError("inactive")
     if user.role == "administrator" and _other_active_administrators(session, user) == 0:
         raise AccountError("last_administrator")
+    readers_before = routing.readers(session)
     user.active = False
     user.session_epoch += 1
     orphaned = []
@@ -293,8 +294,11 @@ def deactivate(session, actor: User, user: User) -> list[int]:
             # The row stays: its stanza is the only staff key to the case until the ceremony.
             orphaned.append(holding.case_id)
             routing.raise_alert(session, holding.case_id, "no_active_holder", detail=str(user.id))
-    audit.record(session, "account_deactivated", actor, detail={"user": user.id, "left_to_recovery": orphaned},
-                 commit=False)
+    session.flush()
+    # Closing a rule's only recipient passes its reports to the next rule: that can add readers too.
+    admin_changes.record(session, actor, "account_deactivated",
+                         {"user": user.id, "name": admin_changes.person(user), "left_to_recovery": orphaned},
+                         routing.gained_readers(session, readers_before))
     session.commit()
     return orphaned
 
@@ -303,9 +307,13 @@ def reactivate(session, actor: User, user: User) -> None:
     """Open a closed account again. It gets back no case: cases are handed to it anew."""
     if user.active:
         raise AccountError("active")
+    readers_before = routing.readers(session)
     user.active = True
     user.session_epoch += 1
-    audit.record(session, "account_reactivated", actor, detail={"user": user.id}, commit=False)
+    session.flush()
+    admin_changes.record(session, actor, "account_reactivated",
+                         {"user": user.id, "name": admin_changes.person(user)},
+                         routing.gained_readers(session, readers_before))
     session.commit()
 
 
@@ -319,16 +327,27 @@ def change(session, actor: User, user: User, *, role: str, email: str | None, de
         raise AccountError("last_administrator")
     before = {"role": user.role, "default_recipient": user.default_recipient}
     email_changed = (email or None) != user.email
+    if before == {"role": role, "default_recipient": default_recipient} and not email_changed:
+        session.commit()  # ends the transaction that locked the administrators' rows
+        return
+    readers_before = routing.readers(session)
     user.role, user.email, user.default_recipient = role, (email or None), default_recipient
     after = {"role": user.role, "default_recipient": user.default_recipient}
-    if before == after and not email_changed:
-        return
+    session.flush()
     # The address itself stays out of the trail: the account shows it.
-    audit.record(session, "account_changed", actor, commit=False, detail={
-        "user": user.id, "before": before, "after": after, "email_changed": email_changed})
+    admin_changes.record(session, actor, "account_changed", {
+        "user": user.id, "name": admin_changes.person(user), "before": before, "after": after,
+        "email_changed": email_changed}, routing.gained_readers(session, readers_before))
     session.commit()
 
 
 def _other_active_administrators(session, user: User) -> int:
-    return session.scalar(select(func.count()).select_from(User).where(
-        User.role == "administrator", User.active.is_(True), User.id != user.id))
+    """How many active administrators there are besides ``user``.
+
+    Every active administrator's row is locked (in id order) until the transaction
+    ends, the account's own included, so two administrators who close or demote each
+    other at once take turns: the second sees the first's change and is refused.
+    """
+    locked = session.scalars(select(User.id).where(User.role == "administrator", User.active.is_(True))
+                             .order_by(User.id).with_for_update()).all()
+    return len([user_id for user_id in locked if user_id != user.id])

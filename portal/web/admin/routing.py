@@ -123,9 +123,9 @@ def add_routes(bp, config):
             return _routing_page(error=_("This form expired. Please try again."), status=400)
         try:
             if action == "delete":
-                routing.delete_rule(db(), rule_id)
+                routing.delete_rule(db(), g.user, rule_id)
             else:
-                routing.move_rule(db(), rule_id, -1 if action == "up" else 1)
+                routing.move_rule(db(), g.user, rule_id, -1 if action == "up" else 1)
         except routing.RoutingError:
             abort(404)
         return redirect(url_for("admin.routing_page"), 303)

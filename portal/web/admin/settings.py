@@ -1,13 +1,11 @@
 """Administrators: what reporters are offered (recipient choices, handlers they may leave out)."""
 
-from flask import render_template, request
+from flask import g, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from ...models import User
 from ...services import instance as instance_service
-from ...services import routing
+from ...services import intake, routing
 from ..common.access import administrator_only
 from ..common.database import db
 from ..common.labels import RECIPIENT_CHOICES
@@ -20,18 +18,13 @@ def add_routes(bp, config):
     def settings():
         form = SettingsForm()
         form.recipient_choices.choices = list(RECIPIENT_CHOICES)
-        handlers = db().scalars(select(User).where(User.role.in_(routing.CONTRACTOR_ROLES))
-                                .order_by(User.display_name)).all()
+        handlers = intake.offerable_handlers(db())
         form.shown_handlers.choices = [SelectChoice(u.id, u.display_name) for u in handlers]
         instance = instance_service.load(db())
         error, status, saved = None, 200, False
         if request.method == "POST":
             if form.validate_on_submit():
-                instance.recipient_choices = ",".join(form.recipient_choices.data)
-                chosen = set(form.shown_handlers.data or [])
-                for user in handlers:
-                    user.shown_to_reporters = user.id in chosen
-                db().commit()
+                intake.save_offer(db(), g.user, form.recipient_choices.data, form.shown_handlers.data or [])
                 saved = True
             else:
                 error, status = _("Offer reporters at least one choice of recipients."), 400

@@ -72,9 +72,14 @@ def audit_page(template: str, endpoint: str, case_ids: set[int] | None = None, *
 
 
 def _readable(detail: str) -> str:
-    """The entry's codes and ids as ``key: value`` pairs."""
+    """The entry's codes, ids and names as ``key: value`` pairs, what was before ahead of what is after."""
     try:
         values = json.loads(detail or "{}")
     except ValueError:
         return detail
-    return ", ".join(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in sorted(values.items()))
+    first = [key for key in ("name", "before", "after") if key in values]
+    keys = first + sorted(key for key in values if key not in first)
+    text = ", ".join(f"{key}: {json.dumps(values[key], ensure_ascii=False)}" for key in keys)
+    if values.get("new_readers") and not values.get("told"):
+        text += " — " + _("Nobody else could be told: no other active administrator has an e-mail address.")
+    return text

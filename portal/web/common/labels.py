@@ -116,4 +116,11 @@ AUDIT_ACTION_LABELS = {
     "conflict_block": _l("Conflict of interest: a holder barred from the case"),
     "conflict_unblock": _l("Conflict of interest removed: the holder may open the case again"),
     "conflict_key_removed": _l("Conflicted holder's key removed from the case"),
+    "rule_created": _l("Routing rule created"),
+    "rule_changed": _l("Routing rule changed"),
+    "rule_moved": _l("Routing rule moved"),
+    "rule_deleted": _l("Routing rule deleted"),
+    "conflict_declared": _l("Conflict of interest declared"),
+    "conflict_removed": _l("Conflict of interest removed"),
+    "settings_changed": _l("Settings changed"),
 }
