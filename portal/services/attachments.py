@@ -3,7 +3,7 @@
 Photos are rebuilt from their pixels (orientation applied first), which drops
 EXIF, GPS, XMP, comments, maker notes, thumbnails and ICC profiles at once.
 PDFs lose their document information and XMP. Sound files cannot be cleaned
-here; they are kept with a visible "metadata not removed" flag.
+here yet; they are kept as sent, and their evidence record lists no step.
 """
 
 import io
@@ -47,10 +47,6 @@ class CleanFile:
     steps: tuple[str, ...] = ()
     pages: int | None = None
     duration: float | None = None  # seconds, for sound and video
-
-    @property
-    def metadata_removed(self) -> bool:
-        return bool(self.steps)
 
 
 _FTYP_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}

@@ -1,10 +1,11 @@
 """Forwarding a case to a partner instance (Electronics Watch), and filing the
 bundles a partner forwards to us.
 
-The sender's keyholder chooses what goes: the report, messages, files, the
-retaliation record, a cover note. The reporter's consent decides the scope:
-without consent to share their identity, the contact details and the files
-whose metadata could not be removed stay out, and the sender is shown so.
+The sender's keyholder chooses what goes: the report, messages, files (each
+with its evidence record), the retaliation record, a cover note. The
+reporter's consent decides the scope: without consent to share their identity,
+the contact details stay out, and the sender is shown so. Every stored file was
+cleaned as it arrived, so every file may go.
 The bundle is built in the keyholder's request, with their unlocked identity,
 and encrypted to the partner's monitor users: once built, this server cannot
 read it. Delivery retries with backoff until the partner has it; the partner
@@ -34,7 +35,19 @@ from ..models import (
     ReceivedBundle,
     User,
 )
-from . import audit, bundles, clock, deadlines, notifications, outbound, partner_http, partners, retaliation, signing
+from . import (
+    audit,
+    bundles,
+    clock,
+    deadlines,
+    evidence,
+    notifications,
+    outbound,
+    partner_http,
+    partners,
+    retaliation,
+    signing,
+)
 from .refusal import Refusal
 
 MONITOR_ROLE = "monitor"
@@ -65,7 +78,6 @@ class Plan:
     scope: str | None  # None: the reporter did not agree to sharing, and nothing obliges it
     messages: list[tuple[CaseItem, str]]
     attachments: list[CaseItem]
-    left_out_attachments: list[CaseItem]
     left_out_fields: list[str]
     has_retaliation_record: bool
 
@@ -89,13 +101,10 @@ def plan(session, case: Case, identity) -> Plan:
         scope = "without_identity"
     else:
         scope = None
-    files = [i for i in case.items if i.kind == "attachment"]
-    keep_files = scope == "with_identity"
     return Plan(
         consent=consent, scope=scope,
         messages=[(i, _decrypt(i, identity).decode("utf-8")) for i in case.items if i.kind == "message"],
-        attachments=[i for i in files if keep_files or i.metadata_removed],
-        left_out_attachments=[] if keep_files else [i for i in files if not i.metadata_removed],
+        attachments=[i for i in case.items if i.kind == "attachment"],
         left_out_fields=[] if scope == "with_identity" else
         [name for name in IDENTIFYING_REPORT_FIELDS if written.get(name)],
         has_retaliation_record=case.kind == "retaliation",
@@ -136,8 +145,11 @@ def create(session, actor: User, identity, case: Case, partner: Partner, choice:
             author=item.author, day=item.created_on.isoformat())
     for item_id in sorted(choice.attachment_ids):
         item = allowed_files[item_id]
-        add("attachment", _decrypt(item, identity), content_type=item.content_type,
-            metadata_removed=bool(item.metadata_removed), day=item.created_on.isoformat())
+        add("attachment", _decrypt(item, identity), content_type=item.content_type, day=item.created_on.isoformat())
+        record = evidence.record_of(item, identity)
+        if record is not None:
+            number += 1
+            items.append(outbound.record_item(number, items[-1].name, record, recipients))
     if choice.retaliation_record and found.has_retaliation_record:
         add("retaliation_record", _json(_retaliation_record(session, case, identity)),
             content_type="application/json")
@@ -147,7 +159,7 @@ def create(session, actor: User, identity, case: Case, partner: Partner, choice:
         raise ForwardError("nothing")
 
     forward = outbound.store(session, actor, case, partner, found.scope, recipients, items,
-                     {"fields": found.left_out_fields, "files": len(found.left_out_attachments)})
+                             {"fields": found.left_out_fields})
     session.commit()
     return forward
 
@@ -243,13 +255,18 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     valid_codes = set(CATEGORIES) | set(RETALIATION_TYPES)
     case.categories = [CaseCategory(code=c) for c in sorted(set(described.get("categories", []))) if c in valid_codes]
     case.keyholders = [Keyholder(user_id=u.id) for u in monitors]
+    # An attachment's evidence record travels as an item of its own, encrypted to the same monitors.
+    records = {item.meta.get("describes"): item.data for item in items if item.kind == outbound.RECORD_KIND}
     for item in items:
+        if item.kind == outbound.RECORD_KIND:
+            continue
         kind = item.kind if item.kind in ("report", "message", "attachment") else item.kind[:20]
+        # A bundle from an older instance carries no record: the file shows as received, and downloads.
         case.items.append(CaseItem(
             kind=kind, author=item.meta.get("author", "system") if kind == "message" else "system",
             created_on=today, blob=item.data, size=item.meta.get("size", len(item.data)),
             content_type=item.meta.get("content_type") if kind == "attachment" else None,
-            metadata_removed=bool(item.meta.get("metadata_removed", True))))
+            evidence_record=records.get(item.name) if kind == "attachment" else None))
     # The day only: a bundle forwarded as the worker's report arrived comes in the same minute.
     received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, received_at=clock.start_of_today(),
                               manifest=json.dumps(manifest, ensure_ascii=False), status="received")

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import crypto
 
 from ..models import Case, Facility, Forward, Partner, User
-from . import audit, bundles, clock, partner_http, partners
+from . import audit, bundles, clock, evidence, partner_http, partners
 from . import instance as instance_service
 
 BUNDLES_PATH = "/api/v1/bundles"
@@ -21,6 +21,8 @@ FIRST_RETRY_SECONDS = 30
 LAST_RETRY_SECONDS = 6 * 3600
 # What the reporter wrote that names or reaches them: left out without consent to share identity.
 IDENTIFYING_REPORT_FIELDS = ("contact", "excluded_handlers")
+# A bundle item holding an attachment's evidence record (services/evidence.py).
+RECORD_KIND = "evidence_record"
 
 
 def forward_new_report(session, case: Case, partner: Partner, written: dict, files: list) -> Forward:
@@ -28,22 +30,26 @@ def forward_new_report(session, case: Case, partner: Partner, written: dict, fil
 
     Built from what the worker just wrote, in the same transaction (not committed
     here), within the consent they gave: without consent to share their identity,
-    the contact details and the files whose metadata could not be removed stay out.
+    the contact details stay out. Every file goes, cleaned, with its evidence record.
     """
     scope = "with_identity" if written.get("consent") == "with_identity" else "without_identity"
     recipients = partners.monitor_recipients(partner)
     shared = {k: v for k, v in written.items() if scope == "with_identity" or k not in IDENTIFYING_REPORT_FIELDS}
-    sent_files = [f for f in files if scope == "with_identity" or f.metadata_removed]
     items = [bundles.Item("items/01-report.age", "report", crypto.encrypt(json.dumps(shared, ensure_ascii=False, indent=1).encode("utf-8"), recipients),
                           {"content_type": "application/json"})]
-    for number, clean in enumerate(sent_files, 2):
-        items.append(bundles.Item(f"items/{number:02d}-attachment.age", "attachment",
+    for clean in files:
+        items.append(bundles.Item(f"items/{len(items) + 1:02d}-attachment.age", "attachment",
                                   crypto.encrypt(clean.data, recipients),
-                                  {"content_type": clean.content_type, "metadata_removed": bool(clean.metadata_removed),
-                                   "day": case.received_on.isoformat()}))
-    left_out = {"fields": [name for name in IDENTIFYING_REPORT_FIELDS if written.get(name) and name not in shared],
-                "files": len(files) - len(sent_files)}
+                                  {"content_type": clean.content_type, "day": case.received_on.isoformat()}))
+        items.append(record_item(len(items) + 1, items[-1].name, evidence.of(clean), recipients))
+    left_out = {"fields": [name for name in IDENTIFYING_REPORT_FIELDS if written.get(name) and name not in shared]}
     return store(session, None, case, partner, scope, recipients, items, left_out)
+
+
+def record_item(number: int, describes: str, record: evidence.Record, recipients: list) -> bundles.Item:
+    """The bundle item carrying the evidence record of the attachment named ``describes``."""
+    return bundles.Item(f"items/{number:02d}-{RECORD_KIND}.age", RECORD_KIND, evidence.seal(record, recipients),
+                        {"content_type": "application/json", "describes": describes})
 
 
 def store(session, actor: User | None, case: Case, partner: Partner, scope: str, recipients: list,

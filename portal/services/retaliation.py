@@ -41,7 +41,19 @@ from ..models import (
     Remedy,
     User,
 )
-from . import attachments, audit, clock, deadlines, handover, intake, keyring, notifications, receipts, routing
+from . import (
+    attachments,
+    audit,
+    clock,
+    deadlines,
+    evidence,
+    handover,
+    intake,
+    keyring,
+    notifications,
+    receipts,
+    routing,
+)
 from .refusal import Refusal
 
 OFFICER_ROLE = "retaliation_officer"
@@ -99,7 +111,7 @@ def _stored(session, case: Case, kind: str, body: bytes, recipients, author: Use
                     author_user_id=author.id if author else None, created_on=moment.date(),
                     created_at=moment if author else None, blob=crypto.encrypt(body, recipients), size=len(body))
     if clean is not None:
-        item.content_type, item.metadata_removed = clean.content_type, clean.metadata_removed
+        evidence.store(item, clean, recipients)
     session.add(item)
     session.flush()
     return item

@@ -43,6 +43,7 @@ AUDIT_ACTION_LABELS = {
     "logout": _l("Logged out"),
     "view": _l("Opened the case"),
     "download": _l("Downloaded a file"),
+    "preview": _l("Previewed a file"),
     "message": _l("Message sent to the reporter"),
     "note": _l("Internal note or record"),
     "status": _l("Status changed"),
