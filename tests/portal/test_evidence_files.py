@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 import crypto
 from portal.models import AuditEntry, Case, CaseItem, User
-from portal.services import attachments, evidence
+from portal.services import attachments, evidence, keyring
 
 register_heif_opener()
 
@@ -206,6 +206,40 @@ def test_a_sound_file_is_not_previewed_and_downloads_as_before(app, client, faci
     download = anna.get(shown["url"])
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert hashlib.sha256(download.data).hexdigest() == shown["sha256"]
+    with app.test_request_context():
+        words = step_words(voice)
+    assert ("What cleaning did: " + ", ".join(words) + "." if words
+            else "Cleaning changed nothing in this file.") in shown["text"]
+
+
+def test_a_record_tells_a_sound_files_length_and_a_file_stored_before_records_says_so(
+        app, client, facility_ids):
+    voice = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 200
+    photo = image_with_metadata("PNG")
+    assert send_report(client, facility_ids[0], files={"voice": [(io.BytesIO(voice), "rec.m4a")],
+                                                       "photo": [(io.BytesIO(photo), "a.png")]}).status_code == 200
+    with app.extensions["portal.sessions"]() as session:
+        case = session.scalars(select(Case)).one()
+        case_id = case.id
+        files = {item.content_type: item for item in case.items if item.kind == "attachment"}
+        sound, picture = files["audio/mp4"], files["image/png"]
+        # A cleaner that measures a recording; and a row from before this portal kept records.
+        sound.evidence_record = evidence.seal(evidence.Record("audio/mp4", sound.size, "0" * 64,
+                                                              ("voice_disguised",), duration=65.4),
+                                              keyring.case_recipients(session, case))
+        picture.evidence_record = None
+        session.commit()
+    anna = app.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    page = anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    sections = page.split('<section class="evidence">')[1:]
+    [sound_text] = [s for s in sections if "audio/mp4" in s]
+    [picture_text] = [s for s in sections if "image/png" in s]
+    assert "length 1:05" in sound_text and "What cleaning did: voice disguised." in sound_text
+    assert "Stored before this portal kept cleaning records." in picture_text
+    assert "<img" not in picture_text
+    link = re.search(r'href="(/inbox/cases/\d+/files/\d+)"', picture_text).group(1)
+    assert anna.get(link).status_code == 200 and anna.get(link + "/preview").status_code == 404
 
 
 def test_no_page_of_the_inbox_tells_of_a_file_left_uncleaned():
