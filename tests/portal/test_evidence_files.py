@@ -241,12 +241,3 @@ def test_a_record_tells_a_sound_files_length_and_a_file_stored_before_records_sa
     link = re.search(r'href="(/inbox/cases/\d+/files/\d+)"', picture_text).group(1)
     assert anna.get(link).status_code == 200 and anna.get(link + "/preview").status_code == 404
 
-
-def test_no_page_of_the_inbox_tells_of_a_file_left_uncleaned():
-    """Every stored file is cleaned: the inbox's templates have no words for one that is not."""
-    from pathlib import Path
-
-    templates = Path(__file__).resolve().parents[2] / "portal" / "templates" / "inbox"
-    for template in templates.glob("*.html"):
-        text = template.read_text(encoding="utf-8")
-        assert "metadata_removed" not in text and "NOT removed" not in text, template.name
