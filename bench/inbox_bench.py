@@ -532,7 +532,7 @@ def seed(db: Database, engine, factory, args, templates: Templates, pool) -> See
                     item_rows.append(dict(
                         id=item.id, case_id=case.id, kind=item.kind, author=item.author,
                         author_user_id=item.author_user_id, created_on=item.created_on, created_at=item.created_at,
-                        content_type=content_type, metadata_removed=True if item.kind == "attachment" else None,
+                        content_type=content_type,
                         size=len(plain), read_by_reporter=item.author == "handler" and item.created_on < today,
                         blob=blob))
             with engine.begin() as connection:

@@ -159,7 +159,8 @@ class CaseItem(Base):
     # Handlers' items keep a precise time; a reporter's never do.
     created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    metadata_removed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # A stored file's evidence record (services/evidence.py): an age file for the item's recipients.
+    evidence_record: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     size: Mapped[int] = mapped_column(Integer, default=0)
     read_by_reporter: Mapped[bool] = mapped_column(Boolean, default=False)
     blob: Mapped[bytes] = mapped_column(LargeBinary)

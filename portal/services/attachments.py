@@ -6,8 +6,8 @@ images of its pages, so nothing the original carried besides what it shows
 survives. Limits, checked before decoding where a header tells: ``MAX_PIXELS``
 for a photo, ``MAX_PAGES`` for a PDF, each page drawn at ``PAGE_DPI`` and at
 most ``PAGE_PIXELS``; the child's memory, time and output are bounded by
-``LIMITS``. Sound files cannot be cleaned here; they are kept with a visible
-"metadata not removed" flag.
+``LIMITS``. Sound files cannot be cleaned here yet; they are kept as sent, and their
+evidence record lists no step.
 
 Refusals are ``AttachmentError(reason)``: "empty", "unsupported", "damaged",
 "too_many_pixels", "too_many_pages", "too_large" (the file grows past the
@@ -66,10 +66,6 @@ class CleanFile:
     steps: tuple[str, ...] = ()
     pages: int | None = None
     duration: float | None = None  # seconds, for sound and video
-
-    @property
-    def metadata_removed(self) -> bool:
-        return bool(self.steps)
 
 
 _FTYP_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}

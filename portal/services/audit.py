@@ -17,7 +17,7 @@ from . import clock
 
 GENESIS = bytes(32)
 ACTIONS = (
-    "login", "login_failed", "logout", "view", "download", "message", "note", "status",
+    "login", "login_failed", "logout", "view", "download", "preview", "message", "note", "status",
     "handover_add", "handover_remove", "export", "account_created", "account_activated",
     "identity_reset", "readmit", "recovery_assign", "passphrase_changed", "disclosure_import", "partner", "forward",
     "bundle_received", "retention", "account_deactivated", "account_reactivated", "account_changed",

@@ -11,7 +11,7 @@ import crypto
 
 from ..db import LARGEST_ID
 from ..models import OUTCOMES, Case, CaseItem, Facility, Keyholder, User
-from . import audit, clock, conflicts, inbox, messaging
+from . import audit, clock, conflicts, evidence, inbox, messaging
 from .refusal import Refusal
 
 TRANSITIONS = {
@@ -41,7 +41,7 @@ class CaseView:
     report: dict
     thread: list[Entry]
     notes: list[Entry]
-    files: list[CaseItem]
+    files: list[evidence.File]
     keyholders: list[User]
     # Holders a conflict of interest bars from the case: another holder removes their key.
     conflicted: frozenset[int] = frozenset()
@@ -93,7 +93,7 @@ def open_case(session, user: User, identity, case: Case) -> CaseView:
         elif item.kind == "note":
             notes.append(Entry(item, author, crypto.decrypt(item.blob, identity).decode("utf-8")))
         elif item.kind == "attachment":
-            files.append(item)
+            files.append(evidence.file_of(item, identity))
     holder = session.scalar(select(Keyholder).where(Keyholder.case_id == case.id, Keyholder.user_id == user.id))
     holder.seen_item_id = max([holder.seen_item_id] + [i.id for i in case.items if i.author == "reporter"])
     audit.record(session, "view", user, case.id, commit=False)
@@ -103,13 +103,21 @@ def open_case(session, user: User, identity, case: Case) -> CaseView:
                     frozenset(conflicts.conflicted_holder_ids(session, case)))
 
 
-def attachment(session, user: User, identity, case: Case, item_id: int) -> tuple[CaseItem, bytes] | None:
-    item = session.scalar(select(CaseItem).where(
+def file_item(session, case: Case, item_id: int) -> CaseItem | None:
+    """The stored file ``item_id`` of ``case``, still encrypted; None if the case has no such file."""
+    return session.scalar(select(CaseItem).where(
         CaseItem.id == item_id, CaseItem.case_id == case.id, CaseItem.kind == "attachment"))
+
+
+def attachment(session, user: User, identity, case: Case, item_id: int,
+               action: str = "download", detail: dict | None = None) -> tuple[CaseItem, bytes] | None:
+    """A file of ``case``, decrypted for its keyholder; the audit trail records ``action`` (a download
+    or a preview). None when the case has no such file."""
+    item = file_item(session, case, item_id)
     if item is None:
         return None
     data = crypto.decrypt(item.blob, identity)
-    audit.record(session, "download", user, case.id, {"item": item.id})
+    audit.record(session, action, user, case.id, dict({"item": item.id}, **(detail or {})))
     return item, data
 
 

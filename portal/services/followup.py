@@ -14,7 +14,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem
-from . import attachments, clock, conflicts, keyring, notifications, outbound, receipts, throttle
+from . import attachments, clock, conflicts, evidence, keyring, notifications, outbound, receipts, throttle
 from . import instance as instance_service
 
 RECEIPT_BUDGET = "receipt-attempts"
@@ -135,9 +135,9 @@ def reply(session, config, case_id: int, text: str, files: list[bytes | attachme
         added.append(CaseItem(case_id=case.id, kind="message", author="reporter", created_on=today,
                               blob=crypto.encrypt(body, recipients), size=len(body)))
     for clean in cleaned:
-        added.append(CaseItem(case_id=case.id, kind="attachment", author="reporter", created_on=today,
-                              blob=crypto.encrypt(clean.data, recipients), size=len(clean.data),
-                              content_type=clean.content_type, metadata_removed=clean.metadata_removed))
+        added.append(evidence.store(CaseItem(case_id=case.id, kind="attachment", author="reporter",
+                                             created_on=today, blob=crypto.encrypt(clean.data, recipients),
+                                             size=len(clean.data)), clean, recipients))
     session.add_all(added)
     session.flush()
     case.last_reporter_item_id = max(item.id for item in added)

@@ -1,10 +1,11 @@
 """Forwarding a case to a partner instance (Electronics Watch), and filing the
 bundles a partner forwards to us.
 
-The sender's keyholder chooses what goes: the report, messages, files, the
-retaliation record, a cover note. The reporter's consent decides the scope:
-without consent to share their identity, the contact details and the files
-whose metadata could not be removed stay out, and the sender is shown so.
+The sender's keyholder chooses what goes: the report, messages, files (each
+with its evidence record), the retaliation record, a cover note. The
+reporter's consent decides the scope: without consent to share their identity,
+the contact details stay out, and the sender is shown so. Every stored file was
+cleaned as it arrived, so every file may go.
 The bundle is built in the keyholder's request, with their unlocked identity,
 and encrypted to the partner's monitor users: once built, this server cannot
 read it. Delivery retries with backoff until the partner has it; the partner
@@ -39,6 +40,7 @@ from . import (
     bundles,
     clock,
     deadlines,
+    evidence,
     keyring,
     notifications,
     outbound,
@@ -77,7 +79,6 @@ class Plan:
     scope: str | None  # None: the reporter did not agree to sharing, and nothing obliges it
     messages: list[tuple[CaseItem, str]]
     attachments: list[CaseItem]
-    left_out_attachments: list[CaseItem]
     left_out_fields: list[str]
     has_retaliation_record: bool
 
@@ -101,13 +102,10 @@ def plan(session, case: Case, identity) -> Plan:
         scope = "without_identity"
     else:
         scope = None
-    files = [i for i in case.items if i.kind == "attachment"]
-    keep_files = scope == "with_identity"
     return Plan(
         consent=consent, scope=scope,
         messages=[(i, _decrypt(i, identity).decode("utf-8")) for i in case.items if i.kind == "message"],
-        attachments=[i for i in files if keep_files or i.metadata_removed],
-        left_out_attachments=[] if keep_files else [i for i in files if not i.metadata_removed],
+        attachments=[i for i in case.items if i.kind == "attachment"],
         left_out_fields=[] if scope == "with_identity" else
         [name for name in IDENTIFYING_REPORT_FIELDS if written.get(name)],
         has_retaliation_record=case.kind == "retaliation",
@@ -148,8 +146,11 @@ def create(session, actor: User, identity, case: Case, partner: Partner, choice:
             author=item.author, day=item.created_on.isoformat())
     for item_id in sorted(choice.attachment_ids):
         item = allowed_files[item_id]
-        add("attachment", _decrypt(item, identity), content_type=item.content_type,
-            metadata_removed=bool(item.metadata_removed), day=item.created_on.isoformat())
+        add("attachment", _decrypt(item, identity), content_type=item.content_type, day=item.created_on.isoformat())
+        record = evidence.record_of(item, identity)
+        if record is not None:
+            number += 1
+            items.append(outbound.record_item(number, items[-1].name, record, recipients))
     if choice.retaliation_record and found.has_retaliation_record:
         add("retaliation_record", _json(_retaliation_record(session, case, identity)),
             content_type="application/json")
@@ -159,7 +160,7 @@ def create(session, actor: User, identity, case: Case, partner: Partner, choice:
         raise ForwardError("nothing")
 
     forward = outbound.store(session, actor, case, partner, found.scope, recipients, items,
-                     {"fields": found.left_out_fields, "files": len(found.left_out_attachments)})
+                             {"fields": found.left_out_fields})
     session.commit()
     return forward
 
@@ -264,13 +265,18 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     valid_codes = set(CATEGORIES) | set(RETALIATION_TYPES)
     case.categories = [CaseCategory(code=c) for c in sorted(set(described.get("categories", []))) if c in valid_codes]
     case.keyholders = [Keyholder(user_id=u.id) for u in monitors]
+    # An attachment's evidence record travels as an item of its own, encrypted to the same monitors.
+    records = {item.meta.get("describes"): item.data for item in items if item.kind == outbound.RECORD_KIND}
     for item in items:
+        if item.kind == outbound.RECORD_KIND:
+            continue
         kind = item.kind if item.kind in ("report", "message", "attachment") else item.kind[:20]
+        # A bundle from an older instance carries no record: the file shows as received, and downloads.
         case.items.append(CaseItem(
             kind=kind, author=item.meta.get("author", "system") if kind == "message" else "system",
             created_on=today, blob=item.data, size=item.meta.get("size", len(item.data)),
             content_type=item.meta.get("content_type") if kind == "attachment" else None,
-            metadata_removed=bool(item.meta.get("metadata_removed", True))))
+            evidence_record=records.get(item.name) if kind == "attachment" else None))
     # The day only: a bundle forwarded as the worker's report arrived comes in the same minute.
     received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, received_at=clock.start_of_today(),
                               manifest=json.dumps(manifest, ensure_ascii=False), status="received")
@@ -362,13 +368,14 @@ def _file_addition(session, partner: Partner, case: Case, bundle_id: str, manife
                    base_url: str) -> Filed:
     """What the worker added at the sender (a message, files) joins the case they sent before."""
     today = clock.today()
+    records = {item.meta.get("describes"): item.data for item in items if item.kind == outbound.RECORD_KIND}
     added = [item for item in items if item.kind in ("message", "attachment")]
     for item in added:
         case.items.append(CaseItem(
             kind=item.kind, author="reporter" if item.kind == "message" else "system", created_on=today,
             blob=item.data, size=item.meta.get("size", len(item.data)),
             content_type=item.meta.get("content_type") if item.kind == "attachment" else None,
-            metadata_removed=bool(item.meta.get("metadata_removed", True))))
+            evidence_record=records.get(item.name) if item.kind == "attachment" else None))
     return _file_on_case(session, partner, case, bundle_id, manifest, len(added), from_reporter=True,
                          called=keyring.holders_of(session, case), base_url=base_url)
 

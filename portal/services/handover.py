@@ -1,7 +1,7 @@
 """Handing a case to a colleague, or taking it back, by rewriting item headers.
 
-Adding a keyholder adds one stanza to every item's header: the payloads are
-not re-encrypted. Removing one writes every header anew for the remaining
+Adding a keyholder adds one stanza to every item's header (and to a file's
+evidence record's): the payloads are not re-encrypted. Removing one writes every header anew for the remaining
 keyholders; it cannot take back a file key the removed person already read.
 A holder whom a conflict of interest bars from a case is removed the same way
 (``remove_conflicted``), or by the recovery key ceremony when nobody else can
@@ -26,6 +26,13 @@ class HandoverError(Refusal):
 def _replace_header(blob: bytes, new_header: bytes) -> bytes:
     _old_header, payload = crypto.split_header(blob)
     return new_header + payload
+
+
+def _rewrite(item: CaseItem, new_header) -> None:
+    """Give the item, and a file's evidence record beside it, the header ``new_header(age file)`` makes."""
+    item.blob = _replace_header(item.blob, new_header(item.blob))
+    if item.evidence_record:
+        item.evidence_record = _replace_header(item.evidence_record, new_header(item.evidence_record))
 
 
 def _keyholders_items(case: Case) -> list:
@@ -73,7 +80,7 @@ def add_keyholder(session, actor: User, identity, case: Case, colleague: User, b
         raise HandoverError("not_eligible")
     new_recipient = crypto.parse_recipient(colleague.recipient)
     for item in _keyholders_items(case):
-        item.blob = _replace_header(item.blob, crypto.add_recipients(item.blob, identity, [new_recipient]))
+        _rewrite(item, lambda blob: crypto.add_recipients(blob, identity, [new_recipient]))
     session.add(Keyholder(case_id=case.id, user_id=colleague.id))
     notifications.queue_for(session, [colleague], case, base_url)
     audit.record(session, "handover_add", actor, case.id, {"user": colleague.id}, commit=False)
@@ -98,7 +105,7 @@ def _rewrite_for(session, identity, case: Case, holders: list[User]) -> None:
     """Write every keyholders' item header anew for ``holders`` (and the custodians and reporter)."""
     for item in _keyholders_items(case):
         recipients = keyring.item_recipients(session, case, item.kind, holders)
-        item.blob = _replace_header(item.blob, crypto.rewrap(item.blob, identity, recipients))
+        _rewrite(item, lambda blob: crypto.rewrap(blob, identity, recipients))
 
 
 def remove_conflicted(session, actor: User, identity, case: Case, colleague: User) -> None:
@@ -154,8 +161,7 @@ def assign_with_recovery(session, recovery_identity, case: Case, user: User, bas
     else:
         new_recipient = crypto.parse_recipient(user.recipient)
         for item in _keyholders_items(case):
-            item.blob = _replace_header(item.blob, crypto.add_recipients(item.blob, recovery_identity,
-                                                                         [new_recipient]))
+            _rewrite(item, lambda blob: crypto.add_recipients(blob, recovery_identity, [new_recipient]))
     session.add(Keyholder(case_id=case.id, user_id=user.id))
     for alert in session.scalars(select(RoutingAlert).where(RoutingAlert.case_id == case.id,
                                                             RoutingAlert.resolved_at.is_(None))):
@@ -200,11 +206,11 @@ def readmit(session, recovery_identity, user: User) -> int:
         holders = keyring.holders_of(session, case)
         for item in _keyholders_items(case):
             recipients = keyring.item_recipients(session, case, item.kind, holders)
-            item.blob = _replace_header(item.blob, crypto.rewrap(item.blob, recovery_identity, recipients))
+            _rewrite(item, lambda blob: crypto.rewrap(blob, recovery_identity, recipients))
     if user.role in keyring.OVERSIGHT_ROLES:
         oversight = keyring.oversight_recipients(session)
         for item in session.scalars(select(CaseItem).where(CaseItem.kind.in_(keyring.OVERSIGHT_KINDS))):
-            item.blob = _replace_header(item.blob, crypto.rewrap(item.blob, recovery_identity, oversight))
+            _rewrite(item, lambda blob: crypto.rewrap(blob, recovery_identity, oversight))
     user.awaiting_readmission = False
     audit.record(session, "readmit", None, None, {"user": user.id, "cases": len(cases)}, commit=False)
     session.commit()

@@ -13,7 +13,18 @@ from sqlalchemy.exc import IntegrityError
 import crypto
 
 from ..models import CATEGORIES, Case, CaseCategory, CaseItem, Facility, Keyholder, User
-from . import admin_changes, attachments, clock, deadlines, keyring, notifications, outbound, receipts, routing
+from . import (
+    admin_changes,
+    attachments,
+    clock,
+    deadlines,
+    evidence,
+    keyring,
+    notifications,
+    outbound,
+    receipts,
+    routing,
+)
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -204,9 +215,7 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
     case.items = [_item("report", "reporter", crypto.encrypt(body, recipients), today, len(body))]
     for clean in cleaned:
         item = _item("attachment", "reporter", crypto.encrypt(clean.data, recipients), today, len(clean.data))
-        item.content_type = clean.content_type
-        item.metadata_removed = clean.metadata_removed
-        case.items.append(item)
+        case.items.append(evidence.store(item, clean, recipients))
     session.add(case)
     try:
         session.flush()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, Facility, Forward, Partner, User
-from . import audit, authority_notices, bundles, clock, partner_http, partners
+from . import audit, authority_notices, bundles, clock, evidence, partner_http, partners
 from . import instance as instance_service
 
 BUNDLES_PATH = "/api/v1/bundles"
@@ -25,6 +25,8 @@ LAST_RETRY_SECONDS = 6 * 3600
 IDENTIFYING_REPORT_FIELDS = ("contact", "excluded_handlers")
 # ... and in a retaliation claim, the handlers the worker named as the ones it is about.
 IDENTIFYING_FIELDS = IDENTIFYING_REPORT_FIELDS + ("about_user_ids",)
+# A bundle item holding an attachment's evidence record (services/evidence.py).
+RECORD_KIND = "evidence_record"
 
 
 def forward_as_written(session, case: Case, partner: Partner, kind: str, written: dict, files: list) -> Forward:
@@ -33,24 +35,33 @@ def forward_as_written(session, case: Case, partner: Partner, kind: str, written
 
     Built from what the worker just wrote, in the same transaction (not committed
     here), within the consent they gave: without consent to share their identity,
-    the contact details, the handlers they named and the files whose metadata could
-    not be removed stay out.
+    the contact details and the handlers they named stay out. Every file goes,
+    cleaned, with its evidence record.
     """
     scope = "with_identity" if written.get("consent") == "with_identity" else "without_identity"
     recipients = partners.monitor_recipients(partner)
     shared = {k: v for k, v in written.items() if scope == "with_identity" or k not in IDENTIFYING_FIELDS}
-    sent_files = [f for f in files if scope == "with_identity" or f.metadata_removed]
     items = [bundles.Item(f"items/01-{kind}.age", kind,
                           crypto.encrypt(json.dumps(shared, ensure_ascii=False, indent=1).encode("utf-8"), recipients),
                           {"content_type": "application/json"})]
-    for number, clean in enumerate(sent_files, 2):
-        items.append(bundles.Item(f"items/{number:02d}-attachment.age", "attachment",
-                                  crypto.encrypt(clean.data, recipients),
-                                  {"content_type": clean.content_type, "metadata_removed": bool(clean.metadata_removed),
-                                   "day": case.received_on.isoformat()}))
-    left_out = {"fields": [name for name in IDENTIFYING_FIELDS if written.get(name) and name not in shared],
-                "files": len(files) - len(sent_files)}
+    _add_files(items, files, recipients, case.received_on.isoformat())
+    left_out = {"fields": [name for name in IDENTIFYING_FIELDS if written.get(name) and name not in shared]}
     return store(session, None, case, partner, scope, recipients, items, left_out)
+
+
+def _add_files(items: list, files: list, recipients: list, day: str) -> None:
+    """Each cleaned file, followed by its evidence record."""
+    for clean in files:
+        items.append(bundles.Item(f"items/{len(items) + 1:02d}-attachment.age", "attachment",
+                                  crypto.encrypt(clean.data, recipients),
+                                  {"content_type": clean.content_type, "day": day}))
+        items.append(record_item(len(items) + 1, items[-1].name, evidence.of(clean), recipients))
+
+
+def record_item(number: int, describes: str, record: evidence.Record, recipients: list) -> bundles.Item:
+    """The bundle item carrying the evidence record of the attachment named ``describes``."""
+    return bundles.Item(f"items/{number:02d}-{RECORD_KIND}.age", RECORD_KIND, evidence.seal(record, recipients),
+                        {"content_type": "application/json", "describes": describes})
 
 
 def arrival_forward(session, case: Case) -> Forward | None:
@@ -69,14 +80,9 @@ def forward_addition(session, case: Case, arrival: Forward, message: str, files:
     if message.strip():
         items.append(bundles.Item("items/01-message.age", "message", crypto.encrypt(message.encode("utf-8"), recipients),
                                   {"content_type": "text/plain; charset=utf-8", "author": "reporter", "day": day}))
-    sent_files = [f for f in files if arrival.scope == "with_identity" or f.metadata_removed]
-    for number, clean in enumerate(sent_files, len(items) + 1):
-        items.append(bundles.Item(f"items/{number:02d}-attachment.age", "attachment",
-                                  crypto.encrypt(clean.data, recipients),
-                                  {"content_type": clean.content_type, "metadata_removed": bool(clean.metadata_removed),
-                                   "day": day}))
-    return store(session, None, case, partner, arrival.scope, recipients, items,
-                 {"fields": [], "files": len(files) - len(sent_files)}, links={"addition_to": arrival.bundle_id})
+    _add_files(items, files, recipients, day)
+    return store(session, None, case, partner, arrival.scope, recipients, items, {"fields": []},
+                 links={"addition_to": arrival.bundle_id})
 
 
 def store(session, actor: User | None, case: Case, partner: Partner, scope: str, recipients: list,

@@ -48,6 +48,7 @@ from . import (
     clock,
     conflicts,
     deadlines,
+    evidence,
     handover,
     intake,
     keyring,
@@ -113,7 +114,7 @@ def _stored(session, case: Case, kind: str, body: bytes, recipients, author: Use
                     author_user_id=author.id if author else None, created_on=moment.date(),
                     created_at=moment if author else None, blob=crypto.encrypt(body, recipients), size=len(body))
     if clean is not None:
-        item.content_type, item.metadata_removed = clean.content_type, clean.metadata_removed
+        evidence.store(item, clean, recipients)
     session.add(item)
     session.flush()
     return item

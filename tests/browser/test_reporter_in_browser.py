@@ -189,7 +189,7 @@ def test_a_worker_reports_in_vietnamese_with_a_photo_comes_back_and_answers(
         assert canary.encode() not in item.blob
     assert canary in crypto.decrypt(report.blob, anna_identity).decode("utf-8")
 
-    assert attachment.content_type == "image/jpeg" and attachment.metadata_removed
+    assert attachment.content_type == "image/jpeg" and attachment.evidence_record is not None
     cleaned = crypto.decrypt(attachment.blob, anna_identity)
     assert crypto.decrypt(attachment.blob, recovery_identity) == cleaned
     with Image.open(io.BytesIO(cleaned)) as image:

@@ -1,17 +1,21 @@
 """Evidence a worker sends from a phone: each kind is recognised from its
-content, cleaned where it can be, and flagged where it cannot."""
+content and cleaned, and investigators see what cleaning did."""
 
+import hashlib
 import io
+import re
 
 import pikepdf
 import pytest
+from inbox_pages import log_in, post_on_case
 from PIL import Image
 from pillow_heif import register_heif_opener
 from reporter_pages import send_report
 from sqlalchemy import select
 
 import crypto
-from portal.models import CaseItem
+from portal.models import AuditEntry, Case, CaseItem, User
+from portal.services import attachments, evidence, keyring
 
 register_heif_opener()
 
@@ -19,7 +23,8 @@ register_heif_opener()
 def stored_files(app, identity):
     with app.extensions["portal.sessions"]() as session:
         items = session.scalars(select(CaseItem).where(CaseItem.kind == "attachment")).all()
-        return [(item.content_type, item.metadata_removed, crypto.decrypt(item.blob, identity)) for item in items]
+        return [(item.content_type, evidence.record_of(item, identity), crypto.decrypt(item.blob, identity))
+                for item in items]
 
 
 def image_with_metadata(fmt, **extra):
@@ -39,8 +44,8 @@ def test_photos_in_every_phone_format_are_stored_clean(app, client, facility_ids
     assert b"CanaryMaker" in data
     response = send_report(client, facility_ids[0], files={"files": [(io.BytesIO(data), "photo.bin")]})
     assert response.status_code == 200
-    [(stored_type, cleaned, clean)] = stored_files(app, investigators["anna"][1])
-    assert stored_type == content_type and cleaned is True
+    [(stored_type, record, clean)] = stored_files(app, investigators["anna"][1])
+    assert stored_type == content_type and "rebuilt_from_pixels" in record.steps
     assert b"CanaryMaker" not in clean
     image = Image.open(io.BytesIO(clean))
     assert image.size == (32, 24) and not image.getexif()
@@ -56,23 +61,183 @@ def test_a_pdf_loses_its_author_and_xmp_metadata(app, client, facility_ids, inve
     pdf.save(out)
     response = send_report(client, facility_ids[0], files={"files": [(io.BytesIO(out.getvalue()), "pay.pdf")]})
     assert response.status_code == 200
-    [(stored_type, cleaned, clean)] = stored_files(app, investigators["anna"][1])
-    assert stored_type == "application/pdf" and cleaned is True
+    [(stored_type, record, clean)] = stored_files(app, investigators["anna"][1])
+    assert stored_type == "application/pdf" and record.steps and record.pages == 1
     assert b"Canary" not in clean
     assert len(pikepdf.open(io.BytesIO(clean)).pages) == 1
 
 
-def test_a_voice_note_is_kept_and_flagged_as_not_cleaned(app, client, facility_ids, investigators):
+def test_a_voice_note_is_kept_with_a_record_that_names_no_cleaning(app, client, facility_ids, investigators):
     voice = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 200
     response = send_report(client, facility_ids[0], files={"voice": [(io.BytesIO(voice), "rec.m4a")]})
     assert response.status_code == 200
-    [(stored_type, cleaned, data)] = stored_files(app, investigators["anna"][1])
-    assert stored_type == "audio/mp4" and cleaned is False and data == voice
+    [(stored_type, record, data)] = stored_files(app, investigators["anna"][1])
+    assert stored_type == "audio/mp4" and record.steps == () and data == voice
 
 
 def test_the_type_comes_from_the_content_not_the_name(app, client, facility_ids, investigators):
     png = io.BytesIO()
     Image.new("L", (5, 5)).save(png, "PNG")
     send_report(client, facility_ids[0], files={"files": [(io.BytesIO(png.getvalue()), "notes.pdf")]})
-    [(stored_type, _cleaned, _data)] = stored_files(app, investigators["anna"][1])
+    [(stored_type, _record, _data)] = stored_files(app, investigators["anna"][1])
     assert stored_type == "image/png"
+
+
+# --- What investigators see of each file ------------------------------------------------------------
+
+def pdf_of(pages: int) -> bytes:
+    pdf = pikepdf.new()
+    for _page in range(pages):
+        pdf.add_blank_page(page_size=(595, 842))
+    pdf.docinfo["/Author"] = "Canary Supervisor"
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+FILE_LINK = re.compile(r'href="(/inbox/cases/\d+/files/(\d+))">File \d+</a> · ([\w/.+-]+) · ([\d.]+) KB')
+
+
+def files_on(page: str) -> list[dict]:
+    """Each file as the case page describes it, in order: link, type, size, and the paragraphs after it."""
+    found = []
+    sections = page.split('<section class="evidence">')[1:]
+    for section in sections:
+        link, item_id, content_type, size = FILE_LINK.search(section).groups()
+        found.append({"url": link, "id": int(item_id), "type": content_type, "kb": size,
+                      "sha256": re.search(r'<code class="digest">([0-9a-f]{64})</code>', section).group(1),
+                      "text": section.split("</section>")[0]})
+    return found
+
+
+def step_words(data: bytes) -> list[str]:
+    """The words the inbox uses for what cleaning does to ``data``."""
+    from portal.web.common.labels import STEP_LABELS
+
+    return [str(STEP_LABELS[step]) for step in attachments.clean(data).steps]
+
+
+def test_investigators_see_each_files_type_size_pages_digest_and_cleaning_and_preview_it(
+        app, client, facility_ids, colleague):
+    photo = image_with_metadata("JPEG")
+    payslips = pdf_of(7)
+    assert send_report(client, facility_ids[0], files={"photo": [(io.BytesIO(photo), "IMG_0042.jpg")],
+                                                       "files": [(io.BytesIO(payslips), "payslips.pdf")]}
+                       ).status_code == 200
+    with app.extensions["portal.sessions"]() as session:
+        case_id = session.scalars(select(Case)).one().id
+    anna = app.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    page = anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    shown_photo, shown_pdf = files_on(page)
+
+    # Type, size, pages, and the digest of exactly the bytes a download gives.
+    with app.test_request_context():
+        for shown, words in ((shown_photo, step_words(photo)), (shown_pdf, step_words(payslips))):
+            downloaded = anna.get(shown["url"]).data
+            assert shown["sha256"] == hashlib.sha256(downloaded).hexdigest()
+            assert shown["kb"] == str(round(len(downloaded) / 1024, 1))
+            assert words and "What cleaning did: " + ", ".join(words) + "." in shown["text"]
+    assert shown_photo["type"] == "image/jpeg" and shown_pdf["type"] == "application/pdf"
+    assert "7 pages" in shown_pdf["text"]
+    assert "NOT removed" not in page and "not removed" not in page
+
+    # The photo previews inline, as stored, and can run nothing even opened on its own.
+    preview = anna.get(f"{shown_photo['url']}/preview")
+    assert preview.status_code == 200 and preview.mimetype == "image/jpeg"
+    assert preview.data == anna.get(shown_photo["url"]).data
+    policy = preview.headers["Content-Security-Policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy and "script" not in policy
+    assert preview.headers["X-Content-Type-Options"] == "nosniff"
+    assert preview.headers["Content-Disposition"].startswith("inline;")
+    assert f'src="{shown_photo["url"]}/preview"' in page
+
+    # The PDF previews as images of its first five pages, drawn on the server.
+    for number in range(1, 6):
+        drawn = anna.get(f"{shown_pdf['url']}/pages/{number}")
+        assert drawn.status_code == 200 and drawn.mimetype == "image/png"
+        assert "sandbox" in drawn.headers["Content-Security-Policy"]
+        assert Image.open(io.BytesIO(drawn.data)).size[0] > 100
+        assert f'src="{shown_pdf["url"]}/pages/{number}"' in page
+    assert "first 5 of 7 pages" in shown_pdf["text"]
+    assert anna.get(f"{shown_pdf['url']}/pages/6").status_code == 404
+    assert anna.get(f"{shown_pdf['url']}/pages/0").status_code == 404
+    # Neither is served the other way.
+    assert anna.get(f"{shown_pdf['url']}/preview").status_code == 404
+    assert anna.get(f"{shown_photo['url']}/pages/1").status_code == 404
+
+    # Previews are recorded in the audit trail, like downloads.
+    with app.extensions["portal.sessions"]() as session:
+        anna_id = session.scalar(select(User.id).where(User.username == "anna"))
+        previewed = session.scalars(select(AuditEntry.detail).where(
+            AuditEntry.action == "preview", AuditEntry.actor_user_id == anna_id, AuditEntry.case_id == case_id)).all()
+        assert len(previewed) == 6
+
+    # Chandra does not hold the case: no preview, no page image.
+    chandra_user, _identity = colleague
+    chandra = app.test_client()
+    assert log_in(chandra, "chandra").status_code == 303
+    assert chandra.get(f"{shown_photo['url']}/preview").status_code == 404
+    assert chandra.get(f"{shown_pdf['url']}/pages/1").status_code == 404
+
+    # Handed to her, and taken from the others, she reads the same record.
+    post_on_case(anna, case_id, "keyholders", user=str(chandra_user.id))
+    for name, holder in (("binh", anna), ("anna", anna)):
+        with app.extensions["portal.sessions"]() as session:
+            user_id = session.scalar(select(User.id).where(User.username == name))
+        assert post_on_case(holder, case_id, f"keyholders/{user_id}/remove").status_code == 303
+    handed = files_on(chandra.get(f"/inbox/cases/{case_id}").get_data(as_text=True))
+    assert [f["sha256"] for f in handed] == [shown_photo["sha256"], shown_pdf["sha256"]]
+    assert chandra.get(f"{shown_photo['url']}/preview").status_code == 200
+
+
+def test_a_sound_file_is_not_previewed_and_downloads_as_before(app, client, facility_ids):
+    voice = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 200
+    assert send_report(client, facility_ids[0], files={"voice": [(io.BytesIO(voice), "rec.m4a")]}).status_code == 200
+    with app.extensions["portal.sessions"]() as session:
+        case_id = session.scalars(select(Case)).one().id
+    anna = app.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    page = anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    [shown] = files_on(page)
+    assert shown["type"] == "audio/mp4" and "<img" not in shown["text"]
+    assert anna.get(f"{shown['url']}/preview").status_code == 404
+    assert anna.get(f"{shown['url']}/pages/1").status_code == 404
+    download = anna.get(shown["url"])
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert hashlib.sha256(download.data).hexdigest() == shown["sha256"]
+    with app.test_request_context():
+        words = step_words(voice)
+    assert ("What cleaning did: " + ", ".join(words) + "." if words
+            else "Cleaning changed nothing in this file.") in shown["text"]
+
+
+def test_a_record_tells_a_sound_files_length_and_a_file_stored_before_records_says_so(
+        app, client, facility_ids):
+    voice = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 200
+    photo = image_with_metadata("PNG")
+    assert send_report(client, facility_ids[0], files={"voice": [(io.BytesIO(voice), "rec.m4a")],
+                                                       "photo": [(io.BytesIO(photo), "a.png")]}).status_code == 200
+    with app.extensions["portal.sessions"]() as session:
+        case = session.scalars(select(Case)).one()
+        case_id = case.id
+        files = {item.content_type: item for item in case.items if item.kind == "attachment"}
+        sound, picture = files["audio/mp4"], files["image/png"]
+        # A cleaner that measures a recording; and a row from before this portal kept records.
+        sound.evidence_record = evidence.seal(evidence.Record("audio/mp4", sound.size, "0" * 64,
+                                                              ("voice_disguised",), duration=65.4),
+                                              keyring.case_recipients(session, case))
+        picture.evidence_record = None
+        session.commit()
+    anna = app.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    page = anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    sections = page.split('<section class="evidence">')[1:]
+    [sound_text] = [s for s in sections if "audio/mp4" in s]
+    [picture_text] = [s for s in sections if "image/png" in s]
+    assert "length 1:05" in sound_text and "What cleaning did: voice disguised." in sound_text
+    assert "Stored before this portal kept cleaning records." in picture_text
+    assert "<img" not in picture_text
+    link = re.search(r'href="(/inbox/cases/\d+/files/\d+)"', picture_text).group(1)
+    assert anna.get(link).status_code == 200 and anna.get(link + "/preview").status_code == 404
+

@@ -12,6 +12,7 @@ refused and nothing is stored; the offline bundle's report opens with the
 standard age tool and the monitor's key.
 """
 
+import hashlib
 import io
 import json
 import re
@@ -479,3 +480,92 @@ def test_the_offline_decryption_of_docs_forwarding_works_as_written(app, facilit
         assert done.returncode == 0, f"{step}\n{done.stderr}"
     report = json.loads((offline / "report.json").read_text(encoding="utf-8"))
     assert report["description"] == "They keep our passports in the office safe."
+
+
+def test_a_forwarded_file_shows_the_same_evidence_record_at_electronics_watch(two_instances, facility_ids):
+    """A photo sent to Electronics Watch only, and a PDF an investigator forwards: Max sees the type,
+    pages, SHA-256 and cleaning the sender's portal recorded, and previews them. A bundle from an
+    older portal, without records, still files and its files still download."""
+    from test_evidence_files import files_on, image_with_metadata, pdf_of, step_words
+
+    from portal.services import bundles
+
+    world = two_instances
+    app_a, app_b = world["a"], world["b"]
+    issued_by_b = partner_each_other(world)
+    photo, payslips = image_with_metadata("JPEG"), pdf_of(2)
+
+    # A worker sends a photo to Electronics Watch only: it is forwarded as it is stored.
+    assert receipt_on(send_report(app_a.test_client(), facility_ids[0], recipient_choice="monitor",
+                                  files={"photo": [(io.BytesIO(photo), "IMG_0042.jpg")]}))
+    # Another sends pay slips to the contractor; Anna forwards them, without the worker's identity.
+    assert receipt_on(send_report(app_a.test_client(), facility_ids[0], consent="without_identity",
+                                  files={"files": [(io.BytesIO(payslips), "payslips.pdf")]}))
+    with world["sessions_a"]() as session:
+        case_id = session.scalars(select(Case).where(Case.recipient_choice == "contractor")).one().id
+    anna = app_a.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    [sent_pdf] = files_on(anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True))
+    form = anna.get(f"/inbox/cases/{case_id}/forward")
+    shown = form.get_data(as_text=True)
+    assert "metadata" not in shown  # no file is held back for its metadata
+    partner_id = re.search(r'<option value="(\d+)">Electronics Watch', shown).group(1)
+    assert anna.post(f"/inbox/cases/{case_id}/forward", data={
+        "csrf_token": csrf_token(form), "partner": partner_id, "report": "y",
+        "attachments": [str(sent_pdf["id"])]}).status_code == 303
+    with world["sessions_a"]() as session:
+        forwards = {f.case_id: f for f in session.scalars(select(Forward))}
+        assert [f.state for f in forwards.values()] == ["delivered", "delivered"]
+        sent_bundle = forwards[case_id].bundle
+    # The record travels encrypted: its digest of the cleaned file is nowhere in clear.
+    assert sent_pdf["sha256"].encode() not in sent_bundle
+    with zipfile.ZipFile(io.BytesIO(sent_bundle)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert [e["kind"] for e in manifest["contents"]] == ["report", "attachment", "evidence_record"]
+    assert all("metadata_removed" not in e for e in manifest["contents"])
+
+    # Max, at Electronics Watch, sees the same record for each, and the previews.
+    with world["sessions_b"]() as session:
+        filed = {r.bundle_id: r.case_id for r in session.scalars(select(ReceivedBundle))}
+    max_client = app_b.test_client()
+    assert log_in(max_client, "max").status_code == 303
+    at_monitor = {}
+    for sender_case, forward in forwards.items():
+        [at_monitor[sender_case]] = files_on(max_client.get(f"/inbox/cases/{filed[forward.bundle_id]}")
+                                             .get_data(as_text=True))
+    received_photo = next(f for c, f in at_monitor.items() if c != case_id)
+    received_pdf = at_monitor[case_id]
+    with app_b.test_request_context():
+        assert "What cleaning did: " + ", ".join(step_words(photo)) + "." in received_photo["text"]
+        assert "What cleaning did: " + ", ".join(step_words(payslips)) + "." in received_pdf["text"]
+    assert received_pdf["sha256"] == sent_pdf["sha256"] and "2 pages" in received_pdf["text"]
+    for received in (received_photo, received_pdf):
+        download = max_client.get(received["url"])
+        assert hashlib.sha256(download.data).hexdigest() == received["sha256"]
+    preview = max_client.get(received_photo["url"] + "/preview")
+    assert preview.status_code == 200 and preview.mimetype == "image/jpeg"
+    assert "sandbox" in preview.headers["Content-Security-Policy"]
+    assert max_client.get(received_pdf["url"] + "/pages/2").mimetype == "image/png"
+
+    # A portal from before evidence records sends the same file without one: filed, shown, downloadable.
+    with zipfile.ZipFile(io.BytesIO(sent_bundle)) as archive:
+        items = [bundles.Item(e["file"], e["kind"], archive.read(e["file"]),
+                              {k: v for k, v in e.items() if k not in ("file", "kind", "sha256", "size")})
+                 for e in manifest["contents"] if e["kind"] != "evidence_record"]
+    older = {k: v for k, v in manifest.items() if k not in ("contents", "format")}
+    older["bundle_id"] = str(uuid.uuid4())
+    for item in items:
+        if item.kind == "attachment":
+            item.meta["metadata_removed"] = True  # what such a portal wrote
+    with world["sessions_a"]() as session:
+        older_bundle = bundles.build(session, older, items)
+    assert post_bundle(world["server_b"], issued_by_b, older_bundle).status in (200, 201)
+    with world["sessions_b"]() as session:
+        older_case = session.scalar(select(ReceivedBundle.case_id).where(
+            ReceivedBundle.bundle_id == older["bundle_id"]))
+    page = max_client.get(f"/inbox/cases/{older_case}").get_data(as_text=True)
+    assert "Received from the partner, whose portal sent no cleaning record." in page
+    link = re.search(r'href="(/inbox/cases/\d+/files/\d+)">File 1</a> · application/pdf', page).group(1)
+    download = max_client.get(link)
+    assert download.status_code == 200 and hashlib.sha256(download.data).hexdigest() == sent_pdf["sha256"]
+    assert max_client.get(link + "/pages/1").status_code == 404

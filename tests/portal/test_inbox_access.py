@@ -77,6 +77,8 @@ def case_urls(case_id, attachment_id):
     return [
         ("GET", f"/inbox/cases/{case_id}"),
         ("GET", f"/inbox/cases/{case_id}/files/{attachment_id}"),
+        ("GET", f"/inbox/cases/{case_id}/files/{attachment_id}/preview"),
+        ("GET", f"/inbox/cases/{case_id}/files/{attachment_id}/pages/1"),
         ("POST", f"/inbox/cases/{case_id}/messages"),
         ("POST", f"/inbox/cases/{case_id}/notes"),
         ("POST", f"/inbox/cases/{case_id}/status"),

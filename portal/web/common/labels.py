@@ -1,5 +1,5 @@
 """The words pages use for the domain's codes: categories, retaliation types,
-remedies and case statuses, shared by the reporter's and the staff's pages."""
+remedies, case statuses and the cleaning of evidence files, shared by the reporter's and the staff's pages."""
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -71,6 +71,20 @@ REMEDY_LABELS = {
     "legal_costs": _l("Your legal costs paid"),
     "other": _l("Something else"),
 }
+# What cleaning did to an evidence file, in words (the codes of services/attachments.py STEPS).
+# Joined into one sentence on the inbox's case page: "What cleaning did: GPS position removed, ...".
+STEP_LABELS = {
+    "location_removed": _l("GPS position removed"),
+    "author_removed": _l("author, owner or device name removed"),
+    "metadata_removed": _l("other metadata removed"),
+    "orientation_applied": _l("turned upright"),
+    "rebuilt_from_pixels": _l("rebuilt from its pixels"),
+    "rebuilt_from_pages": _l("rebuilt from images of its pages"),
+    "converted_to_jpeg": _l("converted to JPEG"),
+    "hidden_content_removed": _l("hidden content removed (scripts, attachments, annotations, links)"),
+    "extra_streams_removed": _l("extra streams removed (chapters, subtitles, cover art, data tracks)"),
+    "voice_disguised": _l("voice disguised"),
+}
 STATUS_LABELS = {
     "received": lambda: _("Received"),
     "acknowledged": lambda: _("Acknowledged"),
@@ -90,6 +104,7 @@ AUDIT_ACTION_LABELS = {
     "logout": _l("Logged out"),
     "view": _l("Opened the case"),
     "download": _l("Downloaded a file"),
+    "preview": _l("Previewed a file"),
     "message": _l("Message sent to the reporter"),
     "note": _l("Internal note or record"),
     "status": _l("Status changed"),

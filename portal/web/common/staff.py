@@ -9,7 +9,7 @@ from ...models import User
 from . import layout
 from .database import db
 from .fields import ConfirmForm
-from .labels import CATEGORY_LABELS, RETALIATION_LABELS, STATUS_LABELS
+from .labels import CATEGORY_LABELS, RETALIATION_LABELS, STATUS_LABELS, STEP_LABELS
 
 # The kind of session a staff member's log-in makes.
 USER = "user"
@@ -30,7 +30,8 @@ def load_user():
 
 def staff_context():
     return dict(layout.context(current_app.config), user=g.user, logout_form=ConfirmForm(),
-                status_labels=STATUS_LABELS, category_labels=dict(CATEGORY_LABELS, **RETALIATION_LABELS))
+                status_labels=STATUS_LABELS, category_labels=dict(CATEGORY_LABELS, **RETALIATION_LABELS),
+                step_labels=STEP_LABELS)
 
 
 def send_download(data: bytes, content_type: str, stem: str) -> Response:
@@ -39,6 +40,20 @@ def send_download(data: bytes, content_type: str, stem: str) -> Response:
     response = Response(data, mimetype=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{stem}.{extension}"'
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# A preview is an image the page shows with <img>: opened on its own, it still runs nothing.
+PREVIEW_POLICY = "sandbox; default-src 'none'; img-src 'self'"
+
+
+def send_preview(data: bytes, content_type: str, stem: str) -> Response:
+    """An image the portal made (a cleaned photo, a PDF page it drew), shown inline and sandboxed."""
+    response = Response(data, mimetype=content_type)
+    extension = content_type.split("/")[-1].replace("jpeg", "jpg")
+    response.headers["Content-Disposition"] = f'inline; filename="{stem}.{extension}"'
+    response.headers["Content-Security-Policy"] = PREVIEW_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -8,12 +8,12 @@ from wtforms.fields.choices import SelectChoice
 
 from ... import i18n
 from ...models import CATEGORIES, Facility, User
-from ...services import cases, handover, inbox, messaging, retaliation
+from ...services import cases, handover, inbox, messaging, previews, retaliation
 from ..common.access import login_required
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.labels import REMEDY_LABELS, STATUS_LABELS
-from ..common.staff import send_download
+from ..common.staff import send_download, send_preview
 from .case_page import case_page, colleague_choices, keyholder_case
 from .forms import ConflictedKeyForm, KeyholderForm, MessageForm, NoteForm, StatusForm
 
@@ -145,3 +145,21 @@ def add_routes(bp, config):
             abort(404)
         item, data = found
         return send_download(data, item.content_type, f"case-{case.reference}-file-{item.id}")
+
+    @bp.get("/cases/<int:case_id>/files/<int:item_id>/preview")
+    @login_required
+    def preview(case_id, item_id):
+        case = keyholder_case(case_id)
+        found = previews.image(db(), g.user, g.identity, case, item_id)
+        if found is None:
+            abort(404)
+        return send_preview(found.data, found.content_type, f"case-{case.reference}-file-{item_id}")
+
+    @bp.get("/cases/<int:case_id>/files/<int:item_id>/pages/<int:page>")
+    @login_required
+    def preview_page(case_id, item_id, page):
+        case = keyholder_case(case_id)
+        found = previews.pdf_page(db(), g.user, g.identity, case, item_id, page)
+        if found is None:
+            abort(404)
+        return send_preview(found.data, found.content_type, f"case-{case.reference}-file-{item_id}-page-{page}")
