@@ -10,7 +10,7 @@ most ``PAGE_PIXELS``; the child's memory, time and output are bounded by
 evidence record lists no step.
 
 Refusals are ``AttachmentError(reason)``: "empty", "unsupported", "damaged",
-"too_many_pixels", "too_many_pages", "too_large" (the file grows past the
+"too_many_pixels", "too_many_pages", "expands" (the file grows past the
 memory or output limit once opened), "cannot_clean" (it took too long or broke
 the cleaner) and "busy" (every cleaning slot of the server stayed taken).
 """
@@ -34,9 +34,11 @@ PAGE_PIXELS = 8_000_000
 LIMITS = confinement.Limits()
 
 _CLEANER = Path(__file__).with_name("pixel_cleaner.py")
-_CONFINEMENT_REASONS = {"busy": "busy", "too_large": "too_large", "timeout": "cannot_clean",
+# "expands": a small file that grows past the memory or output limit once opened (a bomb).
+_CONFINEMENT_REASONS = {"busy": "busy", "too_large": "expands", "timeout": "cannot_clean",
                         "failed": "cannot_clean"}
-_CHILD_REASONS = {"damaged", "unsupported", "too_many_pixels", "too_many_pages", "too_large"}
+_CHILD_REASONS = {"damaged": "damaged", "unsupported": "unsupported", "too_many_pixels": "too_many_pixels",
+                  "too_many_pages": "too_many_pages", "too_large": "expands"}
 
 
 class AttachmentError(Refusal):
@@ -136,6 +138,6 @@ def _clean_confined(kind: str, data: bytes) -> CleanFile:
         raise AttachmentError("cannot_clean") from None
     if "refused" in result:
         reason = result["refused"]
-        raise AttachmentError(reason if reason in _CHILD_REASONS else "cannot_clean")
+        raise AttachmentError(_CHILD_REASONS.get(reason, "cannot_clean"))
     steps = tuple(step for step in STEPS if step in result["steps"])
     return CleanFile(body, result["content_type"], result["extension"], steps, pages=result.get("pages"))

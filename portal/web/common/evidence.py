@@ -50,10 +50,12 @@ REFUSALS = {
                          'Try another file.'),
     "empty": lambda: _('"%(name)s" could not be sent: it is empty. Choose it again.'),
     "too_large": lambda: _('"%(name)s" could not be sent: it is too big. Each file can be up to %(size)s MB.'),
-    "too_many_pixels": lambda: _('"%(name)s" could not be sent: the picture is too big. '
-                                 'Send a smaller photo or a screenshot of it.'),
-    "too_many_pages": lambda: _('"%(name)s" could not be sent: the document has too many pages. '
+    "too_many_pixels": lambda: _('"%(name)s" could not be sent: the picture is too big (more than %(megapixels)d '
+                                 'megapixels). Send a smaller photo or a screenshot of it.'),
+    "too_many_pages": lambda: _('"%(name)s" could not be sent: the document has more than %(pages)d pages. '
                                 'Send only the pages that matter.'),
+    "expands": lambda: _('"%(name)s" could not be sent: it grows too large to be cleaned safely once it is '
+                         'opened. Send a photo or a screenshot of it instead.'),
     "too_long": lambda: _('"%(name)s" could not be sent: the recording is too long. Send a shorter one.'),
     "cannot_clean": lambda: _('"%(name)s" could not be sent: we could not remove the hidden information '
                               'in it that could tell who you are. Try another file, or a photo of it.'),
@@ -191,7 +193,8 @@ def _remember(form_id: str, entries: list[dict]) -> None:
 def _refusal(reason: str, name: str, config) -> str:
     message = REFUSALS.get(reason, REFUSALS[None])()
     return message % {"name": _shown_name(name), "size": config["MAX_ATTACHMENT_BYTES"] // (1024 * 1024),
-                      "count": config["MAX_ATTACHMENTS"]}
+                      "count": config["MAX_ATTACHMENTS"], "megapixels": attachments.MAX_PIXELS // 1_000_000,
+                      "pages": attachments.MAX_PAGES}
 
 
 def _shown_name(name: str) -> str:
