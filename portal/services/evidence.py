@@ -97,6 +97,13 @@ def store(item: CaseItem, clean: attachments.CleanFile, recipients) -> CaseItem:
     return item
 
 
+def never_cleaned(item: CaseItem) -> bool:
+    """A reporter's file stored before every file was cleaned: photos and PDFs were cleaned then
+    too, sound files were kept as sent (and a partner's file without a record is the partner's)."""
+    cleaned_then = (item.content_type or "").startswith("image/") or item.content_type == "application/pdf"
+    return item.evidence_record is None and item.author == "reporter" and not cleaned_then
+
+
 def record_of(item: CaseItem, identity) -> Record | None:
     return unseal(item.evidence_record, identity) if item.evidence_record else None
 

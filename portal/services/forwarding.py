@@ -81,6 +81,8 @@ class Plan:
     attachments: list[CaseItem]
     left_out_fields: list[str]
     has_retaliation_record: bool
+    # Files stored before this portal cleaned every file (sound, kept as sent): never without consent.
+    left_out_attachments: list[CaseItem] = field(default_factory=list)
 
 
 def _decrypt(item: CaseItem, identity) -> bytes:
@@ -102,13 +104,16 @@ def plan(session, case: Case, identity) -> Plan:
         scope = "without_identity"
     else:
         scope = None
+    files = [i for i in case.items if i.kind == "attachment"]
+    uncleaned = [] if scope == "with_identity" else [i for i in files if evidence.never_cleaned(i)]
     return Plan(
         consent=consent, scope=scope,
         messages=[(i, _decrypt(i, identity).decode("utf-8")) for i in case.items if i.kind == "message"],
-        attachments=[i for i in case.items if i.kind == "attachment"],
+        attachments=[i for i in files if i not in uncleaned],
         left_out_fields=[] if scope == "with_identity" else
         [name for name in IDENTIFYING_REPORT_FIELDS if written.get(name)],
         has_retaliation_record=case.kind == "retaliation",
+        left_out_attachments=uncleaned,
     )
 
 
@@ -160,7 +165,7 @@ def create(session, actor: User, identity, case: Case, partner: Partner, choice:
         raise ForwardError("nothing")
 
     forward = outbound.store(session, actor, case, partner, found.scope, recipients, items,
-                             {"fields": found.left_out_fields})
+                             {"fields": found.left_out_fields, "files": len(found.left_out_attachments)})
     session.commit()
     return forward
 

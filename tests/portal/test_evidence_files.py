@@ -241,3 +241,22 @@ def test_a_record_tells_a_sound_files_length_and_a_file_stored_before_records_sa
     link = re.search(r'href="(/inbox/cases/\d+/files/\d+)"', picture_text).group(1)
     assert anna.get(link).status_code == 200 and anna.get(link + "/preview").status_code == 404
 
+
+
+def test_a_sound_file_stored_before_every_file_was_cleaned_stays_out_of_a_forward_without_consent(
+        app, client, facility_ids):
+    photo = image_with_metadata("PNG")
+    assert send_report(client, facility_ids[0], consent="without_identity",
+                       files={"photo": [(io.BytesIO(photo), "a.png")]}).status_code == 200
+    with app.extensions["portal.sessions"]() as session:
+        case = session.scalars(select(Case)).one()
+        case_id = case.id
+        # A voice note from before this portal cleaned sound: kept as sent, with no record.
+        old = next(item for item in case.items if item.kind == "attachment")
+        old.content_type, old.evidence_record = "audio/mp4", None
+        session.commit()
+    anna = app.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    page = anna.get(f"/inbox/cases/{case_id}/forward").get_data(as_text=True)
+    assert "1 file stays out: it was stored before this portal cleaned every file" in page
+    assert f'value="{old.id}"' not in page, "the file is not offered"
