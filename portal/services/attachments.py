@@ -2,8 +2,9 @@
 
 Photos are rebuilt from their pixels (orientation applied first), which drops
 EXIF, GPS, XMP, comments, maker notes, thumbnails and ICC profiles at once.
-PDFs lose their document information and XMP. Sound files cannot be cleaned
-here; they are kept with a visible "metadata not removed" flag.
+PDFs lose their document information and XMP. Sound and video are written anew
+from their first sound and picture (``media``), the voice disguised when the
+worker asks. Every file is cleaned or refused; none is kept as it came.
 """
 
 import io
@@ -13,6 +14,7 @@ import pikepdf
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
+from . import media
 from .refusal import Refusal
 
 register_heif_opener()
@@ -21,7 +23,9 @@ Image.MAX_IMAGE_PIXELS = 60_000_000
 
 
 class AttachmentError(Refusal):
-    """A file that cannot be accepted."""
+    """A file that cannot be accepted: "empty", "unsupported", "damaged", "too_long" (sound or
+    video longer than ``media.AUDIO_SECONDS`` / ``media.VIDEO_SECONDS``), "too_large",
+    "cannot_clean" or "busy" (too many files being cleaned at once: try again)."""
 
 
 # What cleaning did to a file, as codes the inbox names for investigators.
@@ -74,7 +78,7 @@ def sniff(data: bytes) -> tuple[str, str] | None:
     if head.startswith(b"#!AMR"):
         return "audio/amr", "amr"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "audio/webm", "webm"
+        return "video/webm", "webm"  # sound or video: media.clean tells them apart
     if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
         return "audio/mpeg", "mp3"
     if head[4:8] == b"ftyp":
@@ -83,12 +87,15 @@ def sniff(data: bytes) -> tuple[str, str] | None:
             return "image/heic", "heic"
         if brand.startswith(b"3gp") or brand.startswith(b"3g2"):
             return "audio/3gpp", "3gp"
-        return "audio/mp4", "m4a"
+        return "video/mp4", "mp4"  # sound or video: media.clean tells them apart
     return None
 
 
 def clean(data: bytes, *, disguise_voice: bool = False) -> CleanFile:
-    """Recognise ``data`` and return it without metadata where that is possible."""
+    """Recognise ``data`` and return it without metadata, or refuse it.
+
+    ``disguise_voice`` changes the voice in a sound file and in a video's sound.
+    """
     if not data:
         raise AttachmentError("empty")
     kind = sniff(data)
@@ -99,7 +106,16 @@ def clean(data: bytes, *, disguise_voice: bool = False) -> CleanFile:
         return _clean_image(data, content_type)
     if content_type == "application/pdf":
         return _clean_pdf(data)
-    return CleanFile(data, content_type, extension)
+    return _clean_media(data, disguise_voice)
+
+
+def _clean_media(data: bytes, disguise_voice: bool) -> CleanFile:
+    try:
+        cleaned = media.clean(data, disguise_voice=disguise_voice)
+    except media.Refused as refusal:
+        raise AttachmentError(refusal.reason) from None
+    return CleanFile(cleaned.data, cleaned.content_type, cleaned.extension, cleaned.steps,
+                     duration=cleaned.duration)
 
 
 _OUTPUT_FORMATS = {

@@ -122,10 +122,11 @@ def mark_read(session, case_id: int) -> None:
     session.commit()
 
 
-def reply(session, config, case_id: int, text: str, files: list[bytes]) -> None:
-    """Add the reporter's message and files to the case, all or nothing."""
+def reply(session, config, case_id: int, text: str, files: list[bytes], *, disguise_voice: bool = True) -> None:
+    """Add the reporter's message and files to the case, all or nothing (``disguise_voice``: see
+    ``attachments.clean``)."""
     case = session.get(Case, case_id)
-    cleaned = [attachments.clean(data) for data in files]
+    cleaned = [attachments.clean(data, disguise_voice=disguise_voice) for data in files]
     holders = keyring.holders_of(session, case)
     recipients = keyring.case_recipients(session, case)
     added = []

@@ -129,8 +129,12 @@ def handlers_shown_to_reporters(session) -> list[User]:
                                 .order_by(User.display_name)))
 
 
-def submit(session, config, report: Report, files: list[bytes], submission_token: str) -> Submitted:
-    """Store ``report`` and ``files`` as one new case, or return the earlier one."""
+def submit(session, config, report: Report, files: list[bytes], submission_token: str, *,
+           disguise_voice: bool = True) -> Submitted:
+    """Store ``report`` and ``files`` as one new case, or return the earlier one.
+
+    ``disguise_voice``: the worker's "Change my voice" (see ``attachments.clean``).
+    """
     earlier = find_submission(session, config, submission_token)
     if earlier is not None:
         return earlier
@@ -143,7 +147,7 @@ def submit(session, config, report: Report, files: list[bytes], submission_token
     if not decision.receivable:
         # Told before anything is stored: the worker can choose other recipients.
         raise IntakeError("no_recipient")
-    cleaned = [attachments.clean(data) for data in files]
+    cleaned = [attachments.clean(data, disguise_voice=disguise_voice) for data in files]
 
     receipt, keys = receipt_and_keys(session, config, submission_token)
     holders = decision.users

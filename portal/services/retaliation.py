@@ -150,7 +150,8 @@ def nobody_may_read(session, original: Case, reporter_identity) -> bool:
 
 
 def file_from_follow_up(session, config, original_case_id: int, claim: Claim, submission_token: str,
-                        files: list[bytes] = (), *, reporter_identity) -> Case:
+                        files: list[bytes] = (), *, reporter_identity,
+                        disguise_voice: bool = True) -> Case:
     """A claim by the reporter of ``original_case_id``, who is logged in with its receipt.
 
     It has no receipt of its own: the reporter follows it on the original case's page.
@@ -166,14 +167,14 @@ def file_from_follow_up(session, config, original_case_id: int, claim: Claim, su
     _check(claim, offered=[u.id for u in about_choices(session, original)])
     claim = replace(claim, excluded_handlers=sorted(handover.left_out_by_reporter(original, reporter_identity)))
     readers = claim_readers(session, original, set(claim.excluded_handlers) | set(claim.about_user_ids))
-    cleaned = [attachments.clean(data) for data in files]
+    cleaned = [attachments.clean(data, disguise_voice=disguise_voice) for data in files]
     case = _new_claim(session, config, claim, cleaned, original, readers, original.reporter_recipient, None,
                       original.facility_id, original.language, submission_token)
     return case or _earlier(session, submission_token)
 
 
 def file_directly(session, config, claim: Claim, facility_id: int | None, language: str,
-                  submission_token: str, files: list[bytes] = ()) -> intake.Submitted:
+                  submission_token: str, files: list[bytes] = (), *, disguise_voice: bool = True) -> intake.Submitted:
     """A claim from the start page by a worker with no earlier report: it gets its own receipt."""
     earlier = intake.find_submission(session, config, submission_token)
     if earlier is not None:
@@ -181,7 +182,7 @@ def file_directly(session, config, claim: Claim, facility_id: int | None, langua
     _check(claim, offered=[u.id for u in about_choices(session, None)])
     intake.check_facility(session, facility_id, claim.facility_other)
     readers = claim_readers(session, None, claim.about_user_ids, facility_id)
-    cleaned = [attachments.clean(data) for data in files]
+    cleaned = [attachments.clean(data, disguise_voice=disguise_voice) for data in files]
     receipt, keys = intake.receipt_and_keys(session, config, submission_token)
     case = _new_claim(session, config, claim, cleaned, None, readers, str(keys.identity.recipient), keys.lookup,
                       facility_id, language, submission_token)

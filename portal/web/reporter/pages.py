@@ -28,7 +28,17 @@ import crypto
 
 from ... import i18n
 from ...models import Case, Facility
-from ...services import attachments, followup, forwarding, intake, receipts, retaliation, routing, typed_text
+from ...services import (
+    attachments,
+    followup,
+    forwarding,
+    intake,
+    media,
+    receipts,
+    retaliation,
+    routing,
+    typed_text,
+)
 from ..common import layout
 from ..common.database import db
 from ..common.fields import ConfirmForm
@@ -57,6 +67,7 @@ NOBODY_MAY_READ = "nobody"
 FILE_KINDS = (
     ("image/", lambda: _("Photo")),
     ("audio/", lambda: _("Voice note")),
+    ("video/", lambda: _("Video")),
     ("application/pdf", lambda: _("PDF document")),
 )
 
@@ -64,7 +75,21 @@ ATTACHMENT_MESSAGES = {
     "unsupported": lambda: _("This kind of file cannot be sent. Send photos, voice notes or PDF files."),
     "damaged": lambda: _("A file could not be read. It may be damaged. Try another file."),
     "empty": lambda: _("A file was empty. Try again."),
+    "too_long": lambda: _("A recording is too long. Voice notes can be up to %(sound)s minutes and videos up to "
+                          "%(video)s minutes. Send a shorter one.", sound=media.AUDIO_SECONDS // 60,
+                          video=media.VIDEO_SECONDS // 60),
+    "too_large": lambda: _("A file is too big to clean. Try a shorter or smaller one."),
+    "cannot_clean": lambda: _("We could not remove the hidden information from a file, so we did not keep it. "
+                              "Try another file."),
+    "busy": lambda: _("Many files are being sent right now. Please press Send again in a minute."),
 }
+# A refused file is the worker's to change (400), except when the server is busy (503).
+ATTACHMENT_STATUS = {"too_large": 413, "busy": 503}
+
+
+def attachment_refusal(reason):
+    """The message and status for a file ``attachments.clean`` refused."""
+    return ATTACHMENT_MESSAGES[reason](), ATTACHMENT_STATUS.get(reason, 400)
 
 
 # Refusals the worker answers by changing a choice; everything they wrote is kept.
@@ -154,9 +179,10 @@ def make_blueprint(config):
             excluded_handlers=list(form.excluded_handlers.data or []),
         )
         try:
-            submitted = intake.submit(db(), current_app.config, report, files, _submission_token(token))
+            submitted = intake.submit(db(), current_app.config, report, files, _submission_token(token),
+                                      disguise_voice=form.disguise_voice.data)
         except attachments.AttachmentError as error:
-            return _form_again(form, ATTACHMENT_MESSAGES[error.reason](), 400)
+            return _form_again(form, *attachment_refusal(error.reason))
         except intake.IntakeError as error:
             if error.reason in INTAKE_MESSAGES:
                 return _form_again(form, *INTAKE_MESSAGES[error.reason]())
@@ -239,9 +265,10 @@ def make_blueprint(config):
                     error, status = _("Write an answer or add a file."), 400
                 else:
                     try:
-                        followup.reply(db(), current_app.config, case_id, text, files)
+                        followup.reply(db(), current_app.config, case_id, text, files,
+                                       disguise_voice=form.disguise_voice.data)
                     except attachments.AttachmentError as failure:
-                        error, status = ATTACHMENT_MESSAGES[failure.reason](), 400
+                        error, status = attachment_refusal(failure.reason)
                     else:
                         return redirect(url_for("reporter.case", sent=1) + "#thread", 303)
         return _case_page(case_id, form, error, status)
@@ -287,10 +314,11 @@ def make_blueprint(config):
         try:
             retaliation.file_from_follow_up(db(), current_app.config, case_id, _claim_of(form),
                                             f"claim:{case_id}:{form.submission.data}", files,
-                                            reporter_identity=crypto.parse_identity(session.secret.decode("ascii")))
+                                            reporter_identity=crypto.parse_identity(session.secret.decode("ascii")),
+                                            disguise_voice=form.disguise_voice.data)
         except attachments.AttachmentError as error:
-            return render_template("reporter/claim.html", form=form,
-                                   error=ATTACHMENT_MESSAGES[error.reason]()), 400
+            message, status = attachment_refusal(error.reason)
+            return render_template("reporter/claim.html", form=form, error=message), status
         except retaliation.RetaliationError as refusal:
             message, status = _claim_refused(refusal)
             return render_template("reporter/claim.html", form=form, error=message), status
@@ -347,10 +375,11 @@ def make_blueprint(config):
         try:
             submitted = retaliation.file_directly(db(), current_app.config, claim,
                                                   None if facility == "other" else int(facility), g.language,
-                                                  _submission_token(token), files)
+                                                  _submission_token(token), files,
+                                                  disguise_voice=form.disguise_voice.data)
         except attachments.AttachmentError as error:
-            return render_template("reporter/claim.html", form=form, direct=True,
-                                   error=ATTACHMENT_MESSAGES[error.reason]()), 400
+            message, status = attachment_refusal(error.reason)
+            return render_template("reporter/claim.html", form=form, direct=True, error=message), status
         except (retaliation.RetaliationError, intake.IntakeError) as refusal:
             message, status = _claim_refused(refusal)
             return render_template("reporter/claim.html", form=form, direct=True, error=message), status

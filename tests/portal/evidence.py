@@ -1,0 +1,13 @@
+"""Reading the evidence files a case keeps, as an investigator's key opens them."""
+
+from sqlalchemy import select
+
+import crypto
+from portal.models import CaseItem
+
+
+def stored_files(app, identity):
+    """``(content type, metadata removed, decrypted bytes)`` of every file stored, oldest first."""
+    with app.extensions["portal.sessions"]() as session:
+        items = session.scalars(select(CaseItem).where(CaseItem.kind == "attachment").order_by(CaseItem.id)).all()
+        return [(item.content_type, item.metadata_removed, crypto.decrypt(item.blob, identity)) for item in items]
