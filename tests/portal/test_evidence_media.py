@@ -11,15 +11,17 @@ import shutil
 import subprocess
 
 import pytest
+from accounts import passphrase_of, totp_secret_of
 from evidence import stored_files
-from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
+from reporter_pages import csrf_token, draft_id, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import func, select
 
 from portal.models import Case
-from portal.services import attachments
+from portal.services import attachments, users
 
 BRUSSELS = "+50.8503+004.3517/"
 SEI_UUID = "086f3693-b7b3-4f2c-9653-21492feee5b8"
+TICKED = re.compile(r'<input [^>]*checked [^>]*name="disguise_voice" type="checkbox"')
 # What a clean file must never show, in exiftool's words or in its bytes.
 TRACES = re.compile(r"(?i)canary|gps|location|50\.85|artist|author|title|comment|chapter|cover|subtitle")
 
@@ -199,26 +201,30 @@ def test_a_voice_note_sounds_different_only_when_change_my_voice_is_ticked(
     assert float(probe(tmp_path, stored)["format"]["duration"]) == pytest.approx(2, abs=0.15)
 
 
-def test_a_voice_note_sent_from_the_follow_up_page_is_changed_too(app, client, facility_ids, investigators, tmp_path):
+@pytest.mark.parametrize("ticked", [True, False])
+def test_a_voice_note_sent_from_the_follow_up_page_follows_the_box(app, client, facility_ids, investigators,
+                                                                   tmp_path, ticked):
     receipt = receipt_on(send_report(client, facility_ids[0]))
     worker = app.test_client()
     log_in_with_receipt(worker, receipt)
     page = worker.get("/en/case")
     voice = ffmpeg(tmp_path, "voice.wav", *tone())
     sent = worker.post("/en/case", data={"csrf_token": csrf_token(page), "message": "",
-                                         "voice": [(io.BytesIO(voice), "voice.wav")], "disguise_voice": "y"},
+                                         "voice": [(io.BytesIO(voice), "voice.wav")],
+                                         **({"disguise_voice": "y"} if ticked else {})},
                        content_type="multipart/form-data")
     assert sent.status_code == 303
     [(content_type, _cleaned, stored)] = stored_files(app, investigators["anna"][1])
-    assert content_type == "audio/mp4" and abs(pitch(stored) / 220 - 1) > 0.12
+    assert content_type == "audio/mp4" and (abs(pitch(stored) / 220 - 1) > 0.12) is ticked
 
 
 @pytest.mark.parametrize("path", ["/en/report", "/en/retaliation"])
 def test_change_my_voice_is_ticked_when_a_form_opens_and_says_what_it_cannot_hide(client, path):
     page = client.get(path).get_data(as_text=True)
-    assert re.search(r'<input checked id="disguise_voice" name="disguise_voice" type="checkbox" value="y">', page)
+    assert TICKED.search(page)
     assert "Change my voice" in page
-    assert "Your words, your accent and the sounds around you still come through." in page
+    assert ("we change how your voice sounds in voice notes and videos before anyone hears them, but your words, "
+            "your accent and the sounds around you still come through.") in page
 
 
 def test_change_my_voice_is_ticked_on_the_follow_up_and_claim_pages(app, client, facility_ids):
@@ -226,7 +232,7 @@ def test_change_my_voice_is_ticked_on_the_follow_up_and_claim_pages(app, client,
     log_in_with_receipt(worker, receipt_on(send_report(client, facility_ids[0])))
     for path in ("/en/case", "/en/case/claim"):
         page = worker.get(path).get_data(as_text=True)
-        assert '<input checked id="disguise_voice" name="disguise_voice" type="checkbox" value="y">' in page, path
+        assert TICKED.search(page), path
 
 
 def test_a_file_that_looks_like_a_recording_but_is_not_is_refused_and_nothing_is_kept(
@@ -253,3 +259,27 @@ def test_a_recording_longer_than_allowed_is_refused_with_the_limits(app, client,
     assert ("A recording is too long. Voice notes can be up to 10 minutes and videos up to 3 minutes."
             in response.get_data(as_text=True))
     assert cases_stored(app) == before
+
+
+@pytest.mark.parametrize("ticked", [True, False])
+@pytest.mark.parametrize("where", ["follow-up", "start page"])
+def test_a_voice_note_with_a_retaliation_claim_follows_the_box(app, client, facility_ids, session_factory,
+                                                               recovery_identity, tmp_path, ticked, where):
+    with session_factory() as session:
+        users.create(session, "rosa", "Rosa", "retaliation_officer", passphrase_of("rosa"), work_factor=10,
+                     totp_secret=totp_secret_of("rosa"))
+    worker = app.test_client()
+    if where == "follow-up":
+        log_in_with_receipt(worker, receipt_on(send_report(client, facility_ids[0])))
+        path, fields, status = "/en/case/claim", {}, 303
+    else:
+        path, fields, status = "/en/retaliation", {"facility": str(facility_ids[0])}, 200
+    form = worker.get(path)
+    voice = ffmpeg(tmp_path, "voice.wav", *tone())
+    sent = worker.post(path, content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(form), "submission": draft_id(form), "types": ["dismissal"],
+        "description": "I was dismissed two days after my report.", "voice": [(io.BytesIO(voice), "voice.wav")],
+        **fields, **({"disguise_voice": "y"} if ticked else {})})
+    assert sent.status_code == status
+    [(content_type, _cleaned, stored)] = stored_files(app, recovery_identity)
+    assert content_type == "audio/mp4" and (abs(pitch(stored) / 220 - 1) > 0.12) is ticked
