@@ -79,6 +79,8 @@ def sniff(data: bytes) -> tuple[str, str] | None:
         return "audio/amr", "amr"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video/webm", "webm"  # sound or video: media.clean tells them apart
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "audio/aac", "aac"  # ADTS: the MPEG sync word with layer 0
     if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
         return "audio/mpeg", "mp3"
     if head[4:8] == b"ftyp":
@@ -106,12 +108,12 @@ def clean(data: bytes, *, disguise_voice: bool = False) -> CleanFile:
         return _clean_image(data, content_type)
     if content_type == "application/pdf":
         return _clean_pdf(data)
-    return _clean_media(data, disguise_voice)
+    return _clean_media(data, extension, disguise_voice)
 
 
-def _clean_media(data: bytes, disguise_voice: bool) -> CleanFile:
+def _clean_media(data: bytes, extension: str, disguise_voice: bool) -> CleanFile:
     try:
-        cleaned = media.clean(data, disguise_voice=disguise_voice)
+        cleaned = media.clean(data, container=extension, disguise_voice=disguise_voice)
     except media.Refused as refusal:
         raise AttachmentError(refusal.reason) from None
     return CleanFile(cleaned.data, cleaned.content_type, cleaned.extension, cleaned.steps,

@@ -27,8 +27,13 @@ AUDIO_SECONDS = 10 * 60  # a voice note of up to ten minutes
 VIDEO_SECONDS = 3 * 60   # a video of up to three minutes
 LONGEST_SIDE = 1920      # larger videos are scaled down to this, keeping their shape
 
+# The reader ffmpeg must use for each container ``attachments.sniff`` recognises: never its own
+# guess, which could pick a playlist or a concatenation list that makes it open other files.
+_READERS = {"mp4": "mov", "3gp": "mov", "webm": "matroska", "ogg": "ogg", "wav": "wav", "mp3": "mp3",
+            "aac": "aac", "amr": "amr"}
 _PROBE = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-          "-show_chapters", "{input}"]
+          "-show_chapters"]
+_ONLY_THE_FILE = ["-protocol_whitelist", "file"]
 # Tags every rebuilt file has: its brands and the tracks' technical names, never about a person.
 _STRUCTURAL_TAGS = {"major_brand", "minor_version", "compatible_brands", "handler_name", "vendor_id",
                     "language", "encoder"}
@@ -53,9 +58,13 @@ class Cleaned:
     duration: float
 
 
-def clean(data: bytes, *, disguise_voice: bool) -> Cleaned:
-    """``data`` (a sound or video file) rebuilt without metadata, or ``Refused``."""
-    info = _probe(data, "damaged")
+def clean(data: bytes, *, container: str, disguise_voice: bool) -> Cleaned:
+    """``data`` (a sound or video file in ``container``, an extension ``attachments.sniff`` gives)
+    rebuilt without metadata, or ``Refused``."""
+    if container not in _READERS:
+        raise Refused("unsupported")
+    reader = ["-f", _READERS[container], *_ONLY_THE_FILE]
+    info = _probe(data, "damaged", reader)
     streams = info.get("streams", [])
     video = [s for s in streams if s.get("codec_type") == "video" and not _is_cover(s)]
     audio = [s for s in streams if s.get("codec_type") == "audio"]
@@ -77,7 +86,7 @@ def clean(data: bytes, *, disguise_voice: bool) -> Cleaned:
     else:
         argv = ["-map", "0:a:0", *sound_out, "-f", "ipod"]
         name, content_type, extension = "clean.m4a", "audio/mp4", "m4a"
-    command = (["ffmpeg", "-nostdin", "-v", "error", "-i", "{input}", "-map_metadata", "-1",
+    command = (["ffmpeg", "-nostdin", "-v", "error", *reader, "-i", "{input}", "-map_metadata", "-1",
                 "-map_chapters", "-1", "-sn", "-dn", "-fflags", "+bitexact", "-t", str(limit + 1)]
                + argv + ["-movflags", "+faststart", "{output}"])
     try:
@@ -106,10 +115,10 @@ def _picture(stream: dict) -> list[str]:
             "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-flags:v", "+bitexact"]
 
 
-def _probe(data: bytes, reason: str) -> dict:
-    """What ffprobe reads in ``data``; refused with ``reason`` when it reads nothing."""
+def _probe(data: bytes, reason: str, reader: list[str]) -> dict:
+    """What ffprobe reads in ``data`` with ``reader``; refused with ``reason`` when it reads nothing."""
     try:
-        return json.loads(media_tool.run(_PROBE, data).stdout or b"{}")
+        return json.loads(media_tool.run([*_PROBE, *reader, "{input}"], data).stdout or b"{}")
     except media_tool.ToolFailed as failure:
         raise Refused({"failed": reason}.get(failure.reason) or _REFUSALS.get(failure.reason, "cannot_clean")) from None
     except ValueError:
@@ -205,7 +214,7 @@ def _blank_user_data(data: bytes) -> bytes:
 
 def _check(data: bytes, *, video: bool, audio: bool, limit: int) -> _Written:
     """The rebuilt file holds the picture and sound it should, no tag about anyone, and is not too long."""
-    info = _probe(data, "cannot_clean")
+    info = _probe(data, "cannot_clean", ["-f", "mov", *_ONLY_THE_FILE])
     kinds = [s.get("codec_type") for s in info.get("streams", [])]
     if kinds.count("video") != int(video) or kinds.count("audio") != int(audio) or len(kinds) != video + audio:
         raise Refused("cannot_clean")

@@ -101,12 +101,13 @@ def cases_stored(app):
 
 def test_a_video_from_take_a_photo_loses_its_location_and_keeps_picture_and_sound(
         app, client, facility_ids, investigators, tmp_path):
-    # A phone's H.264, with a camera's own text in the picture stream (an SEI unit).
+    # A phone's H.264, with Apple's location key and a camera's own text in the picture stream (an SEI unit).
     video = ffmpeg(tmp_path, "clip.mp4", *picture(), *tone(), *canary_tags(), "-movflags", "use_metadata_tags",
+                   "-metadata", f"com.apple.quicktime.location.ISO6709={BRUSSELS}",
                    "-c:v", "libx264", "-pix_fmt", "yuv420p",
                    "-bsf:v", f"h264_metadata=sei_user_data={SEI_UUID}+CanarySerial",
                    "-c:a", "aac", "-shortest")
-    assert b"CanaryTitle" in video and b"+50.8503" in video and b"CanarySerial" in video
+    assert b"CanaryTitle" in video and b"ISO6709" in video and b"CanarySerial" in video
     response = send_report(client, facility_ids[0], files={"photo": [(io.BytesIO(video), "IMG_0001.mp4")]})
     assert response.status_code == 200
     [(content_type, cleaned, data)] = stored_files(app, investigators["anna"][1])
