@@ -20,10 +20,11 @@ from portal.models import Case
 from portal.services import attachments, users
 
 BRUSSELS = "+50.8503+004.3517/"
+FILMED = "2019-03-04T05:06:07Z"
 SEI_UUID = "086f3693-b7b3-4f2c-9653-21492feee5b8"
 TICKED = re.compile(r'<input [^>]*checked [^>]*name="disguise_voice" type="checkbox"')
 # What a clean file must never show, in exiftool's words or in its bytes.
-TRACES = re.compile(r"(?i)canary|gps|location|50\.85|artist|author|title|comment|chapter|cover|subtitle")
+TRACES = re.compile(r"(?i)canary|gps|location|50\.85|artist|author|title|comment|chapter|cover|subtitle|2019")
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +54,8 @@ def picture(seconds=2, size="160x120", rate=15):
 
 def canary_tags():
     return ["-metadata", "title=CanaryTitle", "-metadata", "artist=CanaryArtist",
-            "-metadata", "comment=CanaryComment", "-metadata", f"location={BRUSSELS}"]
+            "-metadata", "comment=CanaryComment", "-metadata", f"location={BRUSSELS}",
+            "-metadata", f"creation_time={FILMED}"]
 
 
 def probe(tmp_path, data):
