@@ -80,11 +80,13 @@ def clean(data: bytes, *, container: str, disguise_voice: bool) -> Cleaned:
     sound_out = ["-c:a", "aac", "-b:a", f"{64 * channels}k", "-ac", str(channels or 1), "-flags:a", "+bitexact"]
     if sound:
         sound_out[:0] = ["-af", ",".join(sound)]
+    # By index: the first picture that is not cover art, the first sound.
+    first_sound = ["-map", f"0:{audio[0]['index']}"] if audio else []
     if video:
-        argv = ["-map", "0:v:0", "-map", "0:a:0?", *_picture(video[0]), *sound_out, "-f", "mp4"]
+        argv = ["-map", f"0:{video[0]['index']}", *first_sound, *_picture(video[0]), *sound_out, "-f", "mp4"]
         name, content_type, extension = "clean.mp4", "video/mp4", "mp4"
     else:
-        argv = ["-map", "0:a:0", *sound_out, "-f", "ipod"]
+        argv = [*first_sound, *sound_out, "-f", "ipod"]
         name, content_type, extension = "clean.m4a", "audio/mp4", "m4a"
     command = (["ffmpeg", "-nostdin", "-v", "error", *reader, "-i", "{input}", "-map_metadata", "-1",
                 "-map_chapters", "-1", "-sn", "-dn", "-fflags", "+bitexact", "-t", str(limit + 1)]
