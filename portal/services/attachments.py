@@ -6,8 +6,9 @@ images of its pages, so nothing the original carried besides what it shows
 survives. Limits, checked before decoding where a header tells: ``MAX_PIXELS``
 for a photo, ``MAX_PAGES`` for a PDF, each page drawn at ``PAGE_DPI`` and at
 most ``PAGE_PIXELS``; the child's memory, time and output are bounded by
-``LIMITS``. Sound files cannot be cleaned here yet; they are kept as sent, and their
-evidence record lists no step.
+``LIMITS``. Sound and video are written anew from their first sound and
+picture by ffmpeg (``media``), the voice disguised when the worker asks. Every
+file is cleaned or refused; none is kept as it came.
 
 Refusals are ``AttachmentError(reason)``: "empty", "unsupported", "damaged",
 "too_many_pixels", "too_many_pages", "expands" (the file grows past the
@@ -20,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import confinement
+from . import confinement, media
 from .refusal import Refusal
 
 # A photo of up to 50 megapixels (8160 x 6120, a phone's largest common mode) is cleaned;
@@ -42,7 +43,9 @@ _CHILD_REASONS = {"damaged": "damaged", "unsupported": "unsupported", "too_many_
 
 
 class AttachmentError(Refusal):
-    """A file that cannot be accepted."""
+    """A file that cannot be accepted: "empty", "unsupported", "damaged", "too_long" (sound or
+    video longer than ``media.AUDIO_SECONDS`` / ``media.VIDEO_SECONDS``), "too_large",
+    "cannot_clean" or "busy" (too many files being cleaned at once: try again)."""
 
 
 # What cleaning did to a file, as codes the inbox names for investigators.
@@ -91,7 +94,9 @@ def sniff(data: bytes) -> tuple[str, str] | None:
     if head.startswith(b"#!AMR"):
         return "audio/amr", "amr"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "audio/webm", "webm"
+        return "video/webm", "webm"  # sound or video: media.clean tells them apart
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "audio/aac", "aac"  # ADTS: the MPEG sync word with layer 0
     if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
         return "audio/mpeg", "mp3"
     if head[4:8] == b"ftyp":
@@ -100,12 +105,15 @@ def sniff(data: bytes) -> tuple[str, str] | None:
             return "image/heic", "heic"
         if brand.startswith(b"3gp") or brand.startswith(b"3g2"):
             return "audio/3gpp", "3gp"
-        return "audio/mp4", "m4a"
+        return "video/mp4", "mp4"  # sound or video: media.clean tells them apart
     return None
 
 
 def clean(data: bytes, *, disguise_voice: bool = False) -> CleanFile:
-    """Recognise ``data`` and return it without metadata where that is possible."""
+    """Recognise ``data`` and return it without metadata, or refuse it.
+
+    ``disguise_voice`` changes the voice in a sound file and in a video's sound.
+    """
     if not data:
         raise AttachmentError("empty")
     kind = sniff(data)
@@ -116,12 +124,22 @@ def clean(data: bytes, *, disguise_voice: bool = False) -> CleanFile:
         return _clean_confined("image", data)
     if content_type == "application/pdf":
         return _clean_confined("pdf", data)
-    return CleanFile(data, content_type, extension)
+    return _clean_media(data, extension, disguise_voice)
 
 
-def cleaned(files) -> list[CleanFile]:
-    """Each file cleaned; one already cleaned (kept between two sends of a form) is taken as it is."""
-    return [file if isinstance(file, CleanFile) else clean(file) for file in files]
+def _clean_media(data: bytes, extension: str, disguise_voice: bool) -> CleanFile:
+    try:
+        cleaned = media.clean(data, container=extension, disguise_voice=disguise_voice)
+    except media.Refused as refusal:
+        raise AttachmentError(refusal.reason) from None
+    return CleanFile(cleaned.data, cleaned.content_type, cleaned.extension, cleaned.steps,
+                     duration=cleaned.duration)
+
+
+def cleaned(files, *, disguise_voice: bool = True) -> list[CleanFile]:
+    """Each file cleaned (a voice disguised unless told not to); one already cleaned (kept between
+    two sends of a form) is taken as it is."""
+    return [file if isinstance(file, CleanFile) else clean(file, disguise_voice=disguise_voice) for file in files]
 
 
 def _clean_confined(kind: str, data: bytes) -> CleanFile:

@@ -19,11 +19,11 @@ import zlib
 import pikepdf
 import pypdfium2
 import pytest
+from evidence import stored_files
 from PIL import Image
 from reporter_pages import send_report
 from sqlalchemy import func, select
 
-import crypto
 from portal import create_app
 from portal.models import CaseItem
 from portal.services import attachments, confinement
@@ -132,12 +132,6 @@ def png(width, height, rows=None, text=None):
 # Looking at what the investigator gets
 
 
-def stored_files(app, identity):
-    with app.extensions["portal.sessions"]() as session:
-        items = session.scalars(select(CaseItem).where(CaseItem.kind == "attachment")).all()
-        return [(item.content_type, crypto.decrypt(item.blob, identity)) for item in items]
-
-
 def stored_count(app):
     with app.extensions["portal.sessions"]() as session:
         return session.scalar(select(func.count()).select_from(CaseItem).where(CaseItem.kind == "attachment"))
@@ -186,7 +180,7 @@ def test_a_photo_to_pdf_with_hidden_content_is_rebuilt_from_its_page(app, client
     assert CANARY in decompressed(original) and b"/JavaScript" in original
     response = send_report(client, facility_ids[0], files={"files": [(io.BytesIO(original), "scan.pdf")]})
     assert response.status_code == 200
-    [(stored_type, clean)] = stored_files(app, investigators["anna"][1])
+    [(stored_type, _record, clean)] = stored_files(app, investigators["anna"][1])
     assert stored_type == "application/pdf"
 
     scan = decompressed(clean)
@@ -232,7 +226,7 @@ def test_a_phone_photo_loses_its_position_owner_and_serial_and_stands_upright(ap
                              "rebuilt_from_pixels")
 
     send_report(client, facility_ids[0], files={"files": [(io.BytesIO(original), "IMG_0001.jpg")]})
-    [(stored_type, clean)] = stored_files(app, investigators["anna"][1])
+    [(stored_type, _record, clean)] = stored_files(app, investigators["anna"][1])
     assert stored_type == "image/jpeg" and CANARY not in clean
     tags = exiftool_tags(clean, tmp_path, "clean.jpg")
     assert not any(word in key for key in tags for word in ("GPS", "Artist", "Owner", "Serial", "Comment",
@@ -278,7 +272,7 @@ def test_a_pdf_of_too_many_pages_is_refused_before_any_is_drawn(app, client, fac
 
 def test_a_file_is_cleaned_as_what_its_content_is_whatever_its_name(app, client, facility_ids, investigators):
     send_report(client, facility_ids[0], files={"files": [(io.BytesIO(hostile_pdf()), "photo.jpg")]})
-    [(stored_type, clean)] = stored_files(app, investigators["anna"][1])
+    [(stored_type, _record, clean)] = stored_files(app, investigators["anna"][1])
     assert stored_type == "application/pdf" and b"/JavaScript" not in decompressed(clean)
 
     # A photo with a ZIP archive glued after it keeps its picture and loses the archive.

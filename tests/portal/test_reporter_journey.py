@@ -212,8 +212,8 @@ def test_the_worker_sees_what_each_file_was_and_a_status_that_moves_as_the_inves
     with app.extensions["portal.sessions"]() as session:
         stored = {item.content_type: item.size for item in session.scalars(
             select(CaseItem).where(CaseItem.kind == "attachment"))}
-    assert set(stored) == {"image/png", "audio/wav", "application/pdf"}
-    for kind, content_type in (("Photo", "image/png"), ("Voice note", "audio/wav"), ("PDF document",
+    assert set(stored) == {"image/png", "audio/mp4", "application/pdf"}
+    for kind, content_type in (("Photo", "image/png"), ("Voice note", "audio/mp4"), ("PDF document",
                                                                                      "application/pdf")):
         size = stored[content_type]
         shown = f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} kB"

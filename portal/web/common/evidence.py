@@ -22,7 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError
 
-from ...services import attachments, kept_files
+from ...services import attachments, kept_files, media
 from .compression import STARTED_ELSEWHERE
 from .database import db
 from .uploads import chosen_files
@@ -39,6 +39,7 @@ FSI, PDI = "\u2068", "\u2069"
 FILE_KINDS = (
     ("image/", lambda: _("Photo")),
     ("audio/", lambda: _("Voice note")),
+    ("video/", lambda: _("Video")),
     ("application/pdf", lambda: _("PDF document")),
 )
 
@@ -56,7 +57,10 @@ REFUSALS = {
                                 'Send only the pages that matter.'),
     "expands": lambda: _('"%(name)s" could not be sent: it grows too large to be cleaned safely once it is '
                          'opened. Send a photo or a screenshot of it instead.'),
-    "too_long": lambda: _('"%(name)s" could not be sent: the recording is too long. Send a shorter one.'),
+    "too_long": lambda: _('"%(name)s" could not be sent: the recording is too long. Voice notes can be up to '
+                          '%(sound)s minutes and videos up to %(video)s minutes. Send a shorter one.'),
+    "too_big_to_clean": lambda: _('"%(name)s" could not be sent: it is too big or too long to clean. '
+                                  'Send a shorter or smaller one.'),
     "cannot_clean": lambda: _('"%(name)s" could not be sent: we could not remove the hidden information '
                               'in it that could tell who you are. Try another file, or a photo of it.'),
     "busy": lambda: _('"%(name)s" could not be sent: we are busy with other files. '
@@ -85,9 +89,12 @@ class Evidence:
         return " ".join([*self.refused, *(other for other in others if other)])
 
 
-def gather(config, form_id: str) -> Evidence:
+def gather(config, form_id: str, disguise_voice: bool = True) -> Evidence:
     """The files of the form ``form_id`` being sent: those kept from its earlier sends (less those the
-    worker left out) and the ones chosen now, each cleaned and kept; a refused one is named."""
+    worker left out) and the ones chosen now, each cleaned and kept; a refused one is named.
+
+    ``disguise_voice``: the form's "Change my voice", for the files chosen now (a file kept from an
+    earlier send was cleaned as that send asked)."""
     entries = _entries(form_id)
     changed = False
     left_out = set(request.form.getlist(REMOVE))
@@ -113,13 +120,15 @@ def gather(config, form_id: str) -> Evidence:
                 raise attachments.AttachmentError("too_many")
             if len(data) > limit:
                 raise attachments.AttachmentError("too_large")
-            clean = attachments.clean(data)
+            clean = attachments.clean(data, disguise_voice=disguise_voice)
             if len(clean.data) > limit:
                 raise attachments.AttachmentError("too_large")
         except attachments.AttachmentError as refusal:
             evidence.refused.append(_refusal(refusal.reason, name, config))
-            if refusal.reason == "too_large":
+            if refusal.reason in ("too_large", "too_big_to_clean"):
                 evidence.status = 413
+            elif refusal.reason == "busy":
+                evidence.status = max(evidence.status, 503)
             continue
         ticket = kept_files.keep(db(), clean)
         entries.append({"handle": ticket.handle, "key": ticket.key, "type": clean.content_type,
@@ -194,7 +203,8 @@ def _refusal(reason: str, name: str, config) -> str:
     message = REFUSALS.get(reason, REFUSALS[None])()
     return message % {"name": _shown_name(name), "size": config["MAX_ATTACHMENT_BYTES"] // (1024 * 1024),
                       "count": config["MAX_ATTACHMENTS"], "megapixels": attachments.MAX_PIXELS // 1_000_000,
-                      "pages": attachments.MAX_PAGES}
+                      "pages": attachments.MAX_PAGES, "sound": media.AUDIO_SECONDS // 60,
+                      "video": media.VIDEO_SECONDS // 60}
 
 
 def _shown_name(name: str) -> str:

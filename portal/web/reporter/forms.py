@@ -72,6 +72,7 @@ class ReportForm(PortalForm):
     photo = MultipleFileField(_l("Take a photo"))
     voice = MultipleFileField(_l("Record a voice note"))
     files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))
+    disguise_voice = BooleanField(_l("Change my voice"), default=True)
     # A field people never see; bots fill it in.
     website = StringField(_l("Leave this empty"))
 
@@ -99,6 +100,7 @@ class ReplyForm(PortalForm):
     photo = MultipleFileField(_l("Take a photo"))
     voice = MultipleFileField(_l("Record a voice note"))
     files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))
+    disguise_voice = BooleanField(_l("Change my voice"), default=True)
 
     def __init__(self, *args, max_text_chars=20000, **kwargs):
         super().__init__(*args, **kwargs)
@@ -146,6 +148,7 @@ class ClaimForm(PortalForm):
     photo = MultipleFileField(_l("Take a photo"))
     voice = MultipleFileField(_l("Record a voice note"))
     files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))
+    disguise_voice = BooleanField(_l("Change my voice"), default=True)
 
     def __init__(self, *args, max_text_chars=20000, **kwargs):
         super().__init__(*args, **kwargs)

@@ -116,9 +116,9 @@ def make_blueprint(config):
         if not token:
             # The session ended while the form was open: keep the text and the files, ask again.
             session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
-            chosen = evidence.gather(config, _form_id())
+            chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
             return _form_again(form, chosen, _("This form was open too long. Please press Send again."))
-        chosen = evidence.gather(config, _form_id())
+        chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
         if not form.validate_on_submit():
             if form.csrf_token.errors:
                 return _form_again(form, chosen, _("This form was open too long. Please press Send again."))
@@ -216,7 +216,7 @@ def make_blueprint(config):
         form = ReplyForm(max_text_chars=config["MAX_TEXT_CHARS"])
         error, status, chosen = None, 200, None
         if request.method == "POST":
-            chosen = evidence.gather(config, ANSWER_FORM)
+            chosen = evidence.gather(config, ANSWER_FORM, form.disguise_voice.data)
             text = typed_text.reporter_text(form.message.data or "")
             if not form.validate_on_submit():
                 error, status = chosen.message(_("Please check your answer and send it again.")), 400
@@ -262,7 +262,7 @@ def make_blueprint(config):
             identity = crypto.parse_identity(session.secret.decode("ascii"))
             nobody = retaliation.nobody_may_read(db(), original, identity)
             return render_template("reporter/claim.html", form=form, error=_nobody_may_read() if nobody else None)
-        chosen = evidence.gather(config, _form_id())
+        chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
         if not form.validate_on_submit() or not DRAFT_ID.fullmatch(form.submission.data or ""):
             message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
                        else _("Please check the fields marked below."))
@@ -316,10 +316,10 @@ def make_blueprint(config):
             return render_template("reporter/claim.html", form=form, direct=True)
         if not token:
             session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
-            chosen = evidence.gather(config, _form_id())
+            chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
             return _claim_again(form, chosen, _("This form was open too long. Please press Send again."),
                                 direct=True)
-        chosen = evidence.gather(config, _form_id())
+        chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
         if not form.validate_on_submit():
             message = (_("This form was open too long. Please press Send again.") if form.csrf_token.errors
                        else _("Please check the fields marked below."))
