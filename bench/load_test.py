@@ -24,9 +24,7 @@ import argparse
 import http.cookiejar
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,38 +35,11 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from portal_server import gunicorn, prepare
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 RECEIPT = re.compile(r'class="receipt"[^>]*>([0-9 ]+)<')
 STEPS = ("form", "submit", "follow-up page", "receipt")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def prepare(database_url: str) -> int:
-    """Migrate and initialise an empty database with one facility and one investigator."""
-    from portal import migrate
-    from portal.db import make_engine, make_session_factory
-    from portal.services import facilities, users
-    from portal.services import instance as instance_service
-
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
-    with make_session_factory(engine)() as session:
-        instance_service.initialise(session, "Load test contractor")
-        users.create(session, "loadtester", "Load Tester", "investigator", "load test passphrase 1",
-                     default_recipient=True, work_factor=10)
-        facility = facilities.add(session, country="VN", name="Load Test Factory", local_name="Load Test Factory",
-                                  supplier="Load", address="Bac Ninh")
-        facility_id = facility.id
-    engine.dispose()
-    return facility_id
 
 
 class Reporter:
@@ -139,62 +110,41 @@ def main() -> int:
         database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{temporary_database}"
     facility_id = prepare(database_url)
 
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
     folder = Path(tempfile.mkdtemp(prefix="portal-load-"))
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    environment.update(PORTAL_BIND=f"127.0.0.1:{port}", PORTAL_WORKERS=str(args.workers),
-                       PORTAL_DATABASE_URL=database_url, PORTAL_INSTANCE_PATH=str(folder),
-                       PORTAL_ENV="development", PORTAL_RECEIPT_ATTEMPTS_PER_MINUTE="1000000",
-                       PORTAL_RECEIPT_ARGON2_TIME_COST=str(args.argon2_time_cost),
-                       PORTAL_RECEIPT_ARGON2_MEMORY_KIB=str(args.argon2_memory_kib), PORTAL_LOG_LEVEL="WARNING")
-    log = (folder / "gunicorn.log").open("wb")
-    server_process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"),
-                                       "portal.wsgi:app"], cwd=ROOT, env=environment, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{origin}/healthz", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server_process.poll() is not None:
-                    print((folder / "gunicorn.log").read_text(), file=sys.stderr)
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.2)
+        with gunicorn(database_url, folder, args.workers, {
+                "PORTAL_RECEIPT_ATTEMPTS_PER_MINUTE": "1000000",
+                "PORTAL_RECEIPT_ARGON2_TIME_COST": str(args.argon2_time_cost),
+                "PORTAL_RECEIPT_ARGON2_MEMORY_KIB": str(args.argon2_memory_kib)}) as (origin, _server):
+            lock = threading.Lock()
+            latencies = {name: [] for name in STEPS}
+            errors, journeys = [], [0]
+            stop_at = time.monotonic() + args.seconds
 
-        lock = threading.Lock()
-        latencies = {name: [] for name in STEPS}
-        errors, journeys = [], [0]
-        stop_at = time.monotonic() + args.seconds
-
-        def record(name, seconds, problem):
-            with lock:
-                latencies[name].append(seconds)
-                if problem:
-                    errors.append(f"{name}: {problem}")
-
-        def client():
-            reporter = Reporter(origin, facility_id, args.timeout)
-            while time.monotonic() < stop_at:
+            def record(name, seconds, problem):
                 with lock:
-                    if journeys[0] >= args.max_journeys:
-                        return
-                if reporter.journey(record):
-                    with lock:
-                        journeys[0] += 1
+                    latencies[name].append(seconds)
+                    if problem:
+                        errors.append(f"{name}: {problem}")
 
-        started = time.monotonic()
-        threads = [threading.Thread(target=client, daemon=True) for _ in range(args.clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=args.seconds + args.timeout * 5)
-        elapsed = time.monotonic() - started
+            def client():
+                reporter = Reporter(origin, facility_id, args.timeout)
+                while time.monotonic() < stop_at:
+                    with lock:
+                        if journeys[0] >= args.max_journeys:
+                            return
+                    if reporter.journey(record):
+                        with lock:
+                            journeys[0] += 1
+
+            started = time.monotonic()
+            threads = [threading.Thread(target=client, daemon=True) for _ in range(args.clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=args.seconds + args.timeout * 5)
+            elapsed = time.monotonic() - started
     finally:
-        server_process.terminate()
-        server_process.wait(timeout=60)
-        log.close()
         if temporary_database:
             from sqlalchemy import create_engine, text
             admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
