@@ -291,7 +291,7 @@ def test_a_file_that_breaks_the_cleaner_is_refused_and_nothing_is_stored(app, cl
     monkeypatch.setattr(attachments, "LIMITS", confinement.Limits(memory_bytes=32 * MiB))
     response = send_report(client, facility_ids[0], files={"files": [(io.BytesIO(photo_with_gps()), "photo.jpg")]})
     assert response.status_code == 400
-    assert "could not be cleaned safely" in response.get_data(as_text=True)
+    assert "we could not remove the hidden information in it" in response.get_data(as_text=True)
     assert stored_count(app) == 0
 
 
@@ -303,8 +303,8 @@ def test_when_every_cleaning_slot_stays_taken_the_worker_is_asked_to_try_again(a
         with confinement.slot():
             response = send_report(busy_app.test_client(), facility_ids[0],
                                    files={"files": [(io.BytesIO(photo_with_gps()), "photo.jpg")]})
-        assert response.status_code == 400
-        assert "busy cleaning other files" in response.get_data(as_text=True)
+        assert response.status_code == 503
+        assert "we are busy with other files" in response.get_data(as_text=True)
         assert stored_count(busy_app) == 0
         assert attachments.clean(photo_with_gps()).content_type == "image/jpeg"  # the slot is free again
     finally:

@@ -13,6 +13,7 @@ from PIL import Image
 from pillow_heif import register_heif_opener
 from reporter_pages import send_report
 from sqlalchemy import select
+from test_evidence_media import ffmpeg, tone
 
 from portal.models import AuditEntry, Case, User
 from portal.services import attachments, evidence, keyring
@@ -176,8 +177,8 @@ def test_investigators_see_each_files_type_size_pages_digest_and_cleaning_and_pr
     assert chandra.get(f"{shown_photo['url']}/preview").status_code == 200
 
 
-def test_a_sound_file_is_not_previewed_and_downloads_as_before(app, client, facility_ids):
-    voice = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 200
+def test_a_sound_file_is_not_previewed_and_downloads_as_before(app, client, facility_ids, tmp_path):
+    voice = ffmpeg(tmp_path, "rec.m4a", *tone(seconds=1), "-c:a", "aac")
     assert send_report(client, facility_ids[0], files={"voice": [(io.BytesIO(voice), "rec.m4a")]}).status_code == 200
     with app.extensions["portal.sessions"]() as session:
         case_id = session.scalars(select(Case)).one().id
@@ -191,15 +192,12 @@ def test_a_sound_file_is_not_previewed_and_downloads_as_before(app, client, faci
     download = anna.get(shown["url"])
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert hashlib.sha256(download.data).hexdigest() == shown["sha256"]
-    with app.test_request_context():
-        words = step_words(voice)
-    assert ("What cleaning did: " + ", ".join(words) + "." if words
-            else "Cleaning changed nothing in this file.") in shown["text"]
+    assert "length 0:01" in shown["text"] and "What cleaning did: " in shown["text"]
 
 
 def test_a_record_tells_a_sound_files_length_and_a_file_stored_before_records_says_so(
-        app, client, facility_ids):
-    voice = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 200
+        app, client, facility_ids, tmp_path):
+    voice = ffmpeg(tmp_path, "rec.m4a", *tone(seconds=1), "-c:a", "aac")
     photo = image_with_metadata("PNG")
     assert send_report(client, facility_ids[0], files={"voice": [(io.BytesIO(voice), "rec.m4a")],
                                                        "photo": [(io.BytesIO(photo), "a.png")]}).status_code == 200

@@ -244,7 +244,7 @@ def test_a_file_that_looks_like_a_recording_but_is_not_is_refused_and_nothing_is
     before = cases_stored(app)
     response = send_report(client, facility_ids[0], files={"voice": [(io.BytesIO(fake), "rec.m4a")]})
     assert response.status_code == 400
-    assert "A file could not be read. It may be damaged." in response.get_data(as_text=True)
+    assert "could not be sent: it could not be read, it may be damaged." in response.get_data(as_text=True)
     assert cases_stored(app) == before and stored_files(app, investigators["anna"][1]) == []
 
 
@@ -259,8 +259,8 @@ def test_a_recording_longer_than_allowed_is_refused_with_the_limits(app, client,
     before = cases_stored(app)
     response = send_report(client, facility_ids[0], files={"voice": [(io.BytesIO(long), "long")]})
     assert response.status_code == 400
-    assert ("A recording is too long. Voice notes can be up to 10 minutes and videos up to 3 minutes."
-            in response.get_data(as_text=True))
+    assert ("could not be sent: the recording is too long. Voice notes can be up to 10 minutes and videos up "
+            "to 3 minutes." in response.get_data(as_text=True))
     assert cases_stored(app) == before
 
 
