@@ -243,3 +243,12 @@ def test_a_sound_file_stored_before_every_file_was_cleaned_stays_out_of_a_forwar
     page = anna.get(f"/inbox/cases/{case_id}/forward").get_data(as_text=True)
     assert "1 file stays out: it was stored before this portal cleaned every file" in page
     assert f'value="{old.id}"' not in page, "the file is not offered"
+
+
+@pytest.mark.parametrize("path", ["/en/report", "/en/retaliation"])
+def test_every_form_with_files_says_what_cleaning_removes_and_what_it_cannot(client, facility_ids, path):
+    page = client.get(path).get_data(as_text=True)
+    assert 'type="file"' in page
+    # The first half is the rule the cleaning tests above hold the portal to; the second is its limit.
+    assert ("We remove the hidden information in photos, voice notes and videos, such as where and when they "
+            "were taken. We cannot remove what they show or say, such as a face, a name or a payslip.") in page
