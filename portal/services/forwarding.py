@@ -298,12 +298,17 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
             notifications.queue_for(session, monitors, case, base_url)
         session.commit()
     except IntegrityError:
-        session.rollback()
-        earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
-        if earlier is None:
-            raise
-        return Filed(earlier, True)
+        return _filed_before(session, bundle_id)
     return Filed(received, False)
+
+
+def _filed_before(session, bundle_id: str) -> Filed:
+    """Called on a clash while filing: the same bundle, filed by a delivery that won the race."""
+    session.rollback()
+    earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
+    if earlier is None:
+        raise  # the clash being handled was another one
+    return Filed(earlier, True)
 
 
 def can_answer_worker(received: ReceivedBundle | None) -> bool:
@@ -403,11 +408,7 @@ def _file_on_case(session, partner: Partner, case: Case, bundle_id: str, manifes
             notifications.queue_for(session, list(called), case, base_url)
         session.commit()
     except IntegrityError:
-        session.rollback()
-        earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
-        if earlier is None:
-            raise
-        return Filed(earlier, True)
+        return _filed_before(session, bundle_id)
     return Filed(received, False)
 
 

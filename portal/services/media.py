@@ -22,6 +22,7 @@ import struct
 from dataclasses import dataclass
 
 from . import media_tool
+from .refusal import Refusal
 
 AUDIO_SECONDS = 10 * 60  # a voice note of up to ten minutes
 VIDEO_SECONDS = 3 * 60   # a video of up to three minutes
@@ -43,10 +44,8 @@ _AUTHOR_WORDS = ("artist", "author", "composer", "performer", "copyright", "enco
 _random = secrets.SystemRandom()
 
 
-class Refused(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class Refused(Refusal):
+    """A recording that cannot be cleaned (``reason``, as ``attachments.AttachmentError`` names it)."""
 
 
 @dataclass(frozen=True)

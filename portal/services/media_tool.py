@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass
 
 from . import confinement
+from .refusal import Refusal
 
 MEMORY_BYTES = 1536 * 1024 * 1024  # address space: libx264 reserves much more than it touches
 CPU_SECONDS = 200
@@ -25,13 +26,9 @@ OUTPUT_BYTES = 200 * 1024 * 1024
 TIMEOUT_SECONDS = 100  # below the 120 s nginx and gunicorn give a whole request
 
 
-class ToolFailed(Exception):
+class ToolFailed(Refusal):
     """The tool did not finish: ``reason`` is "busy", "missing" (not installed), "too_large",
     "too_slow" or "failed" (it could not read or write the file)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
