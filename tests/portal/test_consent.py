@@ -24,7 +24,9 @@ from sqlalchemy import func, select
 from portal.models import Case
 from portal.services import routing, users
 
-NARROWEST_DEFAULTS = {("ongoing", "unknown"), ("people_affected", "unknown")}
+# Pre-selected answers that widen nobody's reading: "don't know", and the voice change, which only
+# takes from what a listener learns (on by default, as issue 14 asks).
+NARROWEST_DEFAULTS = {("ongoing", "unknown"), ("people_affected", "unknown"), ("disguise_voice", "y")}
 
 
 class CheckedInputs(HTMLParser):
