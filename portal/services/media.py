@@ -27,6 +27,7 @@ from .refusal import Refusal
 AUDIO_SECONDS = 10 * 60  # a voice note of up to ten minutes
 VIDEO_SECONDS = 3 * 60   # a video of up to three minutes
 LONGEST_SIDE = 1920      # larger videos are scaled down to this, keeping their shape
+LARGEST_SIDE = 4096      # a picture wider or higher than a phone's 4K is refused before it is decoded
 
 # The reader ffmpeg must use for each container ``attachments.sniff`` recognises: never its own
 # guess, which could pick a playlist or a concatenation list that makes it open other files.
@@ -69,6 +70,9 @@ def clean(data: bytes, *, container: str, disguise_voice: bool) -> Cleaned:
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     if not video and not audio:
         raise Refused("damaged")
+    if video and max(int(video[0].get("width") or 0), int(video[0].get("height") or 0)) > LARGEST_SIDE:
+        # Decoding such frames costs memory the cleaner must not have (a bomb can declare them).
+        raise Refused("too_big_to_clean")
     limit = VIDEO_SECONDS if video else AUDIO_SECONDS
     declared = _duration(info)
     if declared is not None and declared > limit:

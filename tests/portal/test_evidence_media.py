@@ -286,3 +286,15 @@ def test_a_voice_note_with_a_retaliation_claim_follows_the_box(app, client, faci
     assert sent.status_code == status
     [(content_type, _cleaned, stored)] = stored_files(app, recovery_identity)
     assert content_type == "audio/mp4" and (abs(pitch(stored) / 220 - 1) > 0.12) is ticked
+
+
+def test_a_video_wider_than_4k_is_refused_before_it_is_decoded(app, client, facility_ids, investigators, tmp_path):
+    wide = ffmpeg(tmp_path, "wide.mkv", *picture(seconds=1, size="4112x16", rate=1), "-c:v", "libvpx")
+    before = cases_stored(app)
+    response = send_report(client, facility_ids[0], files={"photo": [(io.BytesIO(wide), "wide.mkv")]})
+    assert response.status_code == 413
+    assert "could not be sent: it is too big or too long to clean." in response.get_data(as_text=True)
+    assert cases_stored(app) == before
+    with pytest.raises(attachments.AttachmentError) as refused:
+        attachments.clean(wide)
+    assert refused.value.reason == "too_big_to_clean"
