@@ -46,7 +46,7 @@ FILE_KINDS = (
 # Why a file was refused, naming it. Reasons the cleaners add later fall back to ``None``'s.
 REFUSALS = {
     "unsupported": lambda: _('"%(name)s" could not be sent: this kind of file is not accepted. '
-                             'Send photos, voice notes or PDF files.'),
+                             'Send photos, voice notes, videos or PDF files.'),
     "damaged": lambda: _('"%(name)s" could not be sent: it could not be read, it may be damaged. '
                          'Try another file.'),
     "empty": lambda: _('"%(name)s" could not be sent: it is empty. Choose it again.'),

@@ -71,7 +71,7 @@ class ReportForm(PortalForm):
     )
     photo = MultipleFileField(_l("Take a photo"))
     voice = MultipleFileField(_l("Record a voice note"))
-    files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))
+    files = MultipleFileField(_l("Choose photos, voice notes, videos or PDF files"))
     disguise_voice = BooleanField(_l("Change my voice"), default=True)
     # A field people never see; bots fill it in.
     website = StringField(_l("Leave this empty"))
@@ -99,7 +99,7 @@ class ReplyForm(PortalForm):
     message = TextAreaField(_l("Your answer"), validators=[readable])
     photo = MultipleFileField(_l("Take a photo"))
     voice = MultipleFileField(_l("Record a voice note"))
-    files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))
+    files = MultipleFileField(_l("Choose photos, voice notes, videos or PDF files"))
     disguise_voice = BooleanField(_l("Change my voice"), default=True)
 
     def __init__(self, *args, max_text_chars=20000, **kwargs):
@@ -147,7 +147,7 @@ class ClaimForm(PortalForm):
     )
     photo = MultipleFileField(_l("Take a photo"))
     voice = MultipleFileField(_l("Record a voice note"))
-    files = MultipleFileField(_l("Choose photos, voice notes or PDF files"))
+    files = MultipleFileField(_l("Choose photos, voice notes, videos or PDF files"))
     disguise_voice = BooleanField(_l("Change my voice"), default=True)
 
     def __init__(self, *args, max_text_chars=20000, **kwargs):
