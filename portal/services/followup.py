@@ -101,7 +101,12 @@ def view(session, case_id: int, identity: str) -> CaseView:
         if item.kind == "report":
             report = json.loads(crypto.decrypt(item.blob, key))
         elif item.kind == "message":
-            text = crypto.decrypt(item.blob, key).decode("utf-8")
+            try:
+                text = crypto.decrypt(item.blob, key).decode("utf-8")
+            except (crypto.AgeError, UnicodeDecodeError):
+                # Only a partner's answer can be stored unread (we cannot open it to check it): one
+                # that the worker's key does not open is left out rather than breaking their page.
+                continue
             thread.append(ThreadEntry(item.author, item.created_on, "message", text))
         elif item.kind == "attachment":
             thread.append(

@@ -357,12 +357,21 @@ def _file_reply(session, partner: Partner, answered: Forward, bundle_id: str, ma
     """The partner's answer to our worker: a message on the case, which only the worker's key opens."""
     case = session.get(Case, answered.case_id)
     messages = [item for item in items if item.kind == "message"]
-    if not messages:
+    if not messages or not all(_is_age_file(item.data) for item in messages):
         raise bundles.BundleError("contents")
     for item in messages:
         case.items.append(CaseItem(kind="message", author="handler", created_on=clock.today(), blob=item.data,
                                    size=len(item.data)))
     return _file_on_case(session, partner, case, bundle_id, manifest, len(messages), from_reporter=False)
+
+
+def _is_age_file(data: bytes) -> bool:
+    """Whether ``data`` is an age file at all: what only the worker's key opens cannot be checked here."""
+    try:
+        crypto.split_header(data)
+    except (crypto.AgeError, ValueError):
+        return False
+    return True
 
 
 def _case_it_joins(session, partner: Partner, addition_to) -> Case | None:

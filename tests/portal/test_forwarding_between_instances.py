@@ -35,8 +35,8 @@ from test_no_trace_of_time import fine_times_tied_to_a_case_or_a_reporter
 import crypto
 from portal import create_app, migrate
 from portal.db import make_engine, make_session_factory
-from portal.models import Case, Forward, Partner, ReceivedBundle, RoutingAlert
-from portal.services import clock, keyring, partner_http, signing, users
+from portal.models import Case, Forward, Partner, ReceivedBundle, RoutingAlert, User
+from portal.services import bundles, clock, forwarding, keyring, outbound, partner_http, signing, users
 from portal.services import instance as instance_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -357,6 +357,35 @@ def test_a_report_for_electronics_watch_only_goes_to_its_own_instance_and_nobody
         for identity in contractor_keys:
             with pytest.raises(crypto.NoIdentityError):
                 crypto.decrypt(answer.blob, identity)
+
+    # A partner that lies: an "answer" that is no age file is refused and nothing is stored; one the
+    # worker's key does not open is filed (nobody here can tell) but never breaks the worker's page.
+    with world["sessions_b"]() as session:
+        received = session.scalars(select(ReceivedBundle).where(ReceivedBundle.case_id == filed)
+                                   .order_by(ReceivedBundle.id)).first()
+        to_a = session.scalars(select(Partner)).one()
+        monitor = session.scalars(select(User).where(User.username == "max")).one()
+        stranger = str(crypto.generate_identity().recipient)
+
+        def lying_answer(data):
+            made = outbound.store(session, monitor, session.get(Case, filed), to_a, "without_identity", [stranger],
+                                  [bundles.Item("items/01-message.age", "message", data, {"author": "monitor"})],
+                                  {"fields": []}, links={"reply_to": received.bundle_id}).bundle
+            session.rollback()
+            return made
+
+        garbage = lying_answer(b"not an age file at all")
+        wrong_key = lying_answer(crypto.encrypt(b"Datang ke pejabat esok.", [stranger]))
+    with world["sessions_a"]() as session:
+        from_b = session.scalars(select(Partner)).one()
+        before = len(session.get(Case, case_id).items)
+        with pytest.raises(bundles.BundleError):
+            forwarding.receive(session, from_b, garbage)
+        session.rollback()
+        assert len(session.get(Case, case_id).items) == before
+        forwarding.receive(session, from_b, wrong_key)
+    own = worker.get("/en/case")
+    assert own.status_code == 200 and "Terima kasih. Kami sedang menyemak." in own.get_data(as_text=True)
 
     # The worker is dismissed and says so from the follow-up page: the claim follows the report to
     # Electronics Watch's instance at once, and nobody at the contractor can read it.
