@@ -6,7 +6,10 @@ import sys
 from pathlib import Path
 
 from accounts import passphrase_of, totp_secret_of
+from inbox_pages import log_in
+from sqlalchemy import select
 
+from portal.models import User
 from portal.services import users
 
 PORTAL = str(Path(sys.executable).with_name("portal"))
@@ -24,3 +27,16 @@ def make_admin(app, username="root"):
     with app.extensions["portal.sessions"]() as session:
         users.create(session, username, "Root Admin", "administrator", passphrase_of(username),
                      work_factor=10, totp_secret=totp_secret_of(username))
+
+
+def logged_in_admin(app, username="root"):
+    """A client of that administrator, logged in."""
+    make_admin(app, username)
+    client = app.test_client()
+    assert log_in(client, username).status_code == 303
+    return client
+
+
+def user_named(app, username):
+    with app.extensions["portal.sessions"]() as session:
+        return session.scalar(select(User).where(User.username == username))

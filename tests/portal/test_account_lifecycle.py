@@ -6,24 +6,12 @@ import json
 
 import pytest
 from inbox_pages import log_in
-from operator_steps import make_admin
+from operator_steps import logged_in_admin, user_named
 from reporter_pages import csrf_token, send_report
 from sqlalchemy import select
 
-from portal.models import AuditEntry, Case, Keyholder, RoutingAlert, User
+from portal.models import AuditEntry, Case, Keyholder, RoutingAlert
 from portal.services import users
-
-
-def _admin(app):
-    make_admin(app)
-    root = app.test_client()
-    assert log_in(root, "root").status_code == 303
-    return root
-
-
-def _user(app, username):
-    with app.extensions["portal.sessions"]() as session:
-        return session.scalar(select(User).where(User.username == username))
 
 
 def _post(client, path, **fields):
@@ -47,12 +35,12 @@ def test_closing_an_account_ends_its_session_at_once_and_keeps_its_cases_with_th
     with app.extensions["portal.sessions"]() as session:
         case_id = session.scalar(select(Case.id))
     assert anna.get(f"/inbox/cases/{case_id}").status_code == 200
-    root = _admin(app)
-    anna_id = _user(app, "anna").id
+    root = logged_in_admin(app)
+    anna_id = user_named(app, "anna").id
 
     refused = _post(root, f"/admin/users/{anna_id}/deactivate")
     assert refused.status_code == 400, "closing an account needs the confirmation box"
-    assert _user(app, "anna").active
+    assert user_named(app, "anna").active
 
     closed = _post(root, f"/admin/users/{anna_id}/deactivate", confirm="y")
     assert closed.status_code == 303
@@ -78,7 +66,7 @@ def test_closing_an_account_ends_its_session_at_once_and_keeps_its_cases_with_th
     reopened = _post(root, f"/admin/users/{anna_id}/reactivate")
     assert reopened.status_code == 303
     assert anna.get("/inbox/").status_code == 303, "a session from before the closing stays ended"
-    assert _user(app, "anna").active
+    assert user_named(app, "anna").active
     with app.extensions["portal.sessions"]() as session:
         assert session.scalar(select(Keyholder).where(Keyholder.user_id == anna_id)) is None, \
             "cases are handed to her anew"
@@ -86,9 +74,9 @@ def test_closing_an_account_ends_its_session_at_once_and_keeps_its_cases_with_th
 
 def test_closing_the_last_holder_of_a_case_raises_an_alert_for_the_recovery_ceremony(app, client, facility_ids):
     assert send_report(client, facility_ids[0]).status_code == 200
-    root = _admin(app)
+    root = logged_in_admin(app)
     for username in ("binh", "anna"):
-        response = _post(root, f"/admin/users/{_user(app, username).id}/deactivate", confirm="y")
+        response = _post(root, f"/admin/users/{user_named(app, username).id}/deactivate", confirm="y")
         assert response.status_code == 303
     with app.extensions["portal.sessions"]() as session:
         case_id = session.scalar(select(Case.id))
@@ -105,19 +93,19 @@ def test_a_key_reset_ends_every_session_of_the_account(app, investigators):
     second_phone = app.test_client()
     for client in (anna, second_phone):
         assert log_in(client, "anna").status_code == 303
-    root = _admin(app)
-    assert _post(root, f"/admin/users/{_user(app, 'anna').id}/reset").status_code == 200
+    root = logged_in_admin(app)
+    assert _post(root, f"/admin/users/{user_named(app, 'anna').id}/reset").status_code == 200
     for client in (anna, second_phone):
         response = client.get("/inbox/")
         assert response.status_code == 303 and "/inbox/login" in response.headers["Location"]
 
 
 def test_role_email_and_new_cases_change_with_their_before_and_after_in_the_audit_trail(app, investigators):
-    root = _admin(app)
-    binh_id = _user(app, "binh").id
+    root = logged_in_admin(app)
+    binh_id = user_named(app, "binh").id
     changed = _post(root, f"/admin/users/{binh_id}", role="retaliation_officer", email="binh@elsewhere.example")
     assert changed.status_code == 303
-    binh = _user(app, "binh")
+    binh = user_named(app, "binh")
     assert (binh.role, binh.email, binh.default_recipient) == ("retaliation_officer", "binh@elsewhere.example",
                                                               False)
     entry = _audit(app, "account_changed")[-1]
@@ -126,17 +114,17 @@ def test_role_email_and_new_cases_change_with_their_before_and_after_in_the_audi
     assert entry["email_changed"] is True and "elsewhere" not in json.dumps(entry)
 
     bad = _post(root, f"/admin/users/{binh_id}", role="emperor")
-    assert bad.status_code == 400 and _user(app, "binh").role == "retaliation_officer"
+    assert bad.status_code == 400 and user_named(app, "binh").role == "retaliation_officer"
 
 
 @pytest.mark.parametrize("action, fields", [("deactivate", {"confirm": "y"}), ("", {"role": "investigator"})])
 def test_an_administrator_cannot_close_or_demote_themselves_nor_the_last_administrator(app, action, fields):
-    root = _admin(app)
-    root_id = _user(app, "root").id
+    root = logged_in_admin(app)
+    root_id = user_named(app, "root").id
     path = f"/admin/users/{root_id}" + (f"/{action}" if action else "")
     response = _post(root, path, **fields)
     assert response.status_code in (400, 409)
-    me = _user(app, "root")
+    me = user_named(app, "root")
     assert me.active and me.role == "administrator"
     with app.extensions["portal.sessions"]() as session:
         other = users.create(session, "second", "Second Admin", "administrator", "second correct horse battery",
@@ -150,9 +138,9 @@ def test_an_administrator_cannot_close_or_demote_themselves_nor_the_last_adminis
 def test_account_pages_are_for_administrators_only(app, investigators):
     anna = app.test_client()
     assert log_in(anna, "anna").status_code == 303
-    binh_id = _user(app, "binh").id
+    binh_id = user_named(app, "binh").id
     assert anna.get(f"/admin/users/{binh_id}").status_code == 404
     token = csrf_token(anna.get("/inbox/account"))
     assert anna.post(f"/admin/users/{binh_id}/deactivate", data={"csrf_token": token, "confirm": "y"}
                      ).status_code == 404
-    assert _user(app, "binh").active
+    assert user_named(app, "binh").active

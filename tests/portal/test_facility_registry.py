@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from inbox_pages import log_in
-from operator_steps import make_admin, run_portal
+from operator_steps import logged_in_admin, run_portal
 from reporter_pages import csrf_token
 from sqlalchemy import func, select
 
@@ -22,12 +22,6 @@ HEADER = "facility_id,supplier,supplier_registered_office,facility_name,facility
 
 
 
-
-def admin_client(app):
-    make_admin(app)
-    client = app.test_client()
-    assert log_in(client, "root").status_code == 303
-    return client
 
 
 def registry_state(app):
@@ -121,7 +115,7 @@ def test_a_re_import_shows_exactly_what_changed_and_keeps_the_history(app, tmp_p
     assert facilities["NL-MY-001"] == (True, "tablet mainboards, phone mainboards")
 
     # The registry page lists both imports, newest first, each with its original file.
-    admin = admin_client(app)
+    admin = logged_in_admin(app)
     page = admin.get("/admin/facilities").get_data(as_text=True)
     links = re.findall(r'href="(/admin/facilities/imports/(\d+)\.csv)"', page)
     assert len(links) == 2 and int(links[0][1]) > int(links[1][1])
@@ -210,7 +204,7 @@ def bad_files():
 
 
 def test_a_bad_file_is_refused_whole_with_every_problem_and_its_line(app, tmp_path):
-    admin = admin_client(app)
+    admin = logged_in_admin(app)
     for case, (data, messages) in bad_files().items():
         refused = upload(admin, data)
         assert refused.status_code == 400, case
@@ -232,7 +226,7 @@ def test_a_bad_file_is_refused_whole_with_every_problem_and_its_line(app, tmp_pa
 
 
 def test_an_administrator_uploads_checks_and_applies_a_disclosure_over_http(app, investigators):
-    admin = admin_client(app)
+    admin = logged_in_admin(app)
     start = admin.get("/admin/facilities")
     assert start.status_code == 200 and 'href="/admin/facilities"' in start.get_data(as_text=True)
 
@@ -278,7 +272,7 @@ def test_an_administrator_uploads_checks_and_applies_a_disclosure_over_http(app,
 
 
 def test_a_stale_preview_cannot_be_applied(app):
-    admin = admin_client(app)
+    admin = logged_in_admin(app)
     first = upload(admin, EXAMPLE.read_bytes()).headers["Location"]
     second = upload(admin, revised_disclosure()).headers["Location"]
     assert apply(admin, second).status_code == 303

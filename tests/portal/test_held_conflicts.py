@@ -9,7 +9,7 @@ import json
 import pytest
 from accounts import passphrase_of
 from inbox_pages import log_in, post_on_case
-from operator_steps import make_admin, run_portal
+from operator_steps import logged_in_admin, run_portal, user_named
 from PIL import Image
 from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import select
@@ -17,18 +17,6 @@ from sqlalchemy import select
 import crypto
 from portal.models import AuditEntry, Case, CaseItem, Exclusion, Keyholder, OutboxEmail, RoutingAlert, User
 from portal.services import handover, users
-
-
-def _admin(app):
-    make_admin(app)
-    root = app.test_client()
-    assert log_in(root, "root").status_code == 303
-    return root
-
-
-def _user(app, username):
-    with app.extensions["portal.sessions"]() as session:
-        return session.scalar(select(User).where(User.username == username))
 
 
 def _audit(app, action):
@@ -49,7 +37,7 @@ def _items(app, case_id):
 
 
 def _key_of(app, username):
-    return users.unlock_identity(_user(app, username), passphrase_of(username))
+    return users.unlock_identity(user_named(app, username), passphrase_of(username))
 
 
 def _opens_nothing(app, case_id, username):
@@ -89,10 +77,10 @@ def test_a_conflict_declared_after_routing_bars_the_holder_and_another_holder_re
     anna, binh = app.test_client(), app.test_client()
     assert log_in(anna, "anna").status_code == 303 and log_in(binh, "binh").status_code == 303
     assert anna.get(f"/inbox/cases/{first}").status_code == 200
-    anna_id = _user(app, "anna").id
+    anna_id = user_named(app, "anna").id
 
     # An administrator declares that Anna has a conflict with the facility: the page lists what she holds.
-    root = _admin(app)
+    root = logged_in_admin(app)
     declared = _declare(root, anna_id, facility=str(facility_ids[0]))
     assert declared.status_code == 303 and "/admin/routing/exclusions/" in declared.headers["Location"]
     page = root.get(declared.headers["Location"]).get_data(as_text=True)
@@ -152,8 +140,8 @@ def test_a_conflict_declared_after_routing_bars_the_holder_and_another_holder_re
 
 def test_only_holders_without_a_conflict_remove_a_conflicted_key(app, facility_ids, two_cases):
     (first, _ref), _second = two_cases[0]
-    root = _admin(app)
-    binh_id, anna_id = _user(app, "binh").id, _user(app, "anna").id
+    root = logged_in_admin(app)
+    binh_id, anna_id = user_named(app, "binh").id, user_named(app, "anna").id
     assert _declare(root, anna_id, supplier="Northlight").status_code == 303
     binh = app.test_client()
     assert log_in(binh, "binh").status_code == 303
@@ -177,10 +165,10 @@ def test_a_case_only_the_conflicted_user_holds_goes_to_a_colleague_by_the_recove
     with app.extensions["portal.sessions"]() as session:
         case = session.scalars(select(Case)).one()
     assert _holders(app, case.id) == {"anna"}
-    anna_id = _user(app, "anna").id
+    anna_id = user_named(app, "anna").id
 
     # The conflict is with the facility's supplier: the page says that nobody else can open the case.
-    root = _admin(app)
+    root = logged_in_admin(app)
     declared = _declare(root, anna_id, supplier="Northlight")
     assert declared.status_code == 303
     page = root.get(declared.headers["Location"]).get_data(as_text=True)
@@ -225,7 +213,8 @@ def test_a_barred_holder_is_not_e_mailed_about_the_workers_new_messages(app, fac
     sent = send_report(worker, facility_ids[0])
     assert sent.status_code == 200
     receipt = receipt_on(sent)
-    assert _declare(_admin(app), _user(app, "anna").id, facility=str(facility_ids[0])).status_code == 303
+    root = logged_in_admin(app)
+    assert _declare(root, user_named(app, "anna").id, facility=str(facility_ids[0])).status_code == 303
     with app.extensions["portal.sessions"]() as session:
         before = set(session.scalars(select(OutboxEmail.id)))
     assert log_in_with_receipt(worker, receipt).status_code == 303
@@ -240,9 +229,9 @@ def test_a_barred_holder_is_not_e_mailed_about_the_workers_new_messages(app, fac
 
 def test_closing_the_last_holder_without_a_conflict_raises_the_alert_for_the_ceremony(app, facility_ids, two_cases):
     (first, _ref), (second, _ref2) = two_cases[0]
-    root = _admin(app)
-    assert _declare(root, _user(app, "anna").id, facility=str(facility_ids[0])).status_code == 303
-    binh_id = _user(app, "binh").id
+    root = logged_in_admin(app)
+    assert _declare(root, user_named(app, "anna").id, facility=str(facility_ids[0])).status_code == 303
+    binh_id = user_named(app, "binh").id
     page = root.get(f"/admin/users/{binh_id}")
     closed = root.post(f"/admin/users/{binh_id}/deactivate", data={"csrf_token": csrf_token(page), "confirm": "y"})
     assert closed.status_code == 303
