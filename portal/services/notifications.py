@@ -39,8 +39,7 @@ def queue_for(session, users: list[User], case: Case, base_url: str, path: str |
                 "This message says nothing about the case on purpose.",
                 reference=case.reference, link=link,
             )
-        session.add(OutboxEmail(to_address=user.email, subject=subject, body=body, attempts=0,
-                                next_attempt_at=clock.start_of_today()))
+        queue_message(session, user, subject, body)
 
 
 def queue_mandatory_notice(session, users: list[User], case: Case, base_url: str, path: str) -> None:
@@ -62,8 +61,7 @@ def queue_mandatory_notice(session, users: list[User], case: Case, base_url: str
                 reference=case.reference, day=case.mandatory_notified_on.isoformat(),
                 categories=", ".join(case.category_codes), link=link,
             )
-        session.add(OutboxEmail(to_address=user.email, subject=subject, body=body, attempts=0,
-                                next_attempt_at=clock.start_of_today()))
+        queue_message(session, user, subject, body)
 
 
 def queue_activation(session, user: User, link: str) -> None:
