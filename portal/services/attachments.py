@@ -143,10 +143,25 @@ def cleaned(files, *, disguise_voice: bool = True) -> list[CleanFile]:
 
 
 def _clean_confined(kind: str, data: bytes) -> CleanFile:
-    settings = json.dumps({"max_pixels": MAX_PIXELS, "max_pages": MAX_PAGES, "page_dpi": PAGE_DPI,
-                           "page_pixels": PAGE_PIXELS})
+    result, body = _confined(kind, data, {"max_pixels": MAX_PIXELS, "max_pages": MAX_PAGES, "page_dpi": PAGE_DPI,
+                                          "page_pixels": PAGE_PIXELS})
+    steps = tuple(step for step in STEPS if step in result["steps"])
+    return CleanFile(body, result["content_type"], result["extension"], steps, pages=result.get("pages"))
+
+
+def pdf_page_picture(pdf: bytes, index: int, dpi: int, largest_side: int) -> bytes:
+    """Page ``index`` (from 0) of ``pdf`` drawn as a PNG, in the same confined child as cleaning: a PDF
+    a partner sent is not ours, and PDFium never runs inside a web worker. Refusals as ``clean``'s."""
+    _result, body = _confined("page", pdf, {"index": index, "dpi": dpi, "largest_side": largest_side,
+                                            "max_pages": MAX_PAGES})
+    return body
+
+
+def _confined(kind: str, data: bytes, settings: dict) -> tuple[dict, bytes]:
+    """The cleaner child's answer for ``kind``: its header and the file it wrote, or the refusal."""
+    argv = [sys.executable, "-I", "-B", str(_CLEANER), kind, json.dumps(settings)]
     try:
-        output = confinement.run([sys.executable, "-I", "-B", str(_CLEANER), kind, settings], data, LIMITS)
+        output = confinement.run(argv, data, LIMITS)
     except confinement.ConfinementError as error:
         raise AttachmentError(_CONFINEMENT_REASONS[error.reason]) from None
     header, _, body = output.partition(b"\n")
@@ -155,7 +170,5 @@ def _clean_confined(kind: str, data: bytes) -> CleanFile:
     except ValueError:
         raise AttachmentError("cannot_clean") from None
     if "refused" in result:
-        reason = result["refused"]
-        raise AttachmentError(_CHILD_REASONS.get(reason, "cannot_clean"))
-    steps = tuple(step for step in STEPS if step in result["steps"])
-    return CleanFile(body, result["content_type"], result["extension"], steps, pages=result.get("pages"))
+        raise AttachmentError(_CHILD_REASONS.get(result["refused"], "cannot_clean"))
+    return result, body

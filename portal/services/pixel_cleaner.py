@@ -76,6 +76,8 @@ def main() -> int:
             header, write = clean_image(source, settings)
         elif kind == "pdf":
             header, write = clean_pdf(source.getvalue(), settings)
+        elif kind == "page":
+            header, write = draw_page(source.getvalue(), settings)
         else:
             raise Refused("unsupported")
     except Refused as refusal:
@@ -200,6 +202,22 @@ def clean_pdf(data: bytes, settings: dict):
     steps = found | {"rebuilt_from_pages"}
     return ({"content_type": "application/pdf", "extension": "pdf", "steps": sorted(steps), "pages": count},
             lambda out: out.write(buffer.getbuffer()))
+
+
+def draw_page(data: bytes, settings: dict):
+    """Page ``settings["index"]`` (from 0) of a PDF as a PNG, for the inbox's preview."""
+    try:
+        document = pypdfium2.PdfDocument(data)
+        if not 0 <= settings["index"] < min(len(document), settings["max_pages"]):
+            raise Refused("too_many_pages")
+        page = document[settings["index"]]
+        width, height = page.get_size()
+        scale = min(settings["dpi"] / 72, settings["largest_side"] / max(width, height, 1))
+        picture = page.render(scale=scale).to_pil()
+    except pypdfium2.PdfiumError:
+        raise Refused("damaged") from None
+    picture = picture if picture.mode in ("RGB", "L") else picture.convert("RGB")
+    return {"content_type": "image/png"}, lambda out: picture.save(out, "PNG")
 
 
 def _add_page(out, picture, scale: float) -> None:

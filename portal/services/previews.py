@@ -2,16 +2,13 @@
 
 A photo the portal cleaned is shown as it is stored (the route serves it with a
 sandboxing Content-Security-Policy). A PDF is shown as images of its first
-pages, rendered here from the cleaned file with PDFium: the browser's PDF
-viewer never opens it. The rules of downloads hold: only the case's keyholders,
+pages, drawn by PDFium in the confined cleaner process (``attachments``), never
+in a web worker, since a file a partner forwarded was not cleaned here: the
+browser's PDF viewer never opens it either. The rules of downloads hold: only the case's keyholders,
 and each preview is recorded in the audit trail like a download.
 """
 
-import io
-import threading
 from dataclasses import dataclass
-
-import pypdfium2
 
 from ..models import Case, User
 from . import attachments, cases, evidence
@@ -19,8 +16,6 @@ from . import attachments, cases, evidence
 # Modest: enough to read a pay slip, small enough to send quickly.
 DPI = 96
 LARGEST_SIDE = 1600  # pixels: a page drawn at a giant size is scaled down
-# PDFium is not thread-safe: one page is rendered at a time in a process.
-_PDFIUM = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -57,23 +52,8 @@ def pdf_page(session, user: User, identity, case: Case, item_id: int, page: int)
 
 
 def render_page(pdf: bytes, index: int) -> bytes | None:
-    """Page ``index`` (from 0) of ``pdf`` as a PNG, or None if PDFium cannot draw it."""
-    with _PDFIUM:
-        try:
-            document = pypdfium2.PdfDocument(pdf)
-        except pypdfium2.PdfiumError:
-            return None
-        try:
-            if not 0 <= index < len(document):
-                return None
-            page = document[index]
-            width, height = page.get_size()
-            scale = min(DPI / 72, LARGEST_SIDE / max(width, height, 1))
-            drawn = page.render(scale=scale).to_pil()
-        except pypdfium2.PdfiumError:
-            return None
-        finally:
-            document.close()
-    out = io.BytesIO()
-    (drawn if drawn.mode in ("RGB", "L") else drawn.convert("RGB")).save(out, "PNG")
-    return out.getvalue()
+    """Page ``index`` (from 0) of ``pdf`` as a PNG, drawn in the confined cleaner, or None if it cannot be."""
+    try:
+        return attachments.pdf_page_picture(pdf, index, DPI, LARGEST_SIDE)
+    except attachments.AttachmentError:
+        return None

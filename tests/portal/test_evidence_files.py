@@ -15,6 +15,7 @@ from reporter_pages import send_report
 from sqlalchemy import select
 from test_evidence_media import ffmpeg, tone
 
+import crypto
 from portal.models import AuditEntry, Case, User
 from portal.services import attachments, evidence, keyring
 
@@ -252,3 +253,26 @@ def test_every_form_with_files_says_what_cleaning_removes_and_what_it_cannot(cli
     # The first half is the rule the cleaning tests above hold the portal to; the second is its limit.
     assert ("We remove the hidden information in photos, voice notes and videos, such as where and when they "
             "were taken. We cannot remove what they show or say, such as a face, a name or a payslip.") in page
+
+
+def test_a_hostile_pdf_with_a_forged_record_is_drawn_only_in_the_confined_cleaner(app, client, facility_ids):
+    """A partner's portal can send any PDF with any record: its preview is drawn by the cleaner's child,
+    whose limits stop a bomb, and the web worker that serves the page never opens it."""
+    from test_evidence_cleaning import PEAK_MEMORY, children_peak_memory, nested_flate_bomb
+
+    photo = image_with_metadata("PNG")
+    assert send_report(client, facility_ids[0], files={"photo": [(io.BytesIO(photo), "a.png")]}).status_code == 200
+    bomb = nested_flate_bomb()
+    with app.extensions["portal.sessions"]() as session:
+        case = session.scalars(select(Case)).one()
+        item = next(i for i in case.items if i.kind == "attachment")
+        recipients = keyring.case_recipients(session, case)
+        item.blob, item.content_type, item.size = crypto.encrypt(bomb, recipients), "application/pdf", len(bomb)
+        item.evidence_record = evidence.seal(evidence.Record("application/pdf", len(bomb), "0" * 64,
+                                                             ("rebuilt_from_pages",), pages=1), recipients)
+        session.commit()
+        case_id, item_id = case.id, item.id
+    anna = app.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    assert anna.get(f"/inbox/cases/{case_id}/files/{item_id}/pages/1").status_code == 404
+    assert children_peak_memory() < PEAK_MEMORY
