@@ -2,7 +2,8 @@
 
 Armored files are malleable unless the parser is strict, so this one accepts
 only canonical base64 in 64-column lines, LF or CRLF line ends, and nothing
-but whitespace around the block.
+but whitespace around the block. As in the reference implementation, the END
+line may be the file's last line without a newline.
 """
 
 import base64
@@ -71,6 +72,10 @@ class ArmoredReader(io.RawIOBase):
         if not line:
             raise ArmorError("armor truncated: no END line")
         if not line.endswith(b"\n"):
+            # The reference implementation accepts a file whose END line is its last, unterminated
+            # line (editors and copy-paste drop the final newline); nothing can follow it.
+            if line == END and not self._src.read(1):
+                return line
             raise ArmorError("armor line too long or unterminated")
         ending = b"\r\n" if line.endswith(b"\r\n") else b"\n"
         if self._line_ending is None:

@@ -566,3 +566,14 @@ def test_an_armor_without_its_end_line_is_an_armor_error(
         raise AssertionError("no payload size gave a full last armor line")
     with raises_exactly(crypto.ArmorError):
         crypto.decrypt(full[: full.rindex(b"-----END")], alice)
+
+
+def test_only_the_end_line_may_lose_its_newline(alice, armored_for_alice, raises_exactly):
+    sealed, plaintext = armored_for_alice
+    clipped = sealed.rstrip(b"\n")
+    assert crypto.decrypt(clipped, alice) == plaintext
+
+    # Anything glued after the unterminated END line, or an END line cut short, is still refused.
+    for bent in (clipped + b"x", clipped[:-1], clipped + b"\x00"):
+        with raises_exactly(crypto.ArmorError):
+            crypto.decrypt(bent, alice)

@@ -224,3 +224,21 @@ def test_age_refuses_our_passphrase_file_with_the_wrong_passphrase(age_tool, tmp
 
     assert child.exitstatus != 0
     assert b"secret" not in child.before
+
+
+@SIZE
+def test_an_armored_file_whose_end_line_lost_its_newline_opens_here_as_with_age(
+    age_tool, age_keypair, alice, payloads, size
+):
+    """Copy-paste and editors drop a file's last newline; the reference implementation still opens it."""
+    age_identity_file, age_recipient = age_keypair
+    plaintext = payloads(size)
+    ours = crypto.encrypt(plaintext, [alice.recipient, age_recipient], armor=True)
+    theirs = age_tool.encrypt(plaintext, [alice.recipient, age_recipient], armor=True)
+
+    for sealed in (ours, theirs, ours.replace(b"\n", b"\r\n")):
+        clipped = sealed.rstrip(b"\r\n")
+        assert clipped.endswith(b"-----END AGE ENCRYPTED FILE-----")
+        assert age_tool.decrypt(clipped, age_identity_file) == plaintext
+        assert crypto.decrypt(clipped, alice) == plaintext
+        assert crypto.dearmor(clipped) == crypto.dearmor(sealed)
