@@ -23,18 +23,13 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from live_server import Server, free_port
+from live_server import Server
+from nginx_site import NginxSite
 from operator_steps import PORTAL
 from test_inbox_accounts import activate
 
@@ -45,50 +40,16 @@ DOCS = DEPLOY.parent / "docs"
 SETTINGS_EXAMPLE = DEPLOY / "portal.env.example"
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portal.example.org")])
-    now = datetime.now(UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now)
-                   .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "fullchain.pem", folder / "privkey.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 def test_nginx_accepts_the_site(tmp_path):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
-    if nginx is None:
-        message = "nginx was not found: install the Debian package `nginx`"
-        pytest.fail(message) if in_ci() else pytest.skip(message)
-    cert, key = self_signed(tmp_path)
-    site = (DEPLOY / "nginx" / "portal.conf").read_text()
-    site = (site.replace("/etc/ssl/portal/fullchain.pem", str(cert))
-            .replace("/etc/ssl/portal/privkey.pem", str(key))
-            .replace("/var/log/nginx/", f"{tmp_path}/"))
-    (tmp_path / "portal.conf").write_text(site)
-    shutil.copy(DEPLOY / "nginx" / "upstream.conf", tmp_path / "upstream.conf")
-    (tmp_path / "nginx.conf").write_text(
-        "events {}\n"
-        f"http {{\n  include {tmp_path}/upstream.conf;\n  include {tmp_path}/portal.conf;\n}}\n")
-    checked = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-         "-g", f"pid {tmp_path}/nginx.pid; error_log stderr;"],
-        capture_output=True, text=True, timeout=60)
+    site = NginxSite(tmp_path)  # with deploy/nginx/upstream.conf
+    checked = site.check()
     assert checked.returncode == 0, checked.stderr
     assert "syntax is ok" in checked.stderr
-    assert "access_log off;" in site and "X-Forwarded-For" not in site.replace("no X-Forwarded-For", "")
-    assert "client_max_body_size 76m;" in site  # 5 files of 15 MB and the form: the portal's own cap
+    assert "access_log off;" in site.site and "X-Forwarded-For" not in site.site.replace("no X-Forwarded-For", "")
+    assert "client_max_body_size 76m;" in site.site  # 5 files of 15 MB and the form: the portal's own cap
 
 
-def test_gunicorn_serves_the_app_and_logs_no_client_address(database_url, session_factory, recovery_identity,
+def test_gunicorn_serves_the_app_names_no_software_and_logs_no_client_address(database_url, session_factory, recovery_identity,
                                                             tmp_path):
     server = Server(database_url, tmp_path / "instance", tmp_path / "gunicorn.log").start()
     try:
@@ -96,6 +57,7 @@ def test_gunicorn_serves_the_app_and_logs_no_client_address(database_url, sessio
             assert answer.status == 200 and b'"ok"' in answer.read()
         with urllib.request.urlopen(f"{server.origin}/en/", timeout=10) as answer:
             assert answer.status == 200
+            assert answer.headers.get("Server") is None  # the portal names no software
         # A broken request makes gunicorn log an error that would name the client.
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
             raw.sendall(b"\x16\x03\x01 not http at all\r\n\r\n")
@@ -390,48 +352,12 @@ class _Upstream(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _serving(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def test_the_nginx_site_compresses_every_text_type_but_not_for_requests_other_sites_start(tmp_path):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
-    if nginx is None:
-        message = "nginx was not found: install the Debian package `nginx`"
-        pytest.fail(message) if in_ci() else pytest.skip(message)
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    cert, key = self_signed(tmp_path)
-    tls_port, redirect_port, onion_port = (free_port() for _ in range(3))
-    site = (DEPLOY / "nginx" / "portal.conf").read_text()
-    site = (site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{tls_port} ssl;")
-            .replace("listen 80;", f"listen 127.0.0.1:{redirect_port};")
-            .replace("listen [::]:443 ssl http2;", "").replace("listen [::]:80;", "")
-            .replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{onion_port};")
-            .replace("/etc/ssl/portal/fullchain.pem", str(cert)).replace("/etc/ssl/portal/privkey.pem", str(key))
-            .replace("/var/log/nginx/", f"{tmp_path}/"))
-    (tmp_path / "portal.conf").write_text(site)
-    temporary = "".join(f"  {name}_temp_path {tmp_path}/{name};\n"
-                        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    (tmp_path / "nginx.conf").write_text(
-        "events {}\n"
-        f"http {{\n  include /etc/nginx/mime.types;\n{temporary}"
-        f"  upstream portal_app {{ server 127.0.0.1:{upstream.server_address[1]}; }}\n"
-        f"  include {tmp_path}/portal.conf;\n}}\n")
-    process = subprocess.Popen(
-        [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-         "-g", f"daemon off; pid {tmp_path}/nginx.pid; error_log stderr;"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    site = NginxSite(tmp_path, upstream.server_address[1]).start()
+    tls_port, onion_port = site.tls_port, site.onion_port
     try:
-        deadline = time.monotonic() + 30
-        while not (_serving(tls_port) and _serving(onion_port)):
-            assert process.poll() is None, process.stdout.read().decode()
-            assert time.monotonic() < deadline, "nginx did not start listening within 30 s"
-            time.sleep(0.1)
         insecure = ssl.create_default_context()
         insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
 
@@ -463,8 +389,7 @@ def test_the_nginx_site_compresses_every_text_type_but_not_for_requests_other_si
         (policy,) = answer.headers.get_all("Content-Security-Policy")
         assert policy.startswith("default-src 'none'")
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        site.stop()
         upstream.shutdown()
 
 
