@@ -105,9 +105,15 @@ def test_the_compose_file_and_the_container_recipe_hold_together(tmp_path):
     assert services["web"]["build"]["dockerfile"] == "deploy/Containerfile"
     assert services["web"]["environment"]["PORTAL_DATABASE_URL"].startswith("postgresql+psycopg://")
     for volume in services["nginx"]["volumes"]:
-        source = volume.split(":")[0]
+        source, target = volume.split(":")[:2]
         if source.startswith("./") and "tls" not in source:
             assert (DEPLOY / source).is_file(), source
+            assert target.startswith("/etc/nginx/conf.d/") and target.endswith(".conf"), target  # read by nginx.conf
+    # The site's nginx: Debian's, with the module it needs for `more_clear_headers`.
+    nginx_build = services["nginx"]["build"]
+    nginx_recipe = (DEPLOY / nginx_build["context"] / nginx_build["dockerfile"]).read_text()
+    assert "debian:bookworm" in nginx_recipe and "libnginx-mod-http-headers-more-filter" in nginx_recipe
+    assert "more_clear_headers Server;" in (DEPLOY / "nginx" / "portal.conf").read_text()
     for job in jobs[:-1]:
         assert services[job]["command"][0] == "portal"
     assert "portal backup /srv/portal/backups/" in services["backups"]["command"][-1]
