@@ -2,8 +2,8 @@
 the nginx site passes `nginx -t` and, run for real in front of a stand-in
 upstream, compresses every text type in both serving blocks (never for a
 request another site started) with one Content-Security-Policy per answer;
-the gunicorn configuration serves the app and writes no client address to any
-log line, the systemd units run real portal commands, and the compose file
+the gunicorn configuration serves the app, sends no Server header and writes no
+client address to any log line, the systemd units run real portal commands, and the compose file
 and container recipe hold together. The settings file gives systemd, the
 shell and compose the same values; the commands docs/operations.md and
 docs/forwarding.md show run as written, with their user, settings and

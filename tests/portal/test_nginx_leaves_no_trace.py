@@ -1,6 +1,7 @@
 """The shipped nginx site keeps nothing a worker sends or an investigator downloads on the
 disk, names no software, and writes no client's address: run for real by this machine's nginx
-(tests/nginx_site.py) in front of an upstream that stops at every point where the test looks.
+(tests/nginx_site.py) in front of an upstream that stops at every point where the test looks,
+and in front of the real portal under gunicorn.
 
 nginx unlinks a temporary file as soon as it has opened it, so that a spooled upload is seen
 only through the workers' open descriptors: the test looks there and on the folder tree while
@@ -9,6 +10,7 @@ the upload is under way, at every stop of the upstream, and after."""
 import hashlib
 import http.client
 import http.server
+import io
 import json
 import queue
 import secrets
@@ -20,7 +22,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from http_client import Browser
+from live_server import Server
 from nginx_site import NginxSite, in_ci
+from PIL import Image
 
 STOP_EVERY = 512 * 1024  # the upstream stops for a look after each half MiB it reads
 WAIT_SECONDS = 30  # for a step that must come; a site that spools never gets there
@@ -344,3 +349,46 @@ def test_no_answer_names_the_software_and_no_log_holds_a_clients_address(portal_
     site.stop()  # every line written and the files closed
     logs = site.written_logs()
     assert "client:" not in logs and "127.0.0.1" not in logs, logs
+
+
+def a_photo_of(size: int) -> bytes:
+    """A PNG of about ``size`` bytes: noise, which no compression makes smaller."""
+    side = int((size // 3) ** 0.5)
+    picture = Image.frombytes("RGB", (side, side), secrets.token_bytes(side * side * 3))
+    kept = io.BytesIO()
+    picture.save(kept, "PNG", compress_level=1)
+    return kept.getvalue()
+
+
+def test_a_worker_sends_a_report_with_a_large_photo_through_the_site_to_the_real_portal(
+        database_url, session_factory, recovery_identity, investigators, facility_ids, tmp_path):
+    """The real portal under gunicorn, behind the shipped site: a report with a 3 MB photo
+    reaches it through the onion block as the phone sends it, and gets its receipt; the
+    portal's pages reach the worker through both blocks naming no software."""
+    portal = Server(database_url, tmp_path / "instance", tmp_path / "gunicorn.log", workers=1).start()
+    (tmp_path / "nginx").mkdir()
+    site = NginxSite(tmp_path / "nginx", portal.port).start()
+    try:
+        onion = f"http://127.0.0.1:{site.onion_port}"
+        worker = Browser()
+        form = worker.get(f"{onion}/en/report")
+        assert form.status == 200
+        fields = {"csrf_token": form.csrf(), "facility": str(facility_ids[0]), "categories": "wages",
+                  "description": "Overtime unpaid since October.", "ongoing": "yes", "people_affected": "many",
+                  "consent": "without_identity", "recipient_choice": "contractor"}
+        photo = a_photo_of(3 * 1024 * 1024)
+        sent = worker.post_files(f"{onion}/en/report", fields, {"files": ("IMG_2231.png", photo, "image/png")})
+        assert sent.status == 200, sent.text[:500]
+        assert sent.receipt()
+        assert site.files_in_temporary_folders() == []
+        for block in ("tls", "onion"):
+            client = connection(site, block)
+            client.request("GET", "/en/", headers={"Host": "portal.example.org"})
+            answer = client.getresponse()
+            assert answer.status == 200
+            assert_names_no_software(answer, answer.read())
+            client.close()
+    finally:
+        site.stop()
+        portal.stop()
+    assert "127.0.0.1" not in site.written_logs()
