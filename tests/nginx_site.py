@@ -9,6 +9,7 @@ import datetime
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -57,6 +58,23 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def a_tls_greeting_with_a_broken_key_share() -> bytes:
+    """A TLS 1.3 ClientHello whose X25519 key share is all zeros: nginx 1.22 with OpenSSL 3 logs
+    its refusal at crit ("bad key share"), with the client's address."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    try:
+        context.wrap_bio(incoming, outgoing, server_hostname="portal.example.org").do_handshake()
+    except ssl.SSLWantReadError:  # it waits for the server's answer: the greeting is written
+        pass
+    greeting = bytearray(outgoing.read())
+    share = greeting.index(bytes.fromhex("001d0020")) + 4  # group x25519, 32 bytes
+    greeting[share:share + 32] = bytes(32)
+    return bytes(greeting)
+
+
 def _serving(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -70,14 +88,14 @@ class NginxSite:
     shipped): ``tls_port`` (the HTTPS block, HTTP/2 included), ``redirect_port`` (port 80) and
     ``onion_port`` (the block Tor reaches)."""
 
-    def __init__(self, folder: Path, upstream_port: int | None = None):
+    def __init__(self, folder: Path, upstream_port: int | None = None, site: Path = SITE):
         self.folder = folder
         self.nginx = nginx_binary()
         self.tls_port, self.redirect_port, self.onion_port = (free_port() for _ in range(3))
         self.temporary_folders = [folder / name for name in TEMPORARY_FOLDERS]
         self.main_log = folder / "nginx-main.log"
         cert, key = self_signed(folder)
-        site = SITE.read_text()
+        site = site.read_text()
         self.site = (site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{self.tls_port} ssl http2;")
                      .replace("listen 80;", f"listen 127.0.0.1:{self.redirect_port};")
                      .replace("listen [::]:443 ssl http2;", "").replace("listen [::]:80;", "")

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from http_client import Browser
 from live_server import Server
-from nginx_site import NginxSite, in_ci
+from nginx_site import NginxSite, a_tls_greeting_with_a_broken_key_share, in_ci
 from PIL import Image
 
 STOP_EVERY = 512 * 1024  # the upstream stops for a look after each half MiB it reads
@@ -290,21 +290,6 @@ def raw_exchange(port: int, data: bytes) -> bytes:
         while chunk := raw.recv(65536):
             answer += chunk
         return answer
-
-
-def a_tls_greeting_with_a_broken_key_share() -> bytes:
-    """A TLS 1.3 ClientHello whose X25519 key share is all zeros: nginx 1.22 with OpenSSL 3 logs
-    its refusal at crit ("bad key share"), the level once thought to name no client."""
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    with pytest.raises(ssl.SSLWantReadError):
-        context.wrap_bio(incoming, outgoing, server_hostname="portal.example.org").do_handshake()
-    greeting = bytearray(outgoing.read())
-    share = greeting.index(bytes.fromhex("001d0020")) + 4  # group x25519, 32 bytes
-    greeting[share:share + 32] = bytes(32)
-    return bytes(greeting)
 
 
 def test_no_answer_names_the_software_and_no_log_holds_a_clients_address(portal_and_site):
