@@ -34,6 +34,7 @@ from operator_steps import PORTAL
 from test_inbox_accounts import activate
 
 from portal import config, create_app
+from portal.web.api.bundles import BUNDLE_CAP_BYTES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DOCS = DEPLOY.parent / "docs"
@@ -46,7 +47,12 @@ def test_nginx_accepts_the_site(tmp_path):
     assert checked.returncode == 0, checked.stderr
     assert "syntax is ok" in checked.stderr
     assert "access_log off;" in site.site and "X-Forwarded-For" not in site.site.replace("no X-Forwarded-For", "")
-    assert "client_max_body_size 76m;" in site.site  # 5 files of 15 MB and the form: the portal's own cap
+    # The portal's own caps, in both blocks that serve it: a report's files and the form, a partner's bundle.
+    settings = config.load(environ={})
+    report_cap = settings["MAX_ATTACHMENTS"] * settings["MAX_ATTACHMENT_BYTES"] + 1024 * 1024
+    assert report_cap % (1024 * 1024) == 0
+    assert site.site.count(f"client_max_body_size {report_cap // (1024 * 1024)}m;") == 2
+    assert site.site.count(f"client_max_body_size {BUNDLE_CAP_BYTES // (1024 * 1024)}m;") == 1
 
 
 def test_gunicorn_serves_the_app_names_no_software_and_logs_no_client_address(database_url, session_factory, recovery_identity,
