@@ -103,6 +103,8 @@ class NginxSite:
                      .replace("/etc/ssl/portal/fullchain.pem", str(cert))
                      .replace("/etc/ssl/portal/privkey.pem", str(key))
                      .replace("/var/log/nginx/", f"{folder}/"))
+        for port in (self.tls_port, self.redirect_port, self.onion_port):
+            assert f"listen 127.0.0.1:{port}" in self.site, "the site's listen lines changed: render them here too"
         (folder / "portal.conf").write_text(self.site)
         temporary = "".join(f"  {name}_temp_path {path};\n" for name, path in zip(TEMPORARY_FOLDERS,
                                                                                    self.temporary_folders))
@@ -128,11 +130,12 @@ class NginxSite:
 
     def start(self) -> "NginxSite":
         command = self.command(" daemon off;")
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        started = self.folder / "nginx-start.log"  # what nginx says before its error log is open
+        with started.open("wb") as output:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
         deadline = time.monotonic() + START_SECONDS
         while not (_serving(self.tls_port) and _serving(self.onion_port) and _serving(self.redirect_port)):
-            assert self.process.poll() is None, self.main_log.read_text()
+            assert self.process.poll() is None, self.written_logs()
             assert time.monotonic() < deadline, f"nginx did not start listening within {START_SECONDS} s"
             time.sleep(0.1)
         return self
