@@ -5,11 +5,14 @@
 import multiprocessing
 import os
 
+from portal.gunicorn_headers import drop_server_header
+
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("PORTAL_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
 threads = int(os.environ.get("PORTAL_THREADS", 4))
-# Slow mobile uploads need time; nginx buffers them in front in production.
+# Slow mobile uploads need time: nginx streams them through as they come (it writes no
+# request body to disk), so a thread reads an upload for as long as the phone sends it.
 timeout = 120
 graceful_timeout = 30
 keepalive = 5
@@ -17,6 +20,8 @@ accesslog = None
 errorlog = "-"
 # Error lines scrubbed of IPv4/IPv6 addresses, and no access lines even if one is configured.
 logger_class = "portal.gunicorn_logging.AddressFreeLogger"
+# No "Server: gunicorn" in any answer: the portal names no software.
+drop_server_header()
 loglevel = os.environ.get("PORTAL_LOG_LEVEL", "info").lower()
 proxy_protocol = False
 forwarded_allow_ips = "127.0.0.1"

@@ -2,8 +2,8 @@
 the nginx site passes `nginx -t` and, run for real in front of a stand-in
 upstream, compresses every text type in both serving blocks (never for a
 request another site started) with one Content-Security-Policy per answer;
-the gunicorn configuration serves the app and writes no client address to any
-log line, the systemd units run real portal commands, and the compose file
+the gunicorn configuration serves the app, sends no Server header and writes no
+client address to any log line, the systemd units run real portal commands, and the compose file
 and container recipe hold together. The settings file gives systemd, the
 shell and compose the same values; the commands docs/operations.md and
 docs/forwarding.md show run as written, with their user, settings and
@@ -23,72 +23,39 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from live_server import Server, free_port
+from live_server import Server
+from nginx_site import NginxSite
 from operator_steps import PORTAL
 from test_inbox_accounts import activate
 
 from portal import config, create_app
+from portal.web.api.bundles import BUNDLE_CAP_BYTES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DOCS = DEPLOY.parent / "docs"
 SETTINGS_EXAMPLE = DEPLOY / "portal.env.example"
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portal.example.org")])
-    now = datetime.now(UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now)
-                   .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "fullchain.pem", folder / "privkey.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 def test_nginx_accepts_the_site(tmp_path):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
-    if nginx is None:
-        message = "nginx was not found: install the Debian package `nginx`"
-        pytest.fail(message) if in_ci() else pytest.skip(message)
-    cert, key = self_signed(tmp_path)
-    site = (DEPLOY / "nginx" / "portal.conf").read_text()
-    site = (site.replace("/etc/ssl/portal/fullchain.pem", str(cert))
-            .replace("/etc/ssl/portal/privkey.pem", str(key))
-            .replace("/var/log/nginx/", f"{tmp_path}/"))
-    (tmp_path / "portal.conf").write_text(site)
-    shutil.copy(DEPLOY / "nginx" / "upstream.conf", tmp_path / "upstream.conf")
-    (tmp_path / "nginx.conf").write_text(
-        "events {}\n"
-        f"http {{\n  include {tmp_path}/upstream.conf;\n  include {tmp_path}/portal.conf;\n}}\n")
-    checked = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-         "-g", f"pid {tmp_path}/nginx.pid; error_log stderr;"],
-        capture_output=True, text=True, timeout=60)
+    site = NginxSite(tmp_path)  # with deploy/nginx/upstream.conf
+    checked = site.check()
     assert checked.returncode == 0, checked.stderr
     assert "syntax is ok" in checked.stderr
-    assert "access_log off;" in site and "X-Forwarded-For" not in site.replace("no X-Forwarded-For", "")
-    assert "client_max_body_size 76m;" in site  # 5 files of 15 MB and the form: the portal's own cap
+    assert "access_log off;" in site.site and "X-Forwarded-For" not in site.site.replace("no X-Forwarded-For", "")
+    # The portal's own caps, in both blocks that serve it: a report's files and the form, a partner's bundle.
+    settings = config.load(environ={})
+    report_cap = settings["MAX_ATTACHMENTS"] * settings["MAX_ATTACHMENT_BYTES"] + 1024 * 1024
+    assert report_cap % (1024 * 1024) == 0
+    assert site.site.count(f"client_max_body_size {report_cap // (1024 * 1024)}m;") == 2
+    assert site.site.count(f"client_max_body_size {BUNDLE_CAP_BYTES // (1024 * 1024)}m;") == 1
 
 
-def test_gunicorn_serves_the_app_and_logs_no_client_address(database_url, session_factory, recovery_identity,
+def test_gunicorn_serves_the_app_names_no_software_and_logs_no_client_address(database_url, session_factory, recovery_identity,
                                                             tmp_path):
     server = Server(database_url, tmp_path / "instance", tmp_path / "gunicorn.log").start()
     try:
@@ -96,6 +63,7 @@ def test_gunicorn_serves_the_app_and_logs_no_client_address(database_url, sessio
             assert answer.status == 200 and b'"ok"' in answer.read()
         with urllib.request.urlopen(f"{server.origin}/en/", timeout=10) as answer:
             assert answer.status == 200
+            assert answer.headers.get("Server") is None  # the portal names no software
         # A broken request makes gunicorn log an error that would name the client.
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
             raw.sendall(b"\x16\x03\x01 not http at all\r\n\r\n")
@@ -143,9 +111,15 @@ def test_the_compose_file_and_the_container_recipe_hold_together(tmp_path):
     assert services["web"]["build"]["dockerfile"] == "deploy/Containerfile"
     assert services["web"]["environment"]["PORTAL_DATABASE_URL"].startswith("postgresql+psycopg://")
     for volume in services["nginx"]["volumes"]:
-        source = volume.split(":")[0]
+        source, target = volume.split(":")[:2]
         if source.startswith("./") and "tls" not in source:
             assert (DEPLOY / source).is_file(), source
+            assert target.startswith("/etc/nginx/conf.d/") and target.endswith(".conf"), target  # read by nginx.conf
+    # The site's nginx: Debian's, with the module it needs for `more_clear_headers`.
+    nginx_build = services["nginx"]["build"]
+    nginx_recipe = (DEPLOY / nginx_build["context"] / nginx_build["dockerfile"]).read_text()
+    assert "debian:bookworm" in nginx_recipe and "libnginx-mod-http-headers-more-filter" in nginx_recipe
+    assert "more_clear_headers Server;" in (DEPLOY / "nginx" / "portal.conf").read_text()
     for job in jobs[:-1]:
         assert services[job]["command"][0] == "portal"
     assert "portal backup /srv/portal/backups/" in services["backups"]["command"][-1]
@@ -390,48 +364,12 @@ class _Upstream(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _serving(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def test_the_nginx_site_compresses_every_text_type_but_not_for_requests_other_sites_start(tmp_path):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
-    if nginx is None:
-        message = "nginx was not found: install the Debian package `nginx`"
-        pytest.fail(message) if in_ci() else pytest.skip(message)
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    cert, key = self_signed(tmp_path)
-    tls_port, redirect_port, onion_port = (free_port() for _ in range(3))
-    site = (DEPLOY / "nginx" / "portal.conf").read_text()
-    site = (site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{tls_port} ssl;")
-            .replace("listen 80;", f"listen 127.0.0.1:{redirect_port};")
-            .replace("listen [::]:443 ssl http2;", "").replace("listen [::]:80;", "")
-            .replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{onion_port};")
-            .replace("/etc/ssl/portal/fullchain.pem", str(cert)).replace("/etc/ssl/portal/privkey.pem", str(key))
-            .replace("/var/log/nginx/", f"{tmp_path}/"))
-    (tmp_path / "portal.conf").write_text(site)
-    temporary = "".join(f"  {name}_temp_path {tmp_path}/{name};\n"
-                        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    (tmp_path / "nginx.conf").write_text(
-        "events {}\n"
-        f"http {{\n  include /etc/nginx/mime.types;\n{temporary}"
-        f"  upstream portal_app {{ server 127.0.0.1:{upstream.server_address[1]}; }}\n"
-        f"  include {tmp_path}/portal.conf;\n}}\n")
-    process = subprocess.Popen(
-        [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-         "-g", f"daemon off; pid {tmp_path}/nginx.pid; error_log stderr;"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    site = NginxSite(tmp_path, upstream.server_address[1]).start()
+    tls_port, onion_port = site.tls_port, site.onion_port
     try:
-        deadline = time.monotonic() + 30
-        while not (_serving(tls_port) and _serving(onion_port)):
-            assert process.poll() is None, process.stdout.read().decode()
-            assert time.monotonic() < deadline, "nginx did not start listening within 30 s"
-            time.sleep(0.1)
         insecure = ssl.create_default_context()
         insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
 
@@ -463,8 +401,7 @@ def test_the_nginx_site_compresses_every_text_type_but_not_for_requests_other_si
         (policy,) = answer.headers.get_all("Content-Security-Policy")
         assert policy.startswith("default-src 'none'")
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        site.stop()
         upstream.shutdown()
 
 
