@@ -409,6 +409,85 @@ def test_a_partner_name_is_checked_at_every_connection_and_every_failure_reads_t
         internal.close()
 
 
+def self_signed(tmp_path, name):
+    """A certificate for ``name`` and its key, as files; the certificate is its own authority."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_a_partner_is_reached_at_the_checked_address_with_its_name_for_tls_and_host(app, monkeypatch, tmp_path):
+    """The connection goes to the address the check passed, and TLS still checks the certificate
+    for the partner's name (SNI too), and the Host header names it: not the address."""
+    import ssl
+
+    network = Network(monkeypatch)
+    network.names["ew-partner.example"] = ["127.0.0.1"]  # allowed here: partners on this machine, as in tests
+    certificates = {name: self_signed(tmp_path, name) for name in ("ew-partner.example", "someone-else.example")}
+    # Both are trusted: the second is refused for its name alone.
+    trusted = tmp_path / "trusted.pem"
+    trusted.write_bytes(b"".join(cert.read_bytes() for cert, _key in certificates.values()))
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
+    seen = []
+
+    class Partner(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("Host"))
+            body = b'{"ok": true}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    for certificate_name, answers in (("ew-partner.example", True), ("someone-else.example", False)):
+        cert_file, key_file = certificates[certificate_name]
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        names = []
+        context.sni_callback = lambda _sock, name, _context, names=names: names.append(name)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Partner)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        port = server.server_address[1]
+        try:
+            if answers:
+                answer = partner_http.get(f"https://ew-partner.example:{port}", "/x")
+                assert (answer.status, answer.json()) == (200, {"ok": True})
+                assert seen[-1] == f"ew-partner.example:{port}"
+            else:
+                # A trusted certificate for another name: refused, like any failure.
+                with pytest.raises(partner_http.Unreachable):
+                    partner_http.get(f"https://ew-partner.example:{port}", "/x")
+            assert names == ["ew-partner.example"]
+            assert network.tried == ["127.0.0.1"]
+            network.tried.clear()
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
 class _Redirecting(BaseHTTPRequestHandler):
     """A partner's server that answers every request with a redirect to ``target``."""
 
