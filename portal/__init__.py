@@ -8,7 +8,7 @@ from flask import Flask
 from . import config as config_module
 from . import resources
 from .db import make_engine, make_session_factory
-from .services import confinement
+from .services import confinement, partner_http
 from .services import instance as instance_service
 
 
@@ -33,6 +33,7 @@ def create_app(config=None) -> Flask:
 
     confinement.configure(Path(settings["INSTANCE_PATH"]) / "confinement", slots=settings["CLEANING_SLOTS"],
                           wait_seconds=settings["CLEANING_WAIT_SECONDS"])
+    partner_http.configure(allow_loopback=settings["ALLOW_LOOPBACK_PARTNERS"])
 
     upload_cap = app.config["MAX_ATTACHMENTS"] * app.config["MAX_ATTACHMENT_BYTES"]
     app.config.update(

@@ -30,6 +30,7 @@ from .services import (
     handover,
     kept_files,
     notifications,
+    partner_http,
     partners,
     retention,
     signing,
@@ -55,6 +56,7 @@ DEMO_FACILITIES = [
 
 def _settings():
     settings = config_module.load()
+    partner_http.configure(allow_loopback=settings["ALLOW_LOOPBACK_PARTNERS"])
     Path(settings["INSTANCE_PATH"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     return settings
 
@@ -572,7 +574,9 @@ def forwards_import(bundle_file):
     settings = _settings()
     with _session_factory(settings)() as session:
         try:
-            filed = forwarding.import_file(session, bundle_file.read_bytes(), settings["BASE_URL"])
+            with bundle_file.open("rb") as stream:
+                bundle = bundles.read_limited(stream, bundle_file.stat().st_size)
+            filed = forwarding.import_file(session, bundle, settings["BASE_URL"])
         except bundles.BundleError as error:
             raise click.ClickException(f"refused, nothing stored: {error.reason}") from None
         case = session.get(Case, filed.received.case_id)

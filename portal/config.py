@@ -50,6 +50,10 @@ DEFAULTS = {
     "RETENTION_DAYS": 730,
     # scrypt work factor sealing a user's identity to their passphrase.
     "IDENTITY_WORK_FACTOR": 18,
+    # Tests and development only (refused unless PORTAL_ENV=development): accept partner portals on
+    # this machine's loopback addresses, over plain http:// too. Partners are otherwise https://
+    # at public addresses only (services/partner_http.py).
+    "ALLOW_LOOPBACK_PARTNERS": 0,
 }
 
 _INTEGER_KEYS = {key for key, value in DEFAULTS.items() if isinstance(value, int)}
@@ -77,4 +81,7 @@ def load(overrides=None, environ=None) -> dict:
     if config["DEFAULT_LANGUAGE"] not in config["LANGUAGES"]:
         raise ValueError("PORTAL_DEFAULT_LANGUAGE must be one of PORTAL_LANGUAGES")
     config["DEVELOPMENT"] = config["ENV"] == "development"
+    if config["ALLOW_LOOPBACK_PARTNERS"] and not config["DEVELOPMENT"]:
+        raise ValueError("PORTAL_ALLOW_LOOPBACK_PARTNERS is for tests and development only: "
+                         "it is refused unless PORTAL_ENV=development")
     return config

@@ -25,6 +25,8 @@ FAST = {
     "RECEIPT_ARGON2_TIME_COST": 1,
     "RECEIPT_ARGON2_MEMORY_KIB": 1024,
     "ENV": "development",
+    # The tests' partner portals are gunicorn servers on 127.0.0.1 (tests/live_server.py).
+    "ALLOW_LOOPBACK_PARTNERS": 1,
 }
 USER_WORK_FACTOR = 10
 ROOT = Path(__file__).resolve().parent.parent

@@ -39,6 +39,8 @@ class Server:
             PORTAL_DATABASE_URL=database_url,
             PORTAL_BASE_URL=self.origin,
             PORTAL_ENV="development",
+            # Partner portals in tests are servers like this one, on 127.0.0.1.
+            PORTAL_ALLOW_LOOPBACK_PARTNERS="1",
             PORTAL_RECEIPT_ARGON2_TIME_COST="1",
             PORTAL_RECEIPT_ARGON2_MEMORY_KIB="1024",
         )

@@ -66,6 +66,9 @@ class Forward(Base):
     # The latest status the partner sent back, signed.
     remote_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
     remote_status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The sequence number signed with that status: a status whose number is not greater is an old
+    # one replayed (or a retry), and changes nothing.
+    remote_status_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ReceivedBundle(Base):
@@ -83,6 +86,8 @@ class ReceivedBundle(Base):
     manifest: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(30), default="received")
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Counts the statuses set for the sender; each is signed with its number.
+    status_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The newest status not yet delivered to the sender (the job retries it).
     status_unsent: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     status_attempts: Mapped[int] = mapped_column(Integer, default=0)

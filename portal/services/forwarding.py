@@ -454,6 +454,7 @@ def set_status(session, actor: User, received: ReceivedBundle, status: str) -> N
     if status not in REMOTE_STATUSES or order.index(status) <= order.index(received.status):
         raise ForwardError("status")
     received.status, received.status_changed_at = status, clock.now()
+    received.status_sequence = (received.status_sequence or 0) + 1
     received.status_unsent, received.status_attempts = True, 0
     received.status_next_attempt_at = clock.now()
     case = session.get(Case, received.case_id)
@@ -469,14 +470,16 @@ def send_status(session, received: ReceivedBundle) -> bool:
     partner = session.get(Partner, received.partner_id)
     document = {"bundle_id": received.bundle_id, "status": received.status,
                 "at": clock.as_utc(received.status_changed_at).isoformat(timespec="seconds"),
-                "from": partners.own_fingerprint(session)}
+                "from": partners.own_fingerprint(session), "sequence": received.status_sequence}
     body = signing.canonical(signing.signed_document(session, document))
     received.status_attempts += 1
     try:
         answer = partner_http.post(partner.base_url, f"{outbound.BUNDLES_PATH}/{received.bundle_id}/status",
                                    partner.outbound_token, body, "application/json")
-        delivered = answer.status == 200
-    except partner_http.Unreachable:
+        # "stale": the sender has this status, or a newer one, already (an earlier try arrived).
+        delivered = answer.status == 200 or (answer.status == 409 and (answer.json() or {}).get("error") == "stale")
+    except partner_http.Unreachable as error:
+        partner_http.log_unreachable(partner.id, error)
         delivered = False
     if delivered:
         received.status_unsent = False
@@ -487,19 +490,37 @@ def send_status(session, received: ReceivedBundle) -> bool:
 
 
 def record_remote_status(session, partner: Partner, bundle_id: str, envelope) -> Forward:
-    """A status the partner sent back for one of our bundles, checked against its key."""
+    """A status the partner sent back for one of our bundles, checked against its key.
+
+    Every status is signed with its sequence number, counted per bundle by the partner; one whose
+    number is not greater than the last accepted is refused (``stale``): an old signed status,
+    replayed, cannot move a forward back. A status from a portal that sends no number is accepted
+    only while none with a number was, and only if it comes later in the order of statuses."""
     document = signing.open_signed_document(envelope, partner.signing_key or b"")
     if document is None or document.get("from") != partner.fingerprint or document.get("bundle_id") != bundle_id:
         raise ForwardError("signature")
     forward = session.scalar(select(Forward).where(Forward.bundle_id == bundle_id,
-                                                   Forward.partner_id == partner.id))
+                                                   Forward.partner_id == partner.id)
+                             .with_for_update())
     if forward is None:
         raise ForwardError("unknown")
     status = document.get("status")
     if status not in REMOTE_STATUSES:
         raise ForwardError("status")
+    sequence = document.get("sequence")
+    if sequence is None:
+        newer = forward.remote_status_sequence == 0 and (
+            forward.remote_status is None or REMOTE_STATUSES.index(status) > REMOTE_STATUSES.index(forward.remote_status))
+    elif type(sequence) is not int:
+        raise ForwardError("status")
+    else:
+        newer = sequence > forward.remote_status_sequence
+    if not newer:
+        session.rollback()
+        raise ForwardError("stale")
     now = clock.now()
     forward.remote_status, forward.remote_status_at = status, now
+    forward.remote_status_sequence = sequence or 0
     forward.delivered_at = forward.delivered_at or now
     forward.state = "acknowledged"
     forward.acknowledged_at = forward.acknowledged_at or now

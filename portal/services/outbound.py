@@ -167,7 +167,10 @@ def deliver(session, forward: Forward, base_url: str) -> bool:
         answer = partner_http.post(partner.base_url, BUNDLES_PATH, partner.outbound_token, forward.bundle,
                                    "application/zip")
     except partner_http.Unreachable as error:
-        return _retry_later(session, forward, now, f"unreachable: {error}")
+        # The kind of failure goes to the operator's log only: stored or shown, it would tell
+        # a refused port from a timeout.
+        partner_http.log_unreachable(partner.id, error)
+        return _retry_later(session, forward, now, "unreachable")
     body = answer.json() or {}
     if answer.status in (200, 201) or (answer.status == 409 and body.get("error") == "duplicate"):
         forward.state = "delivered" if forward.state == "pending" else forward.state

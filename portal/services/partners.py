@@ -19,7 +19,8 @@ MONITOR_ROLE = "monitor"
 
 
 class PartnerError(Refusal):
-    """A partner that cannot be registered or refreshed (reason: url, fingerprint, unreachable, signature, ...)."""
+    """A partner that cannot be registered or refreshed (reason: url, address, fingerprint, unreachable,
+    signature, ...). ``unreachable`` is every failure to connect, whatever it was: the page says no more."""
 
 
 def published_document(session) -> dict:
@@ -49,14 +50,16 @@ def register(session, actor: User | None, name: str, base_url: str, fingerprint_
     Returns the partner and the token it must present to us, shown once.
     """
     fingerprint = signing.normalise_fingerprint(fingerprint_text)
-    if not name.strip() or not partner_http.acceptable_base_url(base_url):
+    if not name.strip():
         raise PartnerError("url")
+    if not partner_http.acceptable_base_url(base_url):
+        raise PartnerError("address")
     if fingerprint is None:
         raise PartnerError("fingerprint")
     if session.scalar(select(Partner).where(Partner.fingerprint == fingerprint)) is not None:
         raise PartnerError("already")
     inbound = secrets.token_urlsafe(32)
-    partner = Partner(name=name.strip(), base_url=base_url.rstrip("/"), fingerprint=fingerprint,
+    partner = Partner(name=name.strip(), base_url=base_url.strip().rstrip("/"), fingerprint=fingerprint,
                       outbound_token=outbound_token.strip(), inbound_token_digest=token_digest(inbound),
                       created_at=clock.now())
     _fetch_into(partner)
@@ -83,7 +86,8 @@ def set_outbound_token(session, actor: User | None, partner: Partner, token: str
 def _fetch_into(partner: Partner) -> None:
     try:
         answer = partner_http.get(partner.base_url, partner_http.WELL_KNOWN_PATH)
-    except partner_http.Unreachable:
+    except partner_http.Unreachable as error:
+        partner_http.log_unreachable(partner.id, error)
         raise PartnerError("unreachable") from None
     envelope = answer.json() if answer.status == 200 else None
     try:

@@ -125,7 +125,9 @@ def post_bundle(server, token, body):
 
 def run_portal(database_url, instance_dir, *args):
     import os
-    env = dict(os.environ, PORTAL_DATABASE_URL=database_url, PORTAL_INSTANCE_PATH=str(instance_dir))
+    # The partner is a server on 127.0.0.1: allowed in development only.
+    env = dict(os.environ, PORTAL_DATABASE_URL=database_url, PORTAL_INSTANCE_PATH=str(instance_dir),
+               PORTAL_ENV="development", PORTAL_ALLOW_LOOPBACK_PARTNERS="1")
     return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=120)
 
 

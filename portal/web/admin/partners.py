@@ -13,6 +13,8 @@ from .forms import PartnerForm
 
 PARTNER_ERRORS = {
     "url": lambda: _("Enter a name and an https:// address."),
+    "address": lambda: _("Enter the partner's public https:// address. Addresses of this server and of "
+                         "private networks are refused."),
     "fingerprint": lambda: _("A fingerprint is 64 hexadecimal characters."),
     "already": lambda: _("This partner is registered already."),
     "unreachable": lambda: _("The partner's portal did not answer. Check the address and try again."),

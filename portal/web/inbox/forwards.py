@@ -31,6 +31,9 @@ FORWARD_ERRORS = {
 }
 BUNDLE_ERRORS = {
     "malformed": lambda: _("This file is not a bundle."),
+    "too_large": lambda: _("This bundle is larger than this portal accepts. Nothing was stored."),
+    "limits": lambda: _("This bundle holds more items, larger items or other names than a bundle may. "
+                        "Nothing was stored."),
     "signature": lambda: _("This bundle is not signed by its sender's registered key: it was changed or forged. "
                            "Nothing was stored."),
     "sender": lambda: _("This bundle is not signed by its sender's registered key: it was changed or forged. "
@@ -107,7 +110,8 @@ def add_routes(bp, config):
                 error, status = _("Choose a bundle file."), 400
             else:
                 try:
-                    filed = forwarding.import_file(db(), form.bundle.data.read(), config["BASE_URL"])
+                    filed = forwarding.import_file(db(), bundles.read_limited(form.bundle.data.stream),
+                                                   config["BASE_URL"])
                 except bundles.BundleError as failure:
                     error, status = BUNDLE_ERRORS.get(failure.reason, BUNDLE_ERRORS["malformed"])(), 400
                 else:
