@@ -34,7 +34,7 @@ from operator_steps import PORTAL
 from test_inbox_accounts import activate
 
 from portal import config, create_app
-from portal.web.api.bundles import BUNDLE_CAP_BYTES
+from portal.services.bundles import LIMITS as BUNDLE_LIMITS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DOCS = DEPLOY.parent / "docs"
@@ -52,7 +52,7 @@ def test_nginx_accepts_the_site(tmp_path):
     report_cap = settings["MAX_ATTACHMENTS"] * settings["MAX_ATTACHMENT_BYTES"] + 1024 * 1024
     assert report_cap % (1024 * 1024) == 0
     assert site.site.count(f"client_max_body_size {report_cap // (1024 * 1024)}m;") == 2
-    assert site.site.count(f"client_max_body_size {BUNDLE_CAP_BYTES // (1024 * 1024)}m;") == 1
+    assert site.site.count(f"client_max_body_size {BUNDLE_LIMITS.bundle_bytes // (1024 * 1024)}m;") == 1
 
 
 def test_gunicorn_serves_the_app_names_no_software_and_logs_no_client_address(database_url, session_factory, recovery_identity,
