@@ -7,7 +7,7 @@ the whole instance, in the database every app node shares.
 An attempt is taken from its budget before anything is checked: a count read
 first and spent after a slow check lets every parallel request pass the same
 count. Each spend is one conditional UPDATE (or a Redis INCR), atomic across
-processes and nodes; a budget row goes once its window has passed.
+processes and nodes. A budget row goes once its window has passed.
 """
 
 import functools
@@ -58,7 +58,6 @@ def spend(session, name: str, per_window: int, now: datetime | None = None,
 
 def _spend_in_database(session, name: str, per_window: int, now: datetime, window: timedelta) -> bool:
     window_floor = now - window
-    forget_expired(session, now)
     # The row may appear between our UPDATE and our look for it (another node made it
     # on the first use): then the UPDATE is tried again, not read as "used up".
     for _ in range(3):
@@ -84,6 +83,9 @@ def _spend_in_database(session, name: str, per_window: int, now: datetime, windo
                 return False
             continue
         try:
+            # A new row (a name not tried within its window) first clears the rows whose window
+            # has passed: a flood of made-up names leaves no more than one window's worth.
+            forget_expired(session, now)
             session.add(Budget(name=name, window_start=now, expires_at=now + window, used=1))
             session.commit()
             return True
@@ -109,6 +111,6 @@ def give_back(session, name: str, spent_at: datetime) -> None:
 def forget_expired(session, now: datetime | None = None) -> int:
     """Delete the budgets whose window has passed (a new attempt starts a new one); how many went.
 
-    Run on every spend and by the periodic clean-up, so made-up names tried once leave nothing.
+    Run before a spend makes a new row, and by the periodic clean-up (``portal retention run``).
     """
     return session.execute(delete(Budget).where(Budget.expires_at <= (now or clock.now()))).rowcount
