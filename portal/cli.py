@@ -34,6 +34,7 @@ from .services import (
     partners,
     retention,
     signing,
+    throttle,
     users,
 )
 from .services import instance as instance_service
@@ -542,8 +543,11 @@ def retention_run(loop, interval):
         deleted = retention.purge(session, settings["RETENTION_DAYS"])
         # Files kept for a reporter's form whose session has surely ended (day granularity).
         files = kept_files.purge(session)
+        # Attempt budgets whose window has passed, e.g. of made-up usernames nobody tries again.
+        budgets = throttle.forget_expired(session)
         session.commit()
-        return deleted or files, f"deleted {deleted} closed cases and {files} kept files"
+        return (deleted or files or budgets,
+                f"deleted {deleted} closed cases, {files} kept files and {budgets} expired attempt budgets")
     _periodically(settings, purge, loop, interval)
 
 

@@ -14,3 +14,5 @@ class Budget(Base):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used: Mapped[int] = mapped_column(Integer, default=0)
+    # When the window ends: the row may be deleted then, whatever name made it.
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -3,13 +3,18 @@
 Per-address limits are useless (behind Tor everyone is 127.0.0.1) and would
 mean keeping addresses, so receipt guessing is held back by one budget for
 the whole instance, in the database every app node shares.
+
+An attempt is taken from its budget before anything is checked: a count read
+first and spent after a slow check lets every parallel request pass the same
+count. Each spend is one conditional UPDATE (or a Redis INCR), atomic across
+processes and nodes. A budget row goes once its window has passed.
 """
 
 import functools
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..models import Budget
@@ -60,7 +65,7 @@ def _spend_in_database(session, name: str, per_window: int, now: datetime, windo
         session.execute(
             update(Budget)
             .where(Budget.name == name, Budget.window_start <= window_floor)
-            .values(window_start=now, used=0)
+            .values(window_start=now, expires_at=now + window, used=0)
         )
         spent = session.execute(
             update(Budget)
@@ -78,7 +83,10 @@ def _spend_in_database(session, name: str, per_window: int, now: datetime, windo
                 return False
             continue
         try:
-            session.add(Budget(name=name, window_start=now, used=1))
+            # A new row (a name not tried within its window) first clears the rows whose window
+            # has passed: a flood of made-up names leaves no more than one window's worth.
+            forget_expired(session, now)
+            session.add(Budget(name=name, window_start=now, expires_at=now + window, used=1))
             session.commit()
             return True
         except IntegrityError:
@@ -87,9 +95,22 @@ def _spend_in_database(session, name: str, per_window: int, now: datetime, windo
     return False
 
 
-def used_up(session, name: str, per_window: int, window: timedelta = WINDOW) -> bool:
-    """Whether ``name`` has no attempt left in its current window (spends nothing)."""
-    budget = session.get(Budget, name)
-    if budget is None:
-        return False
-    return clock.as_utc(budget.window_start) > clock.now() - window and budget.used >= per_window
+def give_back(session, name: str, spent_at: datetime) -> None:
+    """Return the attempt taken at ``spent_at`` (one that succeeded), if its window is still the open one.
+
+    Database budgets only: a window opened after ``spent_at`` owes it nothing.
+    """
+    session.execute(
+        update(Budget)
+        .where(Budget.name == name, Budget.used > 0, Budget.window_start <= spent_at)
+        .values(used=Budget.used - 1)
+    )
+    session.commit()
+
+
+def forget_expired(session, now: datetime | None = None) -> int:
+    """Delete the budgets whose window has passed (a new attempt starts a new one); how many went.
+
+    Run before a spend makes a new row, and by the periodic clean-up (``portal retention run``).
+    """
+    return session.execute(delete(Budget).where(Budget.expires_at <= (now or clock.now()))).rowcount

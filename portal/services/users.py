@@ -16,7 +16,7 @@ from datetime import timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from zxcvbn import zxcvbn
 
 import crypto
@@ -34,6 +34,10 @@ RECOVERY_CODES = 10
 LOGIN_ATTEMPTS = 5
 LOGIN_WINDOW = timedelta(minutes=15)
 _TOTP_STEP = 30
+# Checked when an account has no TOTP secret, so the time is the same as for one that has.
+_DUMMY_TOTP_SECRET = "A" * 32
+
+
 @functools.cache
 def _dummy_hash() -> str:
     """The hash checked when a username is unknown, so timing does not tell (made once, when needed)."""
@@ -174,7 +178,8 @@ def totp_uri(user: User, issuer: str) -> str:
 
 def confirm_totp(session, user: User, code: str) -> list[str]:
     """Activation, last step: a correct code ends it; returns one-time recovery codes."""
-    if not user.totp_secret or not _totp_matches(user, code):
+    step = _totp_step(user.totp_secret, code, user.totp_last_step) if user.totp_secret else None
+    if step is None or not _claim_totp_step(session, user, step):
         raise AccountError("totp")
     codes = [base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=")[:12] for _ in range(RECOVERY_CODES)]
     session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
@@ -187,66 +192,130 @@ def confirm_totp(session, user: User, code: str) -> list[str]:
     return [f"{c[:4]}-{c[4:8]}-{c[8:]}" for c in codes]
 
 
-def _totp_matches(user: User, code: str) -> bool:
-    """A code of this step or a neighbour, never one already used."""
-    code = "".join(ch for ch in typed_text.ascii_digits(code) if ch in "0123456789")
-    if len(code) != 6:
-        return False
-    totp = pyotp.TOTP(user.totp_secret)
+def _totp_digits(code: str) -> str | None:
+    code = "".join(ch for ch in typed_text.ascii_digits(code or "") if ch in "0123456789")
+    return code if len(code) == 6 else None
+
+
+def _recovery_text(code: str) -> str | None:
+    code = "".join(ch for ch in typed_text.ascii_digits(code or "").upper() if ch.isalnum())
+    return code if len(code) == 12 else None
+
+
+def _totp_step(secret: str, code: str, last_step: int) -> int | None:
+    """The step (this one or a neighbour) whose code ``code`` is, if not one already used."""
+    digits = _totp_digits(code)
+    totp = pyotp.TOTP(secret)
     now_step = int(clock.now().timestamp()) // _TOTP_STEP
+    found = None
+    # All three are compared whatever the code, so the time says nothing about it.
     for step in (now_step - 1, now_step, now_step + 1):
-        if step > user.totp_last_step and hmac.compare_digest(totp.generate_otp(step), code):
-            user.totp_last_step = step
-            return True
-    return False
+        if hmac.compare_digest(totp.generate_otp(step), digits or "") and step > last_step and found is None:
+            found = step
+    return found
 
 
-def _recovery_code_matches(session, user: User, code: str) -> bool:
-    code = "".join(ch for ch in typed_text.ascii_digits(code).upper() if ch.isalnum())
-    if len(code) != 12:
+def _claim_totp_step(session, user: User, step: int) -> bool:
+    """Mark ``step`` used, atomically: of parallel requests with one code, exactly one wins.
+
+    The conditional UPDATE waits for any other writer of the row and then tests its
+    condition again (SQLite has one writer; PostgreSQL re-reads the row at read committed),
+    so a second request sees the step taken and changes nothing.
+    """
+    return session.execute(
+        update(User).where(User.id == user.id, User.totp_last_step < step).values(totp_last_step=step)
+    ).rowcount == 1
+
+
+def _recovery_code_matching(session, user: User | None, code: str) -> int | None:
+    """The id of the user's unused recovery code ``code`` is, if any.
+
+    Always RECOVERY_CODES Argon2id checks (the user's unused codes, then a dummy hash), whoever
+    the user is and whichever code matches, so the time tells neither.
+    """
+    text = _recovery_text(code)
+    stored = [] if user is None else session.execute(
+        select(RecoveryCode.id, RecoveryCode.code_hash)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))).all()
+    stored += [(None, _dummy_hash())] * (RECOVERY_CODES - len(stored))
+    found = None
+    for code_id, code_hash in stored:
+        if _verifies(code_hash, text or "") and code_id is not None and found is None:
+            found = code_id
+    return found
+
+
+def _claim_recovery_code(session, code_id: int) -> bool:
+    """Mark the recovery code used, atomically (as ``_claim_totp_step``)."""
+    return session.execute(
+        update(RecoveryCode).where(RecoveryCode.id == code_id, RecoveryCode.used_at.is_(None))
+        .values(used_at=clock.now())
+    ).rowcount == 1
+
+
+def _verifies(passphrase_hash: str | None, secret: str) -> bool:
+    """One Argon2id check, against the dummy hash when there is no real one (the same work)."""
+    try:
+        return _HASHER.verify(passphrase_hash or _dummy_hash(), secret) and passphrase_hash is not None
+    except (VerificationError, InvalidHashError):
         return False
-    for stored in session.scalars(
-        select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
-    ):
-        try:
-            _HASHER.verify(stored.code_hash, code)
-        except (VerificationError, InvalidHashError):
-            continue
-        stored.used_at = clock.now()
-        return True
-    return False
+
+
+def _login_budget(username: str) -> str:
+    # A digest: any length fits the column, and the table holds no typed names.
+    return "login:" + hashlib.sha256(username.encode()).hexdigest()[:40]
 
 
 def authenticate(session, username: str, passphrase: str, code: str) -> Login:
-    """Username, passphrase and a TOTP (or recovery) code: the unlocked identity, or AccountError."""
+    """Username, passphrase and a TOTP (or recovery) code: the unlocked identity, or AccountError.
+
+    The attempt is taken from the account's budget before anything is checked, and given back
+    when it succeeds. Once the budget is used up, only the passphrase with a recovery code gets
+    in: the owner is not locked out by someone else's guesses. Whatever is right or wrong, the
+    same checks run (one Argon2id for the passphrase, three TOTP codes, and for a code shaped
+    like a recovery code RECOVERY_CODES Argon2id): only a full success costs more, unlocking
+    the identity, and that the answer tells anyway.
+    """
     username = (username or "").strip().lower()
-    budget = f"login:{username}"
-    if throttle.used_up(session, budget, LOGIN_ATTEMPTS, LOGIN_WINDOW):
+    budget = _login_budget(username)
+    spent_at = clock.now()
+    within_budget = throttle.spend(session, budget, LOGIN_ATTEMPTS, spent_at, window=LOGIN_WINDOW)
+    recovery = _recovery_text(code) is not None
+    if not within_budget and not recovery:
         raise AccountError("throttled", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
     user = session.scalar(select(User).where(User.username == username))
-    usable = user is not None and user.active and user.passphrase_hash and user.activation_digest is None
-    try:
-        _HASHER.verify(user.passphrase_hash if usable else _dummy_hash(), passphrase or "")
-    except (VerificationError, InvalidHashError):
-        usable = False
-    if not usable or not (_totp_matches(user, code) or _recovery_code_matches(session, user, code)):
-        _failed(session, user, budget)
+    usable = bool(user is not None and user.active and user.passphrase_hash and user.activation_digest is None)
+    passphrase_right = _verifies(user.passphrase_hash if usable else None, passphrase or "")
+    if recovery:
+        code_id = _recovery_code_matching(session, user if usable else None, code)
+        code_right = code_id is not None
+    else:
+        step = _totp_step(user.totp_secret if usable and user.totp_secret else _DUMMY_TOTP_SECRET, code,
+                          user.totp_last_step if usable else 0)
+        code_right = usable and bool(user.totp_secret) and step is not None
+    if usable and passphrase_right and code_right:
+        # Claimed last: a code is spent only by a log-in that passes, and only once.
+        won = _claim_recovery_code(session, code_id) if recovery else _claim_totp_step(session, user, step)
+    else:
+        won = False
+    if not won:
+        if user is not None:
+            audit.record(session, "login_failed", user, commit=False)
+        session.commit()
+        if not within_budget:
+            raise AccountError("throttled", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
         raise AccountError("credentials")
     try:
         identity = unlock_identity(user, passphrase)
     except crypto.AgeError:
+        session.commit()
         raise AccountError("identity") from None
     audit.record(session, "login", user, commit=False)
     session.commit()
+    if within_budget:
+        # Only failures count; a recovery-code log-in past the limit leaves the others' failures counted.
+        throttle.give_back(session, budget, spent_at)
     return Login(user, identity)
-
-
-def _failed(session, user, budget: str) -> None:
-    # Only failures count against the account's budget of attempts.
-    throttle.spend(session, budget, LOGIN_ATTEMPTS, window=LOGIN_WINDOW)
-    if user is not None:
-        audit.record(session, "login_failed", user, commit=False)
-    session.commit()
 
 
 def unlock_identity(user: User, passphrase: str):
@@ -256,11 +325,18 @@ def unlock_identity(user: User, passphrase: str):
 
 def change_passphrase(session, user: User, identity, old: str, new: str,
                       work_factor: int = IDENTITY_WORK_FACTOR) -> None:
-    """Re-seal the same identity to a new passphrase; cases need no change."""
-    try:
-        _HASHER.verify(user.passphrase_hash, old)
-    except (VerificationError, InvalidHashError):
-        raise AccountError("credentials") from None
+    """Re-seal the same identity to a new passphrase; cases need no change.
+
+    Checking the current passphrase has a budget like log-in's (the account's own, so that
+    a stolen session guessing it cannot lock its owner out of logging in, nor the reverse).
+    """
+    budget = f"passphrase-check:{user.id}"
+    spent_at = clock.now()
+    if not throttle.spend(session, budget, LOGIN_ATTEMPTS, spent_at, window=LOGIN_WINDOW):
+        raise AccountError("throttled", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
+    if not _verifies(user.passphrase_hash, old or ""):
+        raise AccountError("credentials")
+    throttle.give_back(session, budget, spent_at)
     check_strength(new, user.username, user.display_name)
     user.passphrase_hash = _HASHER.hash(new)
     user.sealed_identity = _seal(identity, new, work_factor)

@@ -1,11 +1,15 @@
 """Using the secure inbox like an investigator's browser, through the test client."""
 
+import re
 import time
 from datetime import datetime, timezone
 
 import pyotp
 from accounts import passphrase_of, totp_secret_of
 from reporter_pages import csrf_token
+from sqlalchemy import select
+
+from portal.models import OutboxEmail
 
 
 def current_code(username: str, offset_steps: int = 0) -> str:
@@ -44,3 +48,44 @@ def post_on_case(client, case_id, action, **fields):
     page = client.get(f"/inbox/cases/{case_id}")
     assert page.status_code == 200, page.status_code
     return client.post(f"/inbox/cases/{case_id}/{action}", data={"csrf_token": csrf_token(page), **fields})
+
+
+STRONG = "lantern orbit pickle magnolia"
+
+
+def next_code(secret):
+    """The authenticator's next code: the current one was spent confirming it."""
+    return pyotp.TOTP(secret).at(datetime.now(timezone.utc), counter_offset=1)
+
+
+def link_mailed_to(app, address):
+    """The activation link in the newest e-mail queued for ``address``: the only place it goes."""
+    with app.extensions["portal.sessions"]() as session:
+        body = session.scalars(select(OutboxEmail.body).where(OutboxEmail.to_address == address)
+                               .order_by(OutboxEmail.id.desc())).first()
+    return re.search(r"https?://\S+/inbox/activate/[A-Za-z0-9_\-]+", body).group(0)
+
+
+def activate(app, link, passphrase=STRONG):
+    """Follow an activation link: passphrase, authenticator, recovery codes."""
+    client = app.test_client()
+    path = link[link.index("/inbox/"):]
+    page = client.get(path)
+    assert page.status_code == 200
+    weak = client.post(path, data={"csrf_token": csrf_token(page), "passphrase": "password123",
+                                   "confirm": "password123"})
+    assert weak.status_code == 400
+    step = client.post(path, data={"csrf_token": csrf_token(weak), "passphrase": passphrase,
+                                   "confirm": passphrase})
+    assert step.status_code == 303
+    enrol = client.get(step.headers["Location"])
+    secret = re.search(r'class="secret">([A-Z2-7]+)<', enrol.get_data(as_text=True)).group(1)
+    assert 'src="data:image/svg+xml;base64,' in enrol.get_data(as_text=True)
+    wrong = client.post(step.headers["Location"], data={"csrf_token": csrf_token(enrol), "code": "000000"})
+    assert wrong.status_code == 400
+    done = client.post(step.headers["Location"], data={"csrf_token": csrf_token(enrol),
+                                                       "code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200
+    codes = re.findall(r"<code>([A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4})</code>", done.get_data(as_text=True))
+    assert len(codes) == 10
+    return secret, codes

@@ -1,61 +1,15 @@
 """An administrator invites a colleague, who activates the account; a lost
 passphrase is recovered with the organisation's offline recovery key."""
 
-import re
-from datetime import datetime, timezone
-
-import pyotp
 from accounts import passphrase_of
-from inbox_pages import log_in
+from inbox_pages import STRONG, activate, link_mailed_to, log_in, next_code
 from operator_steps import make_admin, run_portal
 from reporter_pages import csrf_token, send_report
 from sqlalchemy import select
 
 import crypto
-from portal.models import Case, OutboxEmail, User
+from portal.models import Case, User
 from portal.services import users
-
-STRONG = "lantern orbit pickle magnolia"
-
-
-
-def next_code(secret):
-    """The authenticator's next code: the current one was spent confirming it."""
-    return pyotp.TOTP(secret).at(datetime.now(timezone.utc), counter_offset=1)
-
-
-
-def link_mailed_to(app, address):
-    """The activation link in the newest e-mail queued for ``address``: the only place it goes."""
-    with app.extensions["portal.sessions"]() as session:
-        body = session.scalars(select(OutboxEmail.body).where(OutboxEmail.to_address == address)
-                               .order_by(OutboxEmail.id.desc())).first()
-    return re.search(r"https?://\S+/inbox/activate/[A-Za-z0-9_\-]+", body).group(0)
-
-
-def activate(app, link, passphrase=STRONG):
-    """Follow an activation link: passphrase, authenticator, recovery codes."""
-    client = app.test_client()
-    path = link[link.index("/inbox/"):]
-    page = client.get(path)
-    assert page.status_code == 200
-    weak = client.post(path, data={"csrf_token": csrf_token(page), "passphrase": "password123",
-                                   "confirm": "password123"})
-    assert weak.status_code == 400
-    step = client.post(path, data={"csrf_token": csrf_token(weak), "passphrase": passphrase,
-                                   "confirm": passphrase})
-    assert step.status_code == 303
-    enrol = client.get(step.headers["Location"])
-    secret = re.search(r'class="secret">([A-Z2-7]+)<', enrol.get_data(as_text=True)).group(1)
-    assert 'src="data:image/svg+xml;base64,' in enrol.get_data(as_text=True)
-    wrong = client.post(step.headers["Location"], data={"csrf_token": csrf_token(enrol), "code": "000000"})
-    assert wrong.status_code == 400
-    done = client.post(step.headers["Location"], data={"csrf_token": csrf_token(enrol),
-                                                       "code": pyotp.TOTP(secret).now()})
-    assert done.status_code == 200
-    codes = re.findall(r"<code>([A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4})</code>", done.get_data(as_text=True))
-    assert len(codes) == 10
-    return secret, codes
 
 
 def test_an_administrator_invites_an_investigator_who_activates_and_logs_in(app):

@@ -47,9 +47,12 @@ def add_routes(bp, config):
         try:
             login = users.authenticate(db(), form.username.data, form.passphrase.data, form.code.data)
         except users.AccountError as error:
-            status = 429 if error.reason == "throttled" else 401
-            return render_template("inbox/login.html", form=form,
-                                   error=ACCOUNT_MESSAGES[error.reason](error.details)), status
+            throttled = error.reason == "throttled"
+            # The owner is never locked out by someone else's guesses: a recovery code still lets them in.
+            hint = _("You can still log in now with your passphrase and one of your recovery codes "
+                     "in place of the code.") if throttled else None
+            return render_template("inbox/login.html", form=form, error=ACCOUNT_MESSAGES[error.reason](error.details),
+                                   hint=hint), 429 if throttled else 401
         session.end()
         session["user_id"] = login.user.id
         session["epoch"] = login.user.session_epoch
@@ -129,5 +132,6 @@ def add_routes(bp, config):
                                             current_app.config["IDENTITY_WORK_FACTOR"])
                     done = True
                 except users.AccountError as failure:
-                    error, status = ACCOUNT_MESSAGES[failure.reason]({}), 400
+                    error = ACCOUNT_MESSAGES[failure.reason](failure.details)
+                    status = 429 if failure.reason == "throttled" else 400
         return render_template("inbox/account.html", form=form, error=error, done=done), status

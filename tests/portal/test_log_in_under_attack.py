@@ -1,0 +1,171 @@
+"""Someone who knows a username tries to get in, or to keep its owner out:
+parallel guesses, one code sent many times at once, guesses from a stolen
+session, and a flood of made-up names. Each attempt is counted before it is
+checked, each code opens one session, the owner always has a way in, and the
+made-up names leave nothing behind."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pyotp
+import pytest
+from accounts import passphrase_of, totp_secret_of
+from click.testing import CliRunner
+from flask_babel import force_locale, gettext
+from http_client import Browser
+from inbox_pages import STRONG, activate, current_code, link_mailed_to, log_in, next_code
+from live_server import Server
+from operator_steps import logged_in_admin
+from reporter_pages import csrf_token
+from sqlalchemy import func, select, update
+
+from portal import cli
+from portal.models import Budget, User
+from portal.services import clock, users
+
+THROTTLED = "Too many failed attempts for this account"
+RECOVERY_HINT = "You can still log in now with your passphrase and one of your recovery codes"
+
+
+@pytest.fixture
+def server(app, database_url, tmp_path):
+    """The app under gunicorn (2 processes of 4 threads) on the test's database and instance."""
+    node = Server(database_url, app.config["INSTANCE_PATH"], tmp_path / "server.log", workers=2,
+                  IDENTITY_WORK_FACTOR=10).start()
+    yield node
+    node.stop()
+
+
+def invited_and_activated(app, username):
+    """A colleague invited by an administrator who activated the account: (TOTP secret, recovery codes)."""
+    app.config["IDENTITY_WORK_FACTOR"] = 10
+    admin = logged_in_admin(app)
+    page = admin.get("/admin/users")
+    admin.post("/admin/users", data={"csrf_token": csrf_token(page), "username": username,
+                                     "display_name": username.title(), "role": "investigator",
+                                     "email": f"{username}@contractor.example"})
+    return activate(app, link_mailed_to(app, f"{username}@contractor.example"))
+
+
+def all_at_once(server, attempts):
+    """Send each log-in ``(username, passphrase, code)`` from its own browser, all released together."""
+    # A recovery-shaped code costs eleven Argon2id (production parameters) per request: a busy machine is slow.
+    browsers = [Browser(follow_redirects=False, timeout=300) for _ in attempts]
+    tokens = [browser.get(f"{server.origin}/inbox/login").csrf() for browser in browsers]
+    start = threading.Barrier(len(attempts))
+
+    def send(index):
+        username, passphrase, code = attempts[index]
+        start.wait()
+        return browsers[index].post(f"{server.origin}/inbox/login", {
+            "csrf_token": tokens[index], "username": username, "passphrase": passphrase, "code": code}).status
+
+    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+        return list(pool.map(send, range(len(attempts))))
+
+
+def test_forty_parallel_guesses_are_checked_no_more_than_the_limit_of_five(server):
+    code = pyotp.TOTP(totp_secret_of("anna")).now()
+    variants = [("anna", "wrong passphrase number %d" % n, code) for n in range(14)]  # the right code
+    variants += [("anna", passphrase_of("anna"), "%06d" % n) for n in range(13)]  # the right passphrase
+    variants += [(" ANNA ", "wrong again %d" % n, "%06d" % n) for n in range(13)]  # both wrong, name reshaped
+    answers = all_at_once(server, variants)
+    assert sorted(answers) == [401] * users.LOGIN_ATTEMPTS + [429] * (40 - users.LOGIN_ATTEMPTS), answers
+
+
+def test_one_authenticator_code_sent_four_times_at_once_opens_one_session(server):
+    code = pyotp.TOTP(totp_secret_of("anna")).now()
+    answers = all_at_once(server, [("anna", passphrase_of("anna"), code)] * 4)
+    assert sorted(answers) == [303] + [401] * 3, answers
+
+
+def test_one_recovery_code_sent_four_times_at_once_opens_one_session(app, server):
+    _, codes = invited_and_activated(app, "dewi")
+    answers = all_at_once(server, [("dewi", STRONG, codes[0])] * 4)
+    assert sorted(answers) == [303] + [401] * 3, answers
+    # The other codes are untouched, and a used one stays used.
+    assert all_at_once(server, [("dewi", STRONG, codes[1])]) == [303]
+    assert all_at_once(server, [("dewi", STRONG, codes[0])]) == [401]
+
+
+def test_a_locked_out_owner_still_logs_in_with_their_passphrase_and_a_recovery_code(app):
+    secret, codes = invited_and_activated(app, "dewi")
+    attacker = app.test_client()
+    for guess in range(users.LOGIN_ATTEMPTS):
+        assert log_in(attacker, "dewi", passphrase=f"guess {guess}", code="123456").status_code == 401
+    owner = app.test_client()
+    locked = log_in(owner, "dewi", passphrase=STRONG, code=next_code(secret))
+    assert locked.status_code == 429
+    page = locked.get_data(as_text=True)
+    assert THROTTLED in page and RECOVERY_HINT in page, "the page tells the owner how to get in"
+    # Past the limit, neither a wrong passphrase nor a wrong code with a recovery code says anything more.
+    assert log_in(attacker, "dewi", passphrase="guess with a code", code=codes[0]).status_code == 429
+    assert log_in(attacker, "dewi", passphrase=STRONG, code="AAAA-BBBB-CCCC").status_code == 429
+    assert log_in(owner, "dewi", passphrase=STRONG, code=codes[0]).status_code == 303, "the owner is in"
+    assert "Log out" in owner.get("/inbox/").get_data(as_text=True)
+    # The code is spent, and the others' failures still count: the authenticator waits for the window.
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code=codes[0]).status_code == 429
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code=next_code(secret)).status_code == 429
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code=codes[1]).status_code == 303
+
+
+def test_only_failures_count_against_the_account(app):
+    inbox = app.test_client()
+    for guess in range(users.LOGIN_ATTEMPTS - 1):
+        assert log_in(inbox, "anna", passphrase=f"guess {guess}", code="123456").status_code == 401
+    assert log_in(inbox, "anna").status_code == 303
+    assert log_in(app.test_client(), "anna", passphrase="one more guess", code="123456").status_code == 401
+    assert log_in(app.test_client(), "anna", passphrase="and another", code="123456").status_code == 429
+
+
+def change_passphrase(client, current):
+    page = client.get("/inbox/account")
+    return client.post("/inbox/account", data={"csrf_token": csrf_token(page), "current": current,
+                                               "passphrase": STRONG, "confirm": STRONG})
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_a_stolen_session_cannot_guess_the_current_passphrase_without_limit(app, language):
+    """The refusal is in the account's own language."""
+    with app.extensions["portal.sessions"]() as session:
+        session.execute(update(User).where(User.username == "anna").values(language=language))
+        session.commit()
+    thief = app.test_client()
+    assert log_in(thief, "anna").status_code == 303
+    for guess in range(users.LOGIN_ATTEMPTS):
+        assert change_passphrase(thief, f"my guess number {guess}").status_code == 400
+    refused = change_passphrase(thief, passphrase_of("anna"))
+    assert refused.status_code == 429, "even the right passphrase is not checked past the limit"
+    with app.test_request_context(), force_locale(language):
+        expected = gettext("Too many failed attempts for this account. Wait %(minutes)s minutes and try again.",
+                           minutes=15)
+    assert expected in refused.get_data(as_text=True)
+    assert log_in(app.test_client(), "anna", code=current_code("anna", 1)).status_code == 303, \
+        "the thief's guesses do not lock the owner out of logging in"
+
+
+MADE_UP = ["nobody", "Nobody2", " spaced out ", "x" * 300, "ünïcödé", "o'brien", "a.b-c_d", "🙂", "admin",
+           "root ", "ROOT"] + [f"ghost{n}" for n in range(9)]
+
+
+def budgets(app):
+    with app.extensions["portal.sessions"]() as session:
+        return session.scalar(select(func.count()).select_from(Budget))
+
+
+def test_a_flood_of_made_up_usernames_leaves_no_rows_once_the_window_has_passed(app, monkeypatch):
+    flooder = app.test_client()
+    for name in MADE_UP:
+        assert log_in(flooder, name, passphrase="anything at all", code="123456").status_code == 401
+    assert budgets(app) == len({name.strip().lower() for name in MADE_UP})
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + users.LOGIN_WINDOW + timedelta(seconds=1))
+    assert log_in(flooder, "one more", passphrase="anything at all", code="123456").status_code == 401
+    assert budgets(app) == 1, "the next attempt cleared every budget whose window had passed"
+
+    monkeypatch.setattr(clock, "now", lambda: real_now() + 2 * (users.LOGIN_WINDOW + timedelta(seconds=1)))
+    ran = CliRunner().invoke(cli.main, ["retention", "run"], env={
+        "PORTAL_DATABASE_URL": app.config["DATABASE_URL"], "PORTAL_INSTANCE_PATH": app.config["INSTANCE_PATH"]})
+    assert ran.exit_code == 0 and "1 expired attempt budgets" in ran.output, ran.output
+    assert budgets(app) == 0, "the daily clean-up clears them even if nobody tries again"
