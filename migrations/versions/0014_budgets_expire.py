@@ -3,8 +3,8 @@
 Rows kept from before have no such time: they get one an hour ahead, past the
 end of the longest window any budget uses (15 minutes), and go after that.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from datetime import datetime, timedelta, timezone
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
