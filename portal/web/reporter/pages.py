@@ -186,7 +186,7 @@ def make_blueprint(config):
             return response
         if opened is None:
             return render_template("reporter/follow_up.html", form=form,
-                                   error=_("No report has this receipt. Please check the digits.")), 403
+                                   error=_("This receipt is not right. Please check each digit and try again.")), 403
         case_id, identity = opened
         session.end()
         session["case"] = case_id
