@@ -122,7 +122,7 @@ def receipt_and_keys(session, config, submission_token: str,
 
     ``legacy``: the receipt as it was derived before receipts carried a check code.
     """
-    instance = instance_service.load(session)
+    instance = instance_service.secrets(session)
     derive = receipts.legacy_receipt_for_submission if legacy else receipts.receipt_for_submission
     receipt = derive(instance.secret_key, submission_token)
     return receipt, receipts.derive_keys(
