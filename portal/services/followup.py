@@ -90,7 +90,7 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
     check_key = receipts.check_key(instance.secret_key)
     if receipts.passes_check(check_key, receipt):
         budget, per_minute, legacy_only = RECEIPT_BUDGET, config["RECEIPT_ATTEMPTS_PER_MINUTE"], False
-    elif _legacy_receipts_remain(session):
+    elif config["LEGACY_RECEIPT_ATTEMPTS_PER_MINUTE"] > 0 and _legacy_receipts_remain(session):
         budget, per_minute, legacy_only = (LEGACY_RECEIPT_BUDGET, config["LEGACY_RECEIPT_ATTEMPTS_PER_MINUTE"],
                                            True)
     else:

@@ -279,6 +279,15 @@ def test_once_no_old_case_remains_wrong_receipts_are_refused_without_any_look_up
     assert budget_spent(app, followup.LEGACY_RECEIPT_BUDGET) == 0
 
 
+def test_an_operator_can_close_the_old_way_at_once(upgraded_instance):
+    app, old_receipt, _facility = upgraded_instance
+    app.config["LEGACY_RECEIPT_ATTEMPTS_PER_MINUTE"] = 0
+    assert log_in_with_receipt(app.test_client(), old_receipt).status_code == 403
+    assert budget_spent(app, followup.LEGACY_RECEIPT_BUDGET) == 0
+    app.config["LEGACY_RECEIPT_ATTEMPTS_PER_MINUTE"] = BUDGET
+    assert log_in_with_receipt(app.test_client(), old_receipt).status_code == 303
+
+
 def test_a_form_sent_before_the_upgrade_and_again_after_gets_its_old_receipt_back(upgraded_instance):
     """The session that sent a form gets its receipt back when it sends it again: across the upgrade,
     the receipt it was given then, never a new one that opens nothing."""
