@@ -5,12 +5,7 @@ derived from the receipt, sealed into the session under a key that lives in
 the reporter's cookie, and never stored where the server alone could use it.
 """
 
-import hashlib
-import hmac
 import json
-import threading
-import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,12 +14,8 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem
-from . import attachments, clock, conflicts, evidence, keyring, notifications, outbound, receipts, throttle
+from . import attachments, clock, conflicts, evidence, keyring, notifications, outbound, receipt_attempts, receipts
 from . import instance as instance_service
-
-RECEIPT_BUDGET = "receipt-attempts"
-# Receipts whose check fails, tried against cases whose receipts were issued before check codes.
-LEGACY_RECEIPT_BUDGET = "legacy-receipt-attempts"
 
 
 class TooManyAttempts(RuntimeError):
@@ -81,23 +72,16 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
     ``TooManyAttempts`` when the budget its look-up would spend is used up.
 
     A receipt whose check code fails is refused here, before any Argon2id and
-    without spending the budget, unless cases with receipts issued before check
-    codes remain: then it is looked up among those only, under their own
-    budget, so a flood can delay their holders and never anyone else.
+    without spending a budget, unless cases with receipts issued before check
+    codes remain (services/receipt_attempts.py).
     """
     receipt = receipts.normalise(receipt_text)
     instance = instance_service.secrets(session)
     check_key = receipts.check_key(instance.secret_key)
-    if receipts.passes_check(check_key, receipt):
-        budget, per_minute, legacy_only = RECEIPT_BUDGET, config["RECEIPT_ATTEMPTS_PER_MINUTE"], False
-    elif config["LEGACY_RECEIPT_ATTEMPTS_PER_MINUTE"] > 0 and _legacy_receipts_remain(session):
-        budget, per_minute, legacy_only = (LEGACY_RECEIPT_BUDGET, config["LEGACY_RECEIPT_ATTEMPTS_PER_MINUTE"],
-                                           True)
-    else:
+    budget = receipt_attempts.budget_for(session, config, receipts.passes_check(check_key, receipt))
+    if budget is None or receipt_attempts.missed_before(check_key, receipt):
         return None
-    if _misses.seen(check_key, receipt):
-        return None
-    if not throttle.spend(session, budget, per_minute, redis_url=config["REDIS_URL"]):
+    if not receipt_attempts.spend(session, config, budget):
         raise TooManyAttempts()
     keys = receipts.derive_keys(
         receipt,
@@ -107,66 +91,13 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
         instance.post_quantum,
     )
     looked_up = select(Case.id).where(Case.receipt_lookup == keys.lookup)
-    if legacy_only:
+    if budget.legacy_only:
         looked_up = looked_up.where(Case.legacy_receipt.is_(True))
     case_id = session.scalar(looked_up)
     if case_id is None:
-        _misses.add(check_key, receipt)
+        receipt_attempts.missed(check_key, receipt)
         return None
     return case_id, str(keys.identity)
-
-
-# Database engines on which no case with an old receipt remains: none is ever made again.
-_no_legacy_receipts = weakref.WeakSet()
-
-
-def _legacy_receipts_remain(session) -> bool:
-    engine = session.get_bind()
-    if engine in _no_legacy_receipts:
-        return False
-    if session.scalar(select(Case.id).where(Case.legacy_receipt.is_(True)).limit(1)) is not None:
-        return True
-    _no_legacy_receipts.add(engine)
-    return False
-
-
-class _Misses:
-    """Receipts whose Argon2id look-up opened nothing, remembered in this process's memory only.
-
-    Without it, one receipt that passes the check (found by timing many guesses)
-    could be sent again and again to spend the shared budget. Remembered, it is
-    refused at the cost of an HMAC: each such receipt costs a flood about 10,000
-    guesses and spends the budget once per app process. Nothing is written down.
-    """
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.digests = OrderedDict()
-        self.lock = threading.Lock()
-
-    def seen(self, key: bytes, receipt: str) -> bool:
-        digest = self._digest(key, receipt)
-        with self.lock:
-            if digest not in self.digests:
-                return False
-            self.digests.move_to_end(digest)
-            return True
-
-    def add(self, key: bytes, receipt: str) -> None:
-        digest = self._digest(key, receipt)
-        with self.lock:
-            self.digests[digest] = None
-            self.digests.move_to_end(digest)
-            while len(self.digests) > self.limit:
-                self.digests.popitem(last=False)
-
-    @staticmethod
-    def _digest(key: bytes, receipt: str) -> bytes:
-        # Keyed per instance, so two instances in one process (tests) never share an entry.
-        return hmac.new(key, b"missed:" + receipt.encode("ascii"), hashlib.sha256).digest()
-
-
-_misses = _Misses(limit=20_000)
 
 
 def view(session, case_id: int, identity: str) -> CaseView:
