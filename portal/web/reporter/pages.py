@@ -201,14 +201,14 @@ def make_blueprint(config):
         token = generate_csrf()
         typed = form.receipt.data
         page = wrong_receipt_pages.get(g.language)
+        # The same words whether the check code failed or no case has the receipt: nothing more to learn.
+        message = _("This receipt is not right. Please check each digit and try again.")
         if page is None:
             form.receipt.data = TYPED_SLOT
-            html = render_template("reporter/follow_up.html", form=form,
-                                   error=_("This receipt is not right. Please check each digit and try again."))
+            html = render_template("reporter/follow_up.html", form=form, error=message)
             form.receipt.data = typed
             if html.count(token) != 1 or html.count(TYPED_SLOT) != 1:
-                return render_template("reporter/follow_up.html", form=form, error=_(
-                    "This receipt is not right. Please check each digit and try again."))
+                return render_template("reporter/follow_up.html", form=form, error=message)
             page = html.replace(token, CSRF_SLOT)
             wrong_receipt_pages[g.language] = page
         # What was typed goes in last, escaped as the field would: it can fill no other slot.
