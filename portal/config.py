@@ -29,7 +29,12 @@ DEFAULTS = {
     "CLEANING_SLOTS": 2,
     "CLEANING_WAIT_SECONDS": 10,
     "REPORTER_SESSION_MINUTES": 20,
+    # Look-ups (each an Argon2id) of receipts whose check code is right, for the whole instance.
     "RECEIPT_ATTEMPTS_PER_MINUTE": 120,
+    # Look-ups of receipts whose check fails, while cases with receipts issued before check codes
+    # remain, one at a time evenly through the minute, at most one a second (0: such receipts no
+    # longer open their cases).
+    "LEGACY_RECEIPT_ATTEMPTS_PER_MINUTE": 30,
     # Argon2id cost of a receipt look-up: about a quarter second on one core.
     "RECEIPT_ARGON2_TIME_COST": 3,
     "RECEIPT_ARGON2_MEMORY_KIB": 65536,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -78,6 +79,9 @@ class Case(Base):
     # Argon2id of the receipt with the instance salt; the receipt is never stored.
     # A claim filed from a report's follow-up page has none: its report's receipt opens it.
     receipt_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True, nullable=True)
+    # Its receipt was issued before receipts carried a check code: it is opened without the
+    # check, under a budget of its own, for as long as any such case is kept.
+    legacy_receipt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     # SHA-256 of the form's one-time token: a resent form finds its case.
     submission_digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     # The reporter's public key; the identity is re-derived from the receipt.

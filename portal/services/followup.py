@@ -14,14 +14,12 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem
-from . import attachments, clock, conflicts, evidence, keyring, notifications, outbound, receipts, throttle
+from . import attachments, clock, conflicts, evidence, keyring, notifications, outbound, receipt_attempts, receipts
 from . import instance as instance_service
-
-RECEIPT_BUDGET = "receipt-attempts"
 
 
 class TooManyAttempts(RuntimeError):
-    """The instance-wide budget of receipt attempts is spent for now."""
+    """The instance-wide budget of receipt look-ups is spent for now."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +69,20 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
     """Return ``(case id, reporter identity)`` for a receipt, or None if it opens nothing.
 
     Raises ``receipts.ReceiptFormatError`` for text that is not a receipt and
-    ``TooManyAttempts`` when the shared budget is spent.
+    ``TooManyAttempts`` when the budget its look-up would spend is used up.
+
+    A receipt whose check code fails is refused here, before any Argon2id and
+    without spending a budget, unless cases with receipts issued before check
+    codes remain (services/receipt_attempts.py).
     """
     receipt = receipts.normalise(receipt_text)
-    if not throttle.spend(session, RECEIPT_BUDGET, config["RECEIPT_ATTEMPTS_PER_MINUTE"],
-                          redis_url=config["REDIS_URL"]):
+    instance = instance_service.secrets(session)
+    check_key = receipts.check_key(instance.secret_key)
+    budget = receipt_attempts.budget_for(session, config, receipts.passes_check(check_key, receipt))
+    if budget is None or receipt_attempts.missed_before(check_key, receipt):
+        return None
+    if not receipt_attempts.spend(session, config, budget):
         raise TooManyAttempts()
-    instance = instance_service.load(session)
     keys = receipts.derive_keys(
         receipt,
         instance.receipt_salt,
@@ -85,8 +90,12 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
         config["RECEIPT_ARGON2_MEMORY_KIB"],
         instance.post_quantum,
     )
-    case_id = session.scalar(select(Case.id).where(Case.receipt_lookup == keys.lookup))
+    looked_up = select(Case.id).where(Case.receipt_lookup == keys.lookup)
+    if budget.legacy_only:
+        looked_up = looked_up.where(Case.legacy_receipt.is_(True))
+    case_id = session.scalar(looked_up)
     if case_id is None:
+        receipt_attempts.missed(check_key, receipt)
         return None
     return case_id, str(keys.identity)
 

@@ -1,6 +1,8 @@
 """The instance: its shared secrets and the organisation's recovery key."""
 
 import os
+import weakref
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -49,6 +51,31 @@ def load(session) -> Instance:
     if instance is None:
         raise NotInitialised("the database is not initialised: run `portal init` first")
     return instance
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What ``portal init`` drew for good: the instance secret, the receipt salt, the key type."""
+
+    secret_key: bytes
+    receipt_salt: bytes
+    post_quantum: bool
+
+
+_secrets = weakref.WeakKeyDictionary()
+
+
+def secrets(session) -> Secrets:
+    """The instance's secrets, read once per database engine: nothing changes them after ``portal init``.
+
+    A flood of wrong receipts is refused with them and no database read.
+    """
+    engine = session.get_bind()
+    found = _secrets.get(engine)
+    if found is None:
+        instance = load(session)
+        found = _secrets[engine] = Secrets(instance.secret_key, instance.receipt_salt, instance.post_quantum)
+    return found
 
 
 def new_identity(session):

@@ -78,7 +78,8 @@ def find_submission(session, config, submission_token: str) -> Submitted | None:
     )
     if case is None:
         return None
-    receipt, keys = receipt_and_keys(session, config, submission_token)
+    # A form sent before receipts carried a check code and sent again after gets its old receipt.
+    receipt, keys = receipt_and_keys(session, config, submission_token, legacy=case.legacy_receipt)
     if keys.lookup != case.receipt_lookup:
         return Submitted(None, case.id, True)
     return Submitted(receipt, case.id, True)
@@ -115,10 +116,15 @@ def check_facility(session, facility_id: int | None, facility_other: str) -> Non
             raise IntakeError("facility")
 
 
-def receipt_and_keys(session, config, submission_token: str) -> tuple[str, receipts.ReceiptKeys]:
-    """The receipt of a new submission and the keys it opens (the Argon2id look-up)."""
-    instance = instance_service.load(session)
-    receipt = receipts.receipt_for_submission(instance.secret_key, submission_token)
+def receipt_and_keys(session, config, submission_token: str,
+                     legacy: bool = False) -> tuple[str, receipts.ReceiptKeys]:
+    """The receipt of a new submission and the keys it opens (the Argon2id look-up).
+
+    ``legacy``: the receipt as it was derived before receipts carried a check code.
+    """
+    instance = instance_service.secrets(session)
+    derive = receipts.legacy_receipt_for_submission if legacy else receipts.receipt_for_submission
+    receipt = derive(instance.secret_key, submission_token)
     return receipt, receipts.derive_keys(
         receipt,
         instance.receipt_salt,

@@ -61,3 +61,24 @@ def send_report(client, facility, lang="en", files=None, **overrides):
 def log_in_with_receipt(client, receipt, lang="en"):
     page = client.get(f"/{lang}/follow-up")
     return client.post(f"/{lang}/follow-up", data={"csrf_token": csrf_token(page), "receipt": receipt})
+
+
+def send_claim_from_start_page(client, facility, lang="en", description="I was moved to night shifts after I reported."):
+    """A worker with no receipt files a retaliation claim from the start page; the response to the POST."""
+    form = client.get(f"/{lang}/retaliation")
+    assert form.status_code == 200
+    data = {"csrf_token": csrf_token(form), "submission": draft_id(form), "types": ["dismissal"],
+            "description": description, "facility": str(facility)}
+    return client.post(f"/{lang}/retaliation", data=data, content_type="multipart/form-data")
+
+
+def right_looking_receipts(session_factory, count, start=0) -> list[str]:
+    """Receipts whose check code is right but which open no case: what only a guesser with the
+    instance's key could make (or one who timed many guesses), each a different one."""
+    from portal.services import instance as instance_service
+    from portal.services import receipts
+
+    with session_factory() as session:
+        secret = instance_service.load(session).secret_key
+    return [receipts.group(receipts.receipt_for_submission(secret, f"no form was sent:{n}"))
+            for n in range(start, start + count)]

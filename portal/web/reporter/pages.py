@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -45,7 +46,7 @@ COMPOSING = "composing"
 # Each form shown gets a draft id: with the session's token it makes the submission token.
 DRAFT_BYTES = 24
 DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
-DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
+DRAFT_SLOT, CSRF_SLOT, TYPED_SLOT = "draft-id-slot", "csrf-token-slot", "typed-receipt-slot"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
 NOBODY_MAY_READ = "nobody"
@@ -185,13 +186,33 @@ def make_blueprint(config):
             response.headers["Retry-After"] = "60"
             return response
         if opened is None:
-            return render_template("reporter/follow_up.html", form=form,
-                                   error=_("No report has this receipt. Please check the digits.")), 403
+            return _wrong_receipt_page(form), 403
         case_id, identity = opened
         session.end()
         session["case"] = case_id
         session.set_secret(identity.encode("ascii"), REPORTER)
         return redirect(url_for("reporter.case"), 303)
+
+    # The page for a wrong receipt is the same for everyone but the CSRF token and what was
+    # typed: rendered once per language, a flood of wrong receipts costs little more than its sessions.
+    wrong_receipt_pages = {}
+
+    def _wrong_receipt_page(form):
+        token = generate_csrf()
+        typed = form.receipt.data
+        page = wrong_receipt_pages.get(g.language)
+        # The same words whether the check code failed or no case has the receipt: nothing more to learn.
+        message = _("This receipt is not right. Please check each digit and try again.")
+        if page is None:
+            form.receipt.data = TYPED_SLOT
+            html = render_template("reporter/follow_up.html", form=form, error=message)
+            form.receipt.data = typed
+            if html.count(token) != 1 or html.count(TYPED_SLOT) != 1:
+                return render_template("reporter/follow_up.html", form=form, error=message)
+            page = html.replace(token, CSRF_SLOT)
+            wrong_receipt_pages[g.language] = page
+        # What was typed goes in last, escaped as the field would: it can fill no other slot.
+        return page.replace(CSRF_SLOT, token, 1).replace(TYPED_SLOT, str(escape(typed)), 1)
 
     def _reporter_case_id():
         if session.kind != REPORTER or "case" not in session or session.secret is None:
