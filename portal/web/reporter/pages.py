@@ -112,14 +112,22 @@ def make_blueprint(config):
             if not token:
                 session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
             return _blank_form_page()
-        form = _report_form()
+        # Checked first against the choices of the blank form (a few seconds old at most):
+        # a report they refuse, or one intake refuses, is checked again against the database,
+        # so the worker is told exactly as with choices read now; intake checks them fresh.
+        form = _report_form(_fresh_enough_choices())
         if not token:
             # The session ended while the form was open: keep the text and the files, ask again.
             session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+            form = _report_form()
             chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
             return _form_again(form, chosen, _("This form was open too long. Please press Send again."))
         chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
-        if not form.validate_on_submit():
+        valid = form.validate_on_submit()
+        if not valid:
+            form = _report_form()
+            valid = form.validate_on_submit()
+        if not valid:
             if form.csrf_token.errors:
                 return _form_again(form, chosen, _("This form was open too long. Please press Send again."))
             return _form_again(form, chosen, _("Please check the fields marked below."))
@@ -143,11 +151,11 @@ def make_blueprint(config):
         )
         try:
             submitted = intake.submit(db(), current_app.config, report, chosen.files, _submission_token(token))
-        except intake.IntakeError as error:
-            if error.reason in INTAKE_MESSAGES:
+        except (intake.IntakeError, routing.RoutingError) as error:
+            form = _report_form()
+            answered = isinstance(error, intake.IntakeError) and error.reason in INTAKE_MESSAGES
+            if form.validate_on_submit() and answered:
                 return _form_again(form, chosen, *INTAKE_MESSAGES[error.reason]())
-            return _form_again(form, chosen, _("Please check the fields marked below."))
-        except routing.RoutingError:
             return _form_again(form, chosen, _("Please check the fields marked below."))
         # Committed: only now are the kept files let go and the receipt shown.
         evidence.sent(_form_id())
