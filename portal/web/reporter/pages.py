@@ -45,7 +45,7 @@ COMPOSING = "composing"
 # Each form shown gets a draft id: with the session's token it makes the submission token.
 DRAFT_BYTES = 24
 DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
-DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
+DRAFT_SLOT, CSRF_SLOT, RECEIPT_SLOT = "draft-id-slot", "csrf-token-slot", "receipt-slot"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
 NOBODY_MAY_READ = "nobody"
@@ -465,17 +465,26 @@ def make_blueprint(config):
         """Which form this is, for the files kept for its next send: the page and the form's draft id."""
         return f"{request.endpoint}:{_draft_id()}"
 
+    # The receipt page too is the same for everyone but the receipt and the CSRF token:
+    # rendered once per language and kind (new, or already received).
+    receipt_pages = {}
+
     def _receipt_page(submitted):
         if submitted.receipt is None:
             # Sent before, from a session that has ended: nothing of it is shown.
             return render_template("reporter/message.html", message=_(
                 "This page is closed. Nothing was sent again.")), 409
-        return render_template(
-            "reporter/receipt.html",
-            receipt=receipts.group(submitted.receipt),
-            already_received=submitted.already_received,
-            form=ConfirmForm(),
-        )
+        token, receipt = generate_csrf(), receipts.group(submitted.receipt)
+        key = (g.language, submitted.already_received)
+        page = receipt_pages.get(key)
+        if page is None:
+            html = render_template("reporter/receipt.html", receipt=RECEIPT_SLOT,
+                                   already_received=submitted.already_received, form=ConfirmForm())
+            if html.count(token) != 1 or html.count(RECEIPT_SLOT) != 1:
+                return html.replace(RECEIPT_SLOT, receipt)
+            page = html.replace(token, CSRF_SLOT)
+            receipt_pages[key] = page
+        return page.replace(CSRF_SLOT, token, 1).replace(RECEIPT_SLOT, receipt, 1)
 
     def _form_again(form, chosen, message=None, status=400):
         """The report form again, with what the worker wrote, chose and the files kept for it."""
