@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
 
 import crypto
 
@@ -46,10 +47,18 @@ def initialise(session, organisation_name: str, post_quantum: bool = True, keep_
     return recovery
 
 
+# The row read once per transaction: one request needs it for the receipt, the recipients
+# and the choices offered. The identity map alone keeps it only while something refers to it.
+_HELD = "portal.instance"
+
+
 def load(session) -> Instance:
-    instance = session.get(Instance, 1)
+    instance = session.info.get(_HELD)
     if instance is None:
-        raise NotInitialised("the database is not initialised: run `portal init` first")
+        instance = session.get(Instance, 1)
+        if instance is None:
+            raise NotInitialised("the database is not initialised: run `portal init` first")
+        session.info[_HELD] = instance
     return instance
 
 
@@ -76,6 +85,13 @@ def secrets(session) -> Secrets:
         instance = load(session)
         found = _secrets[engine] = Secrets(instance.secret_key, instance.receipt_salt, instance.post_quantum)
     return found
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _let_go(session, transaction) -> None:
+    # Read again in the next transaction: another request or node may have changed it.
+    if transaction.parent is None:
+        session.info.pop(_HELD, None)
 
 
 def new_identity(session):

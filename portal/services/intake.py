@@ -7,7 +7,7 @@ case and every one of its files has committed.
 import json
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 import crypto
@@ -66,6 +66,12 @@ class Submitted:
     already_received: bool
 
 
+# Built once: every report runs them (see routing's statements).
+_BY_SUBMISSION = select(Case).where(Case.submission_digest == bindparam("digest"))
+_SHOWN_HANDLERS = (select(User).where(User.shown_to_reporters.is_(True), User.active.is_(True))
+                   .order_by(User.display_name))
+
+
 def find_submission(session, config, submission_token: str) -> Submitted | None:
     """A report already stored for this form, with its receipt re-derived for the session that sent it.
 
@@ -73,9 +79,7 @@ def find_submission(session, config, submission_token: str) -> Submitted | None:
     is in ``submission_token``) gets the receipt back. Anyone else holding the
     form (Back on a shared phone after "Finish") learns nothing more.
     """
-    case = session.scalar(
-        select(Case).where(Case.submission_digest == receipts.submission_digest(submission_token))
-    )
+    case = session.scalar(_BY_SUBMISSION, {"digest": receipts.submission_digest(submission_token)})
     if case is None:
         return None
     # A form sent before receipts carried a check code and sent again after gets its old receipt.
@@ -142,8 +146,7 @@ def offered_choices(session) -> list[str]:
 
 
 def handlers_shown_to_reporters(session) -> list[User]:
-    return list(session.scalars(select(User).where(User.shown_to_reporters.is_(True), User.active.is_(True))
-                                .order_by(User.display_name)))
+    return list(session.scalars(_SHOWN_HANDLERS))
 
 
 def offerable_handlers(session) -> list[User]:

@@ -128,14 +128,18 @@ def has_monitors(partner: Partner) -> bool:
     return isinstance(stored, dict) and bool(stored["monitors"])
 
 
+# Built once: every report and blank form asks (see routing's statements).
+_RECEIVING_CANDIDATES = (select(Partner).where(Partner.active.is_(True), Partner.signing_key.is_not(None),
+                                               Partner.outbound_token != "").order_by(Partner.id))
+
+
 def receiving_partner(session) -> Partner | None:
     """The partner that receives reports meant for Electronics Watch at once, if one can.
 
     It must be active, known by its key, reachable with a token, and publish at
     least one monitor user's recipient.
     """
-    candidates = session.scalars(select(Partner).where(Partner.active.is_(True), Partner.signing_key.is_not(None),
-                                                       Partner.outbound_token != "").order_by(Partner.id))
+    candidates = session.scalars(_RECEIVING_CANDIDATES)
     return next((partner for partner in candidates if has_monitors(partner)), None)
 
 

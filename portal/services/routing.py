@@ -15,7 +15,7 @@ no case is ever stored for the recovery key alone.
 from dataclasses import dataclass, field
 from itertools import product
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from ..models import CATEGORIES, Exclusion, Facility, Partner, RoutingAlert, RoutingRule, User
 from . import admin_changes, clock, partners
@@ -81,17 +81,24 @@ def matches(rule: RoutingRule, sample: Sample, facility: Facility | None) -> boo
     return True
 
 
+# Built once: every report and blank form runs them, a statement never changes, and
+# SQLAlchemy keeps a statement's cache key on it instead of working it out each time.
+_ORDERED_RULES = select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)
+_DEFAULT_RECIPIENTS = (select(User).where(User.default_recipient.is_(True))
+                       .where(User.role.in_(CONTRACTOR_ROLES)).order_by(User.id))
+_MONITOR_USERS = select(User).where(User.role == MONITOR_ROLE).order_by(User.id)
+
+
 def ordered_rules(session) -> list[RoutingRule]:
-    return list(session.scalars(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)))
+    return list(session.scalars(_ORDERED_RULES))
 
 
 def default_recipients(session) -> list[User]:
-    return list(session.scalars(select(User).where(User.default_recipient.is_(True))
-                                .where(User.role.in_(CONTRACTOR_ROLES)).order_by(User.id)))
+    return list(session.scalars(_DEFAULT_RECIPIENTS))
 
 
 def monitor_users(session) -> list[User]:
-    return list(session.scalars(select(User).where(User.role == MONITOR_ROLE).order_by(User.id)))
+    return list(session.scalars(_MONITOR_USERS))
 
 
 def decide(session, sample: Sample) -> Decision:
@@ -174,13 +181,16 @@ def admissible(session, sample: Sample, users, left_out: list | None = None) -> 
     return allowed
 
 
+_CONFLICTED = select(Exclusion.user_id).where(or_(
+    Exclusion.facility_id == bindparam("facility_id"),
+    Exclusion.supplier.is_not(None) & (Exclusion.supplier == bindparam("supplier")),
+))
+
+
 def conflicted_user_ids(session, facility: Facility | None) -> set[int]:
     if facility is None:
         return set()
-    return set(session.scalars(select(Exclusion.user_id).where(or_(
-        Exclusion.facility_id == facility.id,
-        Exclusion.supplier.is_not(None) & (Exclusion.supplier == facility.supplier),
-    ))))
+    return set(session.scalars(_CONFLICTED, {"facility_id": facility.id, "supplier": facility.supplier}))
 
 
 def raise_alert(session, case_id: int | None, code: str, detail: str = "") -> None:

@@ -12,6 +12,7 @@
 """
 
 import functools
+import re
 import threading
 import unicodedata
 import warnings
@@ -19,20 +20,23 @@ import warnings
 # Above this probability text is taken to be Zawgyi. Converting Unicode by mistake
 # would garble it, so only text the detector is all but sure of is converted.
 ZAWGYI_THRESHOLD = 0.95
-_MYANMAR = range(0x1000, 0x10A0)
+# Control characters but tab and newline; and the Myanmar block. Searched as patterns, not
+# character by character in Python: a report's text is read on every submission.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]+")
+_MYANMAR = re.compile("[\u1000-\u109f]")
 _transform_lock = threading.Lock()
 
 
 def reporter_text(text) -> str:
     """Free text typed by a reporter, as it is to be encrypted: no control characters, Burmese in Unicode."""
     # NUL and other control characters would only ever be noise or an attack.
-    cleaned = "".join(c for c in (text or "") if c in "\n\t" or ord(c) >= 32).strip()
+    cleaned = _CONTROL.sub("", text or "").strip()
     return zawgyi_to_unicode(cleaned)
 
 
 def is_zawgyi(text: str) -> bool:
     """Whether the text has Burmese letters and the detector judges them Zawgyi."""
-    if not any(ord(c) in _MYANMAR for c in text or ""):
+    if not _MYANMAR.search(text or ""):
         return False
     return _detector().get_zawgyi_probability(text) > ZAWGYI_THRESHOLD
 

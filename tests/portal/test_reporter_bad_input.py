@@ -4,7 +4,7 @@ and nothing half-written: the text the worker typed is kept in the form."""
 import html
 import io
 
-from reporter_pages import csrf_token, open_form, report_fields, send_report
+from reporter_pages import csrf_token, draft_id, open_form, receipt_on, report_fields, send_report
 from sqlalchemy import func, select
 
 from portal.models import Case, CaseItem
@@ -148,3 +148,33 @@ def test_text_that_is_not_valid_utf8_is_refused_not_stored_garbled(app, client, 
     assert response.status_code == 400
     assert "Some characters could not be read" not in response.get_data(as_text=True), "in Vietnamese"
     assert cases_and_items(app) == (0, 0)
+
+
+def test_a_workplace_changed_while_the_form_is_open_is_judged_as_it_stands_now(app, client, facility_ids):
+    """The blank form's choices are kept a few seconds; a report is never judged by them alone."""
+    from portal.models import Facility
+    from portal.services import facilities
+
+    form = open_form(client)  # the choices of this language are now kept
+    sessions = app.extensions["portal.sessions"]
+    with sessions() as session:
+        added = facilities.add(session, country="TH", name="Ayutthaya Circuits", local_name="Ayutthaya Circuits",
+                               supplier="Northlight", address="Rojana Industrial Park").id
+        session.get(Facility, facility_ids[0]).active = False
+        session.commit()
+    assert f'value="{added}"'.encode() not in form.get_data(), "the form opened before the workplace existed"
+
+    def send(facility):
+        page = open_form(client)
+        data = dict(report_fields(facility), csrf_token=csrf_token(page), submission=draft_id(page))
+        return client.post("/en/report", data=data, content_type="multipart/form-data")
+
+    # Added after the form was opened: accepted at once, a receipt for it.
+    accepted = send(added)
+    assert accepted.status_code == 200 and receipt_on(accepted)
+    # Closed after the form was opened: refused with its field marked, nothing stored.
+    refused = send(facility_ids[0])
+    assert refused.status_code == 400
+    assert 'id="facility-error"' in refused.get_data(as_text=True)
+    assert f'value="{facility_ids[0]}"' not in refused.get_data(as_text=True)
+    assert cases_and_items(app) == (1, 1)

@@ -1,5 +1,10 @@
 """Form fields and validators that the pages of several audiences share."""
 
+import functools
+
+from babel import support
+from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, widgets
@@ -49,6 +54,20 @@ class PortalForm(FlaskForm):
             if options.get("name") == self.csrf_field_name:
                 field.render_kw = {"id": False}
             return field
+
+        def get_translations(self, form):
+            # Flask-WTF reads WTForms' catalog from disk for every request that makes a form.
+            if not current_app.config.get("WTF_I18N_ENABLED", True) or "babel" not in current_app.extensions:
+                return super().get_translations(form)
+            return _wtforms_translations(str(get_locale()))
+
+
+@functools.lru_cache(maxsize=64)
+def _wtforms_translations(locale: str):
+    """WTForms' own messages in ``locale``: read once per process, the same for everyone."""
+    from wtforms.i18n import messages_path
+
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
 class ConfirmForm(PortalForm):

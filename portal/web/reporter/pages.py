@@ -46,7 +46,8 @@ COMPOSING = "composing"
 # Each form shown gets a draft id: with the session's token it makes the submission token.
 DRAFT_BYTES = 24
 DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
-DRAFT_SLOT, CSRF_SLOT, TYPED_SLOT = "draft-id-slot", "csrf-token-slot", "typed-receipt-slot"
+DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
+TYPED_SLOT, RECEIPT_SLOT = "typed-receipt-slot", "receipt-slot"
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
 NOBODY_MAY_READ = "nobody"
@@ -113,14 +114,22 @@ def make_blueprint(config):
             if not token:
                 session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
             return _blank_form_page()
-        form = _report_form()
+        # Checked first against the choices of the blank form (a few seconds old at most):
+        # a report they refuse, or one intake refuses, is checked again against the database,
+        # so the worker is told exactly as with choices read now; intake checks them fresh.
+        form = _report_form(_fresh_enough_choices())
         if not token:
             # The session ended while the form was open: keep the text and the files, ask again.
             session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+            form = _report_form()
             chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
             return _form_again(form, chosen, _("This form was open too long. Please press Send again."))
         chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
-        if not form.validate_on_submit():
+        valid = form.validate_on_submit()
+        if not valid:
+            form = _report_form()
+            valid = form.validate_on_submit()
+        if not valid:
             if form.csrf_token.errors:
                 return _form_again(form, chosen, _("This form was open too long. Please press Send again."))
             return _form_again(form, chosen, _("Please check the fields marked below."))
@@ -144,11 +153,11 @@ def make_blueprint(config):
         )
         try:
             submitted = intake.submit(db(), current_app.config, report, chosen.files, _submission_token(token))
-        except intake.IntakeError as error:
-            if error.reason in INTAKE_MESSAGES:
+        except (intake.IntakeError, routing.RoutingError) as error:
+            form = _report_form()
+            answered = isinstance(error, intake.IntakeError) and error.reason in INTAKE_MESSAGES
+            if form.validate_on_submit() and answered:
                 return _form_again(form, chosen, *INTAKE_MESSAGES[error.reason]())
-            return _form_again(form, chosen, _("Please check the fields marked below."))
-        except routing.RoutingError:
             return _form_again(form, chosen, _("Please check the fields marked below."))
         # Committed: only now are the kept files let go and the receipt shown.
         evidence.sent(_form_id())
@@ -478,17 +487,26 @@ def make_blueprint(config):
         """Which form this is, for the files kept for its next send: the page and the form's draft id."""
         return f"{request.endpoint}:{_draft_id()}"
 
+    # The receipt page too is the same for everyone but the receipt and the CSRF token:
+    # rendered once per language and kind (new, or already received).
+    receipt_pages = {}
+
     def _receipt_page(submitted):
         if submitted.receipt is None:
             # Sent before, from a session that has ended: nothing of it is shown.
             return render_template("reporter/message.html", message=_(
                 "This page is closed. Nothing was sent again.")), 409
-        return render_template(
-            "reporter/receipt.html",
-            receipt=receipts.group(submitted.receipt),
-            already_received=submitted.already_received,
-            form=ConfirmForm(),
-        )
+        token, receipt = generate_csrf(), receipts.group(submitted.receipt)
+        key = (g.language, submitted.already_received)
+        page = receipt_pages.get(key)
+        if page is None:
+            html = render_template("reporter/receipt.html", receipt=RECEIPT_SLOT,
+                                   already_received=submitted.already_received, form=ConfirmForm())
+            if html.count(token) != 1 or html.count(RECEIPT_SLOT) != 1:
+                return html.replace(RECEIPT_SLOT, receipt)
+            page = html.replace(token, CSRF_SLOT)
+            receipt_pages[key] = page
+        return page.replace(CSRF_SLOT, token, 1).replace(RECEIPT_SLOT, receipt, 1)
 
     def _form_again(form, chosen, message=None, status=400):
         """The report form again, with what the worker wrote, chose and the files kept for it."""
