@@ -4,7 +4,7 @@
 
 Not part of the test suite. On a fresh SQLite database (migrated, initialised)
 it makes one activated account (passphrase, authenticator, ten recovery codes;
-production Argon2id for the passphrase and the codes) and times the log-in POST
+production Argon2id for the passphrase; recovery codes keyed HMACs) and times the log-in POST
 through Flask's test client, the whole request, for the four failing
 combinations:
 

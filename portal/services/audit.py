@@ -19,7 +19,7 @@ GENESIS = bytes(32)
 ACTIONS = (
     "login", "login_failed", "logout", "view", "download", "preview", "message", "note", "status",
     "handover_add", "handover_remove", "export", "account_created", "account_activated",
-    "identity_reset", "readmit", "recovery_assign", "passphrase_changed", "disclosure_import", "partner", "forward",
+    "identity_reset", "readmit", "recovery_assign", "passphrase_changed", "recovery_codes_renewed", "disclosure_import", "partner", "forward",
     "bundle_received", "retention", "account_deactivated", "account_reactivated", "account_changed",
     "escalation_step", "escalation_corrected", "escalation_due", "conflict_block", "conflict_unblock",
     "conflict_key_removed", "authority_notified",

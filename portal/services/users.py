@@ -10,12 +10,16 @@ import functools
 import hashlib
 import hmac
 import secrets
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select, update
 from zxcvbn import zxcvbn
 
@@ -31,6 +35,7 @@ _HASHER = PasswordHasher()
 IDENTITY_WORK_FACTOR = 18
 ACTIVATION_DAYS = 7
 RECOVERY_CODES = 10
+RECOVERY_DIGEST_PREFIX = "hmac-sha256:"
 LOGIN_ATTEMPTS = 5
 LOGIN_WINDOW = timedelta(minutes=15)
 _TOTP_STEP = 30
@@ -181,15 +186,45 @@ def confirm_totp(session, user: User, code: str) -> list[str]:
     step = _totp_step(user.totp_secret, code, user.totp_last_step) if user.totp_secret else None
     if step is None or not _claim_totp_step(session, user, step):
         raise AccountError("totp")
-    codes = [base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=")[:12] for _ in range(RECOVERY_CODES)]
-    session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
-    for code_text in codes:
-        session.add(RecoveryCode(user_id=user.id, code_hash=_HASHER.hash(code_text)))
+    codes = _replace_recovery_codes(session, user)
     user.activation_digest = None
     user.activation_expires = None
     audit.record(session, "account_activated", user, detail={"user": user.id}, commit=False)
     session.commit()
+    return codes
+
+
+def renew_recovery_codes(session, user: User, passphrase: str) -> list[str]:
+    """Ten new recovery codes in place of the user's old ones (used or not), after their passphrase.
+
+    The owner of an account that someone keeps locking uses a code at each log-in: here they get
+    new ones. The passphrase is checked under the same budget as changing it.
+    """
+    _check_current_passphrase(session, user, passphrase)
+    codes = _replace_recovery_codes(session, user)
+    audit.record(session, "recovery_codes_renewed", user, commit=False)
+    session.commit()
+    return codes
+
+
+def _replace_recovery_codes(session, user: User) -> list[str]:
+    """New one-time codes for ``user`` (not committed), shown grouped as XXXX-XXXX-XXXX."""
+    codes = [base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=")[:12] for _ in range(RECOVERY_CODES)]
+    session.execute(RecoveryCode.__table__.delete().where(RecoveryCode.user_id == user.id))
+    for code_text in codes:
+        session.add(RecoveryCode(user_id=user.id, code_hash=_recovery_digest(session, user.id, code_text)))
     return [f"{c[:4]}-{c[4:8]}-{c[8:]}" for c in codes]
+
+
+def _recovery_digest(session, user_id: int, text: str) -> str:
+    """A recovery code as stored: a keyed HMAC, checked in microseconds.
+
+    A code carries 60 random bits, too many to guess even at HMAC speed, and whoever holds the
+    database holds the authenticator secrets too: Argon2id here would protect nothing more, and
+    made every recovery-shaped log-in attempt cost ten of them (a flood's lever on the CPU).
+    """
+    key = HKDF(hashes.SHA256(), 32, None, b"portal recovery code").derive(instance_service.secrets(session).secret_key)
+    return RECOVERY_DIGEST_PREFIX + hmac.new(key, f"{user_id}:{text}".encode(), hashlib.sha256).hexdigest()
 
 
 def _totp_digits(code: str) -> str | None:
@@ -230,19 +265,44 @@ def _claim_totp_step(session, user: User, step: int) -> bool:
 def _recovery_code_matching(session, user: User | None, code: str) -> int | None:
     """The id of the user's unused recovery code ``code`` is, if any.
 
-    Always RECOVERY_CODES Argon2id checks (the user's unused codes, then a dummy hash), whoever
-    the user is and whichever code matches, so the time tells neither.
+    The same work whoever the user is and whichever code matches: one HMAC compared with each
+    unused code, and, while codes stored before they were keyed remain anywhere on the instance,
+    RECOVERY_CODES Argon2id checks (the user's old codes, then a dummy hash).
     """
-    text = _recovery_text(code)
+    text = _recovery_text(code) or ""
     stored = [] if user is None else session.execute(
         select(RecoveryCode.id, RecoveryCode.code_hash)
         .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))).all()
-    stored += [(None, _dummy_hash())] * (RECOVERY_CODES - len(stored))
+    digest = _recovery_digest(session, user.id if user is not None else 0, text)
     found = None
-    for code_id, code_hash in stored:
-        if _verifies(code_hash, text or "") and code_id is not None and found is None:
+    keyed = [(code_id, code_hash) for code_id, code_hash in stored if code_hash.startswith(RECOVERY_DIGEST_PREFIX)]
+    for code_id, code_hash in keyed:
+        if hmac.compare_digest(code_hash, digest) and found is None:
             found = code_id
+    if _argon2_recovery_codes_remain(session):
+        hashed = [row for row in stored if not row[1].startswith(RECOVERY_DIGEST_PREFIX)]
+        hashed += [(None, _dummy_hash())] * (RECOVERY_CODES - len(hashed))
+        for code_id, code_hash in hashed:
+            if _verifies(code_hash, text) and code_id is not None and found is None:
+                found = code_id
     return found
+
+
+# Per database engine: whether recovery codes stored as Argon2id hashes (before they were keyed)
+# remain. Asked again every ten seconds; once none is left, never: none is made again.
+_argon2_codes_remain = weakref.WeakKeyDictionary()
+_ARGON2_CODES_RECHECK_SECONDS = 10
+
+
+def _argon2_recovery_codes_remain(session) -> bool:
+    engine = session.get_bind()
+    known = _argon2_codes_remain.get(engine)
+    if known is not None and (known is False or known > time.monotonic()):
+        return known is not False
+    remain = session.scalar(select(RecoveryCode.id).where(
+        RecoveryCode.used_at.is_(None), ~RecoveryCode.code_hash.startswith(RECOVERY_DIGEST_PREFIX)).limit(1)) is not None
+    _argon2_codes_remain[engine] = time.monotonic() + _ARGON2_CODES_RECHECK_SECONDS if remain else False
+    return remain
 
 
 def _claim_recovery_code(session, code_id: int) -> bool:
@@ -330,18 +390,23 @@ def change_passphrase(session, user: User, identity, old: str, new: str,
     Checking the current passphrase has a budget like log-in's (the account's own, so that
     a stolen session guessing it cannot lock its owner out of logging in, nor the reverse).
     """
-    budget = f"passphrase-check:{user.id}"
-    spent_at = clock.now()
-    if not throttle.spend(session, budget, LOGIN_ATTEMPTS, spent_at, window=LOGIN_WINDOW):
-        raise AccountError("throttled", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
-    if not _verifies(user.passphrase_hash, old or ""):
-        raise AccountError("credentials")
-    throttle.give_back(session, budget, spent_at)
+    _check_current_passphrase(session, user, old)
     check_strength(new, user.username, user.display_name)
     user.passphrase_hash = _HASHER.hash(new)
     user.sealed_identity = _seal(identity, new, work_factor)
     audit.record(session, "passphrase_changed", user, commit=False)
     session.commit()
+
+
+def _check_current_passphrase(session, user: User, passphrase: str) -> None:
+    """A signed-in user's passphrase, checked under the account's own budget (or AccountError)."""
+    budget = f"passphrase-check:{user.id}"
+    spent_at = clock.now()
+    if not throttle.spend(session, budget, LOGIN_ATTEMPTS, spent_at, window=LOGIN_WINDOW):
+        raise AccountError("throttled", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
+    if not _verifies(user.passphrase_hash, passphrase or ""):
+        raise AccountError("credentials")
+    throttle.give_back(session, budget, spent_at)
 
 
 def deactivate(session, actor: User, user: User) -> list[int]:

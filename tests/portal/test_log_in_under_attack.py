@@ -4,6 +4,7 @@ session, and a flood of made-up names. Each attempt is counted before it is
 checked, each code opens one session, the owner always has a way in, and the
 made-up names leave nothing behind."""
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -11,6 +12,7 @@ from datetime import timedelta
 import pyotp
 import pytest
 from accounts import passphrase_of, totp_secret_of
+from argon2 import PasswordHasher
 from click.testing import CliRunner
 from flask_babel import force_locale, gettext
 from http_client import Browser
@@ -21,7 +23,7 @@ from reporter_pages import csrf_token
 from sqlalchemy import func, select, update
 
 from portal import cli
-from portal.models import Budget, User
+from portal.models import Budget, RecoveryCode, User
 from portal.services import clock, users
 
 THROTTLED = "Too many failed attempts for this account"
@@ -50,7 +52,7 @@ def invited_and_activated(app, username):
 
 def all_at_once(server, attempts):
     """Send each log-in ``(username, passphrase, code)`` from its own browser, all released together."""
-    # A recovery-shaped code costs eleven Argon2id (production parameters) per request: a busy machine is slow.
+    # Each log-in costs an Argon2id at production parameters: a busy machine is slow.
     browsers = [Browser(follow_redirects=False, timeout=300) for _ in attempts]
     tokens = [browser.get(f"{server.origin}/inbox/login").csrf() for browser in browsers]
     start = threading.Barrier(len(attempts))
@@ -169,3 +171,54 @@ def test_a_flood_of_made_up_usernames_leaves_no_rows_once_the_window_has_passed(
         "PORTAL_DATABASE_URL": app.config["DATABASE_URL"], "PORTAL_INSTANCE_PATH": app.config["INSTANCE_PATH"]})
     assert ran.exit_code == 0 and "1 expired attempt budgets" in ran.output, ran.output
     assert budgets(app) == 0, "the daily clean-up clears them even if nobody tries again"
+
+
+def renew_codes(client, current):
+    page = client.get("/inbox/account")
+    return client.post("/inbox/account/recovery-codes", data={
+        "renew-csrf_token": csrf_token(page), "renew-current": current})
+
+
+def shown_codes(page):
+    return re.findall(r"<code>([A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4})</code>", page.get_data(as_text=True))
+
+
+def test_an_owner_kept_locked_out_makes_new_recovery_codes_and_the_old_ones_stop_working(app):
+    secret, codes = invited_and_activated(app, "dewi")
+    for guess in range(users.LOGIN_ATTEMPTS):
+        log_in(app.test_client(), "dewi", passphrase=f"guess {guess}", code="123456")
+    owner = app.test_client()
+    assert log_in(owner, "dewi", passphrase=STRONG, code=codes[0]).status_code == 303
+
+    # A wrong passphrase makes nothing, and is counted like a guess from a stolen session.
+    refused = renew_codes(owner, "not my passphrase")
+    assert refused.status_code == 400 and not shown_codes(refused)
+    renewed = renew_codes(owner, STRONG)
+    assert renewed.status_code == 200 and renewed.headers["Cache-Control"] == "no-store"
+    new_codes = shown_codes(renewed)
+    assert len(new_codes) == users.RECOVERY_CODES and not set(new_codes) & set(codes)
+    with app.extensions["portal.sessions"]() as session:
+        stored = session.scalars(select(RecoveryCode.code_hash).join(User).where(User.username == "dewi")).all()
+    assert len(stored) == users.RECOVERY_CODES
+    assert not any(code.replace("-", "") in text or code in text for code in new_codes for text in stored)
+
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code=codes[1]).status_code == 429, "old: gone"
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code=new_codes[0]).status_code == 303
+    # Typed as people type them: lower case, no dashes, spaces.
+    typed = " " + new_codes[1].replace("-", " ").lower() + " "
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code=typed).status_code == 303
+    assert "New recovery codes made" in logged_in_admin(app, "auditor").get("/admin/audit").get_data(as_text=True)
+
+
+def test_a_recovery_code_stored_before_codes_were_keyed_still_lets_its_owner_in(app):
+    secret, codes = invited_and_activated(app, "dewi")
+    old_code = "ABCDEFGHJKMN"
+    with app.extensions["portal.sessions"]() as session:
+        dewi = session.scalar(select(User).where(User.username == "dewi"))
+        # As activation stored every code before: an Argon2id hash of the 12 characters.
+        session.add(RecoveryCode(user_id=dewi.id, code_hash=PasswordHasher().hash(old_code)))
+        session.commit()
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code="abcd-efgh-jkmx").status_code == 401
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code="abcd-efgh-jkmn").status_code == 303
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code="abcd-efgh-jkmn").status_code == 401, "once"
+    assert log_in(app.test_client(), "dewi", passphrase=STRONG, code=codes[2]).status_code == 303

@@ -116,6 +116,7 @@ AUDIT_ACTION_LABELS = {
     "identity_reset": _l("Key reset (lost passphrase)"),
     "readmit": _l("Key re-admitted with the recovery key"),
     "passphrase_changed": _l("Passphrase changed"),
+    "recovery_codes_renewed": _l("New recovery codes made"),
     "disclosure_import": _l("Facility disclosure imported"),
     "partner": _l("Partner registered or changed"),
     "forward": _l("Forwarded to a partner"),

@@ -15,7 +15,7 @@ from ..common.access import login_required
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.staff import USER
-from .forms import ChangePassphraseForm, CodeForm, LoginForm, PassphraseForm
+from .forms import ChangePassphraseForm, CodeForm, CurrentPassphraseForm, LoginForm, PassphraseForm
 
 ACCOUNT_MESSAGES = {
     "credentials": lambda d: _("The username, passphrase or code is not right."),
@@ -134,4 +134,23 @@ def add_routes(bp, config):
                 except users.AccountError as failure:
                     error = ACCOUNT_MESSAGES[failure.reason](failure.details)
                     status = 429 if failure.reason == "throttled" else 400
-        return render_template("inbox/account.html", form=form, error=error, done=done), status
+        return render_template("inbox/account.html", form=form, renew_form=CurrentPassphraseForm(prefix="renew"),
+                               error=error, done=done), status
+
+    @bp.post("/account/recovery-codes")
+    @login_required
+    def renew_recovery_codes():
+        renew_form = CurrentPassphraseForm(prefix="renew")
+        if not renew_form.validate_on_submit():
+            error, status = _("Please fill in every field."), 400
+        else:
+            try:
+                codes = users.renew_recovery_codes(db(), g.user, renew_form.current.data)
+            except users.AccountError as failure:
+                error = ACCOUNT_MESSAGES[failure.reason](failure.details)
+                status = 429 if failure.reason == "throttled" else 400
+            else:
+                # Shown once and stored nowhere in clear (every page is sent "no-store").
+                return render_template("inbox/recovery_codes.html", codes=codes, renewed=True)
+        return render_template("inbox/account.html", form=ChangePassphraseForm(), renew_form=renew_form,
+                               error=error, done=False), status

@@ -32,6 +32,10 @@ class ChangePassphraseForm(PassphraseForm):
     current = PasswordField(_l("Current passphrase"), validators=[InputRequired(_l("Enter your passphrase."))])
 
 
+class CurrentPassphraseForm(PortalForm):
+    current = PasswordField(_l("Current passphrase"), validators=[InputRequired(_l("Enter your passphrase."))])
+
+
 class CodeForm(PortalForm):
     code = StringField(_l("Code from your authenticator app"),
                        validators=[InputRequired(_l("Enter the code from your authenticator app."))])
