@@ -247,23 +247,44 @@ def test_uploads_past_the_days_budget_are_refused_by_name_in_the_workers_languag
         app.extensions["portal.engine"].dispose()
 
 
-def test_the_days_budget_holds_when_many_uploads_count_at_once(app_config, investigators, facility_ids):
-    app = create_app(dict(app_config, UPLOAD_MB_PER_DAY=1))
+# A Redis database of this test's own (tests/portal/test_several_nodes.py uses 14 and 15).
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_the_days_budget_holds_when_many_uploads_count_at_once(app_config, investigators, facility_ids, store):
+    redis_url = ""
+    if store == "redis":
+        import redis
+
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).flushdb()
+        except redis.RedisError:
+            pytest.skip("Redis does not answer at 127.0.0.1:6379")
+        redis_url = REDIS_URL
+    app = create_app(dict(app_config, UPLOAD_MB_PER_DAY=1, REDIS_URL=redis_url))
     taken, lock = [], threading.Lock()
 
-    def upload():
+    def upload(size):
         with app.extensions["portal.sessions"]() as session:
-            fits = upload_budget.take(session, app.config, 100 * 1024)
+            fits = upload_budget.take(session, app.config, size)
         with lock:
-            taken.append(fits)
+            taken.append((size, fits))
 
-    threads = [threading.Thread(target=upload) for _ in range(16)]
+    threads = [threading.Thread(target=upload, args=(100 * 1024,)) for _ in range(16)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert [fits for _size, fits in taken].count(True) == 10, "ten files of 100 KiB fill the day's 1 MB, no more"
+    upload(30 * 1024)
+    upload(24 * 1024)
+    assert taken[-2:] == [(30 * 1024, False), (24 * 1024, True)], "a file refused takes nothing: the 24 KiB left fit"
     app.extensions["portal.engine"].dispose()
-    assert taken.count(True) == 10, "ten files of 100 KiB fill the day's 1 MB, and no more"
+    if redis_url:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 # The slots themselves
