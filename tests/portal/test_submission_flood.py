@@ -247,8 +247,9 @@ def test_uploads_past_the_days_budget_are_refused_by_name_in_the_workers_languag
         app.extensions["portal.engine"].dispose()
 
 
-# A Redis database of this test's own (tests/portal/test_several_nodes.py uses 14 and 15).
-REDIS_URL = "redis://127.0.0.1:6379/13"
+# A Redis database of this test's own per run: CI runs the suite on SQLite and on PostgreSQL at the
+# same time (tests/portal/test_several_nodes.py uses 14 and 15).
+REDIS_URL = "redis://127.0.0.1:6379/" + ("12" if os.environ.get("PORTAL_TEST_DATABASE_URL") else "13")
 
 
 @pytest.mark.parametrize("store", ["database", "redis"])
