@@ -70,21 +70,21 @@ def fetch(visitor, path, origin, timeout, fields=None):
 
 
 def send_report(origin, facility_id, timeout):
-    """One flooder's report: ``("accepted", receipt)``, ``("busy", None)`` or ``("error: ...", None)``."""
+    """One flooder's report: ``(outcome, receipt, seconds of the send)``; outcome "accepted", "busy" or "error: ..."."""
     visitor = browser()
     status, form, _, _ = fetch(visitor, "/en/report", origin, timeout)
     if status != 200 or not CSRF.search(form) or not DRAFT.search(form):
-        return f"error: form {status}", None
-    status, page, _, headers = fetch(visitor, "/en/report", origin, timeout, {
+        return f"error: form {status}", None, 0.0
+    status, page, seconds, headers = fetch(visitor, "/en/report", origin, timeout, {
         "csrf_token": CSRF.search(form).group(1), "submission": DRAFT.search(form).group(1),
         "facility": str(facility_id), "categories": "wages",
         "description": f"Flood report {uuid.uuid4().hex[:10]}: overtime is not paid.", "ongoing": "yes",
         "people_affected": "many", "consent": "without_identity", "recipient_choice": "contractor"})
     if status == 200 and RECEIPT.search(page):
-        return "accepted", RECEIPT.search(page).group(1).replace(" ", "")
+        return "accepted", RECEIPT.search(page).group(1).replace(" ", ""), seconds
     if status == 503 and BUSY in page and headers.get("Retry-After") and not RECEIPT.search(page):
-        return "busy", None
-    return f"error: send {status}", None
+        return "busy", None, seconds
+    return f"error: send {status}", None, seconds
 
 
 def percentile(values, fraction):
@@ -121,15 +121,16 @@ def main() -> int:
         facility_id = prepare(database_url)
         with gunicorn(database_url, folder, args.workers, {"PORTAL_ENV": "production"}) as (origin, _server):
             lock = threading.Lock()
-            outcomes, receipts, cold = Counter(), [], []
+            outcomes, receipts, cold, sends = Counter(), [], [], {"accepted": [], "busy": []}
             probe_problems = Counter()
             stop_at = time.monotonic() + args.seconds
 
             def flooder():
                 while time.monotonic() < stop_at:
-                    outcome, receipt = send_report(origin, facility_id, args.timeout)
+                    outcome, receipt, seconds = send_report(origin, facility_id, args.timeout)
                     with lock:
                         outcomes[outcome] += 1
+                        sends.get(outcome, []).append(seconds)
                         if receipt:
                             receipts.append(receipt)
 
@@ -174,6 +175,10 @@ def main() -> int:
           f"{'PASS' if p99 < TARGET_P99_SECONDS else 'FAIL'} p99 < {TARGET_P99_SECONDS} s")
     print(f"reports accepted {accepted} ({accepted / elapsed:.2f}/s)  busy pages {busy}  errors {errors}  "
           f"{'PASS' if errors == 0 else 'FAIL'} errors = 0")
+    for outcome, seconds in sends.items():
+        if seconds:
+            print(f"  send answered {outcome}: p50 {statistics.median(seconds) * 1000:.0f} ms  "
+                  f"max {max(seconds) * 1000:.0f} ms")
     for outcome, count in sorted((*outcomes.items(), *probe_problems.items())):
         if outcome not in ("accepted", "busy"):
             print(f"  {outcome}  x{count}")
