@@ -8,6 +8,8 @@ import os
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("PORTAL_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
+# The app reads PORTAL_THREADS too: all but one thread of a worker may wait for an Argon2id or
+# cleaning slot (portal/services/work_slots.py), the last one is kept for pages.
 threads = int(os.environ.get("PORTAL_THREADS", 4))
 # Slow mobile uploads need time; nginx buffers them in front in production.
 timeout = 120
