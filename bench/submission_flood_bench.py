@@ -13,7 +13,8 @@ dropped afterwards), or the empty database --database-url names.
 --clients flooders, all from 127.0.0.1 as they would be behind Tor, each send valid reports in a
 loop for --seconds: a new visitor each time (own cookies), the form, then Send at once. A busy
 page (503 "We are busy") is not an error: the flooder goes on with a new report at once. Meanwhile
-a real worker opens the form cold (no cookie, the whole HTML read) every --probe-interval seconds.
+a real worker, in a process of its own, opens the form cold (no cookie, the whole HTML read) every
+--probe-interval seconds.
 
 Prints the cold form's p50/p99/max and PASS/FAIL against p99 < 1.5 s; reports accepted, busy pages
 and errors (target 0); then that the stored cases are exactly the receipts shown (no receipt
@@ -23,6 +24,7 @@ follow-up page (each costs an Argon2id). Only 127.0.0.1 is contacted. Always exi
 
 import argparse
 import http.cookiejar
+import multiprocessing
 import os
 import random
 import re
@@ -87,6 +89,18 @@ def send_report(origin, facility_id, timeout):
     return f"error: send {status}", None, seconds
 
 
+def cold_visitor(origin, stop_at, interval, timeout, answers):
+    """A real worker opening the form with no cookie every ``interval`` seconds, reading the whole page."""
+    seconds, problems = [], Counter()
+    while time.monotonic() < stop_at:
+        status, body, took, _ = fetch(urllib.request.build_opener(), "/en/report", origin, timeout)
+        seconds.append(took)
+        if status != 200 or not CSRF.search(body) or "</html>" not in body:
+            problems[f"cold form {status}"] += 1
+        time.sleep(interval)
+    answers.put((seconds, problems))
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
@@ -121,7 +135,7 @@ def main() -> int:
         facility_id = prepare(database_url)
         with gunicorn(database_url, folder, args.workers, {"PORTAL_ENV": "production"}) as (origin, _server):
             lock = threading.Lock()
-            outcomes, receipts, cold, sends = Counter(), [], [], {"accepted": [], "busy": []}
+            outcomes, receipts, sends = Counter(), [], {"accepted": [], "busy": []}
             probe_problems = Counter()
             stop_at = time.monotonic() + args.seconds
 
@@ -134,20 +148,20 @@ def main() -> int:
                         if receipt:
                             receipts.append(receipt)
 
-            def worker():
-                while time.monotonic() < stop_at:
-                    status, body, seconds, _ = fetch(urllib.request.build_opener(), "/en/report", origin,
-                                                     args.timeout)
-                    cold.append(seconds)
-                    if status != 200 or not CSRF.search(body) or "</html>" not in body:
-                        probe_problems[f"cold form {status}"] += 1
-                    time.sleep(args.probe_interval)
-
+            # The real worker is a process of its own, as their phone is: the flooders' threads do not
+            # share its interpreter lock, so its times are the server's and the network's alone.
+            context = multiprocessing.get_context("fork")
+            answers = context.Queue()
+            worker = context.Process(target=cold_visitor,
+                                     args=(origin, stop_at, args.probe_interval, args.timeout, answers))
             started = time.monotonic()
+            worker.start()
             threads = [threading.Thread(target=flooder, daemon=True) for _ in range(args.clients)]
-            threads.append(threading.Thread(target=worker, daemon=True))
             for thread in threads:
                 thread.start()
+            cold, problems = answers.get(timeout=args.seconds + args.timeout * 3)
+            probe_problems.update(problems)
+            worker.join()
             for thread in threads:
                 thread.join(args.seconds + args.timeout * 3)
             elapsed = time.monotonic() - started
@@ -172,7 +186,8 @@ def main() -> int:
     p99 = percentile(cold, 0.99) if cold else float("inf")
     print(f"cold form GET (no cookie, full HTML): n={len(cold)}  p50 {statistics.median(cold) * 1000:.0f} ms  "
           f"p99 {p99 * 1000:.0f} ms  max {max(cold) * 1000:.0f} ms  "
-          f"{'PASS' if p99 < TARGET_P99_SECONDS else 'FAIL'} p99 < {TARGET_P99_SECONDS} s")
+          f"{'PASS' if p99 < TARGET_P99_SECONDS else 'FAIL'} p99 < {TARGET_P99_SECONDS} s  "
+          f"({sum(seconds >= TARGET_P99_SECONDS for seconds in cold)} of {len(cold)} took 1.5 s or more)")
     print(f"reports accepted {accepted} ({accepted / elapsed:.2f}/s)  busy pages {busy}  errors {errors}  "
           f"{'PASS' if errors == 0 else 'FAIL'} errors = 0")
     for outcome, seconds in sends.items():
