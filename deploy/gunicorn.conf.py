@@ -10,7 +10,7 @@ workers = int(os.environ.get("PORTAL_WORKERS", multiprocessing.cpu_count() * 2 +
 worker_class = "gthread"
 # The app reads PORTAL_THREADS too: all but one thread of a worker may wait for an Argon2id or
 # cleaning slot (portal/services/work_slots.py), the last one is kept for pages.
-threads = int(os.environ.get("PORTAL_THREADS", 4))
+threads = int(os.environ.get("PORTAL_THREADS", 8))
 # Slow mobile uploads need time; nginx buffers them in front in production.
 timeout = 120
 graceful_timeout = 30

@@ -36,7 +36,7 @@ DEFAULTS = {
     "ARGON2_WAIT_SECONDS": 10,
     # gunicorn's threads per worker (deploy/gunicorn.conf.py reads the same PORTAL_THREADS): all
     # but one may wait for an Argon2id or cleaning slot, the last one is kept for pages.
-    "THREADS": 4,
+    "THREADS": 8,
     # Evidence files all anonymous reporters together may upload in one day (UTC), in MB; the
     # excess is refused file by file, the report still goes (0: no limit).
     "UPLOAD_MB_PER_DAY": 4096,

@@ -35,7 +35,7 @@ from .refusal import Refusal
 
 ARGON2, CLEANING = "argon2", "cleaning"
 # How long a request polls between tries for a free slot.
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.01
 # The scheduling priority of the threads that do a pool's work.
 NICENESS = 10
 
