@@ -1,6 +1,7 @@
 """The portal under gunicorn for the load benches (bench/load_test.py, bench/cleaning_load_bench.py).
 
-``prepare(url)`` migrates an empty database and gives it an instance (keys), one
+``temporary_postgres(url)`` gives an empty database on the local PostgreSQL (dropped afterwards)
+unless given one. ``prepare(url)`` migrates an empty database and gives it an instance (keys), one
 investigator who receives new cases, and one facility. ``gunicorn(url, folder,
 workers)`` serves it with ``deploy/gunicorn.conf.py`` on a free loopback port, the
 instance folder in ``folder``, and stops it afterwards. Only 127.0.0.1 is used.
@@ -12,10 +13,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -24,6 +27,26 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextmanager
+def temporary_postgres(database_url: str | None = None):
+    """``database_url`` as given, or a new empty database on the local PostgreSQL, dropped afterwards."""
+    if database_url:
+        yield database_url
+        return
+    from sqlalchemy import create_engine, text
+
+    name = f"portal_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def prepare(database_url: str) -> int:

@@ -8,8 +8,8 @@ from flask import Flask
 from . import config as config_module
 from . import resources
 from .db import make_engine, make_session_factory
-from .services import confinement, partner_http
 from .services import instance as instance_service
+from .services import partner_http, work_slots
 
 
 def create_app(config=None) -> Flask:
@@ -31,8 +31,12 @@ def create_app(config=None) -> Flask:
         instance = instance_service.load(session)
         app.secret_key = instance.secret_key
 
-    confinement.configure(Path(settings["INSTANCE_PATH"]) / "confinement", slots=settings["CLEANING_SLOTS"],
-                          wait_seconds=settings["CLEANING_WAIT_SECONDS"])
+    default_slots = work_slots.default_slots()
+    work_slots.configure(Path(settings["INSTANCE_PATH"]) / "work-slots", {
+        work_slots.ARGON2: work_slots.Pool(settings["ARGON2_SLOTS"] or default_slots[work_slots.ARGON2].slots,
+                                           settings["ARGON2_WAIT_SECONDS"]),
+        work_slots.CLEANING: work_slots.Pool(settings["CLEANING_SLOTS"], settings["CLEANING_WAIT_SECONDS"]),
+    }, per_process=settings["THREADS"] - 1)
     partner_http.configure(allow_loopback=settings["ALLOW_LOOPBACK_PARTNERS"])
 
     upload_cap = app.config["MAX_ATTACHMENTS"] * app.config["MAX_ATTACHMENT_BYTES"]

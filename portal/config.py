@@ -28,6 +28,18 @@ DEFAULTS = {
     # confined process of at most 496 MiB; a file waits this many seconds for a free slot.
     "CLEANING_SLOTS": 2,
     "CLEANING_WAIT_SECONDS": 10,
+    # Receipt Argon2ids computed at once by the whole node (every gunicorn worker), at a lower
+    # priority; 0: one fewer than the node's cores (at least one), so pages always have a core.
+    # A report, a claim or a follow-up open waits this many seconds for a slot, then the worker
+    # is asked to try again in a minute with everything they wrote kept.
+    "ARGON2_SLOTS": 0,
+    "ARGON2_WAIT_SECONDS": 10,
+    # gunicorn's threads per worker (deploy/gunicorn.conf.py reads the same PORTAL_THREADS): all
+    # but one may wait for an Argon2id or cleaning slot, the last one is kept for pages.
+    "THREADS": 8,
+    # Evidence files all anonymous reporters together may upload in one day (UTC), in MB; the
+    # excess is refused file by file, the report still goes (0: no limit).
+    "UPLOAD_MB_PER_DAY": 4096,
     "REPORTER_SESSION_MINUTES": 20,
     # Look-ups (each an Argon2id) of receipts whose check code is right, for the whole instance.
     "RECEIPT_ATTEMPTS_PER_MINUTE": 120,

@@ -9,17 +9,15 @@ lower scheduling priority, so the pages are still served while it works. The
 parent kills the child's whole process group when the wall-clock time runs out
 or the output grows past its cap.
 
-At most ``slots`` children run at once across every process of the server
-(gunicorn's workers included): each run holds one of ``slots`` lock files
-(``fcntl.flock``) in the instance folder. A run that finds no free slot within
-``wait_seconds`` is refused as "busy".
+Every run holds one slot of the server's "cleaning" pool (``work_slots``), shared
+by every process of the server (gunicorn's workers included). A run that finds
+no free slot within the pool's wait is refused as "busy".
 
 Every refusal is a ``ConfinementError`` with one of these reasons:
 "busy", "timeout", "too_large" (output over its cap) or "failed" (the child
 exited with an error or was killed by a limit; ``details`` has ``returncode``).
 """
 
-import fcntl
 import os
 import resource
 import selectors
@@ -29,8 +27,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
+from . import work_slots
 from .refusal import Refusal
 
 MiB = 1024 * 1024
@@ -50,45 +48,14 @@ class Limits:
     open_files: int = 64           # RLIMIT_NOFILE
 
 
-@dataclass
-class _Settings:
-    directory: Path = Path(tempfile.gettempdir()) / f"portal-confinement-{os.getuid()}"
-    slots: int = 2
-    wait_seconds: float = 10.0
-
-
-_settings = _Settings()
-
-
-def configure(directory, slots: int = 2, wait_seconds: float = 10.0) -> None:
-    """Where the slot lock files live, how many children may run at once, how long a run waits."""
-    global _settings
-    _settings = _Settings(Path(directory), max(1, int(slots)), max(0.0, float(wait_seconds)))
-
-
 @contextmanager
 def slot():
-    """Hold one of the server's slots for the duration of the block, or refuse as "busy"."""
-    settings = _settings
-    settings.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    deadline = time.monotonic() + settings.wait_seconds
-    while True:
-        for number in range(settings.slots):
-            handle = open(settings.directory / f"slot-{number}.lock", "a+b")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
-            return
-        if time.monotonic() >= deadline:
-            raise ConfinementError("busy")
-        time.sleep(0.05)
+    """Hold one of the server's cleaning slots for the duration of the block, or refuse as "busy"."""
+    try:
+        with work_slots.held(work_slots.CLEANING):
+            yield
+    except work_slots.Busy:
+        raise ConfinementError("busy") from None
 
 
 def run(argv: list[str], data: bytes, limits: Limits = Limits()) -> bytes:

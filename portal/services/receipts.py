@@ -2,7 +2,9 @@
 
 A receipt is never stored. What is stored is a look-up key derived from it
 with Argon2id and the instance salt, so testing one guess costs real memory
-and time. The reporter's age identity is derived from the same secret, so
+and time, in the server's bounded "argon2" pool (``work_slots``): when every
+slot stays taken, ``derive_keys`` raises ``work_slots.Busy`` and nothing is
+derived. The reporter's age identity is derived from the same secret, so
 replies to the reporter are encrypted at rest and only the receipt opens them.
 
 The last four digits are a check code: an HMAC of the first twelve under a key
@@ -22,7 +24,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import HybridIdentity, X25519Identity
 
-from . import typed_text
+from . import typed_text, work_slots
 
 DIGITS = 16
 CHECK_DIGITS = 4
@@ -105,7 +107,9 @@ def normalise(text: str) -> str:
 
 def derive_keys(receipt: str, salt: bytes, time_cost: int, memory_kib: int,
                 post_quantum: bool = True) -> ReceiptKeys:
-    master = hash_secret_raw(
+    master = work_slots.run(
+        work_slots.ARGON2,
+        hash_secret_raw,
         receipt.encode("ascii"),
         salt,
         time_cost=time_cost,

@@ -2,7 +2,8 @@
 
 Per-address limits are useless (behind Tor everyone is 127.0.0.1) and would
 mean keeping addresses, so receipt guessing is held back by one budget for
-the whole instance, in the database every app node shares.
+the whole instance, in the database every app node shares. A budget may count
+more than attempts: the anonymous uploads of a day are counted in KiB.
 
 An attempt is taken from its budget before anything is checked: a count read
 first and spent after a slow check lets every parallel request pass the same
@@ -34,8 +35,8 @@ def _redis(url: str):
 
 
 def spend(session, name: str, per_window: int, now: datetime | None = None,
-          window: timedelta = WINDOW, redis_url: str = "") -> bool:
-    """Take one attempt from the budget ``name``; False when it is used up.
+          window: timedelta = WINDOW, redis_url: str = "", amount: int = 1) -> bool:
+    """Take ``amount`` (one attempt) from the budget ``name``; False, taking nothing, when not that much is left.
 
     With ``redis_url`` the budget lives in Redis (one counter per window, which
     expires by itself); if Redis does not answer, the database keeps the budget.
@@ -49,14 +50,20 @@ def spend(session, name: str, per_window: int, now: datetime | None = None,
         try:
             client = _redis(redis_url)
             with client.pipeline() as pipe:
-                used, _ = pipe.incr(key).expire(key, seconds * 2).execute()
-            return used <= per_window
+                used, _ = pipe.incrby(key, amount).expire(key, seconds * 2).execute()
+            if used <= per_window:
+                return True
+            if amount > 1:
+                # Given back: a large amount refused leaves the budget to smaller ones.
+                client.decrby(key, amount)
+            return False
         except redis.RedisError as error:
             log.warning("Redis unavailable for the %s budget, using the database: %s", name, type(error).__name__)
-    return _spend_in_database(session, name, per_window, now, window)
+    return _spend_in_database(session, name, per_window, now, window, amount)
 
 
-def _spend_in_database(session, name: str, per_window: int, now: datetime, window: timedelta) -> bool:
+def _spend_in_database(session, name: str, per_window: int, now: datetime, window: timedelta,
+                       amount: int) -> bool:
     window_floor = now - window
     # The row may appear between our UPDATE and our look for it (another node made it
     # on the first use): then the UPDATE is tried again, not read as "used up".
@@ -69,8 +76,8 @@ def _spend_in_database(session, name: str, per_window: int, now: datetime, windo
         )
         spent = session.execute(
             update(Budget)
-            .where(Budget.name == name, Budget.used < per_window)
-            .values(used=Budget.used + 1)
+            .where(Budget.name == name, Budget.used + amount <= per_window)
+            .values(used=Budget.used + amount)
         ).rowcount
         if spent:
             session.commit()
@@ -78,15 +85,18 @@ def _spend_in_database(session, name: str, per_window: int, now: datetime, windo
         budget = session.execute(select(Budget.used, Budget.window_start).where(Budget.name == name)).first()
         if budget is not None:
             used, window_start = budget
-            if used >= per_window and clock.as_utc(window_start) > window_floor:
+            if used + amount > per_window and clock.as_utc(window_start) > window_floor:
                 session.commit()
                 return False
             continue
         try:
+            if amount > per_window:
+                session.commit()
+                return False
             # A new row (a name not tried within its window) first clears the rows whose window
             # has passed: a flood of made-up names leaves no more than one window's worth.
             forget_expired(session, now)
-            session.add(Budget(name=name, window_start=now, expires_at=now + window, used=1))
+            session.add(Budget(name=name, window_start=now, expires_at=now + window, used=amount))
             session.commit()
             return True
         except IntegrityError:

@@ -22,7 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError
 
-from ...services import attachments, kept_files, media
+from ...services import attachments, kept_files, media, upload_budget
 from .compression import STARTED_ELSEWHERE
 from .database import db
 from .uploads import chosen_files
@@ -65,6 +65,8 @@ REFUSALS = {
                               'in it that could tell who you are. Try another file, or a photo of it.'),
     "busy": lambda: _('"%(name)s" could not be sent: we are busy with other files. '
                       'Choose it again and press Send in a minute.'),
+    "over_budget": lambda: _('"%(name)s" could not be sent: we cannot take more files today. '
+                             'You can send the rest now without it, and this file tomorrow.'),
     "too_many": lambda: _('"%(name)s" could not be sent: you can send up to %(count)s files at a time.'),
     None: lambda: _('"%(name)s" could not be sent. Try another file.'),
 }
@@ -120,6 +122,9 @@ def gather(config, form_id: str, disguise_voice: bool = True) -> Evidence:
                 raise attachments.AttachmentError("too_many")
             if len(data) > limit:
                 raise attachments.AttachmentError("too_large")
+            if not upload_budget.take(db(), config, len(data)):
+                # Counted before cleaning: a flood of files is stopped before it costs the cleaners.
+                raise attachments.AttachmentError("over_budget")
             clean = attachments.clean(data, disguise_voice=disguise_voice)
             if len(clean.data) > limit:
                 raise attachments.AttachmentError("too_large")
@@ -129,6 +134,8 @@ def gather(config, form_id: str, disguise_voice: bool = True) -> Evidence:
                 evidence.status = 413
             elif refusal.reason == "busy":
                 evidence.status = max(evidence.status, 503)
+            elif refusal.reason == "over_budget":
+                evidence.status = max(evidence.status, 507)
             continue
         ticket = kept_files.keep(db(), clean)
         entries.append({"handle": ticket.handle, "key": ticket.key, "type": clean.content_type,

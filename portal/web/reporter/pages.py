@@ -27,7 +27,7 @@ import crypto
 
 from ... import i18n
 from ...models import Case, Facility
-from ...services import followup, forwarding, intake, receipts, retaliation, routing, typed_text
+from ...services import followup, forwarding, intake, receipts, retaliation, routing, typed_text, work_slots
 from ..common import evidence, layout
 from ..common.database import db
 from ..common.fields import ConfirmForm
@@ -48,6 +48,8 @@ DRAFT_BYTES = 24
 DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 DRAFT_SLOT, CSRF_SLOT = "draft-id-slot", "csrf-token-slot"
 TYPED_SLOT, RECEIPT_SLOT = "typed-receipt-slot", "receipt-slot"
+# When the server's Argon2id or cleaning slots stay taken: the worker's next try, in seconds.
+BUSY_RETRY_SECONDS = 60
 CHOICES_TTL_SECONDS = 5
 REPORTER = "reporter"
 NOBODY_MAY_READ = "nobody"
@@ -86,6 +88,13 @@ def make_blueprint(config):
     def page_context():
         return layout.context(config)
 
+    @bp.after_request
+    def say_when_to_try_again(response):
+        # Every "busy" answer (Argon2id or cleaning slots taken) tells the browser and any client when.
+        if response.status_code == 503 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        return response
+
     @bp.get("/")
     def choose_language():
         language = i18n.best_match(request.accept_languages, languages, config["DEFAULT_LANGUAGE"])
@@ -104,7 +113,11 @@ def make_blueprint(config):
 
     @bp.route("/<lang>/report", methods=["GET", "POST"])
     def report():
-        token, earlier = _composing()
+        try:
+            token, earlier = _composing()
+        except work_slots.Busy:
+            # This form's report is stored; its receipt is shown when Send is pressed again.
+            return _form_again(_report_form(), evidence.shown(_form_id()), _busy(), 503)
         if earlier is not None:
             evidence.sent(_form_id())
             return _receipt_page(earlier)
@@ -159,6 +172,9 @@ def make_blueprint(config):
             if form.validate_on_submit() and answered:
                 return _form_again(form, chosen, *INTAKE_MESSAGES[error.reason]())
             return _form_again(form, chosen, _("Please check the fields marked below."))
+        except work_slots.Busy:
+            # Nothing was stored and no receipt made: the same form, sent again, stores it once.
+            return _form_again(form, chosen, _busy(), 503)
         # Committed: only now are the kept files let go and the receipt shown.
         evidence.sent(_form_id())
         return _receipt_page(submitted)
@@ -187,6 +203,11 @@ def make_blueprint(config):
         except receipts.ReceiptFormatError:
             return render_template("reporter/follow_up.html", form=form,
                                    error=_("A receipt has 16 digits. Please check and try again.")), 400
+        except work_slots.Busy:
+            # The receipt is not written back into the page: the worker types it again.
+            form.receipt.data = ""
+            return render_template("reporter/follow_up.html", form=form,
+                                   error=_("We are busy. Please try again in a minute.")), 503
         except followup.TooManyAttempts:
             response = current_app.make_response((render_template(
                 "reporter/follow_up.html", form=form,
@@ -333,12 +354,15 @@ def make_blueprint(config):
     @bp.route("/<lang>/retaliation", methods=["GET", "POST"])
     def direct_claim():
         """A claim from the start page, by a worker who has no receipt: it gets its own."""
-        token, earlier = _composing()
+        form = _claim_form(DirectClaimForm, retaliation.about_choices(db(), None))
+        form.facility.choices = _facility_choices()
+        try:
+            token, earlier = _composing()
+        except work_slots.Busy:
+            return _claim_again(form, evidence.shown(_form_id()), _busy(), 503, direct=True)
         if earlier is not None:
             evidence.sent(_form_id())
             return _receipt_page(earlier)
-        form = _claim_form(DirectClaimForm, retaliation.about_choices(db(), None))
-        form.facility.choices = _facility_choices()
         if request.method == "GET":
             if not token:
                 session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
@@ -364,6 +388,8 @@ def make_blueprint(config):
                                                   _submission_token(token), chosen.files)
         except (retaliation.RetaliationError, intake.IntakeError) as refusal:
             return _claim_again(form, chosen, *_claim_refused(refusal), direct=True)
+        except work_slots.Busy:
+            return _claim_again(form, chosen, _busy(), 503, direct=True)
         evidence.sent(_form_id())
         return _receipt_page(submitted)
 
@@ -371,6 +397,9 @@ def make_blueprint(config):
         """The claim form again, with what the worker wrote, chose and the files kept for it."""
         return render_template("reporter/claim.html", form=form, direct=direct, evidence=chosen,
                                error=chosen.message(message)), status if message else chosen.status
+
+    def _busy():
+        return _("We are busy. Please try again in a minute: everything you wrote and chose is kept below.")
 
     def _nobody_may_read():
         return _("Nobody you allowed to read this can receive it right now, so it cannot be sent and nothing "
