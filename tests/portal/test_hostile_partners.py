@@ -20,6 +20,7 @@ import re
 import socket
 import struct
 import threading
+import time
 import tracemalloc
 import uuid
 import warnings
@@ -651,3 +652,44 @@ def test_a_signed_status_whose_number_no_database_column_holds_is_refused_and_ch
                                    json.dumps(envelope).encode(), "application/json")
         assert (answer.status, (answer.json() or {}).get("error")) == (400, "status"), sequence
         assert the_forward() == before
+
+
+class _Dripping(BaseHTTPRequestHandler):
+    """A partner that answers at once and then sends its answer a byte at a time, for a long while."""
+
+    protocol_version = "HTTP/1.1"
+    seconds = 5.0
+
+    def _drip(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        stop = time.monotonic() + self.seconds
+        try:
+            while time.monotonic() < stop:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+        # Then it hangs up: what came so far is not a whole answer.
+        self.close_connection = True
+
+    do_GET = do_POST = _drip
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_partner_that_answers_a_byte_at_a_time_holds_a_call_no_longer_than_its_deadline(app, monkeypatch):
+    """Every byte comes well within the network timeout, yet the whole call has its own deadline:
+    a partner cannot hold the request that delivers to it (a worker's report or answer)."""
+    monkeypatch.setattr(partner_http, "CALL_SECONDS", 1)
+    with http_server(_Dripping) as partner:
+        for call in (lambda: partner_http.get(partner, partner_http.WELL_KNOWN_PATH),
+                     lambda: partner_http.post(partner, "/api/v1/bundles", "bearer-token", b"PK", "application/zip")):
+            with pytest.raises(partner_http.Unreachable) as refused:
+                call()
+            assert refused.value.reason == "timeout"
