@@ -14,7 +14,18 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem
-from . import attachments, clock, conflicts, evidence, keyring, notifications, outbound, receipt_attempts, receipts
+from . import (
+    attachments,
+    clock,
+    conflicts,
+    evidence,
+    keyring,
+    notifications,
+    outbound,
+    receipt_attempts,
+    receipts,
+    work_slots,
+)
 from . import instance as instance_service
 
 
@@ -73,7 +84,8 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
 
     A receipt whose check code fails is refused here, before any Argon2id and
     without spending a budget, unless cases with receipts issued before check
-    codes remain (services/receipt_attempts.py).
+    codes remain (services/receipt_attempts.py). A receipt that opens its case
+    gives its look-up back, and opens it only a few times a minute.
     """
     receipt = receipts.normalise(receipt_text)
     instance = instance_service.secrets(session)
@@ -81,15 +93,23 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
     budget = receipt_attempts.budget_for(session, config, receipts.passes_check(check_key, receipt))
     if budget is None or receipt_attempts.missed_before(check_key, receipt):
         return None
-    if not receipt_attempts.spend(session, config, budget):
+    if receipt_attempts.opened_often(check_key, receipt):
         raise TooManyAttempts()
-    keys = receipts.derive_keys(
-        receipt,
-        instance.receipt_salt,
-        config["RECEIPT_ARGON2_TIME_COST"],
-        config["RECEIPT_ARGON2_MEMORY_KIB"],
-        instance.post_quantum,
-    )
+    spent_at = clock.now()
+    if not receipt_attempts.spend(session, config, budget, spent_at):
+        raise TooManyAttempts()
+    try:
+        keys = receipts.derive_keys(
+            receipt,
+            instance.receipt_salt,
+            config["RECEIPT_ARGON2_TIME_COST"],
+            config["RECEIPT_ARGON2_MEMORY_KIB"],
+            instance.post_quantum,
+        )
+    except work_slots.Busy:
+        # Nothing was looked up: a busy moment must not use up the budget for the minute after it.
+        receipt_attempts.give_back(session, config, budget, spent_at)
+        raise
     looked_up = select(Case.id).where(Case.receipt_lookup == keys.lookup)
     if budget.legacy_only:
         looked_up = looked_up.where(Case.legacy_receipt.is_(True))
@@ -97,6 +117,7 @@ def open_case(session, config, receipt_text: str) -> tuple[int, str] | None:
     if case_id is None:
         receipt_attempts.missed(check_key, receipt)
         return None
+    receipt_attempts.opened(session, config, budget, spent_at, check_key, receipt)
     return case_id, str(keys.identity)
 
 

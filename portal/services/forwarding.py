@@ -54,6 +54,8 @@ from .refusal import Refusal
 MONITOR_ROLE = "monitor"
 RECEIVED_STATUSES = ("received",) + REMOTE_STATUSES
 IDENTIFYING_REPORT_FIELDS = outbound.IDENTIFYING_REPORT_FIELDS
+# The largest status sequence number a partner may sign: what PostgreSQL's integer column holds.
+MAX_STATUS_SEQUENCE = 2**31 - 1
 
 
 class ForwardError(Refusal):
@@ -511,7 +513,9 @@ def record_remote_status(session, partner: Partner, bundle_id: str, envelope) ->
     if sequence is None:
         newer = forward.remote_status_sequence == 0 and (
             forward.remote_status is None or REMOTE_STATUSES.index(status) > REMOTE_STATUSES.index(forward.remote_status))
-    elif type(sequence) is not int:
+    elif type(sequence) is not int or not 0 < sequence <= MAX_STATUS_SEQUENCE:
+        # A count from 1 that every database's integer column holds: a number beyond it would
+        # fail the write (an error instead of an answer), or freeze the forward's statuses.
         raise ForwardError("status")
     else:
         newer = sequence > forward.remote_status_sequence

@@ -28,10 +28,16 @@ import json
 import logging
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 TIMEOUT_SECONDS = 15
+# A whole call, from the first connection to the last byte of the answer: TIMEOUT_SECONDS bounds
+# each wait for the network only, and a partner sending a byte now and then would hold the call
+# (and the reporter's request that delivers to it) for as long as it liked.
+CALL_SECONDS = 30
 MAX_ANSWER_BYTES = 1024 * 1024
 WELL_KNOWN_PATH = "/.well-known/whistleblower-portal.json"
 
@@ -171,11 +177,14 @@ def _checked_addresses(host: str, port: int, scheme: str) -> list[tuple]:
     return [(family, sockaddr) for family, _type, _proto, _name, sockaddr in found]
 
 
-def _connect_checked(host: str, port: int, scheme: str, timeout: float) -> socket.socket:
+def _connect_checked(host: str, port: int, scheme: str, timeout: float, deadline: float) -> socket.socket:
     failure = None
     for family, sockaddr in _checked_addresses(host, port, scheme):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Unreachable("timeout")
         sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
+        sock.settimeout(min(timeout, remaining))
         try:
             sock.connect(sockaddr)
         except OSError as error:
@@ -187,19 +196,42 @@ def _connect_checked(host: str, port: int, scheme: str, timeout: float) -> socke
 
 
 class _CheckedHTTPConnection(http.client.HTTPConnection):
+    deadline = float("inf")
+
     def connect(self):
-        self.sock = _connect_checked(self.host, self.port, "http", self.timeout)
+        self.sock = _connect_checked(self.host, self.port, "http", self.timeout, self.deadline)
+        _within(self.deadline)
 
 
 class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    deadline = float("inf")
+
     def connect(self):
-        sock = _connect_checked(self.host, self.port, "https", self.timeout)
+        sock = _connect_checked(self.host, self.port, "https", self.timeout, self.deadline)
         try:
             # The certificate is checked for the name, not for the address connected to.
             self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
         except BaseException:
             sock.close()
             raise
+        _within(self.deadline)
+
+
+def _within(deadline: float) -> None:
+    # The watchdog may have found no socket yet to shut: the time is checked once it exists.
+    if time.monotonic() >= deadline:
+        raise Unreachable("timeout")
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """The call's time is up: its socket is shut, so a read waiting on the partner returns at once."""
+    sock = connection.sock
+    if sock is not None:
+        try:
+            # The plain socket's shutdown, also under TLS: the TLS object is left to the reading thread.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _call(method: str, base_url: str, path: str, headers: dict, body: bytes | None = None) -> Answer:
@@ -211,22 +243,32 @@ def _call(method: str, base_url: str, path: str, headers: dict, body: bytes | No
                                              context=ssl.create_default_context())
     else:
         connection = _CheckedHTTPConnection(parts.hostname, parts.port or 80, timeout=TIMEOUT_SECONDS)
+    connection.deadline = time.monotonic() + CALL_SECONDS
+    watchdog = threading.Timer(CALL_SECONDS, _cut, args=(connection,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         connection.request(method, parts.path.rstrip("/") + path, body=body, headers=headers)
         response = connection.getresponse()
         if 300 <= response.status < 400:
             # Never followed: it would take the bearer token, or this server, somewhere else.
             raise Unreachable("redirect")
-        return Answer(response.status, response.read(MAX_ANSWER_BYTES))
+        body = response.read(MAX_ANSWER_BYTES)
+        # An answer cut short by the watchdog reads as a short one: it is no answer.
+        _within(connection.deadline)
+        return Answer(response.status, body)
     except Unreachable:
         raise
-    except ssl.SSLError:
-        raise Unreachable("tls") from None
-    except (TimeoutError, socket.timeout):
-        raise Unreachable("timeout") from None
-    except (OSError, http.client.HTTPException, ValueError):
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        if time.monotonic() >= connection.deadline:
+            raise Unreachable("timeout") from None
+        if isinstance(error, ssl.SSLError):
+            raise Unreachable("tls") from None
+        if isinstance(error, (TimeoutError, socket.timeout)):
+            raise Unreachable("timeout") from None
         raise Unreachable("connection") from None
     finally:
+        watchdog.cancel()
         connection.close()
 
 

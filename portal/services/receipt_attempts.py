@@ -27,6 +27,9 @@ LEGACY_SPACING = timedelta(seconds=1)
 USED_UP_HELD = timedelta(seconds=2)
 LEGACY_RECHECK_SECONDS = 10
 MISSES_KEPT = 20_000
+# How often one receipt may open its case in a minute, in one app process: far more than a worker
+# opening hers, far less than a flood of it (each costs an Argon2id).
+OPENINGS_PER_MINUTE = 20
 
 
 @dataclass(frozen=True)
@@ -61,17 +64,45 @@ _used_up = weakref.WeakKeyDictionary()
 _legacy_remain = weakref.WeakKeyDictionary()
 
 
-def spend(session, config, budget: Budget) -> bool:
-    """Take one attempt from ``budget``; False when it is used up (then asked again only two seconds later)."""
+def spend(session, config, budget: Budget, now=None) -> bool:
+    """Take one attempt from ``budget`` (at ``now``); False when it is used up (then asked again only two
+    seconds later)."""
+    now = now or clock.now()
     held = _used_up.setdefault(session.get_bind(), {})
     until = held.get(budget.name)
-    if until is not None and clock.now() < until:
+    if until is not None and now < until:
         return False
-    if throttle.spend(session, budget.name, budget.per_window, window=budget.window, redis_url=config["REDIS_URL"]):
+    if throttle.spend(session, budget.name, budget.per_window, now, window=budget.window,
+                      redis_url=config["REDIS_URL"]):
         return True
     # Refused here without asking for a moment: at most that moment longer than the budget says.
     held[budget.name] = clock.now() + min(budget.window, USED_UP_HELD)
     return False
+
+
+def opened(session, config, budget: Budget, spent_at, check_key: bytes, receipt: str) -> None:
+    """``receipt`` opened its case: the attempt goes back to the budget, and the opening is counted.
+
+    A receipt that opens a case is no guess. Anyone can hold one (send a report, note its
+    receipt): had its openings spent the shared budget, a flood of one's own receipt would keep
+    every worker out, as wrong receipts no longer can.
+    """
+    give_back(session, config, budget, spent_at)
+    _openings.add(check_key, receipt)
+
+
+def give_back(session, config, budget: Budget, spent_at) -> None:
+    """Return the attempt taken at ``spent_at``: it was no guess (its receipt opened a case), or the
+    server was too busy to look it up."""
+    if not budget.legacy_only:
+        # The old way's budget paces its Argon2id through the minute, whoever's receipt it was.
+        throttle.give_back(session, budget.name, spent_at, window=budget.window, redis_url=config["REDIS_URL"])
+
+
+def opened_often(check_key: bytes, receipt: str) -> bool:
+    """Whether this process let ``receipt`` open its case OPENINGS_PER_MINUTE times within the last minute:
+    its holder is refused for a while, before any Argon2id (a worker opens her case a few times at most)."""
+    return _openings.often(check_key, receipt)
 
 
 def _legacy_receipts_remain(session) -> bool:
@@ -121,6 +152,36 @@ class _Misses:
 
 
 _misses = _Misses(MISSES_KEPT)
+
+
+class _Openings:
+    """Receipts that opened a case within the last minute, and when: in this process's memory only."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.times = OrderedDict()
+        self.lock = threading.Lock()
+
+    def often(self, key: bytes, receipt: str) -> bool:
+        digest = _Misses._digest(key, receipt)
+        with self.lock:
+            recent = self._recent(digest)
+            return len(recent) >= OPENINGS_PER_MINUTE
+
+    def add(self, key: bytes, receipt: str) -> None:
+        digest = _Misses._digest(key, receipt)
+        with self.lock:
+            self.times[digest] = self._recent(digest) + [time.monotonic()]
+            self.times.move_to_end(digest)
+            while len(self.times) > self.limit:
+                self.times.popitem(last=False)
+
+    def _recent(self, digest: bytes) -> list[float]:
+        since = time.monotonic() - throttle.WINDOW.total_seconds()
+        return [moment for moment in self.times.get(digest, []) if moment > since]
+
+
+_openings = _Openings(MISSES_KEPT)
 
 
 def missed_before(check_key: bytes, receipt: str) -> bool:

@@ -20,6 +20,7 @@ import re
 import socket
 import struct
 import threading
+import time
 import tracemalloc
 import uuid
 import warnings
@@ -621,3 +622,74 @@ def test_an_old_signed_status_replayed_cannot_move_a_forward_back(two_instances,
                        json.dumps(forged).encode(), "application/json")
     assert (answer.status, answer.json()["error"]) == (400, "signature")
     assert the_forward() == closed
+
+
+def test_a_signed_status_whose_number_no_database_column_holds_is_refused_and_changes_nothing(
+        two_instances, facility_ids):
+    world = two_instances
+    app_a, server_a = world["a"], world["server_a"]
+    partner_each_other(world)
+    assert receipt_on(send_report(app_a.test_client(), facility_ids[0], recipient_choice="monitor",
+                                  consent="without_identity", description="Night shifts are not paid."))
+    with world["sessions_b"]() as session:
+        bundle_id = session.scalars(select(ReceivedBundle)).one().bundle_id
+        token_to_a = session.scalars(select(Partner)).one().outbound_token
+
+    def the_forward():
+        with world["sessions_a"]() as session:
+            forward = session.scalars(select(Forward)).one()
+            return forward.remote_status, forward.remote_status_at, forward.remote_status_sequence
+
+    before = the_forward()
+    # Signed by the partner itself: only the number is out of range (PostgreSQL's integer
+    # holds up to 2**31 - 1, SQLite's up to 2**63 - 1), or not a count at all.
+    for sequence in (2**31, 2**63, 2**64, 10**30, -(2**63) - 1, 0, -1, True, 1.0, "2"):
+        with world["sessions_b"]() as session:
+            envelope = signing.signed_document(session, {
+                "bundle_id": bundle_id, "status": "closed", "at": "2026-01-01T00:00:00+00:00",
+                "from": partners.own_fingerprint(session), "sequence": sequence})
+        answer = partner_http.post(server_a.origin, f"/api/v1/bundles/{bundle_id}/status", token_to_a,
+                                   json.dumps(envelope).encode(), "application/json")
+        assert (answer.status, (answer.json() or {}).get("error")) == (400, "status"), sequence
+        assert the_forward() == before
+
+
+class _Dripping(BaseHTTPRequestHandler):
+    """A partner that answers at once and then sends its answer a byte at a time, for a long while."""
+
+    protocol_version = "HTTP/1.1"
+    seconds = 5.0
+
+    def _drip(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        stop = time.monotonic() + self.seconds
+        try:
+            while time.monotonic() < stop:
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+        # Then it hangs up: what came so far is not a whole answer.
+        self.close_connection = True
+
+    do_GET = do_POST = _drip
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_partner_that_answers_a_byte_at_a_time_holds_a_call_no_longer_than_its_deadline(app, monkeypatch):
+    """Every byte comes well within the network timeout, yet the whole call has its own deadline:
+    a partner cannot hold the request that delivers to it (a worker's report or answer)."""
+    monkeypatch.setattr(partner_http, "CALL_SECONDS", 1)
+    with http_server(_Dripping) as partner:
+        for call in (lambda: partner_http.get(partner, partner_http.WELL_KNOWN_PATH),
+                     lambda: partner_http.post(partner, "/api/v1/bundles", "bearer-token", b"PK", "application/zip")):
+            with pytest.raises(partner_http.Unreachable) as refused:
+                call()
+            assert refused.value.reason == "timeout"

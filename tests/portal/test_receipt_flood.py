@@ -181,10 +181,28 @@ def test_right_looking_guesses_are_held_back_by_one_budget_and_each_is_looked_up
 
     others = right_looking_receipts(session_factory, 3, start=1)
     statuses = [log_in_with_receipt(app.test_client(), guess).status_code for guess in others]
-    assert statuses == [403, 429, 429], "the budget of 3: the found guess, the worker, one more"
+    assert statuses == [403, 403, 429], "the budget of 3: the found guess and two more (the worker's was given back)"
     held_back = log_in_with_receipt(app.test_client(), others[-1])
     assert held_back.headers["Retry-After"] == "60"
     assert "Too many people are trying receipts right now." in held_back.get_data(as_text=True)
+
+
+def test_a_receipt_that_opens_its_case_again_and_again_spends_none_of_the_budget_others_need(
+        app, client, facility_ids):
+    """Anyone can hold a real receipt: send a report, note it. Sent again and again, it opens its
+    case a few times, then is held back on its own, and the worker still opens hers."""
+    app.config["RECEIPT_ATTEMPTS_PER_MINUTE"] = BUDGET
+    attackers = receipt_on(send_report(app.test_client(), facility_ids[0], description="Nothing happened."))
+    receipt = receipt_on(send_report(client, facility_ids[0]))
+    sent = receipt_attempts.OPENINGS_PER_MINUTE + 10
+    statuses = [log_in_with_receipt(app.test_client(), attackers).status_code for _ in range(sent)]
+    opens = receipt_attempts.OPENINGS_PER_MINUTE
+    assert opens > BUDGET
+    assert statuses == [303] * opens + [429] * (sent - opens)
+    assert budget_spent(app) == 0, "a receipt that opened its case gave its look-up back"
+    worker = app.test_client()
+    assert log_in_with_receipt(worker, receipt).status_code == 303
+    assert "We were not paid for overtime in October." in worker.get("/en/case").get_data(as_text=True)
 
 
 def store_a_report_as_before_check_codes(database_url, facility_id, config) -> str:
@@ -247,7 +265,9 @@ def test_a_receipt_issued_before_check_codes_still_opens_its_case_after_the_upgr
 
     new_receipt = receipt_on(send_report(app.test_client(), facility))
     assert log_in_with_receipt(app.test_client(), new_receipt).status_code == 303
-    assert budget_spent(app) == 1, "a new receipt passes the check and takes the main way"
+    assert budget_spent(app, receipt_attempts.LEGACY_RECEIPT_BUDGET) == 1, \
+        "a new receipt passes the check and takes the main way, not the old one"
+    assert budget_spent(app) == 0, "a receipt that opened its case gave its look-up back"
 
 
 def test_a_flood_while_old_receipts_remain_can_delay_only_their_holders(upgraded_instance):

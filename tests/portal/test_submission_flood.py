@@ -344,3 +344,15 @@ def test_argon2id_runs_below_the_pages_priority(slots_folder):
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     assert work_slots.run(work_slots.ARGON2, niceness) >= min(19, niceness() + work_slots.NICENESS)
+
+
+def test_receipts_sent_while_the_server_is_busy_leave_the_budget_to_the_worker_after(crowded_app, facility_ids):
+    """Busy, nothing is looked up: the receipt is asked again in a minute, and the busy moment has
+    not used up the instance's budget of look-ups for that minute."""
+    crowded_app.config["RECEIPT_ATTEMPTS_PER_MINUTE"] = 2
+    worker = crowded_app.test_client()
+    receipt = receipt_on(post(worker, "/en/report", the_full_form(facility_ids[0], open_form(worker, "en"))))
+    with work_slots.held(work_slots.ARGON2):
+        statuses = [log_in_with_receipt(crowded_app.test_client(), receipt).status_code for _ in range(4)]
+    assert statuses == [503] * 4
+    assert log_in_with_receipt(crowded_app.test_client(), receipt).status_code == 303
