@@ -36,6 +36,8 @@ def create_app(config=None) -> Flask:
         work_slots.ARGON2: work_slots.Pool(settings["ARGON2_SLOTS"] or default_slots[work_slots.ARGON2].slots,
                                            settings["ARGON2_WAIT_SECONDS"]),
         work_slots.CLEANING: work_slots.Pool(settings["CLEANING_SLOTS"], settings["CLEANING_WAIT_SECONDS"]),
+        work_slots.LOGIN: work_slots.Pool(settings["LOGIN_SLOTS"], settings["ARGON2_WAIT_SECONDS"],
+                                          places=settings["LOGIN_PLACES"]),
     }, per_process=settings["THREADS"] - 1)
     partner_http.configure(allow_loopback=settings["ALLOW_LOOPBACK_PARTNERS"])
 

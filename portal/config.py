@@ -37,6 +37,11 @@ DEFAULTS = {
     # gunicorn's threads per worker (deploy/gunicorn.conf.py reads the same PORTAL_THREADS): all
     # but one may wait for an Argon2id or cleaning slot, the last one is kept for pages.
     "THREADS": 8,
+    # Staff log-ins checked at once by a node (their Argon2id, at a lower priority), and how many
+    # of a worker process's waiting places are theirs alone: a flood of log-ins gets "busy" and
+    # neither slows the reporters' pages nor takes their places.
+    "LOGIN_SLOTS": 1,
+    "LOGIN_PLACES": 2,
     # Evidence files all anonymous reporters together may upload in one day (UTC), in MB; the
     # excess is refused file by file, the report still goes (0: no limit).
     "UPLOAD_MB_PER_DAY": 4096,

@@ -26,7 +26,7 @@ from zxcvbn import zxcvbn
 import crypto
 
 from ..models import ROLES, Case, Keyholder, RecoveryCode, User
-from . import admin_changes, audit, clock, conflicts, notifications, routing, throttle, typed_text
+from . import admin_changes, audit, clock, conflicts, notifications, routing, throttle, typed_text, work_slots
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -314,9 +314,18 @@ def _claim_recovery_code(session, code_id: int) -> bool:
 
 
 def _verifies(passphrase_hash: str | None, secret: str) -> bool:
-    """One Argon2id check, against the dummy hash when there is no real one (the same work)."""
+    """One Argon2id check, against the dummy hash when there is no real one (the same work).
+
+    Done in the log-in pool (``work_slots``): a flood of log-ins waits there, at a lower
+    priority, instead of taking the CPU from the reporters' pages; raises ``work_slots.Busy``.
+    """
+    return work_slots.run(work_slots.LOGIN, _argon2_matches, passphrase_hash or _dummy_hash(), secret) \
+        and passphrase_hash is not None
+
+
+def _argon2_matches(stored_hash: str, secret: str) -> bool:
     try:
-        return _HASHER.verify(passphrase_hash or _dummy_hash(), secret) and passphrase_hash is not None
+        return _HASHER.verify(stored_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -332,9 +341,10 @@ def authenticate(session, username: str, passphrase: str, code: str) -> Login:
     The attempt is taken from the account's budget before anything is checked, and given back
     when it succeeds. Once the budget is used up, only the passphrase with a recovery code gets
     in: the owner is not locked out by someone else's guesses. Whatever is right or wrong, the
-    same checks run (one Argon2id for the passphrase, three TOTP codes, and for a code shaped
-    like a recovery code RECOVERY_CODES Argon2id): only a full success costs more, unlocking
-    the identity, and that the answer tells anyway.
+    same checks run (one Argon2id for the passphrase, in the log-in pool, three TOTP codes, and
+    for a code shaped like a recovery code one HMAC per unused code): only a full success costs
+    more, unlocking the identity, and that the answer tells anyway. When the log-in pool stays
+    busy, ``work_slots.Busy`` is raised and the attempt given back.
     """
     username = (username or "").strip().lower()
     budget = _login_budget(username)
@@ -345,9 +355,15 @@ def authenticate(session, username: str, passphrase: str, code: str) -> Login:
         raise AccountError("throttled", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
     user = session.scalar(select(User).where(User.username == username))
     usable = bool(user is not None and user.active and user.passphrase_hash and user.activation_digest is None)
-    passphrase_right = _verifies(user.passphrase_hash if usable else None, passphrase or "")
+    try:
+        passphrase_right = _verifies(user.passphrase_hash if usable else None, passphrase or "")
+        code_id = _recovery_code_matching(session, user if usable else None, code) if recovery else None
+    except work_slots.Busy:
+        # Nothing was decided: the attempt goes back, and the sender is asked to try again.
+        if within_budget:
+            throttle.give_back(session, budget, spent_at)
+        raise
     if recovery:
-        code_id = _recovery_code_matching(session, user if usable else None, code)
         code_right = code_id is not None
     else:
         step = _totp_step(user.totp_secret if usable and user.totp_secret else _DUMMY_TOTP_SECRET, code,
@@ -404,7 +420,12 @@ def _check_current_passphrase(session, user: User, passphrase: str) -> None:
     spent_at = clock.now()
     if not throttle.spend(session, budget, LOGIN_ATTEMPTS, spent_at, window=LOGIN_WINDOW):
         raise AccountError("throttled", minutes=int(LOGIN_WINDOW.total_seconds() // 60))
-    if not _verifies(user.passphrase_hash, passphrase or ""):
+    try:
+        right = _verifies(user.passphrase_hash, passphrase or "")
+    except work_slots.Busy:
+        throttle.give_back(session, budget, spent_at)
+        raise
+    if not right:
         raise AccountError("credentials")
     throttle.give_back(session, budget, spent_at)
 

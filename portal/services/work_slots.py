@@ -1,16 +1,18 @@
 """Work slots: the server's bounded pools for heavy work, apart from the request threads.
 
-Two kinds of work cost far more than a page: the Argon2id of a receipt (64 MiB
-and a quarter second of one core) and the cleaning of an evidence file. Each
-runs in a named pool ("argon2", "cleaning") with its own number of slots and
-wait, the same for every process of a node: a slot is one lock file
+Three kinds of work cost far more than a page: the Argon2id of a receipt (64 MiB
+and a quarter second of one core), the cleaning of an evidence file, and the
+Argon2id checks of a staff log-in. Each runs in a named pool ("argon2",
+"cleaning", "login") with its own number of slots and wait, the same for every process of a node: a slot is one lock file
 (``fcntl.flock``) in the instance folder, so gunicorn's workers share them.
 The lock goes with its holder, even a killed one.
 
 A request that wants heavy work first takes one of its process's waiting
 places (``per_process``, one fewer than gunicorn's threads): a worker process
 never has every thread waiting for a slot, so a page that needs none (the blank
-form, the follow-up page) always finds a thread. It then waits for a slot up
+form, the follow-up page) always finds a thread. The log-in pool has a few
+places of its own, taken from those: anyone can send log-ins by the thousand,
+and they must neither slow the reporters' pages nor take the reporters' places. It then waits for a slot up
 to its pool's ``wait_seconds``; without one it is refused as ``Busy`` and the
 worker is asked to try again in a minute, with everything they wrote kept.
 
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from .refusal import Refusal
 
-ARGON2, CLEANING = "argon2", "cleaning"
+ARGON2, CLEANING, LOGIN = "argon2", "cleaning", "login"
 # How long a request polls between tries for a free slot.
 POLL_SECONDS = 0.01
 # The scheduling priority of the threads that do a pool's work.
@@ -52,35 +54,52 @@ class Busy(Refusal):
 class Pool:
     slots: int
     wait_seconds: float
+    # Waiting places of its own in each process (taken from the shared ones), or 0: the shared ones.
+    places: int = 0
 
 
 def default_slots() -> dict[str, Pool]:
     """One core of a node is always left to the pages: Argon2id gets the others (at least one)."""
     cores = os.cpu_count() or 1
-    return {ARGON2: Pool(max(1, cores - 1), 10.0), CLEANING: Pool(2, 10.0)}
+    return {ARGON2: Pool(max(1, cores - 1), 10.0), CLEANING: Pool(2, 10.0), LOGIN: Pool(1, 10.0, places=2)}
 
 
 @dataclass
 class _Settings:
     directory: Path = Path(tempfile.gettempdir()) / f"portal-work-slots-{os.getuid()}"
     pools: dict = field(default_factory=default_slots)
-    per_process: int = 3
+    per_process: int = 7
 
 
 _settings = _Settings()
-_waiting = threading.BoundedSemaphore(_settings.per_process)
+
+
+def _places(settings: _Settings) -> tuple[threading.BoundedSemaphore, dict]:
+    """The shared waiting places of a process, and each pool's own (taken from the shared ones)."""
+    # A pool's own places never take the shared ones below one.
+    spare = max(0, settings.per_process - 1)
+    own = {}
+    for name, pool in settings.pools.items():
+        if pool.places and spare:
+            own[name] = min(pool.places, spare)
+            spare -= own[name]
+    shared = max(1, settings.per_process - sum(own.values()))
+    return threading.BoundedSemaphore(shared), {name: threading.BoundedSemaphore(n) for name, n in own.items()}
+
+
+_waiting, _own_places = _places(_settings)
 _workers: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 _workers_lock = threading.Lock()
 
 
-def configure(directory, pools: dict[str, Pool] | None = None, per_process: int = 3) -> None:
+def configure(directory, pools: dict[str, Pool] | None = None, per_process: int = 7) -> None:
     """Where the lock files live, each pool's slots and wait (a pool not named keeps its default), and
     how many requests of one process may wait for a slot or hold one."""
-    global _settings, _waiting
-    pools = {name: Pool(max(1, int(pool.slots)), max(0.0, float(pool.wait_seconds)))
+    global _settings, _waiting, _own_places
+    pools = {name: Pool(max(1, int(pool.slots)), max(0.0, float(pool.wait_seconds)), max(0, int(pool.places)))
              for name, pool in {**default_slots(), **(pools or {})}.items()}
     _settings = _Settings(Path(directory), pools, max(1, int(per_process)))
-    _waiting = threading.BoundedSemaphore(_settings.per_process)
+    _waiting, _own_places = _places(_settings)
 
 
 def pool(name: str) -> Pool:
@@ -90,7 +109,8 @@ def pool(name: str) -> Pool:
 @contextmanager
 def held(name: str):
     """Hold one slot of the pool ``name`` for the duration of the block, or raise ``Busy``."""
-    settings, waiting = _settings, _waiting
+    settings = _settings
+    waiting = _own_places.get(name, _waiting)
     if not waiting.acquire(blocking=False):
         raise Busy(name)
     try:

@@ -4,6 +4,7 @@ session, and a flood of made-up names. Each attempt is counted before it is
 checked, each code opens one session, the owner always has a way in, and the
 made-up names leave nothing behind."""
 
+import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -22,9 +23,9 @@ from operator_steps import logged_in_admin
 from reporter_pages import csrf_token
 from sqlalchemy import func, select, update
 
-from portal import cli
+from portal import cli, create_app
 from portal.models import Budget, RecoveryCode, User
-from portal.services import clock, users
+from portal.services import clock, users, work_slots
 
 THROTTLED = "Too many failed attempts for this account"
 RECOVERY_HINT = "You can still log in now with your passphrase and one of your recovery codes"
@@ -33,8 +34,10 @@ RECOVERY_HINT = "You can still log in now with your passphrase and one of your r
 @pytest.fixture
 def server(app, database_url, tmp_path):
     """The app under gunicorn (2 processes of 4 threads) on the test's database and instance."""
+    # Every parallel log-in within the budget gets a waiting place for the log-in slot (a real node
+    # keeps 2 a process: past them a flood is told "busy"); they are checked one at a time.
     node = Server(database_url, app.config["INSTANCE_PATH"], tmp_path / "server.log", workers=2,
-                  IDENTITY_WORK_FACTOR=10).start()
+                  IDENTITY_WORK_FACTOR=10, LOGIN_PLACES=6, ARGON2_WAIT_SECONDS=60).start()
     yield node
     node.stop()
 
@@ -222,3 +225,67 @@ def test_a_recovery_code_stored_before_codes_were_keyed_still_lets_its_owner_in(
     assert log_in(app.test_client(), "dewi", passphrase=STRONG, code="abcd-efgh-jkmn").status_code == 303
     assert log_in(app.test_client(), "dewi", passphrase=STRONG, code="abcd-efgh-jkmn").status_code == 401, "once"
     assert log_in(app.test_client(), "dewi", passphrase=STRONG, code=codes[2]).status_code == 303
+
+
+@pytest.fixture
+def crowded_login(app_config, investigators, facility_ids):
+    """The portal with one log-in slot, two waiting places of its own per process, and no wait."""
+    application = create_app(dict(app_config, LOGIN_SLOTS=1, LOGIN_PLACES=2, ARGON2_WAIT_SECONDS=0))
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["portal.engine"].dispose()
+
+
+def test_a_flood_of_log_ins_is_told_busy_and_counts_against_no_one(crowded_login):
+    """While the log-in slot is taken (a flood of guesses), every log-in is answered "busy" at once,
+    nothing is checked or counted, and the owner gets in as soon as it is free."""
+    inbox = crowded_login.test_client()
+    with work_slots.held(work_slots.LOGIN):
+        for guess in range(users.LOGIN_ATTEMPTS + 3):
+            busy = log_in(inbox, "anna", passphrase=f"guess {guess}", code="123456")
+            assert busy.status_code == 503 and busy.headers["Retry-After"] == "60"
+            assert "We are busy. Please try again in a minute." in busy.get_data(as_text=True)
+        signed_in = crowded_login.test_client()
+        assert log_in(signed_in, "anna").status_code == 503
+    assert log_in(signed_in, "anna").status_code == 303, "no attempt was counted while busy"
+    with work_slots.held(work_slots.LOGIN):
+        page = signed_in.get("/inbox/account")
+        for guess in range(users.LOGIN_ATTEMPTS + 1):
+            answer = signed_in.post("/inbox/account", data={"csrf_token": csrf_token(page), "current": f"guess {guess}",
+                                                            "passphrase": STRONG, "confirm": STRONG})
+            assert answer.status_code == 503
+    assert change_passphrase(signed_in, passphrase_of("anna")).status_code == 200
+
+
+def test_log_ins_wait_in_places_of_their_own_and_below_the_pages_priority(tmp_path):
+    """A flood of log-ins fills its own waiting places, never the reporters': past them a log-in is
+    busy though a slot is free, a report's Argon2id still finds a place, and the log-in's Argon2id
+    runs at a lower priority than pages."""
+    work_slots.configure(tmp_path, {work_slots.LOGIN: work_slots.Pool(3, 0, places=2),
+                                    work_slots.ARGON2: work_slots.Pool(3, 0)}, per_process=4)
+    taken, release = threading.Barrier(3), threading.Event()
+
+    def hold_a_place():
+        with work_slots.held(work_slots.LOGIN):
+            taken.wait(30)
+            release.wait(30)
+
+    holders = [threading.Thread(target=hold_a_place) for _ in range(2)]
+    for holder in holders:
+        holder.start()
+    try:
+        taken.wait(30)
+        with pytest.raises(work_slots.Busy):
+            with work_slots.held(work_slots.LOGIN):
+                pass
+        with work_slots.held(work_slots.ARGON2):
+            pass
+    finally:
+        release.set()
+        for holder in holders:
+            holder.join(30)
+
+    def niceness():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    assert work_slots.run(work_slots.LOGIN, niceness) >= min(19, niceness() + work_slots.NICENESS)

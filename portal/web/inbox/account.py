@@ -9,7 +9,7 @@ import segno
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from ...services import users
+from ...services import users, work_slots
 from ..common import layout
 from ..common.access import login_required
 from ..common.database import db
@@ -46,6 +46,8 @@ def add_routes(bp, config):
                                    error=_("This form expired. Please try again.")), 400
         try:
             login = users.authenticate(db(), form.username.data, form.passphrase.data, form.code.data)
+        except work_slots.Busy:
+            return _busy("inbox/login.html", form=form)
         except users.AccountError as error:
             throttled = error.reason == "throttled"
             # The owner is never locked out by someone else's guesses: a recovery code still lets them in.
@@ -131,6 +133,9 @@ def add_routes(bp, config):
                     users.change_passphrase(db(), g.user, g.identity, form.current.data, form.passphrase.data,
                                             current_app.config["IDENTITY_WORK_FACTOR"])
                     done = True
+                except work_slots.Busy:
+                    return _busy("inbox/account.html", form=form, renew_form=CurrentPassphraseForm(prefix="renew"),
+                                 done=False)
                 except users.AccountError as failure:
                     error = ACCOUNT_MESSAGES[failure.reason](failure.details)
                     status = 429 if failure.reason == "throttled" else 400
@@ -146,6 +151,8 @@ def add_routes(bp, config):
         else:
             try:
                 codes = users.renew_recovery_codes(db(), g.user, renew_form.current.data)
+            except work_slots.Busy:
+                return _busy("inbox/account.html", form=ChangePassphraseForm(), renew_form=renew_form, done=False)
             except users.AccountError as failure:
                 error = ACCOUNT_MESSAGES[failure.reason](failure.details)
                 status = 429 if failure.reason == "throttled" else 400
@@ -154,3 +161,11 @@ def add_routes(bp, config):
                 return render_template("inbox/recovery_codes.html", codes=codes, renewed=True)
         return render_template("inbox/account.html", form=ChangePassphraseForm(), renew_form=renew_form,
                                error=error, done=False), status
+
+
+def _busy(template, **context):
+    """The log-in pool stayed busy (a flood of log-ins): nothing was checked or counted; try again."""
+    response = current_app.make_response((render_template(
+        template, error=_("We are busy. Please try again in a minute."), **context), 503))
+    response.headers["Retry-After"] = "60"
+    return response
