@@ -105,8 +105,10 @@ def _spend_in_database(session, name: str, per_window: int, now: datetime, windo
     return False
 
 
-def give_back(session, name: str, spent_at: datetime, window: timedelta = WINDOW, redis_url: str = "") -> None:
-    """Return the attempt taken at ``spent_at`` (one that succeeded), if its window is still the open one.
+def give_back(session, name: str, spent_at: datetime, window: timedelta = WINDOW, redis_url: str = "",
+              amount: int = 1) -> None:
+    """Return the ``amount`` taken at ``spent_at`` (an attempt that succeeded, or work that was never
+    done), if its window is still the open one.
 
     A window opened after ``spent_at`` owes it nothing. With ``redis_url``, to the counter of
     ``spent_at``'s window there (and to the database's too, which kept it if Redis did not answer).
@@ -117,14 +119,14 @@ def give_back(session, name: str, spent_at: datetime, window: timedelta = WINDOW
         key = f"{REDIS_KEY_PREFIX}{name}:{int(spent_at.timestamp()) // int(window.total_seconds())}"
         try:
             client = _redis(redis_url)
-            if int(client.get(key) or 0) > 0:
-                client.decr(key)
+            if int(client.get(key) or 0) >= amount:
+                client.decrby(key, amount)
         except redis.RedisError as error:
             log.warning("Redis unavailable for the %s budget, using the database: %s", name, type(error).__name__)
     session.execute(
         update(Budget)
-        .where(Budget.name == name, Budget.used > 0, Budget.window_start <= spent_at)
-        .values(used=Budget.used - 1)
+        .where(Budget.name == name, Budget.used >= amount, Budget.window_start <= spent_at)
+        .values(used=Budget.used - amount)
     )
     session.commit()
 

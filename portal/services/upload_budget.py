@@ -23,4 +23,16 @@ def take(session, config, size: int) -> bool:
     if megabytes <= 0:
         return True
     return throttle.spend(session, NAME, megabytes * 1024, now=clock.start_of_today(), window=DAY,
-                          redis_url=config["REDIS_URL"], amount=max(1, -(-size // 1024)))
+                          redis_url=config["REDIS_URL"], amount=_kib(size))
+
+
+def give_back(session, config, size: int) -> None:
+    """Uncount a file taken today that was never cleaned nor kept (the cleaners were busy): the
+    worker sends it again in a minute, and it must not count twice."""
+    if config["UPLOAD_MB_PER_DAY"] > 0:
+        throttle.give_back(session, NAME, clock.start_of_today(), window=DAY, redis_url=config["REDIS_URL"],
+                           amount=_kib(size))
+
+
+def _kib(size: int) -> int:
+    return max(1, -(-size // 1024))

@@ -247,6 +247,41 @@ def test_uploads_past_the_days_budget_are_refused_by_name_in_the_workers_languag
         app.extensions["portal.engine"].dispose()
 
 
+
+def test_a_file_the_busy_cleaners_never_took_does_not_count_against_the_day(
+        app_config, investigators, facility_ids):
+    """Sent again and again while the cleaners are busy, one photo counts once, when it is taken."""
+    app = create_app(dict(app_config, UPLOAD_MB_PER_DAY=1, CLEANING_SLOTS=1, CLEANING_WAIT_SECONDS=0))
+    app.config["TESTING"] = True
+    try:
+        worker = app.test_client()
+        page = open_form(worker, "en")
+        fields = the_full_form(facility_ids[0], page)
+        evidence = photo_of_size(400 * 1024)
+        with work_slots.held(work_slots.CLEANING):
+            for _ in range(4):  # 1.6 MB in all, past the day's 1 MB if each were counted
+                page = post(worker, "/en/report", dict(fields, csrf_token=csrf_token(page)),
+                            {"photo": [(io.BytesIO(evidence), "line.jpg")]})
+                assert page.status_code == 503
+        sent = post(worker, "/en/report", dict(fields, csrf_token=csrf_token(page)),
+                    {"photo": [(io.BytesIO(evidence), "line.jpg")]})
+        assert sent.status_code == 200, text_of(sent)
+        receipt_on(sent)
+        assert count(app, CaseItem, CaseItem.kind == "attachment") == 1
+        with app.extensions["portal.sessions"]() as session:
+            assert session.get(Budget, upload_budget.NAME).used == 400
+    finally:
+        app.extensions["portal.engine"].dispose()
+
+
+def photo_of_size(size):
+    """A JPEG of noise padded with a comment to exactly ``size`` bytes (under the day's budget)."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (200, 150), os.urandom(200 * 150 * 3)).save(buffer, "JPEG", quality=90)
+    data = buffer.getvalue()
+    assert len(data) < size
+    return data + b"\0" * (size - len(data))
+
 # A Redis database of this test's own per run: CI runs the suite on SQLite and on PostgreSQL at the
 # same time (tests/portal/test_several_nodes.py uses 14 and 15).
 REDIS_URL = "redis://127.0.0.1:6379/" + ("12" if os.environ.get("PORTAL_TEST_DATABASE_URL") else "13")

@@ -129,6 +129,8 @@ def gather(config, form_id: str, disguise_voice: bool = True) -> Evidence:
             if len(clean.data) > limit:
                 raise attachments.AttachmentError("too_large")
         except attachments.AttachmentError as refusal:
+            if refusal.reason == "busy":
+                upload_budget.give_back(db(), config, len(data))
             evidence.refused.append(_refusal(refusal.reason, name, config))
             if refusal.reason in ("too_large", "too_big_to_clean"):
                 evidence.status = 413
