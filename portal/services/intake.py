@@ -7,8 +7,9 @@ case and every one of its files has committed.
 import json
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 import crypto
 
@@ -68,6 +69,13 @@ class Submitted:
 
 # Built once: every report runs them (see routing's statements).
 _BY_SUBMISSION = select(Case).where(Case.submission_digest == bindparam("digest"))
+# A new case is written with plain statements, its categories and keyholders one statement
+# each: the ORM's unit of work for these few rows cost more than all the rest of the transaction.
+_CASES, _ITEMS = Case.__table__, CaseItem.__table__
+_ADD_CASE, _ADD_ITEM = insert(_CASES), insert(_ITEMS)
+_ADD_CATEGORIES, _ADD_KEYHOLDERS = insert(CaseCategory.__table__), insert(Keyholder.__table__)
+_SET_LAST_REPORTER_ITEM = (update(_CASES).where(_CASES.c.id == bindparam("case"))
+                           .values(last_reporter_item_id=bindparam("item")))
 _SHOWN_HANDLERS = (select(User).where(User.shown_to_reporters.is_(True), User.active.is_(True))
                    .order_by(User.display_name))
 
@@ -218,17 +226,13 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
         routing_rule_id=decision.rule.id if decision.rule else None,
         mandatory_notification=decision.mandatory,
     )
-    case.categories = [CaseCategory(code=code) for code in sorted(set(report.categories))]
-    case.keyholders = [Keyholder(user_id=user.id) for user in holders]
     body = json.dumps(asdict(report), ensure_ascii=False).encode("utf-8")
-    case.items = [_item("report", "reporter", crypto.encrypt(body, recipients), today, len(body))]
+    items = [_item("report", "reporter", crypto.encrypt(body, recipients), today, len(body))]
     for clean in cleaned:
         item = _item("attachment", "reporter", crypto.encrypt(clean.data, recipients), today, len(clean.data))
-        case.items.append(evidence.store(item, clean, recipients))
-    session.add(case)
+        items.append(evidence.store(item, clean, recipients))
     try:
-        session.flush()
-        case.last_reporter_item_id = max(item.id for item in case.items)
+        _store(session, case, items, sorted(set(report.categories)), holders)
         forward = (outbound.forward_as_written(session, case, decision.partner, "report", asdict(report), cleaned)
                    if decision.partner is not None else None)
         notifications.queue_for(session, holders, case, config["BASE_URL"])
@@ -244,6 +248,28 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
         # Delivered at once; if the partner is down, the forwards job retries.
         outbound.deliver(session, forward, config["BASE_URL"])
     return Submitted(receipt, case.id, False)
+
+
+def _store(session, case: Case, items: list[CaseItem], codes: list[str], holders: list[User]) -> None:
+    """Write the new ``case`` with its ``items``, categories and keyholders (plain statements, in the
+    session's transaction); ``case`` is then in the session as if loaded, its unset columns to be read."""
+    connection = session.connection()
+    case.id = connection.execute(_ADD_CASE, _columns(case, _CASES)).inserted_primary_key[0]
+    for item in items:
+        item.case_id = case.id
+        item.id = connection.execute(_ADD_ITEM, _columns(item, _ITEMS)).inserted_primary_key[0]
+    connection.execute(_ADD_CATEGORIES, [{"case_id": case.id, "code": code} for code in codes])
+    if holders:
+        connection.execute(_ADD_KEYHOLDERS, [{"case_id": case.id, "user_id": user.id} for user in holders])
+    case.last_reporter_item_id = max(item.id for item in items)
+    connection.execute(_SET_LAST_REPORTER_ITEM, {"case": case.id, "item": case.last_reporter_item_id})
+    make_transient_to_detached(case)
+    session.add(case)
+
+
+def _columns(new, table) -> dict:
+    """The columns set on the new (transient) ``new``; the table's defaults fill in the rest."""
+    return {key: value for key, value in vars(new).items() if key in table.c}
 
 
 def _item(kind, author, blob, day, size) -> CaseItem:
