@@ -97,7 +97,8 @@ def find_submission(session, config, submission_token: str) -> Submitted | None:
     return Submitted(receipt, case.id, True)
 
 
-def _check(session, report: Report) -> None:
+def _check(session, report: Report, among: routing.Candidates) -> Facility | None:
+    """Refuse a report that cannot be stored as given; return its workplace from the registry."""
     if not report.categories or any(c not in CATEGORIES for c in report.categories):
         raise IntakeError("categories")
     if not report.description.strip():
@@ -106,8 +107,8 @@ def _check(session, report: Report) -> None:
         raise IntakeError("consent")
     if report.ongoing not in ONGOING or report.people_affected not in PEOPLE_AFFECTED:
         raise IntakeError("choice")
-    check_facility(session, report.facility_id, report.facility_other)
-    if report.recipient_choice not in offered_choices(session):
+    facility = check_facility(session, report.facility_id, report.facility_other)
+    if report.recipient_choice not in offered_choices(session, among):
         raise IntakeError("recipient_choice")
     if report.recipient_choice in ("monitor", "both") and report.consent == "none":
         # Sent to Electronics Watch, yet "do not share with Electronics Watch": the worker decides which.
@@ -115,17 +116,19 @@ def _check(session, report: Report) -> None:
     offered = {user.id for user in handlers_shown_to_reporters(session)}
     if not set(report.excluded_handlers) <= offered:
         raise IntakeError("excluded_handlers")
+    return facility
 
 
-def check_facility(session, facility_id: int | None, facility_other: str) -> None:
-    """A workplace from the registry, or one the reporter names."""
+def check_facility(session, facility_id: int | None, facility_other: str) -> Facility | None:
+    """A workplace from the registry (returned), or one the reporter names (None)."""
     if facility_id is None:
         if not facility_other.strip():
             raise IntakeError("facility")
-    else:
-        facility = session.get(Facility, facility_id)
-        if facility is None or not facility.active:
-            raise IntakeError("facility")
+        return None
+    facility = session.get(Facility, facility_id)
+    if facility is None or not facility.active:
+        raise IntakeError("facility")
+    return facility
 
 
 def receipt_and_keys(session, config, submission_token: str,
@@ -146,11 +149,12 @@ def receipt_and_keys(session, config, submission_token: str,
     )
 
 
-def offered_choices(session) -> list[str]:
+def offered_choices(session, among: routing.Candidates | None = None) -> list[str]:
     """The recipient choices reporters are offered, in a fixed order: those the
-    administrators chose that someone active can receive now."""
+    administrators chose that someone active can receive now (``among``: routing's
+    candidates, if already read)."""
     setting = instance_service.load(session).recipient_choices.split(",")
-    return [choice for choice in routing.receivable_choices(session) if choice in setting]
+    return [choice for choice in routing.receivable_choices(session, among) if choice in setting]
 
 
 def handlers_shown_to_reporters(session) -> list[User]:
@@ -191,12 +195,14 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
     earlier = find_submission(session, config, submission_token)
     if earlier is not None:
         return earlier
-    _check(session, report)
+    # Read once: what the report may choose and who receives it are answered from the same rows.
+    among = routing.candidates(session)
+    workplace = _check(session, report, among)
     decision = routing.decide(session, routing.Sample(
         categories=sorted(set(report.categories)), language=report.language,
         urgent=bool(report.immediate_danger), facility_id=report.facility_id,
         recipient_choice=report.recipient_choice, excluded_user_ids=list(report.excluded_handlers),
-    ))
+    ), among, workplace)
     if not decision.receivable:
         # Told before anything is stored: the worker can choose other recipients.
         raise IntakeError("no_recipient")
