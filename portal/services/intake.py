@@ -68,7 +68,8 @@ class Submitted:
 
 
 # Built once: every report runs them (see routing's statements).
-_BY_SUBMISSION = select(Case).where(Case.submission_digest == bindparam("digest"))
+_BY_SUBMISSION = (select(Case.id, Case.legacy_receipt, Case.receipt_lookup)
+                  .where(Case.submission_digest == bindparam("digest")))
 # A new case is written with plain statements, its categories and keyholders one statement
 # each: the ORM's unit of work for these few rows cost more than all the rest of the transaction.
 _CASES, _ITEMS = Case.__table__, CaseItem.__table__
@@ -87,7 +88,7 @@ def find_submission(session, config, submission_token: str) -> Submitted | None:
     is in ``submission_token``) gets the receipt back. Anyone else holding the
     form (Back on a shared phone after "Finish") learns nothing more.
     """
-    case = session.scalar(_BY_SUBMISSION, {"digest": receipts.submission_digest(submission_token)})
+    case = session.execute(_BY_SUBMISSION, {"digest": receipts.submission_digest(submission_token)}).first()
     if case is None:
         return None
     # A form sent before receipts carried a check code and sent again after gets its old receipt.
@@ -191,10 +192,13 @@ def save_offer(session, actor, recipient_choices: list[str], shown_user_ids) -> 
 
 
 def submit(session, config, report: Report, files: list[bytes | attachments.CleanFile], submission_token: str) -> Submitted:
-    """Store ``report`` and ``files`` as one new case, or return the earlier one."""
-    earlier = find_submission(session, config, submission_token)
-    if earlier is not None:
-        return earlier
+    """Store ``report`` and ``files`` as one new case, or return the earlier one.
+
+    The caller has looked for the earlier one (``find_submission``, as the form's POST does
+    first): a form sent again is not checked, routed and encrypted again for nothing. One that
+    arrives twice at once, or that was not looked for, is stored once all the same: the
+    submission's digest is unique, and the second finds the first's case.
+    """
     # Read once: what the report may choose and who receives it are answered from the same rows.
     among = routing.candidates(session)
     workplace = _check(session, report, among)
