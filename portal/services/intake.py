@@ -109,13 +109,13 @@ def _check(session, report: Report, among: routing.Candidates) -> Facility | Non
     if report.ongoing not in ONGOING or report.people_affected not in PEOPLE_AFFECTED:
         raise IntakeError("choice")
     facility = check_facility(session, report.facility_id, report.facility_other)
-    if report.recipient_choice not in offered_choices(session, among):
+    if not offers(session, report.recipient_choice, among):
         raise IntakeError("recipient_choice")
     if report.recipient_choice in ("monitor", "both") and report.consent == "none":
         # Sent to Electronics Watch, yet "do not share with Electronics Watch": the worker decides which.
         raise IntakeError("monitor_without_consent")
-    offered = {user.id for user in handlers_shown_to_reporters(session)}
-    if not set(report.excluded_handlers) <= offered:
+    if report.excluded_handlers and not (set(report.excluded_handlers)
+                                         <= {user.id for user in handlers_shown_to_reporters(session)}):
         raise IntakeError("excluded_handlers")
     return facility
 
@@ -150,12 +150,17 @@ def receipt_and_keys(session, config, submission_token: str,
     )
 
 
-def offered_choices(session, among: routing.Candidates | None = None) -> list[str]:
+def offered_choices(session) -> list[str]:
     """The recipient choices reporters are offered, in a fixed order: those the
-    administrators chose that someone active can receive now (``among``: routing's
-    candidates, if already read)."""
+    administrators chose that someone active can receive now."""
+    among = routing.Candidates(session)
+    return [choice for choice in routing.CHOICES if offers(session, choice, among)]
+
+
+def offers(session, choice: str, among: routing.Candidates) -> bool:
+    """Whether reporters are offered ``choice`` now (``among``: routing's candidates)."""
     setting = instance_service.load(session).recipient_choices.split(",")
-    return [choice for choice in routing.receivable_choices(session, among) if choice in setting]
+    return choice in setting and routing.can_receive(among, choice)
 
 
 def handlers_shown_to_reporters(session) -> list[User]:
@@ -200,7 +205,7 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
     submission's digest is unique, and the second finds the first's case.
     """
     # Read once: what the report may choose and who receives it are answered from the same rows.
-    among = routing.candidates(session)
+    among = routing.Candidates(session)
     workplace = _check(session, report, among)
     decision = routing.decide(session, routing.Sample(
         categories=sorted(set(report.categories)), language=report.language,

@@ -12,6 +12,7 @@ can receive is refused before it is stored, so the worker can choose again:
 no case is ever stored for the recovery key alone.
 """
 
+import functools
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -104,28 +105,37 @@ def monitor_users(session) -> list[User]:
     return list(session.scalars(_MONITOR_USERS))
 
 
-@dataclass(frozen=True)
 class Candidates:
     """Whom routing chooses among, read once for all the questions one report asks (which
     choices can be received, then who receives it): the rules in order, the users receiving
-    new cases, the monitor accounts and Electronics Watch's receiving instance."""
+    new cases, the monitor accounts and Electronics Watch's receiving instance. Each is read
+    when first asked for: a report for the contractor alone needs no monitor."""
 
-    rules: list[RoutingRule]
-    default_recipients: list[User]
-    monitors: list[User]
-    partner: Partner | None
+    def __init__(self, session):
+        self._session = session
 
+    @functools.cached_property
+    def rules(self) -> list[RoutingRule]:
+        return ordered_rules(self._session)
 
-def candidates(session) -> Candidates:
-    return Candidates(ordered_rules(session), default_recipients(session), monitor_users(session),
-                      partners.receiving_partner(session))
+    @functools.cached_property
+    def default_recipients(self) -> list[User]:
+        return default_recipients(self._session)
+
+    @functools.cached_property
+    def monitors(self) -> list[User]:
+        return monitor_users(self._session)
+
+    @functools.cached_property
+    def partner(self) -> Partner | None:
+        return partners.receiving_partner(self._session)
 
 
 def decide(session, sample: Sample, among: Candidates | None = None, facility: Facility | None = None) -> Decision:
     """Who receives a report like ``sample``; ``among`` and ``facility`` (the sample's): if already read."""
     if sample.recipient_choice not in CHOICES:
         raise RoutingError("choice")
-    among = among or candidates(session)
+    among = among or Candidates(session)
     if facility is None and sample.facility_id:
         facility = session.get(Facility, sample.facility_id)
     conflicted = conflicted_user_ids(session, facility)
@@ -159,19 +169,27 @@ def decide(session, sample: Sample, among: Candidates | None = None, facility: F
 
 
 def receivable_choices(session, among: Candidates | None = None) -> list[str]:
-    """The recipient choices someone active can receive now, in a fixed order.
+    """The recipient choices someone active can receive now, in a fixed order."""
+    among = among or Candidates(session)
+    return [choice for choice in CHOICES if can_receive(among, choice)]
+
+
+def can_receive(among: Candidates, choice: str) -> bool:
+    """Whether someone active can receive a report for ``choice`` now.
 
     The contractor's part needs a usable person named by a rule or receiving new
     cases; Electronics Watch's part a usable monitor account here or a partner
     instance that publishes monitor recipients.
     """
-    among = among or candidates(session)
-    named = {user.id: user for rule in among.rules for user in rule.recipients}
-    named.update({user.id: user for user in among.default_recipients})
-    contractor = any(usable(u) and u.role in CONTRACTOR_ROLES for u in named.values())
-    monitor = any(usable(u) for u in among.monitors) or among.partner is not None
-    can = {"contractor": contractor, "monitor": monitor, "both": contractor and monitor}
-    return [choice for choice in CHOICES if can[choice]]
+    if choice == "both":
+        return can_receive(among, "contractor") and can_receive(among, "monitor")
+    if choice == "contractor":
+        named = {user.id: user for rule in among.rules for user in rule.recipients}
+        named.update({user.id: user for user in among.default_recipients})
+        return any(usable(u) and u.role in CONTRACTOR_ROLES for u in named.values())
+    if choice == "monitor":
+        return any(usable(u) for u in among.monitors) or among.partner is not None
+    return False
 
 
 def admissible(session, sample: Sample, users, left_out: list | None = None,
@@ -428,7 +446,7 @@ def readers(session) -> Readers:
     facilities = frozenset({None} | set(stands_for.values()))
     categories = frozenset({r.category for r in rules if r.category} | {_UNNAMED})
     languages = frozenset({r.language for r in rules if r.language} | {_UNNAMED})
-    by_kind, among = {}, candidates(session)
+    by_kind, among = {}, Candidates(session)
     for facility_id, category, language, urgent in product(facilities, categories, languages, (False, True)):
         decision = decide(session, Sample(categories=[category], language=language, urgent=urgent,
                                           facility_id=facility_id, recipient_choice="both"), among)
