@@ -77,6 +77,8 @@ _ADD_CASE, _ADD_ITEM = insert(_CASES), insert(_ITEMS)
 _ADD_CATEGORIES, _ADD_KEYHOLDERS = insert(CaseCategory.__table__), insert(Keyholder.__table__)
 _SET_LAST_REPORTER_ITEM = (update(_CASES).where(_CASES.c.id == bindparam("case"))
                            .values(last_reporter_item_id=bindparam("item")))
+# Every report reads its workplace: a prepared statement costs less than session.get().
+_FACILITY = select(Facility).where(Facility.id == bindparam("id"))
 _SHOWN_HANDLERS = (select(User).where(User.shown_to_reporters.is_(True), User.active.is_(True))
                    .order_by(User.display_name))
 
@@ -126,7 +128,7 @@ def check_facility(session, facility_id: int | None, facility_other: str) -> Fac
         if not facility_other.strip():
             raise IntakeError("facility")
         return None
-    facility = session.get(Facility, facility_id)
+    facility = session.scalar(_FACILITY, {"id": facility_id})
     if facility is None or not facility.active:
         raise IntakeError("facility")
     return facility
