@@ -50,12 +50,15 @@ def initialise(session, organisation_name: str, post_quantum: bool = True, keep_
 # The row read once per transaction: one request needs it for the receipt, the recipients
 # and the choices offered. The identity map alone keeps it only while something refers to it.
 _HELD = "portal.instance"
+# Built once: every request that reads the row runs it, and a prepared statement costs less
+# than session.get(), which builds its query anew each time.
+_THE_INSTANCE = select(Instance).where(Instance.id == 1)
 
 
 def load(session) -> Instance:
     instance = session.info.get(_HELD)
     if instance is None:
-        instance = session.get(Instance, 1)
+        instance = session.scalar(_THE_INSTANCE)
         if instance is None:
             raise NotInitialised("the database is not initialised: run `portal init` first")
         session.info[_HELD] = instance

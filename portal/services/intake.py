@@ -7,8 +7,9 @@ case and every one of its files has committed.
 import json
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 import crypto
 
@@ -67,7 +68,17 @@ class Submitted:
 
 
 # Built once: every report runs them (see routing's statements).
-_BY_SUBMISSION = select(Case).where(Case.submission_digest == bindparam("digest"))
+_BY_SUBMISSION = (select(Case.id, Case.legacy_receipt, Case.receipt_lookup)
+                  .where(Case.submission_digest == bindparam("digest")))
+# A new case is written with plain statements, its categories and keyholders one statement
+# each: the ORM's unit of work for these few rows cost more than all the rest of the transaction.
+_CASES, _ITEMS = Case.__table__, CaseItem.__table__
+_ADD_CASE, _ADD_ITEM = insert(_CASES), insert(_ITEMS)
+_ADD_CATEGORIES, _ADD_KEYHOLDERS = insert(CaseCategory.__table__), insert(Keyholder.__table__)
+_SET_LAST_REPORTER_ITEM = (update(_CASES).where(_CASES.c.id == bindparam("case"))
+                           .values(last_reporter_item_id=bindparam("item")))
+# Every report reads its workplace: a prepared statement costs less than session.get().
+_FACILITY = select(Facility).where(Facility.id == bindparam("id"))
 _SHOWN_HANDLERS = (select(User).where(User.shown_to_reporters.is_(True), User.active.is_(True))
                    .order_by(User.display_name))
 
@@ -79,7 +90,7 @@ def find_submission(session, config, submission_token: str) -> Submitted | None:
     is in ``submission_token``) gets the receipt back. Anyone else holding the
     form (Back on a shared phone after "Finish") learns nothing more.
     """
-    case = session.scalar(_BY_SUBMISSION, {"digest": receipts.submission_digest(submission_token)})
+    case = session.execute(_BY_SUBMISSION, {"digest": receipts.submission_digest(submission_token)}).first()
     if case is None:
         return None
     # A form sent before receipts carried a check code and sent again after gets its old receipt.
@@ -89,7 +100,8 @@ def find_submission(session, config, submission_token: str) -> Submitted | None:
     return Submitted(receipt, case.id, True)
 
 
-def _check(session, report: Report) -> None:
+def _check(session, report: Report, among: routing.Candidates) -> Facility | None:
+    """Refuse a report that cannot be stored as given; return its workplace from the registry."""
     if not report.categories or any(c not in CATEGORIES for c in report.categories):
         raise IntakeError("categories")
     if not report.description.strip():
@@ -98,26 +110,28 @@ def _check(session, report: Report) -> None:
         raise IntakeError("consent")
     if report.ongoing not in ONGOING or report.people_affected not in PEOPLE_AFFECTED:
         raise IntakeError("choice")
-    check_facility(session, report.facility_id, report.facility_other)
-    if report.recipient_choice not in offered_choices(session):
+    facility = check_facility(session, report.facility_id, report.facility_other)
+    if not offers(session, report.recipient_choice, among):
         raise IntakeError("recipient_choice")
     if report.recipient_choice in ("monitor", "both") and report.consent == "none":
         # Sent to Electronics Watch, yet "do not share with Electronics Watch": the worker decides which.
         raise IntakeError("monitor_without_consent")
-    offered = {user.id for user in handlers_shown_to_reporters(session)}
-    if not set(report.excluded_handlers) <= offered:
+    if report.excluded_handlers and not (set(report.excluded_handlers)
+                                         <= {user.id for user in handlers_shown_to_reporters(session)}):
         raise IntakeError("excluded_handlers")
+    return facility
 
 
-def check_facility(session, facility_id: int | None, facility_other: str) -> None:
-    """A workplace from the registry, or one the reporter names."""
+def check_facility(session, facility_id: int | None, facility_other: str) -> Facility | None:
+    """A workplace from the registry (returned), or one the reporter names (None)."""
     if facility_id is None:
         if not facility_other.strip():
             raise IntakeError("facility")
-    else:
-        facility = session.get(Facility, facility_id)
-        if facility is None or not facility.active:
-            raise IntakeError("facility")
+        return None
+    facility = session.scalar(_FACILITY, {"id": facility_id})
+    if facility is None or not facility.active:
+        raise IntakeError("facility")
+    return facility
 
 
 def receipt_and_keys(session, config, submission_token: str,
@@ -141,8 +155,14 @@ def receipt_and_keys(session, config, submission_token: str,
 def offered_choices(session) -> list[str]:
     """The recipient choices reporters are offered, in a fixed order: those the
     administrators chose that someone active can receive now."""
+    among = routing.Candidates(session)
+    return [choice for choice in routing.CHOICES if offers(session, choice, among)]
+
+
+def offers(session, choice: str, among: routing.Candidates) -> bool:
+    """Whether reporters are offered ``choice`` now (``among``: routing's candidates)."""
     setting = instance_service.load(session).recipient_choices.split(",")
-    return [choice for choice in routing.receivable_choices(session) if choice in setting]
+    return choice in setting and routing.can_receive(among, choice)
 
 
 def handlers_shown_to_reporters(session) -> list[User]:
@@ -179,16 +199,21 @@ def save_offer(session, actor, recipient_choices: list[str], shown_user_ids) -> 
 
 
 def submit(session, config, report: Report, files: list[bytes | attachments.CleanFile], submission_token: str) -> Submitted:
-    """Store ``report`` and ``files`` as one new case, or return the earlier one."""
-    earlier = find_submission(session, config, submission_token)
-    if earlier is not None:
-        return earlier
-    _check(session, report)
+    """Store ``report`` and ``files`` as one new case, or return the earlier one.
+
+    The caller has looked for the earlier one (``find_submission``, as the form's POST does
+    first): a form sent again is not checked, routed and encrypted again for nothing. One that
+    arrives twice at once, or that was not looked for, is stored once all the same: the
+    submission's digest is unique, and the second finds the first's case.
+    """
+    # Read once: what the report may choose and who receives it are answered from the same rows.
+    among = routing.Candidates(session)
+    workplace = _check(session, report, among)
     decision = routing.decide(session, routing.Sample(
         categories=sorted(set(report.categories)), language=report.language,
         urgent=bool(report.immediate_danger), facility_id=report.facility_id,
         recipient_choice=report.recipient_choice, excluded_user_ids=list(report.excluded_handlers),
-    ))
+    ), among, workplace)
     if not decision.receivable:
         # Told before anything is stored: the worker can choose other recipients.
         raise IntakeError("no_recipient")
@@ -218,17 +243,13 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
         routing_rule_id=decision.rule.id if decision.rule else None,
         mandatory_notification=decision.mandatory,
     )
-    case.categories = [CaseCategory(code=code) for code in sorted(set(report.categories))]
-    case.keyholders = [Keyholder(user_id=user.id) for user in holders]
     body = json.dumps(asdict(report), ensure_ascii=False).encode("utf-8")
-    case.items = [_item("report", "reporter", crypto.encrypt(body, recipients), today, len(body))]
+    items = [_item("report", "reporter", crypto.encrypt(body, recipients), today, len(body))]
     for clean in cleaned:
         item = _item("attachment", "reporter", crypto.encrypt(clean.data, recipients), today, len(clean.data))
-        case.items.append(evidence.store(item, clean, recipients))
-    session.add(case)
+        items.append(evidence.store(item, clean, recipients))
     try:
-        session.flush()
-        case.last_reporter_item_id = max(item.id for item in case.items)
+        _store(session, case, items, sorted(set(report.categories)), holders)
         forward = (outbound.forward_as_written(session, case, decision.partner, "report", asdict(report), cleaned)
                    if decision.partner is not None else None)
         notifications.queue_for(session, holders, case, config["BASE_URL"])
@@ -244,6 +265,28 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
         # Delivered at once; if the partner is down, the forwards job retries.
         outbound.deliver(session, forward, config["BASE_URL"])
     return Submitted(receipt, case.id, False)
+
+
+def _store(session, case: Case, items: list[CaseItem], codes: list[str], holders: list[User]) -> None:
+    """Write the new ``case`` with its ``items``, categories and keyholders (plain statements, in the
+    session's transaction); ``case`` is then in the session as if loaded, its unset columns to be read."""
+    connection = session.connection()
+    case.id = connection.execute(_ADD_CASE, _columns(case, _CASES)).inserted_primary_key[0]
+    for item in items:
+        item.case_id = case.id
+        item.id = connection.execute(_ADD_ITEM, _columns(item, _ITEMS)).inserted_primary_key[0]
+    connection.execute(_ADD_CATEGORIES, [{"case_id": case.id, "code": code} for code in codes])
+    if holders:
+        connection.execute(_ADD_KEYHOLDERS, [{"case_id": case.id, "user_id": user.id} for user in holders])
+    case.last_reporter_item_id = max(item.id for item in items)
+    connection.execute(_SET_LAST_REPORTER_ITEM, {"case": case.id, "item": case.last_reporter_item_id})
+    make_transient_to_detached(case)
+    session.add(case)
+
+
+def _columns(new, table) -> dict:
+    """The columns set on the new (transient) ``new``; the table's defaults fill in the rest."""
+    return {key: value for key, value in vars(new).items() if key in table.c}
 
 
 def _item(kind, author, blob, day, size) -> CaseItem:

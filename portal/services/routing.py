@@ -12,10 +12,12 @@ can receive is refused before it is stored, so the worker can choose again:
 no case is ever stored for the recovery key alone.
 """
 
+import functools
 from dataclasses import dataclass, field
 from itertools import product
 
 from sqlalchemy import bindparam, or_, select
+from sqlalchemy.orm import selectinload
 
 from ..models import CATEGORIES, Exclusion, Facility, Partner, RoutingAlert, RoutingRule, User
 from . import admin_changes, clock, partners
@@ -83,7 +85,9 @@ def matches(rule: RoutingRule, sample: Sample, facility: Facility | None) -> boo
 
 # Built once: every report and blank form runs them, a statement never changes, and
 # SQLAlchemy keeps a statement's cache key on it instead of working it out each time.
-_ORDERED_RULES = select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)
+# The rules' recipients come with them in one more statement, not one statement a rule.
+_ORDERED_RULES = (select(RoutingRule).options(selectinload(RoutingRule.recipients))
+                  .order_by(RoutingRule.position, RoutingRule.id))
 _DEFAULT_RECIPIENTS = (select(User).where(User.default_recipient.is_(True))
                        .where(User.role.in_(CONTRACTOR_ROLES)).order_by(User.id))
 _MONITOR_USERS = select(User).where(User.role == MONITOR_ROLE).order_by(User.id)
@@ -101,32 +105,62 @@ def monitor_users(session) -> list[User]:
     return list(session.scalars(_MONITOR_USERS))
 
 
-def decide(session, sample: Sample) -> Decision:
+class Candidates:
+    """Whom routing chooses among, read once for all the questions one report asks (which
+    choices can be received, then who receives it): the rules in order, the users receiving
+    new cases, the monitor accounts and Electronics Watch's receiving instance. Each is read
+    when first asked for: a report for the contractor alone needs no monitor."""
+
+    def __init__(self, session):
+        self._session = session
+
+    @functools.cached_property
+    def rules(self) -> list[RoutingRule]:
+        return ordered_rules(self._session)
+
+    @functools.cached_property
+    def default_recipients(self) -> list[User]:
+        return default_recipients(self._session)
+
+    @functools.cached_property
+    def monitors(self) -> list[User]:
+        return monitor_users(self._session)
+
+    @functools.cached_property
+    def partner(self) -> Partner | None:
+        return partners.receiving_partner(self._session)
+
+
+def decide(session, sample: Sample, among: Candidates | None = None, facility: Facility | None = None) -> Decision:
+    """Who receives a report like ``sample``; ``among`` and ``facility`` (the sample's): if already read."""
     if sample.recipient_choice not in CHOICES:
         raise RoutingError("choice")
-    facility = session.get(Facility, sample.facility_id) if sample.facility_id else None
+    among = among or Candidates(session)
+    if facility is None and sample.facility_id:
+        facility = session.get(Facility, sample.facility_id)
+    conflicted = conflicted_user_ids(session, facility)
     left_out = []
 
-    def receivers(candidates: list[User]) -> list[User]:
-        return admissible(session, sample, candidates, left_out)
+    def receivers(users: list[User]) -> list[User]:
+        return admissible(session, sample, users, left_out, conflicted)
 
     rule, users, alert, partner = None, [], None, None
     if sample.recipient_choice in ("contractor", "both"):
         # A rule everyone of is left out does not stop the report: the next matching
         # rule takes it, and after the last one the users marked "receives new cases".
-        for candidate in ordered_rules(session):
+        for candidate in among.rules:
             if matches(candidate, sample, facility):
                 users = receivers([u for u in candidate.recipients if u.role in CONTRACTOR_ROLES])
                 if users:
                     rule = candidate
                     break
         else:
-            users = receivers(default_recipients(session))
+            users = receivers(among.default_recipients)
         if not users:
             alert = "no_recipient"
     if sample.recipient_choice in ("monitor", "both"):
-        monitors = receivers(monitor_users(session))
-        partner = partners.receiving_partner(session)
+        monitors = receivers(among.monitors)
+        partner = among.partner
         if not monitors and partner is None:
             alert = alert or "no_monitor"
         users += monitors
@@ -134,22 +168,32 @@ def decide(session, sample: Sample) -> Decision:
     return Decision(rule, users, left_out, mandatory, alert, partner)
 
 
-def receivable_choices(session) -> list[str]:
-    """The recipient choices someone active can receive now, in a fixed order.
+def receivable_choices(session, among: Candidates | None = None) -> list[str]:
+    """The recipient choices someone active can receive now, in a fixed order."""
+    among = among or Candidates(session)
+    return [choice for choice in CHOICES if can_receive(among, choice)]
+
+
+def can_receive(among: Candidates, choice: str) -> bool:
+    """Whether someone active can receive a report for ``choice`` now.
 
     The contractor's part needs a usable person named by a rule or receiving new
     cases; Electronics Watch's part a usable monitor account here or a partner
     instance that publishes monitor recipients.
     """
-    named = {user.id: user for rule in ordered_rules(session) for user in rule.recipients}
-    named.update({user.id: user for user in default_recipients(session)})
-    contractor = any(usable(u) and u.role in CONTRACTOR_ROLES for u in named.values())
-    monitor = any(usable(u) for u in monitor_users(session)) or partners.receiving_partner(session) is not None
-    can = {"contractor": contractor, "monitor": monitor, "both": contractor and monitor}
-    return [choice for choice in CHOICES if can[choice]]
+    if choice == "both":
+        return can_receive(among, "contractor") and can_receive(among, "monitor")
+    if choice == "contractor":
+        named = {user.id: user for rule in among.rules for user in rule.recipients}
+        named.update({user.id: user for user in among.default_recipients})
+        return any(usable(u) and u.role in CONTRACTOR_ROLES for u in named.values())
+    if choice == "monitor":
+        return any(usable(u) for u in among.monitors) or among.partner is not None
+    return False
 
 
-def admissible(session, sample: Sample, users, left_out: list | None = None) -> list[User]:
+def admissible(session, sample: Sample, users, left_out: list | None = None,
+               conflicted: set[int] | None = None) -> list[User]:
     """Those of ``users`` that ``sample``'s routing allows to read it, in order, once each.
 
     The same limits as a new case's: the reporter's choice (contractor users,
@@ -158,15 +202,17 @@ def admissible(session, sample: Sample, users, left_out: list | None = None) -> 
     for a new case (``decide``) and for what follows a report (a retaliation
     claim). With ``left_out``, each user refused for a conflict ("conflict"), the
     reporter's wish ("reporter") or no usable key ("inactive") is added to it
-    once, with the reason.
+    once, with the reason. ``conflicted``: the users with a conflict for the
+    sample's facility, if already read.
     """
     roles = set()
     if sample.recipient_choice in ("contractor", "both"):
         roles |= set(CONTRACTOR_ROLES)
     if sample.recipient_choice in ("monitor", "both"):
         roles.add(MONITOR_ROLE)
-    facility = session.get(Facility, sample.facility_id) if sample.facility_id else None
-    conflicted = conflicted_user_ids(session, facility)
+    if conflicted is None:
+        facility = session.get(Facility, sample.facility_id) if sample.facility_id else None
+        conflicted = conflicted_user_ids(session, facility)
     allowed, seen = [], set()
     for user in users:
         if user.id in seen or user.role not in roles:
@@ -400,10 +446,10 @@ def readers(session) -> Readers:
     facilities = frozenset({None} | set(stands_for.values()))
     categories = frozenset({r.category for r in rules if r.category} | {_UNNAMED})
     languages = frozenset({r.language for r in rules if r.language} | {_UNNAMED})
-    by_kind = {}
+    by_kind, among = {}, Candidates(session)
     for facility_id, category, language, urgent in product(facilities, categories, languages, (False, True)):
         decision = decide(session, Sample(categories=[category], language=language, urgent=urgent,
-                                          facility_id=facility_id, recipient_choice="both"))
+                                          facility_id=facility_id, recipient_choice="both"), among)
         by_kind[(facility_id, category, language, urgent)] = frozenset(u.id for u in decision.users)
     return Readers(by_kind, categories, languages, facilities, stands_for)
 
