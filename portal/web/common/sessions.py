@@ -27,10 +27,10 @@ are checked inside the sealed payload, so the idle timeout keeps its minute.
 
 import base64
 import hashlib
+import hmac
 import itertools
 import json
 import logging
-import hmac
 import os
 import re
 from datetime import UTC, datetime, time, timedelta
