@@ -303,8 +303,8 @@ class ServerSessionInterface(SessionInterface):
             if not session.stored or not session.session_id:
                 # A light session promoted, or one regenerated: a new id and key either way, so a
                 # cookie someone planted (its id and key known to them) never names a stored session.
-                # New sessions clear out expired ones now and then: no job needed, the
-                # table stays small, and most first visits write one row only.
+                # New stored sessions clear out expired ones now and then: no job needed,
+                # the table stays small, and a promotion writes one row only.
                 if next(self.new_sessions) % CLEAN_ONE_IN == 0:
                     _delete_expired(db, now)
                 session.session_id, session.cookie_key = _token(), _token()
