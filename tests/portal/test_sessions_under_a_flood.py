@@ -230,3 +230,19 @@ def test_a_planted_cookie_never_becomes_an_investigators_session(app):
     assert inbox.get("/inbox/").status_code == 200
     assert session_cookie(inbox).split(".")[0] != planted.split(".")[0]
     assert attacker.get("/inbox/").status_code in (302, 303), "the planted cookie is not signed in"
+
+
+def test_the_log_in_form_of_a_light_session_is_refused_after_the_idle_minutes(app, monkeypatch):
+    from accounts import passphrase_of
+    from inbox_pages import current_code
+
+    inbox = app.test_client()
+    page = inbox.get("/inbox/login")
+    real_now = clock.now
+    idle = timedelta(minutes=app.config["REPORTER_SESSION_MINUTES"])
+    monkeypatch.setattr(clock, "now", lambda: real_now() + idle + timedelta(minutes=1))
+    refused = inbox.post("/inbox/login", data={"csrf_token": csrf_token(page), "username": "anna",
+                                                "passphrase": passphrase_of("anna"), "code": current_code("anna")})
+    assert refused.status_code == 400 and "This form expired. Please try again." in refused.get_data(as_text=True)
+    assert stored_sessions(app) == 0
+    assert inbox.get("/inbox/").status_code in (302, 303), "not signed in"
