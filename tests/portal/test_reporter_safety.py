@@ -152,23 +152,34 @@ def test_photos_lose_gps_and_camera_metadata_before_encryption(app, client, faci
         assert needle not in clean
 
 
-def test_ended_sessions_leave_nothing_behind(app, client):
+def test_ended_sessions_leave_nothing_behind(app, client, facility_ids):
     from datetime import timedelta
 
+    from reporter_pages import draft_id, open_form, report_fields
     from sqlalchemy import func, update
 
     from portal.models import WebSession
     from portal.services import clock
 
-    client.get("/en/report")
+    def keep_a_photo(visitor):
+        # A form sent back with a photo keeps it: the session holds it, so it is stored.
+        form = open_form(visitor)
+        picture = io.BytesIO()
+        Image.new("RGB", (40, 30), (20, 120, 200)).save(picture, "JPEG")
+        data = report_fields(facility_ids[0], csrf_token="expired", submission=draft_id(form),
+                             photo=[(io.BytesIO(picture.getvalue()), "a.jpg")])
+        assert visitor.post("/en/report", data=data, content_type="multipart/form-data").status_code == 400
+
+    keep_a_photo(client)
     with app.extensions["portal.sessions"]() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 1
         session.execute(update(WebSession).values(expires_at=clock.now() - timedelta(minutes=1)))
         session.commit()
     from portal.web.common.sessions import CLEAN_ONE_IN
 
-    # New visitors clear out ended sessions now and then: after a few, none is left.
+    # New stored sessions clear out ended ones now and then: after a few, none is left.
     for _visitor in range(CLEAN_ONE_IN):
-        app.test_client().get("/en/report")
+        keep_a_photo(app.test_client())
     with app.extensions["portal.sessions"]() as session:
         assert session.scalar(select(func.count()).select_from(WebSession)) == CLEAN_ONE_IN, \
             "only the new visitors' sessions are left"

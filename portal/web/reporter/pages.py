@@ -125,7 +125,7 @@ def make_blueprint(config):
             if not _fresh_enough_choices()[1]:
                 return _nobody_can_receive_page()
             if not token:
-                session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+                session.set_secret(session.new_secret(), COMPOSING)
             return _blank_form_page()
         # Checked first against the choices of the blank form (a few seconds old at most):
         # a report they refuse, or one intake refuses, is checked again against the database,
@@ -133,7 +133,7 @@ def make_blueprint(config):
         form = _report_form(_fresh_enough_choices())
         if not token:
             # The session ended while the form was open: keep the text and the files, ask again.
-            session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+            session.set_secret(session.new_secret(), COMPOSING)
             form = _report_form()
             chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
             return _form_again(form, chosen, _("This form was open too long. Please press Send again."))
@@ -365,11 +365,11 @@ def make_blueprint(config):
             return _receipt_page(earlier)
         if request.method == "GET":
             if not token:
-                session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+                session.set_secret(session.new_secret(), COMPOSING)
             form.submission.data = secrets.token_urlsafe(DRAFT_BYTES)
             return render_template("reporter/claim.html", form=form, direct=True)
         if not token:
-            session.set_secret(secrets.token_urlsafe(32).encode(), COMPOSING)
+            session.set_secret(session.new_secret(), COMPOSING)
             chosen = evidence.gather(config, _form_id(), form.disguise_voice.data)
             return _claim_again(form, chosen, _("This form was open too long. Please press Send again."),
                                 direct=True)
