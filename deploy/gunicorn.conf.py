@@ -12,7 +12,7 @@ workers = int(os.environ.get("PORTAL_WORKERS", multiprocessing.cpu_count() * 2 +
 worker_class = "gthread"
 # The app reads PORTAL_THREADS too: all but one thread of a worker may wait for an Argon2id or
 # cleaning slot (portal/services/work_slots.py), the last one is kept for pages.
-threads = int(os.environ.get("PORTAL_THREADS", 8))
+threads = int(os.environ.get("PORTAL_THREADS", 10))
 # Slow mobile uploads need time: nginx streams them through as they come (it writes no
 # request body to disk), so a thread reads an upload for as long as the phone sends it.
 timeout = 120

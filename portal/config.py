@@ -36,7 +36,7 @@ DEFAULTS = {
     "ARGON2_WAIT_SECONDS": 10,
     # gunicorn's threads per worker (deploy/gunicorn.conf.py reads the same PORTAL_THREADS): all
     # but one may wait for an Argon2id or cleaning slot, the last one is kept for pages.
-    "THREADS": 8,
+    "THREADS": 10,
     # Staff log-ins checked at once by a node (their Argon2id, at a lower priority), and how many
     # of a worker process's waiting places are theirs alone: a flood of log-ins gets "busy" and
     # neither slows the reporters' pages nor takes their places.
