@@ -43,6 +43,14 @@ class HybridRecipient(EncodedRecipient):
             raise KeyFormatError("invalid hybrid recipient key") from None
         super().__init__(public_bytes)
 
+    @classmethod
+    def _of_keys(cls, mlkem_public, x25519_public) -> "HybridRecipient":
+        """The recipient of keys an identity just derived: no need to parse them back from bytes."""
+        recipient = cls.__new__(cls)
+        recipient._public = hpke.MLKEM768X25519PublicKey(mlkem_public, x25519_public)
+        EncodedRecipient.__init__(recipient, mlkem_public.public_bytes_raw() + x25519_public.public_bytes_raw())
+        return recipient
+
     def wrap(self, file_key: bytes) -> list[Stanza]:
         sealed = _SUITE.encrypt(file_key, self._public, info=_INFO)
         enc, body = sealed[:_ENC_SIZE], sealed[_ENC_SIZE:]
@@ -63,10 +71,8 @@ class HybridIdentity(EncodedIdentity):
         mlkem_private = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64])
         x25519_private = x25519.X25519PrivateKey.from_private_bytes(expanded[64:])
         self._private = hpke.MLKEM768X25519PrivateKey(mlkem_private, x25519_private)
-        self.recipient = HybridRecipient(
-            mlkem_private.public_key().public_bytes_raw()
-            + x25519_private.public_key().public_bytes_raw()
-        )
+        # Built from the key objects: parsing their bytes again costs as much as deriving them.
+        self.recipient = HybridRecipient._of_keys(mlkem_private.public_key(), x25519_private.public_key())
 
     @classmethod
     def generate(cls) -> "HybridIdentity":
