@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ..models import Case
-from . import clock, throttle
+from . import clock, leftovers, throttle
 
 # Look-ups of receipts whose check code is right, for the whole instance.
 RECEIPT_BUDGET = "receipt-attempts"
@@ -25,7 +25,6 @@ RECEIPT_BUDGET = "receipt-attempts"
 LEGACY_RECEIPT_BUDGET = "legacy-receipt-attempts"
 LEGACY_SPACING = timedelta(seconds=1)
 USED_UP_HELD = timedelta(seconds=2)
-LEGACY_RECHECK_SECONDS = 10
 MISSES_KEPT = 20_000
 # How often one receipt may open its case in a minute, in one app process: far more than a worker
 # opening hers, far less than a flood of it (each costs an Argon2id).
@@ -57,11 +56,8 @@ def budget_for(session, config, passes_check: bool) -> Budget | None:
     return None
 
 
-# Per database engine, what this process learnt and may trust for a while: a budget found used up
-# (for two seconds), and whether cases with old receipts remain (for ten seconds; once none is
-# left, for good: none is ever made again).
+# Per database engine, a budget this process found used up: trusted for two seconds.
 _used_up = weakref.WeakKeyDictionary()
-_legacy_remain = weakref.WeakKeyDictionary()
 
 
 def spend(session, config, budget: Budget, now=None) -> bool:
@@ -106,13 +102,7 @@ def opened_often(check_key: bytes, receipt: str) -> bool:
 
 
 def _legacy_receipts_remain(session) -> bool:
-    engine = session.get_bind()
-    known = _legacy_remain.get(engine)
-    if known is not None and (known is False or known > time.monotonic()):
-        return known is not False
-    remain = session.scalar(select(Case.id).where(Case.legacy_receipt.is_(True)).limit(1)) is not None
-    _legacy_remain[engine] = time.monotonic() + LEGACY_RECHECK_SECONDS if remain else False
-    return remain
+    return leftovers.remain(session, "legacy receipts", select(Case.id).where(Case.legacy_receipt.is_(True)))
 
 
 class _Misses:

@@ -10,8 +10,6 @@ import functools
 import hashlib
 import hmac
 import secrets
-import time
-import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,7 +24,18 @@ from zxcvbn import zxcvbn
 import crypto
 
 from ..models import ROLES, Case, Keyholder, RecoveryCode, User
-from . import admin_changes, audit, clock, conflicts, notifications, routing, throttle, typed_text, work_slots
+from . import (
+    admin_changes,
+    audit,
+    clock,
+    conflicts,
+    leftovers,
+    notifications,
+    routing,
+    throttle,
+    typed_text,
+    work_slots,
+)
 from . import instance as instance_service
 from .refusal import Refusal
 
@@ -223,8 +232,13 @@ def _recovery_digest(session, user_id: int, text: str) -> str:
     database holds the authenticator secrets too: Argon2id here would protect nothing more, and
     made every recovery-shaped log-in attempt cost ten of them (a flood's lever on the CPU).
     """
-    key = HKDF(hashes.SHA256(), 32, None, b"portal recovery code").derive(instance_service.secrets(session).secret_key)
+    key = _recovery_key(instance_service.secrets(session).secret_key)
     return RECOVERY_DIGEST_PREFIX + hmac.new(key, f"{user_id}:{text}".encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _recovery_key(secret_key: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), 32, None, b"portal recovery code").derive(secret_key)
 
 
 def _totp_digits(code: str) -> str | None:
@@ -288,21 +302,9 @@ def _recovery_code_matching(session, user: User | None, code: str) -> int | None
     return found
 
 
-# Per database engine: whether recovery codes stored as Argon2id hashes (before they were keyed)
-# remain. Asked again every ten seconds; once none is left, never: none is made again.
-_argon2_codes_remain = weakref.WeakKeyDictionary()
-_ARGON2_CODES_RECHECK_SECONDS = 10
-
-
 def _argon2_recovery_codes_remain(session) -> bool:
-    engine = session.get_bind()
-    known = _argon2_codes_remain.get(engine)
-    if known is not None and (known is False or known > time.monotonic()):
-        return known is not False
-    remain = session.scalar(select(RecoveryCode.id).where(
-        RecoveryCode.used_at.is_(None), ~RecoveryCode.code_hash.startswith(RECOVERY_DIGEST_PREFIX)).limit(1)) is not None
-    _argon2_codes_remain[engine] = time.monotonic() + _ARGON2_CODES_RECHECK_SECONDS if remain else False
-    return remain
+    return leftovers.remain(session, "argon2 recovery codes", select(RecoveryCode.id).where(
+        RecoveryCode.used_at.is_(None), ~RecoveryCode.code_hash.startswith(RECOVERY_DIGEST_PREFIX)))
 
 
 def _claim_recovery_code(session, code_id: int) -> bool:

@@ -26,6 +26,7 @@ are checked inside the sealed payload, so the idle timeout keeps its minute.
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import itertools
@@ -167,7 +168,6 @@ class ServerSessionInterface(SessionInterface):
     def __init__(self, session_factory):
         self.session_factory = session_factory
         self.new_sessions = itertools.count()
-        self._light_keys = {}
 
     def _idle(self, app, kind):
         if kind == "user":
@@ -180,12 +180,7 @@ class ServerSessionInterface(SessionInterface):
         return timedelta(hours=2)
 
     def _light_key(self, app) -> bytes:
-        secret = app.secret_key if isinstance(app.secret_key, bytes) else app.secret_key.encode("utf-8")
-        key = self._light_keys.get(secret)
-        if key is None:
-            key = HKDF(hashes.SHA256(), 32, None, b"portal light session deadlines").derive(secret)
-            self._light_keys = {secret: key}
-        return key
+        return _deadlines_key(app.secret_key if isinstance(app.secret_key, bytes) else app.secret_key.encode("utf-8"))
 
     def open_session(self, app, request):
         cookie = request.cookies.get(COOKIE_NAME, "")
@@ -330,6 +325,12 @@ class ServerSessionInterface(SessionInterface):
 
     def _set_cookie(self, response, value, secure):
         response.set_cookie(COOKIE_NAME, value, httponly=True, secure=secure, samesite="Strict", path="/")
+
+
+@functools.lru_cache(maxsize=8)
+def _deadlines_key(secret: bytes) -> bytes:
+    """The key light sessions' deadlines are sealed under, derived from the instance's secret."""
+    return HKDF(hashes.SHA256(), 32, None, b"portal light session deadlines").derive(secret)
 
 
 def _deletable_from(now: datetime, longest_lifetime: timedelta) -> datetime:
