@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 from accounts import passphrase_of, totp_secret_of
@@ -273,6 +274,33 @@ def test_a_file_the_busy_cleaners_never_took_does_not_count_against_the_day(
     finally:
         app.extensions["portal.engine"].dispose()
 
+
+
+def test_a_file_refused_for_the_days_budget_goes_the_next_day_as_the_page_promises(
+        app_config, investigators, facility_ids, monkeypatch):
+    app = create_app(dict(app_config, UPLOAD_MB_PER_DAY=1))
+    app.config["TESTING"] = True
+    try:
+        evidence = photo_of_size(700 * 1024)
+        worker = app.test_client()
+        first = post(worker, "/en/report", the_full_form(facility_ids[0], open_form(worker, "en")),
+                     {"photo": [(io.BytesIO(evidence), "line.jpg")]})
+        assert first.status_code == 200
+        worker = app.test_client()
+        refused = post(worker, "/en/report", the_full_form(facility_ids[0], open_form(worker, "en")),
+                       {"photo": [(io.BytesIO(evidence), "gate.jpg")]})
+        assert refused.status_code == 507
+
+        today = clock.now()
+        monkeypatch.setattr(clock, "now", lambda: today + timedelta(days=1))
+        tomorrow = app.test_client()
+        sent = post(tomorrow, "/en/report", the_full_form(facility_ids[0], open_form(tomorrow, "en")),
+                    {"photo": [(io.BytesIO(evidence), "gate.jpg")]})
+        assert sent.status_code == 200, text_of(sent)
+        receipt_on(sent)
+        assert count(app, CaseItem, CaseItem.kind == "attachment") == 2
+    finally:
+        app.extensions["portal.engine"].dispose()
 
 def photo_of_size(size):
     """A JPEG of noise padded with a comment to exactly ``size`` bytes (under the day's budget)."""
