@@ -8,8 +8,12 @@ import io
 from flask import Request, request
 from flask_babel import gettext as _
 
+from .form_body import FormBodyParser
+
 
 class InMemoryUploadRequest(Request):
+    form_data_parser_class = FormBodyParser
+
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         return io.BytesIO()
 
