@@ -124,7 +124,9 @@ def test_a_report_for_electronics_watch_only_stays_out_of_the_contractors_inbox(
     choice = page.get_by_role("group", name=_("Who should receive your report?"))
     radios = choice.locator("input[type=radio][name=recipient_choice]")
     assert [radio.get_attribute("value") for radio in radios.all()] == list(routing.CHOICES)
-    assert choice.get_by_label(_("The company's investigators"), exact=True).is_checked()
+    # Named: "the company's investigators" read as the factory's managers in many languages.
+    ours = _("Investigators of %(organisation)s, not your factory's managers") % {"organisation": "Test contractor"}
+    assert choice.get_by_label(ours, exact=True).is_checked()
     monitor_only = choice.get_by_label(_("Only Electronics Watch, the independent monitor"),
                                        exact=True)
     assert monitor_only.get_attribute("value") == "monitor"

@@ -32,10 +32,21 @@ PEOPLE_CHOICES = [
     SelectChoice("unknown", _l("I don't know")),
 ]
 RECIPIENT_CHOICES = [
-    SelectChoice("contractor", _l("The company's investigators")),
+    # Staff-facing: the reporter's form names the organisation (``contractor_choice``).
+    SelectChoice("contractor", _l("The organisation's own investigators")),
     SelectChoice("monitor", _l("Only Electronics Watch, the independent monitor")),
     SelectChoice("both", _l("Both")),
 ]
+
+
+def contractor_choice(organisation: str) -> SelectChoice:
+    """The narrowest recipient choice as a worker reads it: whose investigators, by name. Many
+    translations call the employer "the company": "the company's investigators" read as the
+    factory's own managers."""
+    return SelectChoice("contractor", _("Investigators of %(organisation)s, not your factory's managers",
+                                        organisation=organisation))
+
+
 CONSENT_CHOICES = [
     SelectChoice("none", _l("No, only the people named above")),
     SelectChoice("without_identity", _l("Yes, but without my name or contact details")),

@@ -48,7 +48,7 @@ class ReportForm(PortalForm):
     people_affected = RadioField(
         _l("How many people are affected?"), choices=PEOPLE_CHOICES, default="unknown"
     )
-    immediate_danger = BooleanField(_l("Someone is in danger now"))
+    immediate_danger = BooleanField(_l("Someone is in danger now: hurt, ill from chemicals, threatened or attacked"))
     contact = TextAreaField(
         _l("How can we reach you? (optional: leave empty to stay anonymous)"),
         validators=[Optional(), readable, Length(max=1000, message=_l("This text is too long."))],

@@ -31,7 +31,13 @@ from ...services import followup, forwarding, intake, receipts, retaliation, rou
 from ..common import evidence, layout
 from ..common.database import db
 from ..common.fields import ConfirmForm
-from ..common.labels import CATEGORY_LABELS, RECIPIENT_CHOICES, REMEDY_LABELS, RETALIATION_LABELS
+from ..common.labels import (
+    CATEGORY_LABELS,
+    RECIPIENT_CHOICES,
+    REMEDY_LABELS,
+    RETALIATION_LABELS,
+    contractor_choice,
+)
 from .forms import (
     CLAIM_STATE_LABELS,
     REMEDY_STATE_LABELS,
@@ -440,7 +446,8 @@ def make_blueprint(config):
         offered = intake.offered_choices(db())
         return (
             _facility_choices(),
-            [c for c in RECIPIENT_CHOICES if c.value in offered],
+            [contractor_choice(layout.organisation_name(config)) if c.value == "contractor" else c
+             for c in RECIPIENT_CHOICES if c.value in offered],
             [SelectChoice(user.id, user.display_name) for user in intake.handlers_shown_to_reporters(db())],
         )
 
