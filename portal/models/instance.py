@@ -28,3 +28,6 @@ class Instance(Base):
     # Hybrid ML-KEM-768 + X25519 keys (the default), or X25519 only, chosen at ``portal init``
     # for an organisation whose people must open exported files with an age tool older than 1.3.
     post_quantum: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    # Raised with every change to a user or a routing rule: each process keeps whom routing
+    # chooses among until it changes (services/routing_cache.py).
+    routing_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -25,6 +25,7 @@ from . import (
     outbound,
     receipts,
     routing,
+    routing_cache,
 )
 from . import instance as instance_service
 from .refusal import Refusal
@@ -207,7 +208,7 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
     submission's digest is unique, and the second finds the first's case.
     """
     # Read once: what the report may choose and who receives it are answered from the same rows.
-    among = routing.Candidates(session)
+    among = routing_cache.candidates(session)
     workplace = _check(session, report, among)
     decision = routing.decide(session, routing.Sample(
         categories=sorted(set(report.categories)), language=report.language,

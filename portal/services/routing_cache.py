@@ -1,0 +1,145 @@
+"""Whom routing chooses among, kept by each process until someone changes it.
+
+Every report reads the routing rules with their recipients, the users receiving
+new cases and the monitor accounts: rows that change when an administrator
+edits them, and otherwise stay the same for days. Each process keeps them as
+plain, read-only views, valid for one value of the instance row's routing
+generation; any change to a user or a rule, through the ORM or a statement,
+raises the generation in the same transaction, so every process of every node
+reads them again on its next report. The generation comes with the instance
+row, which a report reads anyway: a report routed from these views sees the
+rows as they were committed when its transaction began, as if it had read them.
+
+Facilities, conflicts of interest and Electronics Watch's instance are read
+for each report as before: they are one small statement each, or rare.
+"""
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
+
+from ..models import Instance, RoutingRule, User
+from . import instance as instance_service
+from . import routing
+
+# What routing reads of a user and of a rule; the views carry nothing else.
+_WATCHED = (User, RoutingRule)
+_WATCHED_TABLES = frozenset(model.__table__.name for model in _WATCHED) | {"routing_rule_recipients"}
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    role: str
+    active: bool
+    recipient: str | None
+    activation_digest: bytes | None
+    default_recipient: bool
+    email: str | None
+    language: str
+
+
+@dataclass(frozen=True)
+class RuleView:
+    id: int
+    facility_id: int | None
+    supplier: str | None
+    country: str | None
+    category: str | None
+    language: str | None
+    urgent: bool | None
+    recipients: tuple[UserView, ...]
+
+
+@dataclass(frozen=True)
+class _Views:
+    rules: tuple[RuleView, ...]
+    default_recipients: tuple[UserView, ...]
+    monitors: tuple[UserView, ...]
+
+
+# Per database engine: (its key, the views).
+_kept = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+# Set in a transaction that changed a user or a rule: it routes from the rows, not the views.
+_CHANGED = "portal.routing_changed"
+
+
+def candidates(session) -> routing.Candidates:
+    """Routing's candidates for one report, from this process's views when they are current."""
+    return _CachedCandidates(session, _views(session))
+
+
+class _CachedCandidates(routing.Candidates):
+    def __init__(self, session, views: _Views):
+        super().__init__(session)
+        self.rules = list(views.rules)
+        self.default_recipients = list(views.default_recipients)
+        self.monitors = list(views.monitors)
+
+
+def _views(session) -> _Views:
+    if session.info.get(_CHANGED):
+        return _read(session)
+    instance = instance_service.load(session)
+    # The instance's creation time tells one database from another restored in its place.
+    key = (session.get_bind(), instance.created_at, instance.routing_generation)
+    found = _kept.get(key[0])
+    if found is not None and found[0] == key:
+        return found[1]
+    # Read after the generation: rows newer than it are read again at the next report, never
+    # rows older than it kept as current.
+    views = _read(session)
+    with _lock:
+        _kept[key[0]] = (key, views)
+    return views
+
+
+def _read(session) -> _Views:
+    users = {}
+
+    def view_of(user: User) -> UserView:
+        if user.id not in users:
+            users[user.id] = UserView(user.id, user.role, user.active, user.recipient, user.activation_digest,
+                                      user.default_recipient, user.email, user.language)
+        return users[user.id]
+
+    views = _Views(
+        rules=tuple(RuleView(rule.id, rule.facility_id, rule.supplier, rule.country, rule.category, rule.language,
+                             rule.urgent, tuple(view_of(u) for u in rule.recipients))
+                    for rule in routing.ordered_rules(session)),
+        default_recipients=tuple(view_of(u) for u in routing.default_recipients(session)),
+        monitors=tuple(view_of(u) for u in routing.monitor_users(session)),
+    )
+    return views
+
+
+def _raise_generation(session) -> None:
+    session.info[_CHANGED] = True
+    session.connection().execute(
+        update(Instance.__table__).values(routing_generation=Instance.__table__.c.routing_generation + 1))
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session, _context) -> None:
+    changed = session.new | session.dirty | session.deleted
+    if any(isinstance(obj, _WATCHED) for obj in changed):
+        _raise_generation(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _after_statement(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _WATCHED_TABLES:
+        _raise_generation(state.session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_changes(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CHANGED, None)

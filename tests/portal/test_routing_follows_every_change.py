@@ -1,0 +1,84 @@
+"""Each process keeps whom routing chooses among until someone changes it
+(services/routing_cache.py): a report never goes to someone an administrator took
+off, and always to someone they added, on every node, whichever way the change was
+written. Two apps on one database stand for two nodes; both have routed a report
+before each change, so both hold views the change makes old."""
+
+import pytest
+from accounts import passphrase_of
+from reporter_pages import send_report
+from sqlalchemy import delete, func, insert, select, update
+
+from portal import create_app
+from portal.models import Keyholder, User
+from portal.models.routing import rule_recipients
+from portal.services import routing, users
+
+
+@pytest.fixture
+def nodes(app, app_config):
+    other = create_app(app_config)
+    other.config["TESTING"] = True
+    yield [app.test_client(), other.test_client()]
+    other.extensions["portal.engine"].dispose()
+
+
+def readers_of_the_next_report(session_factory, client, facility, **fields) -> set[str]:
+    response = send_report(client, facility, **fields)
+    assert response.status_code == 200 and b'class="receipt"' in response.data, response.status_code
+    with session_factory() as session:
+        case_id = session.scalar(select(func.max(Keyholder.case_id)))
+        return set(session.scalars(select(User.username).join(Keyholder, Keyholder.user_id == User.id)
+                                   .where(Keyholder.case_id == case_id)))
+
+
+def on_every_node(session_factory, nodes, facility, **fields) -> list[set[str]]:
+    return [readers_of_the_next_report(session_factory, client, facility, **fields) for client in nodes]
+
+
+def test_reports_follow_every_change_on_every_node(session_factory, nodes, investigators, colleague, facility_ids):
+    facility = facility_ids[0]
+    with session_factory() as session:
+        admin = users.create(session, "dara", "Dara", "administrator", passphrase_of("dara"), work_factor=10)
+        anna, binh, chandra = (session.scalar(select(User).where(User.username == name))
+                               for name in ("anna", "binh", "chandra"))
+        anna_id, binh_id, chandra_id = anna.id, binh.id, chandra.id
+    assert on_every_node(session_factory, nodes, facility) == [{"anna", "binh"}] * 2
+
+    # Through the ORM: Binh no longer receives new cases.
+    with session_factory() as session:
+        session.get(User, binh_id).default_recipient = False
+        session.commit()
+    assert on_every_node(session_factory, nodes, facility) == [{"anna"}] * 2
+
+    # Through a statement: she does again.
+    with session_factory() as session:
+        session.execute(update(User).where(User.id == binh_id).values(default_recipient=True))
+        session.commit()
+    assert on_every_node(session_factory, nodes, facility) == [{"anna", "binh"}] * 2
+
+    # An administrator deactivates Anna (the service the admin pages use).
+    with session_factory() as session:
+        users.deactivate(session, session.get(User, admin.id), session.get(User, anna_id))
+    assert on_every_node(session_factory, nodes, facility) == [{"binh"}] * 2
+
+    # A rule sends wages to Chandra; then its recipients change by a statement on the link table.
+    with session_factory() as session:
+        rule = routing.save_rule(session, session.get(User, admin.id), name="wages", category="wages",
+                                 recipient_ids=[chandra_id])
+        rule_id = rule.id
+    assert on_every_node(session_factory, nodes, facility) == [{"chandra"}] * 2
+    with session_factory() as session:
+        session.execute(delete(rule_recipients).where(rule_recipients.c.rule_id == rule_id))
+        session.execute(insert(rule_recipients).values(rule_id=rule_id, user_id=binh_id))
+        session.commit()
+    assert on_every_node(session_factory, nodes, facility) == [{"binh"}] * 2
+
+    # The rule goes: new cases go to those who receive them.
+    with session_factory() as session:
+        routing.delete_rule(session, session.get(User, admin.id), rule_id)
+    assert on_every_node(session_factory, nodes, facility) == [{"binh"}] * 2
+    with session_factory() as session:
+        session.get(User, chandra_id).default_recipient = True
+        session.commit()
+    assert on_every_node(session_factory, nodes, facility) == [{"binh", "chandra"}] * 2
