@@ -24,6 +24,7 @@ from ..common.labels import (
     RETALIATION_LABELS,
     STATUS_LABELS,
 )
+from . import reply_choice
 from .claim_forms import (
     CLAIM_STATUS_LABELS,
     DISCIPLINE_LABELS,
@@ -39,7 +40,6 @@ from .claim_forms import (
     RiskForm,
     StateForm,
 )
-from . import reply_choice
 from .forms import ConflictedKeyForm, KeyholderForm, MessageForm, NoteForm, StatusForm
 from .forward_forms import (
     FORWARD_STATE_LABELS,
