@@ -66,8 +66,11 @@ def fill(text: str, case: Case, outcome: str | None = None) -> str:
         "%(outcome)s": str(OUTCOME_SENTENCES[outcome]) if outcome in OUTCOME_SENTENCES else "",
     }
     for placeholder, value in values.items():
+        if not value:
+            # No outcome yet: the sentence is left out, and the space after it.
+            text = text.replace(placeholder + " ", "")
         text = text.replace(placeholder, value)
-    return " ".join(text.split(" ")).replace("  ", " ").strip()
+    return text.strip()
 
 
 def standard_text(key: str, case: Case, locale: str, outcome: str | None = None) -> str:
