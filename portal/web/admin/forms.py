@@ -92,7 +92,7 @@ class ReplyTemplateForm(PortalForm):
     name = StringField(_l("Name of the template"), validators=[InputRequired(_l("Name the template.")),
                                                                Length(max=100)])
     language = SelectField(_l("Language of the text"), validators=[InputRequired()])
-    text = TextAreaField(_l("Text"), validators=[InputRequired(_l("Write the text of the template.")),
+    text = TextAreaField(_l("Text of the template"), validators=[InputRequired(_l("Write the text of the template.")),
                                                  Length(max=20000)])
     english = TextAreaField(_l("The same text in English (needed once per template)"),
                             validators=[Optional(), Length(max=20000)])
