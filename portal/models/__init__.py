@@ -7,6 +7,7 @@ from .forwarding import FORWARD_STATES, REMOTE_STATUSES, Forward, Partner, Recei
 from .instance import Instance
 from .kept_file import KeptFile
 from .outbox import OutboxEmail
+from .reply_template import ReplyTemplate
 from .retaliation import (
     CLAIM_STATUSES,
     DISCIPLINE_KINDS,
@@ -49,6 +50,7 @@ __all__ = [
     "EscalationStep",
     "ProtectionMeasure",
     "Remedy",
+    "ReplyTemplate",
     "Exclusion",
     "RoutingAlert",
     "RoutingRule",

@@ -4,14 +4,13 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask_babel import force_locale, format_date, gettext
 from sqlalchemy import select
 
 import crypto
 
 from ..db import LARGEST_ID
 from ..models import OUTCOMES, Case, CaseItem, Facility, Keyholder, User
-from . import audit, clock, conflicts, evidence, inbox, messaging
+from . import audit, clock, conflicts, evidence, inbox, messaging, reply_templates
 from .refusal import Refusal
 
 TRANSITIONS = {
@@ -121,8 +120,12 @@ def attachment(session, user: User, identity, case: Case, item_id: int,
     return item, data
 
 
-def change_status(session, user: User, case: Case, status: str, outcome: str | None = None) -> None:
-    """Move the case on; acknowledging sends the reporter a message in their language."""
+def change_status(session, user: User, case: Case, status: str, outcome: str | None = None,
+                  message: str | None = None) -> None:
+    """Move the case on; acknowledging and closing send the reporter a message in their language.
+
+    Closing sends ``message`` if the investigator wrote one, else the standard closing message
+    with the outcome."""
     if case.kind != "report" or status not in TRANSITIONS.get(case.status, ()):
         raise CaseError("transition")
     if status == "closed" and outcome not in OUTCOMES:
@@ -137,19 +140,29 @@ def change_status(session, user: User, case: Case, status: str, outcome: str | N
     elif status == "closed":
         case.closed_on = today
         case.outcome = outcome
+        text = (message or "").strip() or reply_templates.closing_text(case, outcome)
+        messaging.post_to_reporter(session, case, user, text, commit=False)
     audit.record(session, "status", user, case.id, {"status": status, "outcome": outcome}, commit=False)
     session.commit()
 
 
+def reopen(session, user: User | None, case: Case) -> None:
+    """Open a closed report again: by an investigator, or (``user`` None) by the reporter writing to it.
+
+    It goes back to being investigated; its closing day and outcome are cleared, so retention
+    no longer counts from them. The caller commits."""
+    if case.kind != "report" or case.status != "closed":
+        raise CaseError("not_closed")
+    case.status = "investigating"
+    case.closed_on = None
+    case.outcome = None
+    audit.record(session, "reopen", user, case.id, {"by": "handler" if user is not None else "reporter"},
+                 commit=False)
+
+
 def acknowledgement_text(case: Case) -> str:
     """The acknowledgement, in the language the reporter wrote in."""
-    with force_locale(case.language):
-        return gettext(
-            "We have received your report and we have read it. Thank you for telling us. "
-            "We will tell you what we did by %(date)s. Come back with your receipt to read our "
-            "messages and to answer our questions.",
-            date=format_date(case.feedback_due, format="long"),
-        )
+    return reply_templates.standard_text("acknowledgement", case, case.language)
 
 
 def overdue(case: Case, today: date | None = None) -> bool:

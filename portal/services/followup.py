@@ -16,6 +16,7 @@ import crypto
 from ..models import Case, CaseItem
 from . import (
     attachments,
+    cases,
     clock,
     conflicts,
     evidence,
@@ -176,6 +177,9 @@ def reply(session, config, case_id: int, text: str, files: list[bytes | attachme
     session.add_all(added)
     session.flush()
     case.last_reporter_item_id = max(item.id for item in added)
+    if case.status == "closed" and case.kind == "report":
+        # The reporter is told a closed case opens again when they write (docs/case-life.md).
+        cases.reopen(session, None, case)
     # A case that went to Electronics Watch's instance as it arrived: what the worker adds goes there too.
     arrival = outbound.arrival_forward(session, case)
     forward = outbound.forward_addition(session, case, arrival, text, cleaned) if arrival is not None else None

@@ -104,3 +104,29 @@ def test_no_translation_carries_the_english_of_another_string(locale):
                 for message in catalog if message.id and isinstance(message.string, str)
                 for other in sources if other != message.id and other[:40] in message.string]
     assert not problems, "\n".join(problems)
+
+
+def reply_template_messages():
+    """The English of the standard reply templates, their names and the outcome sentences."""
+    from portal.services import reply_templates
+    lazy = [part for pair in reply_templates.STANDARD.values() for part in pair]
+    lazy += list(reply_templates.OUTCOME_SENTENCES.values())
+    return [message._args[0] for message in lazy]
+
+
+@pytest.mark.parametrize("locale", [locale for locale in COMPLETE_LOCALES if locale != "en"])
+def test_every_reply_template_is_translated_in_the_workers_language(locale):
+    """An investigator answers a worker in the worker's language: a template left in English
+    would reach them in a language they may not read."""
+    path = ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    problems = []
+    for msgid in reply_template_messages():
+        assert msgid in SOURCE, f"not extracted: {msgid!r}"
+        message = catalog.get(msgid)
+        if message is None or message.fuzzy or not message.string.strip() or message.string == msgid:
+            problems.append(f"untranslated: {msgid!r}")
+        elif sorted(set(PLACEHOLDER.findall(message.string))) != sorted(set(PLACEHOLDER.findall(msgid))):
+            problems.append(f"placeholders differ: {msgid!r} -> {message.string!r}")
+    assert not problems, "\n".join(problems)

@@ -207,6 +207,12 @@ def every_page(app, facility_ids, staff, session_factory):
                  "/admin/facilities", "/admin/partners", "/oversight/", f"/oversight/cases/{case_id}",
                  "/oversight/statistics"):
         keep("administrator", root.get(path))
+    saved = post_page(root, "/admin/reply-templates", "/admin/reply-templates", name="Visit", language="en",
+                      text=hostile(next(text)))
+    assert saved.status_code == 200
+    keep("administrator", root.get("/admin/reply-templates"))
+    for chosen in ("custom:Visit", "standard:closing", "standard:acknowledgement"):
+        keep("investigator", anna.get(case_page, query_string={"template": chosen}), chosen)
     # A conflict of interest declared after a second report reached Anna and Binh: its page lists the
     # case, and Binh's case page offers to remove Anna's key.
     assert send_report(app.test_client(), facility_ids[0], description=hostile(next(text))).status_code == 200

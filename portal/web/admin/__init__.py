@@ -3,7 +3,7 @@ blueprint), the facility registry (``registry``) and partners (on the
 ``forwards`` blueprint, beside forwarding's inbox routes)."""
 
 from ..common.staff import staff_blueprint
-from . import audit, partners, registry, routing, settings, users
+from . import audit, partners, registry, reply_templates, routing, settings, users
 
 
 def make_blueprint(config):
@@ -12,6 +12,7 @@ def make_blueprint(config):
     routing.add_routes(bp, config)
     settings.add_routes(bp, config)
     audit.add_routes(bp, config)
+    reply_templates.add_routes(bp, config)
     return bp
 
 

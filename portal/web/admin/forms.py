@@ -1,7 +1,7 @@
 """Forms of the administrators' pages: accounts, routing, settings and partners."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
@@ -85,3 +85,18 @@ class PartnerForm(PortalForm):
     fingerprint = StringField(_l("Fingerprint of its signing key (checked with the partner by phone or in person)"),
                               validators=[InputRequired(_l("Enter the fingerprint."))])
     token = StringField(_l("API token the partner issued to us"), validators=[Optional(), Length(max=500)])
+
+
+class ReplyTemplateForm(PortalForm):
+    """An administrator's own reply template, in one language (with its English version the first time)."""
+    name = StringField(_l("Name of the template"), validators=[InputRequired(_l("Name the template.")),
+                                                               Length(max=100)])
+    language = SelectField(_l("Language of the text"), validators=[InputRequired()])
+    text = TextAreaField(_l("Text of the template"), validators=[InputRequired(_l("Write the text of the template.")),
+                                                 Length(max=20000)])
+    english = TextAreaField(_l("The same text in English (needed once per template)"),
+                            validators=[Optional(), Length(max=20000)])
+
+
+class RemoveTemplateForm(PortalForm):
+    name = HiddenField(validators=[InputRequired()])

@@ -150,4 +150,7 @@ AUDIT_ACTION_LABELS = {
     "conflict_declared": _l("Conflict of interest declared"),
     "conflict_removed": _l("Conflict of interest removed"),
     "settings_changed": _l("Settings changed"),
+    "reopen": _l("Case opened again"),
+    "reply_template_saved": _l("Reply template saved"),
+    "reply_template_removed": _l("Reply template removed"),
 }

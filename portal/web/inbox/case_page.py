@@ -24,6 +24,7 @@ from ..common.labels import (
     RETALIATION_LABELS,
     STATUS_LABELS,
 )
+from . import reply_choice
 from .claim_forms import (
     CLAIM_STATUS_LABELS,
     DISCIPLINE_LABELS,
@@ -39,7 +40,7 @@ from .claim_forms import (
     RiskForm,
     StateForm,
 )
-from .forms import OUTCOME_LABELS, ConflictedKeyForm, KeyholderForm, MessageForm, NoteForm, StatusForm
+from .forms import ConflictedKeyForm, KeyholderForm, MessageForm, NoteForm, StatusForm
 from .forward_forms import (
     FORWARD_STATE_LABELS,
     REMOTE_STATUS_LABELS,
@@ -81,8 +82,9 @@ def case_page(case, error=None, status=200):
     holder_form.user.choices = colleague_choices(case)
     answers = {name: {choice.value: choice.label for choice in choices} for name, choices in
                (("ongoing", ONGOING_CHOICES), ("people_affected", PEOPLE_CHOICES), ("consent", CONSENT_CHOICES))}
-    return render_template("inbox/case.html", view=view, message_form=MessageForm(), note_form=NoteForm(),
-                           answers=answers, native_names=i18n.NATIVE_NAMES, outcome_labels=OUTCOME_LABELS,
+    return render_template("inbox/case.html", view=view, note_form=NoteForm(),
+                           answers=answers, native_names=i18n.NATIVE_NAMES,
+                           **reply_choice.page_context(case, status_form),
                            status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
                            conflicted_form=ConflictedKeyForm(), error=error, overdue=cases.overdue(case),
                            authority_concerned=authority_notices.concerns_authority(case),

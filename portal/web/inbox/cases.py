@@ -82,11 +82,25 @@ def add_routes(bp, config):
         if not form.validate_on_submit():
             return case_page(case, _("Choose a status this case can move to."), 400)
         try:
-            cases.change_status(db(), g.user, case, form.status.data, form.outcome.data or None)
+            cases.change_status(db(), g.user, case, form.status.data, form.outcome.data or None,
+                                form.message.data if form.status.data == "closed" else None)
         except cases.CaseError as error:
             message = (_("Choose the outcome before closing the case.") if error.reason == "outcome"
                        else _("Choose a status this case can move to."))
             return case_page(case, message, 400)
+        return redirect(url_for("inbox.case", case_id=case.id), 303)
+
+    @bp.post("/cases/<int:case_id>/reopen")
+    @login_required
+    def reopen(case_id):
+        case = keyholder_case(case_id)
+        if not ConfirmForm().validate_on_submit():
+            return case_page(case, _("This form expired. Please try again."), 400)
+        try:
+            cases.reopen(db(), g.user, case)
+        except cases.CaseError:
+            return case_page(case, _("Only a closed case can be opened again."), 400)
+        db().commit()
         return redirect(url_for("inbox.case", case_id=case.id), 303)
 
     @bp.post("/cases/<int:case_id>/keyholders")

@@ -60,6 +60,8 @@ class StatusForm(PortalForm):
         choices=[SelectChoice("", "—")] + [SelectChoice(code, label) for code, label in OUTCOME_LABELS.items()],
         validators=[Optional()],
     )
+    message = TextAreaField(_l("Message to the reporter about the closing (when closing)"),
+                            validators=[Optional(), Length(max=20000)])
 
 
 class KeyholderForm(PortalForm):
