@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 import crypto
 
-from ..models import AuditEntry, Case, Facility, User
+from ..models import AuditEntry, Case, CaseItem, Facility, User
 from . import audit, cases, clock, evidence, signing
 from .refusal import Refusal
 
@@ -42,6 +42,8 @@ SIGNATURE = "manifest.sig"
 # Ciphertext is kept in memory up to this size, then in a temporary file (it is encrypted).
 SPOOL_BYTES = 8 * 1024 * 1024
 READ_CHUNK = 64 * 1024
+# A member goes into the ZIP, and on to the encryption, this much at a time.
+WRITE_CHUNK = 1024 * 1024
 # A recipient is one line: a hybrid post-quantum one is about 2,000 characters.
 RECIPIENT_CHARS = 4000
 REPORT_KINDS = ("report", "claim")
@@ -112,15 +114,22 @@ def _signed_manifest(session, user, case, listed) -> tuple[bytes, bytes]:
 # Writing the ZIP ---------------------------------------------------------------------------------
 
 def _members(session, user, identity, case):
-    """``(path, bytes)`` of every file of the export, decrypted one at a time."""
+    """``(path, bytes)`` of every file of the export, decrypted one at a time: each item's
+    ciphertext is read from the database as its turn comes, so a case of many large files
+    holds one of them in memory at a time."""
     authors = dict(session.execute(select(User.id, User.display_name)).all())
+    items = session.execute(select(*ITEM_FIELDS).where(CaseItem.case_id == case.id).order_by(CaseItem.id)).all()
+
+    def opened(item) -> bytes:
+        return crypto.decrypt(session.scalar(select(CaseItem.blob).where(CaseItem.id == item.id)), identity)
+
     report, messages, notes = {}, [], []
-    for item in case.items:
+    for item in items:
         if item.kind in REPORT_KINDS:
-            report = json.loads(crypto.decrypt(item.blob, identity))
+            report = json.loads(opened(item))
         elif item.kind in ("message", "note"):
             entry = {"id": item.id, "from": _author(item, authors), "day": item.created_on.isoformat(),
-                     "text": crypto.decrypt(item.blob, identity).decode("utf-8")}
+                     "text": opened(item).decode("utf-8")}
             if item.author == "handler" and item.created_at:
                 entry["at"] = clock.as_utc(item.created_at).isoformat(timespec="seconds")
             (messages if item.kind == "message" else notes).append(entry)
@@ -131,12 +140,12 @@ def _members(session, user, identity, case):
     yield "messages.txt", _thread_text(gettext("Messages"), messages).encode("utf-8")
     yield "notes.json", _json(notes)
     yield "notes.txt", _thread_text(gettext("Internal notes"), notes).encode("utf-8")
-    for item in case.items:
+    for item in items:
         if item.kind == "attachment":
             stem = f"files/{item.id:04d}"
-            extension = EXTENSIONS.get(item.content_type or "", "bin")
-            yield f"{stem}-file.{extension}", crypto.decrypt(item.blob, identity)
-            record = evidence.record_of(item, identity)
+            yield f"{stem}-file.{EXTENSIONS.get(item.content_type or '', 'bin')}", opened(item)
+            sealed_record = session.scalar(select(CaseItem.evidence_record).where(CaseItem.id == item.id))
+            record = evidence.unseal(sealed_record, identity) if sealed_record else None
             yield f"{stem}-evidence.json", _json({
                 "content_type": item.content_type, "day": item.created_on.isoformat(),
                 "record": None if record is None else {
@@ -145,8 +154,13 @@ def _members(session, user, identity, case):
         elif item.kind not in REPORT_KINDS + ("message", "note"):
             yield f"records/{item.id:04d}-{item.kind}.json", _json({
                 "kind": item.kind, "from": _author(item, authors), "day": item.created_on.isoformat(),
-                "content": _content(crypto.decrypt(item.blob, identity))})
+                "content": _content(opened(item))})
     yield "audit.json", _json(_audit_entries(session, case, authors))
+
+
+# What the export reads of an item before its turn: everything but the ciphertext.
+ITEM_FIELDS = (CaseItem.id, CaseItem.kind, CaseItem.author, CaseItem.author_user_id, CaseItem.created_on,
+               CaseItem.created_at, CaseItem.content_type)
 
 
 def _author(item, authors) -> str:
@@ -195,6 +209,10 @@ REPORT_LABELS = {
 }
 
 
+# Shown above the report in report.txt, or of no use to a reader (report.json keeps them all).
+NOT_IN_TEXT = ("language", "categories", "facility_id")
+
+
 def _report_text(facts: dict, report: dict) -> str:
     lines = [gettext("Case %(reference)s", reference=facts["reference"]), ""]
     for label, value in ((gettext("Status"), facts["status"]), (gettext("Received"), facts["received_on"]),
@@ -204,6 +222,8 @@ def _report_text(facts: dict, report: dict) -> str:
         lines.append(f"{label}: {value}")
     lines += ["", gettext("Report"), ""]
     for key, value in report.items():
+        if key in NOT_IN_TEXT or value in ("", [], {}, None):
+            continue
         label = REPORT_LABELS[key]() if key in REPORT_LABELS else key
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         lines += [f"{label}:", text, ""]
@@ -213,7 +233,8 @@ def _report_text(facts: dict, report: dict) -> str:
 def _thread_text(title: str, entries: list[dict]) -> str:
     lines = [title, ""]
     for entry in entries:
-        lines += [f"[{entry.get('at', entry['day'])}] {entry['from']}", entry["text"], ""]
+        author = gettext("Reporter") if entry["from"] == "reporter" else entry["from"]
+        lines += [f"[{entry.get('at', entry['day'])}] {author}", entry["text"], ""]
     return "\n".join(lines)
 
 
@@ -263,8 +284,14 @@ class _ZipStream(io.RawIOBase):
         sink, listed = _Sink(), []
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path, data in members:
-                archive.writestr(_member(path), data)
-                listed.append({"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+                digest, view = hashlib.sha256(), memoryview(data)
+                with archive.open(_member(path), "w") as member:
+                    for start in range(0, len(view), WRITE_CHUNK):
+                        digest.update(view[start:start + WRITE_CHUNK])
+                        member.write(view[start:start + WRITE_CHUNK])
+                        yield sink.take()
+                listed.append({"path": path, "size": len(data), "sha256": digest.hexdigest()})
+                del data, view
                 yield sink.take()
             self.count = len(listed)
             body, signature = self._signed_manifest(listed)

@@ -38,7 +38,8 @@ def a_photo() -> bytes:
 
 @pytest.fixture
 def case_with_everything(app, facility_ids):
-    """A report with a photo, to which Anna wrote a message and a note: (case id, reference, receipt)."""
+    """A report with a photo; Anna asked a question and wrote a note, the worker answered:
+    (case id, reference, receipt)."""
     sent = send_report(app.test_client(), facility_ids[0], description="The fire exit is chained shut",
                        contact="Signal +84 555 0100", files={"files": [(io.BytesIO(a_photo()), "exit.png")]})
     assert sent.status_code == 200
@@ -49,6 +50,11 @@ def case_with_everything(app, facility_ids):
     assert log_in(anna, "anna").status_code == 303
     assert post_on_case(anna, case_id, "messages", text="Which door, and since when?").status_code == 303
     assert post_on_case(anna, case_id, "notes", text="Visit planned with the auditor.").status_code == 303
+    worker = app.test_client()
+    assert log_in_with_receipt(worker, receipt_on(sent)).status_code == 303
+    page = worker.get("/en/case")
+    assert worker.post("/en/case", data={"csrf_token": csrf_token(page), "message": "Door B, since May."}
+                       ).status_code == 303
     return case_id, reference, receipt_on(sent)
 
 
@@ -129,9 +135,13 @@ def test_an_investigator_exports_a_case_for_a_court_and_the_court_checks_it(
         record = json.loads(archive.read(photo.replace("-file.png", "-evidence.json")))
         photo_bytes = archive.read(photo)
         readable = archive.read("report.txt").decode("utf-8")
+        archive_text = archive.read("messages.txt").decode("utf-8")
     assert report["reference"] == reference and report["report"]["description"] == "The fire exit is chained shut"
     assert "The fire exit is chained shut" in readable and "Signal +84 555 0100" in readable
-    assert [m["text"] for m in messages] == ["Which door, and since when?"] and messages[0]["from"] == "Anna"
+    assert [(m["from"], m["text"]) for m in messages] == [("Anna", "Which door, and since when?"),
+                                                          ("reporter", "Door B, since May.")]
+    assert "at" in messages[0] and "at" not in messages[1], "a worker's message keeps its day only"
+    assert "Reporter\nDoor B, since May." in archive_text
     assert [n["text"] for n in notes] == ["Visit planned with the auditor."]
     assert Image.open(io.BytesIO(photo_bytes)).size == (8, 6)
     assert record["record"]["sha256"] == hashlib.sha256(photo_bytes).hexdigest()

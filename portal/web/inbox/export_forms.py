@@ -2,11 +2,13 @@
 
 from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from ..common.fields import PortalForm
 
-RECIPIENT_CHOICES = [("own", _l("My own key")), ("other", _l("Another person's age public key"))]
+RECIPIENT_CHOICES = [SelectChoice("own", _l("My own key")),
+                     SelectChoice("other", _l("Another person's age public key"))]
 
 
 class ExportForm(PortalForm):
