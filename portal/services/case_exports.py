@@ -303,7 +303,9 @@ class _ZipStream(io.RawIOBase):
 def _member(name: str) -> zipfile.ZipInfo:
     # A fixed date, as in a bundle: the archive does not keep the second it was made.
     member = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-    member.compress_type = zipfile.ZIP_DEFLATED
+    # Photos, PDFs and recordings are compressed already: deflating them again costs time for nothing.
+    member.compress_type = zipfile.ZIP_STORED if name.startswith("files/") and name.endswith(
+        tuple(f"-file.{extension}" for extension in EXTENSIONS.values() if extension != "txt")) else zipfile.ZIP_DEFLATED
     return member
 
 
