@@ -25,6 +25,7 @@ import io
 import json
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from flask_babel import gettext
@@ -312,6 +313,9 @@ def _member(name: str) -> zipfile.ZipInfo:
 # Checking an export ------------------------------------------------------------------------------
 
 MANIFEST_BYTES = 16 * 1024 * 1024
+# What reading a damaged or foreign ZIP raises: a bad CRC or header, a broken deflate stream,
+# a member encrypted with a ZIP password (RuntimeError) or compressed in an unknown way.
+UNREADABLE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError)
 
 
 @dataclass
@@ -335,7 +339,7 @@ def verify(source, expected_fingerprint: str | None = None) -> Verification:
     try:
         with zipfile.ZipFile(source) as archive:
             _verify(archive, expected_fingerprint, result)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+    except UNREADABLE as error:
         result.problems.append(f"not a readable export ZIP: {error}")
     return result
 
@@ -407,7 +411,7 @@ def _measure(archive, name: str) -> tuple[int, str]:
             while chunk := member.read(READ_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
-    except zipfile.BadZipFile:
-        # A member whose bytes no longer match its CRC: changed inside the ZIP.
-        return -1, "unreadable (CRC error)"
+    except UNREADABLE:
+        # A member whose bytes no longer match its CRC, or that no longer inflates: changed inside the ZIP.
+        return -1, "unreadable"
     return size, digest.hexdigest()

@@ -13,17 +13,18 @@ import subprocess
 import zipfile
 
 import pytest
+from accounts import passphrase_of, totp_secret_of
 from click.testing import CliRunner
 from inbox_pages import log_in, post_on_case
 from operator_steps import logged_in_admin, user_named
 from PIL import Image
-from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
+from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_claim_from_start_page, send_report
 from sqlalchemy import select
 
 import crypto
 from portal.cli import main as portal_cli
 from portal.models import AuditEntry, Case
-from portal.services import partners
+from portal.services import case_exports, partners, users
 
 AGE = shutil.which("age")
 AGE_KEYGEN = shutil.which("age-keygen")
@@ -166,6 +167,10 @@ def test_an_investigator_exports_a_case_for_a_court_and_the_court_checks_it(
     from_sealed = verify_export(tmp_path / "case.zip.age", "--identity", str(key_file))
     assert from_sealed.exit_code == 0, from_sealed.output
     # Only the instance's key: a manifest signed by another is refused when the fingerprint is given.
+    wrong_key = tmp_path / "wrong-key.txt"
+    wrong_key.write_text(str(crypto.generate_identity(pq=False)) + "\n")
+    not_theirs = verify_export(tmp_path / "case.zip.age", "--identity", str(wrong_key))
+    assert not_theirs.exit_code != 0 and "cannot decrypt" in not_theirs.output
     elsewhere = verify_export(zip_path, "--fingerprint", "ab" * 32)
     assert elsewhere.exit_code != 0 and "another key" in elsewhere.output
 
@@ -186,6 +191,7 @@ TAMPERINGS = {
     "a file removed": (lambda name, data: [] if name == "audit.json" else [(name, data)], "missing: audit.json"),
     "a file renamed": (lambda name, data: [(name.replace("notes.json", "notes2.json"), data)],
                        "missing: notes.json"),
+    "a byte of a file flipped in the ZIP": (None, "changed: files/"),
     "the manifest altered": (_altered_manifest, "not a valid signature"),
     "the signature altered": (lambda name, data: [(name, bytes([data[0] ^ 1]) + data[1:] if name == "manifest.sig"
                                                    else data)], "not a valid signature"),
@@ -203,7 +209,14 @@ def test_any_change_to_the_export_makes_the_check_fail(app, anna, case_with_ever
     opened = opened_with_age(tmp_path, export(anna, case_id, to="other", recipient=public).get_data(), key_file)
     change, problem = TAMPERINGS[tampering]
     tampered = tmp_path / "tampered.zip"
-    tampered.write_bytes(rewritten(opened, change))
+    if change is None:
+        # The photo is stored as it is in the ZIP: one of its bytes changed in place fails the CRC.
+        with zipfile.ZipFile(io.BytesIO(opened)) as archive:
+            photo = next(archive.read(name) for name in archive.namelist() if name.endswith("-file.png"))
+        at = opened.index(photo) + len(photo) // 2
+        tampered.write_bytes(opened[:at] + bytes([opened[at] ^ 0xFF]) + opened[at + 1:])
+    else:
+        tampered.write_bytes(rewritten(opened, change))
     result = verify_export(tampered)
     assert result.exit_code != 0
     assert problem in result.output and "does not verify" in result.output
@@ -263,6 +276,27 @@ def test_a_post_quantum_recipient_is_accepted(app, anna, case_with_everything):
     response = export(anna, case_id, to="other", recipient=str(identity.recipient))
     assert response.status_code == 200
     assert zipfile.ZipFile(io.BytesIO(crypto.decrypt(response.get_data(), identity))).testzip() is None
+
+
+def test_a_retaliation_claim_is_exported_with_the_claim_as_its_report(app, facility_ids, investigators):
+    with app.extensions["portal.sessions"]() as session:
+        users.create(session, "rosa", "Rosa", "retaliation_officer", passphrase_of("rosa"), work_factor=10,
+                     totp_secret=totp_secret_of("rosa"))
+    assert send_claim_from_start_page(app.test_client(), facility_ids[0]).status_code in (200, 303)
+    with app.extensions["portal.sessions"]() as session:
+        claim_id = session.scalar(select(Case.id).where(Case.kind == "retaliation"))
+    rosa = app.test_client()
+    assert log_in(rosa, "rosa").status_code == 303
+    assert f"/inbox/cases/{claim_id}/export" in rosa.get(f"/inbox/cases/{claim_id}").get_data(as_text=True)
+    identity = crypto.generate_identity(pq=False)
+    response = export(rosa, claim_id, to="other", recipient=str(identity.recipient))
+    assert response.status_code == 200
+    opened = io.BytesIO(crypto.decrypt(response.get_data(), identity))
+    with zipfile.ZipFile(opened) as archive:
+        report = json.loads(archive.read("report.json"))
+    assert report["kind"] == "retaliation"
+    assert report["report"]["description"] == "I was moved to night shifts after I reported."
+    assert case_exports.verify(opened).ok
 
 
 BAD_RECIPIENTS = {
