@@ -94,11 +94,12 @@ def export(session, user: User, identity, case: Case, recipient_text: str) -> Se
         crypto.encrypt_stream(archive, sealed, [recipient])
         size = sealed.tell()
         sealed.seek(0)
+        audit.record(session, "case_export", user, case.id, {
+            "recipient": recipient_fingerprint(recipient_text), "files": archive.count,
+            "own_key": recipient_text.strip() == (user.recipient or "").strip()})
     except BaseException:
         sealed.close()
         raise
-    audit.record(session, "case_export", user, case.id, {
-        "recipient": recipient_fingerprint(recipient_text), "files": archive.count})
     return Sealed(sealed, size, f"case-{case.reference}.zip.age")
 
 
