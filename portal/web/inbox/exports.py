@@ -1,7 +1,7 @@
 """A keyholder exports a case for a lawyer or a court: an age-encrypted ZIP to a
 recipient they name (services/case_exports.py)."""
 
-from flask import Response, g, render_template
+from flask import Response, g, render_template, request
 from flask_babel import gettext as _
 
 import crypto
@@ -16,16 +16,13 @@ CHUNK = 64 * 1024
 
 
 def add_routes(bp, config):
-    @bp.get("/cases/<int:case_id>/export")
-    @login_required
-    def export_page(case_id):
-        return _page(keyholder_case(case_id), ExportForm())
-
-    @bp.post("/cases/<int:case_id>/export")
+    @bp.route("/cases/<int:case_id>/export", methods=["GET", "POST"])
     @login_required
     def export(case_id):
         case = keyholder_case(case_id)
         form = ExportForm()
+        if request.method == "GET":
+            return _page(case, form)
         if not form.validate_on_submit():
             return _page(case, form, _("This form expired. Please try again."), 400)
         text = g.user.recipient if form.to.data == "own" else form.recipient.data
