@@ -15,6 +15,7 @@ import zipfile
 import pytest
 from accounts import passphrase_of, totp_secret_of
 from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from inbox_pages import log_in, post_on_case
 from operator_steps import logged_in_admin, user_named
 from PIL import Image
@@ -24,7 +25,7 @@ from sqlalchemy import select
 import crypto
 from portal.cli import main as portal_cli
 from portal.models import AuditEntry, Case
-from portal.services import case_exports, partners, users
+from portal.services import case_exports, partners, signing, users
 
 AGE = shutil.which("age")
 AGE_KEYGEN = shutil.which("age-keygen")
@@ -136,13 +137,13 @@ def test_an_investigator_exports_a_case_for_a_court_and_the_court_checks_it(
         record = json.loads(archive.read(photo.replace("-file.png", "-evidence.json")))
         photo_bytes = archive.read(photo)
         readable = archive.read("report.txt").decode("utf-8")
-        archive_text = archive.read("messages.txt").decode("utf-8")
+        conversation = archive.read("messages.txt").decode("utf-8")
     assert report["reference"] == reference and report["report"]["description"] == "The fire exit is chained shut"
     assert "The fire exit is chained shut" in readable and "Signal +84 555 0100" in readable
     assert [(m["from"], m["text"]) for m in messages] == [("Anna", "Which door, and since when?"),
                                                           ("reporter", "Door B, since May.")]
     assert "at" in messages[0] and "at" not in messages[1], "a worker's message keeps its day only"
-    assert "Reporter\nDoor B, since May." in archive_text
+    assert "Reporter\nDoor B, since May." in conversation
     assert [n["text"] for n in notes] == ["Visit planned with the auditor."]
     assert Image.open(io.BytesIO(photo_bytes)).size == (8, 6)
     assert record["record"]["sha256"] == hashlib.sha256(photo_bytes).hexdigest()
@@ -225,9 +226,6 @@ def test_any_change_to_the_export_makes_the_check_fail(app, anna, case_with_ever
 def test_a_manifest_signed_again_by_another_key_is_not_the_portals(app, anna, case_with_everything, tmp_path):
     """Whoever changes a file can sign a new manifest with their own key: only the portal's
     fingerprint, given out of band, tells the two apart."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from portal.services import signing
     case_id, _reference, _receipt = case_with_everything
     identity = crypto.generate_identity(pq=False)
     opened = crypto.decrypt(export(anna, case_id, to="other", recipient=str(identity.recipient)).get_data(),
