@@ -1,6 +1,7 @@
 """``portal``: initialise, demo, serve and maintain an instance."""
 
 import csv
+import io
 import json
 import os
 import secrets
@@ -25,6 +26,7 @@ from .services import (
     authority_notices,
     backups,
     bundles,
+    case_exports,
     facilities,
     forwarding,
     handover,
@@ -592,6 +594,52 @@ def forwards_fingerprint():
     """Print this instance's signing-key fingerprint, to give to partners out of band."""
     with _session_factory(_settings())() as session:
         click.echo(signing.readable(partners.own_fingerprint(session)))
+
+
+@main.group("cases")
+def cases_group():
+    """Cases exported for a lawyer or a court."""
+
+
+@cases_group.command("verify-export")
+@click.argument("export_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--identity", "identity_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="An age identity file: EXPORT_FILE is then the encrypted .age file.")
+@click.option("--fingerprint", default=None,
+              help="The exporting portal's signing-key fingerprint, obtained from it out of band "
+                   "(`portal forwards fingerprint`); the manifest must be signed by that key.")
+def cases_verify_export(export_file, identity_file, fingerprint):
+    """Check a case export: the manifest's signature and every file's size and SHA-256.
+
+    EXPORT_FILE is the decrypted ZIP (age -d -i key.txt case.zip.age > case.zip), or the .age
+    file itself with --identity. Needs no database: a court can run it anywhere."""
+    if identity_file is not None:
+        identities = crypto.parse_identities(identity_file.read_text(encoding="utf-8"))
+        opened = io.BytesIO()
+        try:
+            with export_file.open("rb") as sealed:
+                crypto.decrypt_stream(sealed, opened, identities)
+        except crypto.AgeError as error:
+            raise click.ClickException(f"cannot decrypt {export_file} with this identity: {error}") from None
+        opened.seek(0)
+        verification = case_exports.verify(opened, fingerprint)
+    else:
+        verification = case_exports.verify(export_file, fingerprint)
+    manifest = verification.manifest
+    if manifest:
+        exporter = manifest.get("exported_by", {})
+        click.echo(f"case {manifest.get('case')}, exported on {manifest.get('exported_on')} by "
+                   f"{exporter.get('display_name')} ({exporter.get('username')})")
+    for line in verification.checked:
+        click.echo(line)
+    if not verification.ok:
+        for problem in verification.problems:
+            click.echo(f"FAILED: {problem}", err=True)
+        raise click.ClickException(f"the export does not verify: {len(verification.problems)} problem(s)")
+    if fingerprint is None:
+        click.echo("Compare the signing key's fingerprint above with the one the exporting portal gives "
+                   "(`portal forwards fingerprint`), or pass it with --fingerprint.")
+    click.echo(f"export verified: {len(manifest['files'])} files, every hash and the signature hold")
 
 
 @main.command()

@@ -122,6 +122,7 @@ AUDIT_ACTION_LABELS = {
     "handover_add": _l("Keyholder added"),
     "handover_remove": _l("Keyholder removed"),
     "export": _l("Exported"),
+    "case_export": _l("Case exported (encrypted to a recipient)"),
     "account_created": _l("Account created"),
     "account_activated": _l("Account activated"),
     "identity_reset": _l("Key reset (lost passphrase)"),
