@@ -79,7 +79,6 @@ _ADD_CATEGORIES, _ADD_KEYHOLDERS = insert(CaseCategory.__table__), insert(Keyhol
 _SET_LAST_REPORTER_ITEM = (update(_CASES).where(_CASES.c.id == bindparam("case"))
                            .values(last_reporter_item_id=bindparam("item")))
 # Every report reads its workplace: a prepared statement costs less than session.get().
-_FACILITY = select(Facility).where(Facility.id == bindparam("id"))
 _SHOWN_HANDLERS = (select(User).where(User.shown_to_reporters.is_(True), User.active.is_(True))
                    .order_by(User.display_name))
 
@@ -91,7 +90,10 @@ def find_submission(session, config, submission_token: str) -> Submitted | None:
     is in ``submission_token``) gets the receipt back. Anyone else holding the
     form (Back on a shared phone after "Finish") learns nothing more.
     """
-    case = session.execute(_BY_SUBMISSION, {"digest": receipts.submission_digest(submission_token)}).first()
+    # A plain statement: nothing is pending in the session here (the POST's first read, or after a
+    # rollback), and the ORM's handling of it cost more than the read.
+    case = session.connection().execute(
+        _BY_SUBMISSION, {"digest": receipts.submission_digest(submission_token)}).first()
     if case is None:
         return None
     # A form sent before receipts carried a check code and sent again after gets its old receipt.
@@ -111,7 +113,7 @@ def _check(session, report: Report, among: routing.Candidates) -> Facility | Non
         raise IntakeError("consent")
     if report.ongoing not in ONGOING or report.people_affected not in PEOPLE_AFFECTED:
         raise IntakeError("choice")
-    facility = check_facility(session, report.facility_id, report.facility_other)
+    facility = check_facility(session, report.facility_id, report.facility_other, among)
     if not offers(session, report.recipient_choice, among):
         raise IntakeError("recipient_choice")
     if report.recipient_choice in ("monitor", "both") and report.consent == "none":
@@ -123,13 +125,14 @@ def _check(session, report: Report, among: routing.Candidates) -> Facility | Non
     return facility
 
 
-def check_facility(session, facility_id: int | None, facility_other: str) -> Facility | None:
+def check_facility(session, facility_id: int | None, facility_other: str,
+                   among: routing.Candidates | None = None) -> Facility | None:
     """A workplace from the registry (returned), or one the reporter names (None)."""
     if facility_id is None:
         if not facility_other.strip():
             raise IntakeError("facility")
         return None
-    facility = session.scalar(_FACILITY, {"id": facility_id})
+    facility = (among or routing.Candidates(session)).facility(facility_id)
     if facility is None or not facility.active:
         raise IntakeError("facility")
     return facility

@@ -91,6 +91,7 @@ _ORDERED_RULES = (select(RoutingRule).options(selectinload(RoutingRule.recipient
 _DEFAULT_RECIPIENTS = (select(User).where(User.default_recipient.is_(True))
                        .where(User.role.in_(CONTRACTOR_ROLES)).order_by(User.id))
 _MONITOR_USERS = select(User).where(User.role == MONITOR_ROLE).order_by(User.id)
+_FACILITY = select(Facility).where(Facility.id == bindparam("id"))
 
 
 def ordered_rules(session) -> list[RoutingRule]:
@@ -129,6 +130,10 @@ class Candidates:
     @functools.cached_property
     def partner(self) -> Partner | None:
         return partners.receiving_partner(self._session)
+
+    def facility(self, facility_id: int) -> Facility | None:
+        """A workplace of the registry, active or not."""
+        return self._session.scalar(_FACILITY, {"id": facility_id})
 
 
 def decide(session, sample: Sample, among: Candidates | None = None, facility: Facility | None = None) -> Decision:

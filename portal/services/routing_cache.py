@@ -10,23 +10,24 @@ reads them again on its next report. The generation comes with the instance
 row, which a report reads anyway: a report routed from these views sees the
 rows as they were committed when its transaction began, as if it had read them.
 
-Facilities, conflicts of interest and Electronics Watch's instance are read
-for each report as before: they are one small statement each, or rare.
+The registry's workplaces are kept the same way (what routing reads of them:
+active, country, supplier). Conflicts of interest and Electronics Watch's
+instance are read for each report as before: one small statement each, or rare.
 """
 
 import threading
 import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Instance, RoutingRule, User
+from ..models import Facility, Instance, RoutingRule, User
 from . import instance as instance_service
 from . import routing
 
-# What routing reads of a user and of a rule; the views carry nothing else.
-_WATCHED = (User, RoutingRule)
+# What routing reads of a user, a rule and a workplace; the views carry nothing else.
+_WATCHED = (User, RoutingRule, Facility)
 _WATCHED_TABLES = frozenset(model.__table__.name for model in _WATCHED) | {"routing_rule_recipients"}
 
 
@@ -55,12 +56,22 @@ class RuleView:
 
 
 @dataclass(frozen=True)
+class FacilityView:
+    id: int
+    active: bool
+    country: str
+    supplier: str
+
+
+@dataclass(frozen=True)
 class _Views:
     rules: tuple[RuleView, ...]
     default_recipients: tuple[UserView, ...]
     monitors: tuple[UserView, ...]
+    facilities: dict
 
 
+_FACILITIES = select(Facility.id, Facility.active, Facility.country, Facility.supplier)
 # Per database engine: (its key, the views).
 _kept = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -79,6 +90,10 @@ class _CachedCandidates(routing.Candidates):
         self.rules = list(views.rules)
         self.default_recipients = list(views.default_recipients)
         self.monitors = list(views.monitors)
+        self._facilities = views.facilities
+
+    def facility(self, facility_id: int) -> FacilityView | None:
+        return self._facilities.get(facility_id)
 
 
 def _views(session) -> _Views:
@@ -113,6 +128,8 @@ def _read(session) -> _Views:
                     for rule in routing.ordered_rules(session)),
         default_recipients=tuple(view_of(u) for u in routing.default_recipients(session)),
         monitors=tuple(view_of(u) for u in routing.monitor_users(session)),
+        facilities={row.id: FacilityView(row.id, row.active, row.country, row.supplier)
+                    for row in session.execute(_FACILITIES)},
     )
     return views
 

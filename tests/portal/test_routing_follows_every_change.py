@@ -10,7 +10,7 @@ from reporter_pages import send_report
 from sqlalchemy import delete, func, insert, select, update
 
 from portal import create_app
-from portal.models import Keyholder, User
+from portal.models import Facility, Keyholder, User
 from portal.models.routing import rule_recipients
 from portal.services import routing, users
 
@@ -82,3 +82,14 @@ def test_reports_follow_every_change_on_every_node(session_factory, nodes, inves
         session.get(User, chandra_id).default_recipient = True
         session.commit()
     assert on_every_node(session_factory, nodes, facility) == [{"binh", "chandra"}] * 2
+
+    # The workplace leaves the registry: a report naming it is refused everywhere, nothing stored.
+    with session_factory() as session:
+        cases_before = session.scalar(select(func.count(func.distinct(Keyholder.case_id))))
+        session.get(Facility, facility).active = False
+        session.commit()
+    for client in nodes:
+        response = send_report(client, facility)
+        assert b'class="receipt"' not in response.data
+    with session_factory() as session:
+        assert session.scalar(select(func.count(func.distinct(Keyholder.case_id)))) == cases_before
