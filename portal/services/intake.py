@@ -165,7 +165,7 @@ def offered_choices(session) -> list[str]:
 
 def offers(session, choice: str, among: routing.Candidates) -> bool:
     """Whether reporters are offered ``choice`` now (``among``: routing's candidates)."""
-    setting = instance_service.load(session).recipient_choices.split(",")
+    setting = among.settings.recipient_choices.split(",")
     return choice in setting and routing.can_receive(among, choice)
 
 
@@ -229,7 +229,7 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
     # Electronics Watch only: the partner's keys, not the contractor's recovery key, keep the case.
     keeper = decision.partner if report.recipient_choice == "monitor" else None
     recipients = keyring.recipients_for(session, holders, keys.identity.recipient,
-                                        keyring.custodians_for(session, keeper))
+                                        keyring.custodians_for(session, keeper, among.settings))
 
     today = clock.today()
     case = Case(

@@ -35,12 +35,12 @@ def holders_of(session, case: Case) -> list[User]:
     ))
 
 
-def custodians_for(session, partner: Partner | None = None) -> list:
+def custodians_for(session, partner: Partner | None = None, settings=None) -> list:
     """Who keeps a case open when its keyholders cannot: the organisation's recovery key or,
     for a report the worker sent to Electronics Watch only, what the partner publishes
     (its monitor users and its own recovery key), so the contractor holds no key to it;
-    the worker, with their receipt, keeps it too."""
-    instance = instance_service.load(session)
+    the worker, with their receipt, keeps it too. ``settings``: the instance's, if already read."""
+    instance = settings or instance_service.load(session)
     if partner is not None:
         # Only keys of this instance's kind: age does not mix post-quantum and classic
         # recipients in one file. The partner has its own copy in the forward anyway.

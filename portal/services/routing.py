@@ -19,8 +19,9 @@ from itertools import product
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import selectinload
 
-from ..models import CATEGORIES, Exclusion, Facility, Partner, RoutingAlert, RoutingRule, User
+from ..models import CATEGORIES, Exclusion, Facility, Instance, Partner, RoutingAlert, RoutingRule, User
 from . import admin_changes, clock, partners
+from . import instance as instance_service
 from .refusal import Refusal
 
 CHOICES = ("contractor", "monitor", "both")
@@ -130,6 +131,11 @@ class Candidates:
     @functools.cached_property
     def partner(self) -> Partner | None:
         return partners.receiving_partner(self._session)
+
+    @functools.cached_property
+    def settings(self) -> Instance:
+        """The instance's settings: ``recipient_choices``, ``recovery_recipient``, ``post_quantum``."""
+        return instance_service.load(self._session)
 
     def facility(self, facility_id: int) -> Facility | None:
         """A workplace of the registry, active or not."""

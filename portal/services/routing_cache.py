@@ -1,14 +1,14 @@
 """Whom routing chooses among, kept by each process until someone changes it.
 
 Every report reads the routing rules with their recipients, the users receiving
-new cases and the monitor accounts: rows that change when an administrator
+new cases, the monitor accounts and the instance's settings (the choices offered,
+the recovery key): rows that change when an administrator
 edits them, and otherwise stay the same for days. Each process keeps them as
 plain, read-only views, valid for one value of the instance row's routing
 generation; any change to a user or a rule, through the ORM or a statement,
 raises the generation in the same transaction, so every process of every node
-reads them again on its next report. The generation comes with the instance
-row, which a report reads anyway: a report routed from these views sees the
-rows as they were committed when its transaction began, as if it had read them.
+reads them again on its next report. A report reads the generation alone, then
+routes from these views as if it had read the rows it stands for.
 
 The registry's workplaces are kept the same way (what routing reads of them:
 active, country, supplier). Conflicts of interest and Electronics Watch's
@@ -26,8 +26,8 @@ from ..models import Facility, Instance, RoutingRule, User
 from . import instance as instance_service
 from . import routing
 
-# What routing reads of a user, a rule and a workplace; the views carry nothing else.
-_WATCHED = (User, RoutingRule, Facility)
+# What routing reads of a user, a rule, a workplace and the instance's settings; the views carry nothing else.
+_WATCHED = (User, RoutingRule, Facility, Instance)
 _WATCHED_TABLES = frozenset(model.__table__.name for model in _WATCHED) | {"routing_rule_recipients"}
 
 
@@ -64,13 +64,24 @@ class FacilityView:
 
 
 @dataclass(frozen=True)
+class SettingsView:
+    """The instance's settings a report reads: the choices offered, the recovery key and its kind."""
+
+    recipient_choices: str
+    recovery_recipient: str
+    post_quantum: bool
+
+
+@dataclass(frozen=True)
 class _Views:
+    settings: SettingsView
     rules: tuple[RuleView, ...]
     default_recipients: tuple[UserView, ...]
     monitors: tuple[UserView, ...]
     facilities: dict
 
 
+_GENERATION = select(Instance.created_at, Instance.routing_generation).where(Instance.id == 1)
 _FACILITIES = select(Facility.id, Facility.active, Facility.country, Facility.supplier)
 # Per database engine: (its key, the views).
 _kept = weakref.WeakKeyDictionary()
@@ -90,6 +101,7 @@ class _CachedCandidates(routing.Candidates):
         self.rules = list(views.rules)
         self.default_recipients = list(views.default_recipients)
         self.monitors = list(views.monitors)
+        self.settings = views.settings
         self._facilities = views.facilities
 
     def facility(self, facility_id: int) -> FacilityView | None:
@@ -99,9 +111,11 @@ class _CachedCandidates(routing.Candidates):
 def _views(session) -> _Views:
     if session.info.get(_CHANGED):
         return _read(session)
-    instance = instance_service.load(session)
+    generation = session.connection().execute(_GENERATION).first()
+    if generation is None:
+        instance_service.load(session)  # raises NotInitialised
     # The instance's creation time tells one database from another restored in its place.
-    key = (session.get_bind(), instance.created_at, instance.routing_generation)
+    key = (session.get_bind(), *generation)
     found = _kept.get(key[0])
     if found is not None and found[0] == key:
         return found[1]
@@ -122,7 +136,9 @@ def _read(session) -> _Views:
                                       user.default_recipient, user.email, user.language)
         return users[user.id]
 
+    instance = instance_service.load(session)
     views = _Views(
+        settings=SettingsView(instance.recipient_choices, instance.recovery_recipient, instance.post_quantum),
         rules=tuple(RuleView(rule.id, rule.facility_id, rule.supplier, rule.country, rule.category, rule.language,
                              rule.urgent, tuple(view_of(u) for u in rule.recipients))
                     for rule in routing.ordered_rules(session)),

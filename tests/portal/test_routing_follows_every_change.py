@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 from portal import create_app
 from portal.models import Facility, Keyholder, User
 from portal.models.routing import rule_recipients
-from portal.services import routing, users
+from portal.services import intake, routing, users
 
 
 @pytest.fixture
@@ -81,6 +81,15 @@ def test_reports_follow_every_change_on_every_node(session_factory, nodes, inves
     with session_factory() as session:
         session.get(User, chandra_id).default_recipient = True
         session.commit()
+    assert on_every_node(session_factory, nodes, facility) == [{"binh", "chandra"}] * 2
+
+    # The administrators stop offering the contractor's investigators: such a report is refused.
+    with session_factory() as session:
+        intake.save_offer(session, session.get(User, admin.id), ["monitor", "both"], [])
+    for client in nodes:
+        assert b'class="receipt"' not in send_report(client, facility).data
+    with session_factory() as session:
+        intake.save_offer(session, session.get(User, admin.id), list(routing.CHOICES), [])
     assert on_every_node(session_factory, nodes, facility) == [{"binh", "chandra"}] * 2
 
     # The workplace leaves the registry: a report naming it is refused everywhere, nothing stored.
