@@ -6,32 +6,25 @@ Only the cases the inbox shows the user are searched: they hold a key
 (a ``Keyholder`` row) and no conflict of interest bars them
 (``conflicts.open_to``, as ``inbox.list_cases``). Words are found by
 decrypting those cases' items with the user's identity, in memory, at the time
-of the search; nothing is indexed. What a search decrypted may be kept for the
-rest of the web session in ``reading_cache`` (in this process's memory only).
+of the search (a large batch in ``decryption_pool``'s processes); nothing is
+indexed. What a search decrypted may be kept for the rest of the web session in
+``reading_cache`` (in this process's memory only).
 A search for words is audited as such; the words never are.
 """
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
 
-import crypto
-
 from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder
-from . import audit, conflicts
+from . import audit, conflicts, decryption_pool, item_text
 from .reading_cache import Key, ReadingCache
 from .text_match import Snippet, fold, snippet
 
 RESULT_LIMIT = 100
 MAX_WORDS_CHARS = 200
 SNIPPETS_PER_CASE = 3
-# Items whose text is searched (files are not): JSON answers, or plain UTF-8 text.
-ANSWER_KINDS = ("report", "claim")
-TEXT_KINDS = ("message", "note")
-# The free-text answers of a report or a claim (the rest are codes).
-ANSWER_FIELDS = ("description", "when", "contact", "facility_other", "by_whom")
 _BLOBS_AT_ONCE = 500
 
 
@@ -135,53 +128,24 @@ def _matching_items(session, identity, conditions, folded_words: str, cache, key
     items = session.execute(
         select(CaseItem.id, CaseItem.case_id, CaseItem.kind)
         .where(CaseItem.case_id.in_(select(Case.id).where(*conditions)),
-               CaseItem.kind.in_(ANSWER_KINDS + TEXT_KINDS))
+               CaseItem.kind.in_(item_text.SEARCHED_KINDS))
         .order_by(CaseItem.id)
     ).all()
     item_ids = [item_id for item_id, _case_id, _kind in items]
     texts = cache.known(key, item_ids) if cache is not None and key is not None else {}
     missing = [item_id for item_id in item_ids if item_id not in texts]
+    blobs = []
     for start in range(0, len(missing), _BLOBS_AT_ONCE):
-        opened = {item_id: _readable(kind, blob, identity) for item_id, kind, blob in session.execute(
+        blobs += [(item_id, kind, bytes(blob)) for item_id, kind, blob in session.execute(
             select(CaseItem.id, CaseItem.kind, CaseItem.blob)
-            .where(CaseItem.id.in_(missing[start:start + _BLOBS_AT_ONCE])))}
-        texts.update(opened)
-        if cache is not None and key is not None:
-            cache.keep(key, opened)
+            .where(CaseItem.id.in_(missing[start:start + _BLOBS_AT_ONCE])))]
+    opened = decryption_pool.read_many(identity, blobs)
+    texts.update(opened)
+    if cache is not None and key is not None:
+        cache.keep(key, opened)
     matches = {}
     for item_id, case_id, kind in items:
         text = texts.get(item_id)
         if text is not None and folded_words in text[1]:
             matches.setdefault(case_id, []).append((kind, text[0]))
     return matches
-
-
-def _readable(kind: str, blob: bytes, identity) -> tuple[str, str] | None:
-    """The item's searchable text and its folded form; None if the identity cannot open it."""
-    try:
-        plain = crypto.decrypt(blob, identity).decode("utf-8")
-        if kind in ANSWER_KINDS:
-            plain = "\n".join(_answers(json.loads(plain)))
-    except (crypto.AgeError, ValueError):
-        return None
-    return plain, fold(plain)
-
-
-def _answers(answers: dict):
-    for name in ANSWER_FIELDS:
-        value = answers.get(name)
-        if isinstance(value, str) and value.strip():
-            yield value
-    yield from _strings(answers.get("extra"))
-
-
-def _strings(value):
-    if isinstance(value, str):
-        if value.strip():
-            yield value
-    elif isinstance(value, dict):
-        for inner in value.values():
-            yield from _strings(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            yield from _strings(inner)
