@@ -53,7 +53,7 @@ def read_many(identity, items) -> dict:
     """``item_text.readable`` of each ``(item id, kind, blob)``, by item id."""
     items = list(items)
     if len(items) < SMALLEST_BATCH:
-        return dict(item_text.read_all(str(identity), items))
+        return _in_this_thread(identity, items)
     chunks = [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
     try:
         futures = [_executor().submit(item_text.read_all, str(identity), chunk) for chunk in chunks]
@@ -61,4 +61,9 @@ def read_many(identity, items) -> dict:
     except (BrokenProcessPool, OSError, RuntimeError) as error:
         log.warning("search decrypted in the request's thread: the pool failed (%s)", type(error).__name__)
         _drop_broken()
-        return dict(item_text.read_all(str(identity), items))
+        return _in_this_thread(identity, items)
+
+
+def _in_this_thread(identity, items) -> dict:
+    identity = item_text.SamePlaceFirst(identity)
+    return {item_id: item_text.readable(kind, blob, identity) for item_id, kind, blob in items}

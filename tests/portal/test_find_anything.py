@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from portal.db import Base
 from portal.models import AuditEntry, Case
-from portal.services import clock, facilities, routing
+from portal.services import clock, decryption_pool, facilities, routing
 
 BURMESE = "အလုပ်ရှင်က လစာမပေးဘူး။ ညဆိုင်းမှာ အချိန်ပိုလုပ်ခိုင်းတယ်"
 BURMESE_WORD = "လစာ"  # wages: in the middle of a run with no spaces
@@ -130,6 +130,14 @@ def test_the_investigator_finds_a_burmese_word_inside_a_report_written_without_s
     assert _found(_search(anna, words="ｏｖｅｒｔｉｍｅ")) == {cases["overtime"]}, "nor full-width letters"
 
 
+def test_a_search_decrypted_by_the_worker_processes_finds_the_same_and_no_more(app, held_and_not, monkeypatch):
+    anna, cases = held_and_not
+    monkeypatch.setattr(decryption_pool, "SMALLEST_BATCH", 0)
+    monkeypatch.setattr(decryption_pool, "CHUNK", 2)
+    assert _found(_search(anna, words=BURMESE_WORD)) == {cases["burmese"]}
+    assert _found(_search(anna, words=SECRET)) == set()
+
+
 def test_the_investigator_finds_words_of_the_reporters_message_and_of_their_own_notes(app, held_and_not):
     anna, cases = held_and_not
     post_on_case(anna, cases["overtime"], "messages", text="Could you send a photo of your payslip?")
@@ -219,6 +227,7 @@ BAD = [
     ({"from": "2026-05-02", "until": "2026-05-01"}, "The first day comes after the last day"),
     ({"words": "x" * 201}, "Search for at most 200 characters."),
     ({"reference": "case 42"}, "A case reference looks like 2026-00042."),
+    ({"reference": "0000-00001"}, "A case reference looks like 2026-00042."),
     ({"reference": "2026-" + "9" * 12}, "A case reference looks like 2026-00042."),
     ({"facility": "1 OR 1=1"}, "Choose from the lists"),
     ({"status": "deleted"}, "Choose from the lists"),

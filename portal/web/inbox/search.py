@@ -77,7 +77,7 @@ def criteria_of(args, languages, countries) -> case_search.Criteria:
     reference = args.get("reference", "").strip()
     if reference:
         found = _REFERENCE.fullmatch(reference)
-        if found is None:
+        if found is None or found.group(1) == "0000":
             raise BadSearch(_("A case reference looks like 2026-00042."))
         year = int(found.group(1)) if found.group(1) else None
         case_id = int(found.group(2))
