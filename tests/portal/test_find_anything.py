@@ -16,6 +16,7 @@ from sqlalchemy import select
 from portal.db import Base
 from portal.models import AuditEntry, Case
 from portal.services import clock, decryption_pool, facilities, routing
+from portal.services.reading_cache import Key, ReadingCache
 
 BURMESE = "အလုပ်ရှင်က လစာမပေးဘူး။ ညဆိုင်းမှာ အချိန်ပိုလုပ်ခိုင်းတယ်"
 BURMESE_WORD = "လစာ"  # wages: in the middle of a run with no spaces
@@ -288,3 +289,29 @@ def test_the_search_is_audited_but_its_words_are_in_no_audit_entry_log_or_table(
                 continue
             for word in words:
                 assert word.encode("utf-8") not in raw and word.casefold().encode("utf-8") not in raw
+
+
+def test_what_one_session_decrypted_is_read_by_no_other_session_user_or_key_and_goes_when_idle():
+    now = [0.0]
+    cache = ReadingCache(idle_seconds=60, lifetime_seconds=3600, max_chars=1000, clock=lambda: now[0])
+    anna = Key(b"session-1", 1, b"anna's key")
+    cache.keep(anna, {7: ("Overtime", "overtime")})
+    for other in (Key(b"session-2", 1, b"anna's key"), Key(b"session-1", 2, b"anna's key"),
+                  Key(b"session-1", 1, b"a new key")):
+        assert cache.known(other, [7]) == {}
+    assert cache.known(anna, [7, 8]) == {7: ("Overtime", "overtime")}
+    now[0] += 61
+    assert cache.known(anna, [7]) == {} and len(cache) == 0, "gone after the session's idle timeout"
+
+
+def test_the_cache_keeps_within_its_bound_dropping_the_least_recently_used_session_first():
+    cache = ReadingCache(idle_seconds=60, lifetime_seconds=3600, max_chars=150)
+    first, second = Key(b"one", 1, b"k"), Key(b"two", 2, b"k")
+    cache.keep(first, {1: ("a" * 30, "a" * 30)})
+    cache.keep(second, {2: ("b" * 30, "b" * 30)})
+    assert cache.known(first, [1]) and cache.known(second, [2])
+    cache.keep(second, {3: ("c" * 20, "c" * 20)})
+    assert cache.known(first, [1]) == {}, "the other session, used least recently, went"
+    assert set(cache.known(second, [2, 3])) == {2, 3}
+    cache.keep(second, {4: ("d" * 100, "d" * 100)})
+    assert cache.known(second, [4]) == {}, "more than the bound is not kept at all"
