@@ -20,7 +20,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from . import item_text
+from . import item_text, work_slots
 
 # Fewer items than this are decrypted in the request's thread.
 SMALLEST_BATCH = 300
@@ -37,7 +37,9 @@ def _executor() -> ProcessPoolExecutor:
         if _pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["portal.services.item_text"])
-            _pool = ProcessPoolExecutor(WORKERS, mp_context=context)
+            # At the heavy work's priority (work_slots), so reporters' pages keep the CPU.
+            _pool = ProcessPoolExecutor(WORKERS, mp_context=context, initializer=os.nice,
+                                        initargs=(work_slots.NICENESS,))
         return _pool
 
 
