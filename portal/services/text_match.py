@@ -1,7 +1,8 @@
 """Finding words in what people wrote, in any script.
 
 Text and query are compared after NFKC and case folding (``fold``), so "ＡＢＣ",
-"abc" and "ABC" match, and so do a ligature and its letters. Burmese, Khmer,
+"abc" and "ABC" match, and so do a ligature and its letters; zero-width joiners
+and other invisible characters, typed by some keyboards only, are ignored. Burmese, Khmer,
 Thai or Nepali write words without spaces between them: a match is a plain
 substring, never a word of a tokeniser that knows only spaces.
 
@@ -15,9 +16,15 @@ from dataclasses import dataclass
 SNIPPET_CHARS = 60
 
 
+# Invisible characters that one keyboard types and another does not (soft hyphen, zero-width
+# space, joiners, word joiner, byte-order mark): ignored, as NFKC_Casefold ignores them.
+_INVISIBLE = str.maketrans("", "", "\u00ad\u200b\u200c\u200d\u2060\ufeff")
+
+
 def fold(text: str) -> str:
-    """The text in the one form matching compares: NFKC, case-folded (Unicode's NFKC_Casefold, nearly)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    """The text in the one form matching compares: NFKC, case-folded, without invisible characters
+    (Unicode's NFKC_Casefold, nearly)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()).translate(_INVISIBLE)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ def test_the_investigator_finds_a_burmese_word_inside_a_report_written_without_s
     assert f"<mark><bdi>{BURMESE_WORD}</bdi></mark>" in page.get_data(as_text=True), "the snippet shows the match"
     assert _found(_search(anna, words="OVERTIME")) == {cases["overtime"]}, "case does not matter"
     assert _found(_search(anna, words="ｏｖｅｒｔｉｍｅ")) == {cases["overtime"]}, "nor full-width letters"
+    assert _found(_search(anna, words="over\u00adtime")) == {cases["overtime"]}, "nor an invisible soft hyphen"
 
 
 def test_a_search_decrypted_by_the_worker_processes_finds_the_same_and_no_more(app, held_and_not, monkeypatch):
