@@ -15,7 +15,7 @@ A search for words is audited as such; the words never are.
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder
 from . import audit, conflicts, decryption_pool, item_text
@@ -26,6 +26,8 @@ RESULT_LIMIT = 100
 MAX_WORDS_CHARS = 200
 SNIPPETS_PER_CASE = 3
 _BLOBS_AT_ONCE = 500
+# A report and a couple of messages: what most cases hold.
+_ITEMS_PER_CASE = 3
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,14 @@ def _conditions(session, user_id: int, criteria: Criteria) -> list:
     if criteria.received_until:
         conditions.append(Case.received_on <= criteria.received_until)
     return conditions
+
+
+def prepare(session, user) -> None:
+    """Get ready for a search, as the form opens: a user who holds enough cases that a search
+    for words goes to ``decryption_pool`` has its workers started meanwhile."""
+    held = session.scalar(select(func.count()).select_from(Keyholder).where(Keyholder.user_id == user.id))
+    if held * _ITEMS_PER_CASE >= decryption_pool.SMALLEST_BATCH:
+        decryption_pool.prepare()
 
 
 def find(session, user, identity, criteria: Criteria, cache: ReadingCache | None = None,

@@ -51,6 +51,20 @@ def _drop_broken() -> None:
         _pool = None
 
 
+def prepare() -> None:
+    """Start the workers in the background (when a search for many items is likely): the first
+    search then does not wait for the fork server and the imports, and neither does this request."""
+    if _pool is None:
+        threading.Thread(target=_start, name="decryption-pool-start", daemon=True).start()
+
+
+def _start() -> None:
+    try:
+        _executor().submit(os.getpid).result()
+    except (BrokenProcessPool, OSError, RuntimeError):
+        _drop_broken()
+
+
 def read_many(identity, items) -> dict:
     """``item_text.readable`` of each ``(item id, kind, blob)``, by item id."""
     items = list(items)

@@ -118,6 +118,8 @@ def add_routes(bp, config):
             criteria = criteria_of(request.args, languages, countries)
         except BadSearch as error:
             return render_template("inbox/search.html", error=str(error), **page), 400
-        if criteria != case_search.Criteria():
+        if criteria == case_search.Criteria():
+            case_search.prepare(db(), g.user)
+        else:
             page["found"] = case_search.find(db(), g.user, g.identity, criteria, _cache(), _cache_key())
         return render_template("inbox/search.html", limit=case_search.RESULT_LIMIT, **page)
