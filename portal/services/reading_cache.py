@@ -57,15 +57,16 @@ class ReadingCache:
         """Remember newly decrypted ``texts`` (item id -> (text, folded) or None) for the session."""
         if not texts:
             return
-        size = sum(_chars(value) for value in texts.values())
         with self._lock:
             self._drop_expired()
             now = self._clock()
             entry = self._entries.setdefault(key, _Entry(started=now, used=now))
-            if entry.chars + size > self.max_chars:
-                return
-            entry.texts.update(texts)
-            entry.chars += size
+            # As much as one session may keep; the rest is decrypted again at the next search.
+            for item_id, value in texts.items():
+                if entry.chars + _chars(value) > self.max_chars:
+                    break
+                entry.texts[item_id] = value
+                entry.chars += _chars(value)
             entry.used = now
             self._entries.move_to_end(key)
             while self._total_chars() > self.max_chars and len(self._entries) > 1:
