@@ -198,7 +198,8 @@ def every_page(app, facility_ids, staff, session_factory):
     keep("worker", worker.get("/en/case"))
     keep("officer", rosa.get(claim_page), "claim")
 
-    for path in (case_page, "/inbox/", "/inbox/account", f"{case_page}/forward", f"{case_page}/export"):
+    for path in (case_page, "/inbox/", "/inbox/account", f"{case_page}/forward", f"{case_page}/export",
+                 "/inbox/search", "/inbox/search?words=%23", "/inbox/search?from=never"):
         keep("investigator", anna.get(path))
     root = staff_client(app, "root")
     with session_factory() as session:

@@ -150,6 +150,7 @@ AUDIT_ACTION_LABELS = {
     "rule_deleted": _l("Routing rule deleted"),
     "conflict_declared": _l("Conflict of interest declared"),
     "conflict_removed": _l("Conflict of interest removed"),
+    "text_search": _l("Searched the words of the cases they hold (the words are not recorded)"),
     "settings_changed": _l("Settings changed"),
     "reopen": _l("Case opened again"),
     "reply_template_saved": _l("Reply template saved"),

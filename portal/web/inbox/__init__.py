@@ -1,8 +1,8 @@
-"""The secure inbox as keyholders see it: their accounts, their cases, the
-claims they hold (``claims``), and forwarding (``forwards``)."""
+"""The secure inbox as keyholders see it: their accounts, their cases, a search
+over them (``search``), the claims they hold (``claims``), and forwarding (``forwards``)."""
 
 from ..common.staff import staff_blueprint
-from . import account, cases, claims, exports, forwards
+from . import account, cases, claims, exports, forwards, search
 
 
 def make_blueprint(config):
@@ -10,6 +10,7 @@ def make_blueprint(config):
     account.add_routes(bp, config)
     cases.add_routes(bp, config)
     exports.add_routes(bp, config)
+    search.add_routes(bp, config)
     return bp
 
 

@@ -15,6 +15,7 @@ from ..common.access import login_required
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.staff import USER
+from . import search
 from .forms import ChangePassphraseForm, CodeForm, CurrentPassphraseForm, LoginForm, PassphraseForm
 
 ACCOUNT_MESSAGES = {
@@ -55,6 +56,7 @@ def add_routes(bp, config):
                      "in place of the code.") if throttled else None
             return render_template("inbox/login.html", form=form, error=ACCOUNT_MESSAGES[error.reason](error.details),
                                    hint=hint), 429 if throttled else 401
+        search.forget_searches()
         session.end()
         session["user_id"] = login.user.id
         session["epoch"] = login.user.session_epoch
@@ -67,6 +69,7 @@ def add_routes(bp, config):
     @bp.post("/logout")
     def logout():
         ConfirmForm().validate_on_submit()
+        search.forget_searches()
         session.end()
         return redirect(url_for("inbox.login"), 303)
 
