@@ -216,6 +216,9 @@ def _read_workbook(data: bytes, has_header) -> Table:
 def _read_sheet(sheet) -> Table:
     rows: list[tuple[int, list[str]]] = []
     problems: list[Problem] = []
+    # The dimensions a sheet declares are the writer's claim: too small, rows past them would be
+    # silently dropped; the rows are read as they are.
+    sheet.reset_dimensions()
     for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS + 1), start=1):
         if number > MAX_SCANNED_ROWS:
             raise DisclosureError(problems=[Problem(number, "too_many_rows", None, str(MAX_ROWS))])
