@@ -28,8 +28,8 @@ def column_choices(page_text: str) -> dict[str, str]:
 
 
 def place_columns(client, location, placed: dict[str, str]):
-    """Post the columns page at ``location``: the page's own choices, with ``placed`` over them."""
-    page = client.get(location)
+    """Post the columns page of the import at ``location``: the page's own choices, with ``placed`` over them."""
+    page = client.get(location + "/columns")
     assert page.status_code == 200
     choices = column_choices(page.get_data(as_text=True))
     form = {"csrf_token": csrf_token(page)}

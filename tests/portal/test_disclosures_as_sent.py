@@ -67,6 +67,18 @@ def workbook_bytes(sheets: dict[str, list[list]]) -> bytes:
     return out.getvalue()
 
 
+def declaring(workbook: bytes, dimension: bytes) -> bytes:
+    """The workbook with its sheets declaring ``dimension`` (the range of cells they say they use)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+        for part in source.infolist():
+            data = source.read(part.filename)
+            if part.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="' + dimension + b'"/>', data)
+            copy.writestr(part.filename, data)
+    return out.getvalue()
+
+
 def registry_of(app) -> dict[str, Facility]:
     with app.extensions["portal.sessions"]() as session:
         facilities = session.scalars(select(Facility).where(Facility.reference.is_not(None))).all()
@@ -152,6 +164,12 @@ def test_a_workbook_is_read_from_the_sheet_with_the_header_and_its_file_kept(app
     assert apply(admin, location).status_code == 303
     assert {f.reference for f in registry_of(app).values()} == {"NL-0", "NL-1", "NL-2"}
 
+    # A sheet that declares fewer rows than it has is read whole, not cut where it says.
+    understated = declaring(workbook_bytes({"Q3": [ENGLISH[0]] + [r[:5] + ["new " + r[5]] for r in ENGLISH[1:]]}),
+                            b"A1:B2")
+    preview = import_whole(admin, understated, "q3.xlsx")
+    assert "Changed facilities (3)" in preview
+
     # A bad row is reported with its row number in the sheet, and nothing is imported.
     bad = workbook_bytes({"Disclosure": [["Supplier disclosure, Q4"], ENGLISH[0],
                                          ENGLISH[1], ENGLISH[2][:5] + [""]]})
@@ -185,6 +203,12 @@ def test_an_unknown_column_is_placed_by_the_administrator_on_the_preview_then_ap
     assert twice.status_code == 400 and problems_shown(twice) == ["Line 1: the column products is there twice."]
     assert registry_of(app) == {}
 
+    # Placed by its name or by the administrator, a column can be placed again until the file is applied.
+    wrong = place_columns(admin, location, {"Main output": "products", "Workers": "facility_local_name"})
+    assert wrong.status_code == 303 and "1200" in admin.get(location).get_data(as_text=True)
+    again = admin.get(location + "/columns")
+    assert again.status_code == 200 and column_choices(again.get_data(as_text=True))["Workers"] == (
+        "facility_local_name")
     placed = place_columns(admin, location, {"Main output": "products", "Workers": "ignore"})
     assert placed.status_code == 303 and placed.headers["Location"] == location
     preview = admin.get(location).get_data(as_text=True)
@@ -237,6 +261,8 @@ def zip_bomb() -> bytes:
 def hostile_files():
     header = ",".join(ENGLISH[0]) + "\n"
     with_formula = workbook_bytes({"Sheet1": [ENGLISH[0], ENGLISH[1][:5] + ["=UPPER(A2)"]]})
+    far_down = _far_down()
+    many_rows = _many_rows(100_000)
     return {
         "a workbook that is not a ZIP": (b"Supplier,Facility\nthis is text\n", "list.xlsx",
                                          "This file cannot be read as an Excel workbook (XLSX)."),
@@ -248,6 +274,8 @@ def hostile_files():
         "100,000 rows": ((header + "".join(f"S,O,F{n},A{n},MY,p\n" for n in range(100_000))).encode(),
                          "list.csv", "the file has more than 10000 rows"),
         "a formula": (with_formula, "list.xlsx", "Row 2: a cell holds a formula (=UPPER(A2))."),
+        "a workbook with a cell a million rows down": (far_down, "list.xlsx", "the file has more than 10000 rows"),
+        "a workbook of 100,000 rows": (many_rows, "list.xlsx", "the file has more than 10000 rows"),
         "an empty file": (b"", "list.csv", "The file lists no facilities."),
         "blank lines only": (b"\r\n\r\n  \n", "list.csv", "The file lists no facilities."),
         "binary garbage": (random.Random(19).randbytes(20_000), "list.csv",
@@ -256,6 +284,28 @@ def hostile_files():
                                 "This workbook is in the old Excel format (XLS)."),
         "UTF-16": (codecs.BOM_UTF16_LE + header.encode("utf-16-le"), "list.csv", "The file is saved as UTF-16."),
     }
+
+
+def _far_down() -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in ENGLISH[:2]:
+        sheet.append(row)
+    sheet.cell(row=1_000_000, column=1, value="Northlight Components Ltd")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _many_rows(count: int) -> bytes:
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Sheet1")
+    sheet.append(ENGLISH[0])
+    for n in range(count):
+        sheet.append([n])  # small, so that it is the rows that are too many, not the bytes
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def _zip(parts: dict[str, str]) -> bytes:

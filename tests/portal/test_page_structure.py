@@ -39,7 +39,7 @@ HOSTILE = [
 NOT_HTML = {"static", "api.well_known", "api.health", "reporter.choose_language", "inbox.download",
             "inbox.preview", "inbox.preview_page", "registry.download", "registry.download_workbook",
             "registry.export", "forwards.bundle", "oversight.document"}
-NEEDS_A_PARTNER_OR_IMPORT = {"registry.show"}
+NEEDS_A_PARTNER_OR_IMPORT = {"registry.show", "registry.columns"}
 
 
 def hostile(number: int) -> str:

@@ -195,6 +195,15 @@ def make_blueprint(config):
     def show(import_id):
         return preview_page(record_or_404(import_id))
 
+    @bp.get("/imports/<int:import_id>/columns")
+    @administrator_only
+    def columns(import_id):
+        """The columns of a preview, to place again one the importer placed by its name."""
+        record = record_or_404(import_id)
+        if record.applied_at is not None:
+            return redirect(url_for("registry.show", import_id=import_id), 303)
+        return columns_page(record, None, 200, None, None)
+
     @bp.post("/imports/<int:import_id>/columns")
     @administrator_only
     def choose_columns(import_id):
