@@ -273,6 +273,10 @@ def hostile_files():
         "a ZIP bomb": (zip_bomb(), "list.xlsx", "This workbook unpacks to more than 25 MB"),
         "100,000 rows": ((header + "".join(f"S,O,F{n},A{n},MY,p\n" for n in range(100_000))).encode(),
                          "list.csv", "the file has more than 10000 rows"),
+        "an XML entity bomb": (_entity_bomb(), "list.xlsx", "This file cannot be read as an Excel workbook (XLSX)."),
+        "60 columns": (workbook_bytes({"Sheet1": [ENGLISH[0] + [f"extra {n}" for n in range(54)]]}), "list.xlsx",
+                       "Row 1: the file has more than 50 columns."),
+        "a file too big": (b"Supplier," + b"x" * (5 * 1024 * 1024), "list.csv", "The file is larger than 5 MB."),
         "a formula": (with_formula, "list.xlsx", "Row 2: a cell holds a formula (=UPPER(A2))."),
         "a workbook with a cell a million rows down": (far_down, "list.xlsx", "the file has more than 10000 rows"),
         "a workbook of 100,000 rows": (many_rows, "list.xlsx", "the file has more than 10000 rows"),
@@ -305,6 +309,22 @@ def _many_rows(count: int) -> bytes:
         sheet.append([n])  # small, so that it is the rows that are too many, not the bytes
     out = io.BytesIO()
     book.save(out)
+    return out.getvalue()
+
+
+def _entity_bomb() -> bytes:
+    """A workbook whose sheet expands one cell to a billion "lol"s."""
+    entities = '<!ENTITY lol "lollollollollollollollollollol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol;" if i == 1 else f"&lol{i - 1};") * 10}">' for i in range(1, 10))
+    sheet = (f'<?xml version="1.0"?><!DOCTYPE worksheet [{entities}]><worksheet '
+             'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1">'
+             '<c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook_bytes({"Sheet1": [["x"]]}))) as source, \
+            zipfile.ZipFile(out, "w") as copy:
+        for part in source.infolist():
+            copy.writestr(part.filename, sheet if part.filename == "xl/worksheets/sheet1.xml"
+                          else source.read(part.filename))
     return out.getvalue()
 
 
