@@ -279,9 +279,11 @@ def facilities_import(csv_file, yes):
     data = csv_file.read_bytes()
     with _session_factory(settings)() as session:
         try:
-            # Without --yes nothing is stored, not even a preview.
-            record = registry.preview(session, None, data) if yes else None
-            changes = registry.changes_of(record) if yes else registry.diff(session, registry.parse_disclosure(data))
+            # Without --yes nothing is stored, not even a preview. A column the importer cannot
+            # place is a problem here: there is no preview page to place it on.
+            rows = registry.identify(session, registry.parse_disclosure(data, csv_file.name))
+            record = registry.preview(session, None, data, csv_file.name) if yes else None
+            changes = registry.changes_of(record) if yes else registry.diff(session, rows)
         except registry.DisclosureError as error:
             click.echo(f"{csv_file}: nothing imported, {len(error.problems)} problem(s):", err=True)
             for problem in error.problems:

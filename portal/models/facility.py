@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -43,3 +43,11 @@ class DisclosureImport(Base):
     content: Mapped[str] = mapped_column(Text)
     # JSON: the facilities added, removed and changed against the registry of the time.
     changes: Mapped[str] = mapped_column(Text, default="{}")
+    # How the file was read: "utf-8", "utf-8-sig", "windows-1252" or "xlsx:<sheet>".
+    read_as: Mapped[str] = mapped_column(String(60), default="utf-8", server_default="utf-8")
+    # The file's bytes when they are not UTF-8 text (``content`` is then empty).
+    original: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # JSON: the column of the disclosure each header cell holds ("" ignored, null not placed yet).
+    columns: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A column is not placed yet: the administrator places it before the changes are shown.
+    awaiting_columns: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

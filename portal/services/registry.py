@@ -14,19 +14,20 @@ Facilities without a ``reference`` (entered by hand, e.g. the demo's) are not
 part of the disclosure registry: imports leave them alone.
 """
 
-import codecs
-import csv
 import hashlib
-import io
 import json
+import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from babel import Locale
 from sqlalchemy import select
 
 from ..models import DisclosureImport, Facility
-from . import audit, clock
+from . import audit, clock, disclosure_files
+from .disclosure_files import DisclosureError, Problem
+
+__all__ = ["DisclosureError", "Problem"]
 
 # The documented column set (docs/facilities.md), in the example's order.
 COLUMNS = (
@@ -39,8 +40,9 @@ COLUMNS = (
     "country",
     "products",
 )
-# facility_local_name may be left out, or empty: it defaults to facility_name.
-OPTIONAL = frozenset({"facility_local_name"})
+# facility_local_name may be left out, or empty: it defaults to facility_name. facility_id may be
+# left out, or empty: the facility is then known by its supplier, name and address (derived_reference).
+OPTIONAL = frozenset({"facility_id", "facility_local_name"})
 REQUIRED = tuple(c for c in COLUMNS if c not in OPTIONAL)
 # Column -> Facility attribute.
 ATTRIBUTES = {
@@ -63,45 +65,122 @@ MAX_LENGTHS = {
     "country": 2,
     "products": 4000,
 }
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = disclosure_files.MAX_BYTES
 # Two-letter territories Babel knows that are not countries or territories of ISO 3166-1.
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "ZZ"})
 COUNTRIES = frozenset(
     code for code in Locale("en").territories
     if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
 )
-DELIMITERS = (",", ";", "\t")
+DERIVED_PREFIX = "auto-"
 
 PROBLEM_CODES = (
     "missing_column", "unknown_column", "duplicate_column", "empty_value", "duplicate_facility",
-    "unknown_country", "bad_encoding", "bad_csv", "no_rows", "too_long",
+    "duplicate_derived", "unknown_country", "bad_encoding", "bad_csv", "no_rows", "too_long", "not_text",
+    "bad_workbook", "old_workbook", "workbook_too_big", "too_many_rows", "too_many_columns", "formula",
 )
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a disclosure file. ``line`` counts from 1, the header;
-    it is None for the file as a whole (too big)."""
-
-    line: int | None
-    code: str
-    column: str | None = None
-    value: str | None = None
+def fold(text: str) -> str:
+    """Text compared loosely: no accents, case, punctuation or repeated spaces."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
 
 
-class DisclosureError(Exception):
-    """A file that cannot be imported (``problems``), or an import that cannot be
-    applied: ``reason`` is "problems", "not_found", "applied" or "stale"."""
+# Header names contractors write, in English, French and Dutch (compared folded). Generous on
+# purpose: a name not here is placed by the administrator on the preview page, never guessed.
+HEADER_NAMES = {
+    "facility_id": """facility id; facility identifier; facility code; facility ref; facility reference;
+        facility number; facility no; site id; site code; site reference; factory id; factory code; plant id;
+        id; ref; reference; identifiant; identifiant du site; identifiant site; id site; id du site; code site;
+        code du site; reference du site; reference site; numero du site; id usine; code usine; referentie;
+        id vestiging; vestiging id; vestigingsnummer; code vestiging; locatie id; id locatie;
+        productielocatie id; id productielocatie""",
+    "supplier": """supplier; supplier name; name of supplier; name of the supplier; supplier s name;
+        supplier company; supplier company name; supplier legal name; direct supplier; tier 1 supplier;
+        vendor; vendor name; manufacturer; fournisseur; nom du fournisseur; nom fournisseur;
+        raison sociale du fournisseur; fournisseur direct; fabricant; leverancier; naam leverancier;
+        naam van de leverancier; leveranciersnaam; naam van leverancier; fabrikant; producent""",
+    "supplier_registered_office": """registered office; supplier office; supplier registered office;
+        registered office of the supplier; supplier s registered office; registered address;
+        registered office address; supplier address; supplier registered address;
+        supplier registered office address; head office; headquarters; supplier headquarters; siege;
+        siege social; siege social du fournisseur; siege du fournisseur; adresse du siege;
+        adresse du siege social; adresse du fournisseur; maatschappelijke zetel; zetel; statutaire zetel;
+        maatschappelijke zetel leverancier; zetel leverancier; adres leverancier; adres van de leverancier;
+        hoofdkantoor""",
+    "facility_name": """facility; facility name; name of facility; name of the facility; production facility;
+        production facility name; manufacturing facility; manufacturing facility name; site; site name;
+        production site; production site name; factory; factory name; plant; plant name; company name;
+        facility company name; usine; nom de l usine; site de production; nom du site;
+        nom du site de production; etablissement; lieu de production; installation de production;
+        unite de production; productielocatie; naam productielocatie; productiesite; productievestiging;
+        vestiging; naam vestiging; naam van de vestiging; fabriek; naam fabriek; bedrijfsnaam""",
+    "facility_local_name": """local name; facility local name; name in local language;
+        name in the local language; name in local script; name in the local script; local language name;
+        nom local; nom en langue locale; nom dans la langue locale; lokale naam; naam in de lokale taal;
+        naam in lokaal schrift""",
+    "address": """address; facility address; site address; factory address; plant address;
+        production site address; business address; full address; full business address;
+        address of the facility; adresse; adresse du site; adresse de l usine; adresse du site de production;
+        adresse complete; adresse de l etablissement; adres; adres vestiging; adres productielocatie;
+        adres van de vestiging; adres fabriek; volledig adres; bedrijfsadres; vestigingsadres""",
+    "country": """country; country code; facility country; iso country; iso country code; country iso;
+        pays; code pays; pays du site; land; landcode; land vestiging""",
+    "products": """products; product; products or components; products components; components; component;
+        goods; products made; products manufactured; produits; produit; produits ou composants; composants;
+        produits fabriques; producten; onderdelen; componenten; producten of componenten;
+        geproduceerde producten""",
+}
+_PLACES = {fold(column): column for column in COLUMNS}
+_PLACES.update({fold(name): column for column, names in HEADER_NAMES.items() for name in names.split(";")})
+# Country names in the languages of the contract's parties, for files that spell them out.
+_COUNTRY_NAMES = {
+    fold(name): code for language in ("en", "fr", "nl", "de")
+    for code, name in Locale(language).territories.items() if code in COUNTRIES
+}
+HEADER_SEARCH = 20  # title rows a spreadsheet may have above its header
 
-    def __init__(self, reason: str = "problems", problems: list[Problem] | None = None):
-        super().__init__(reason if not problems else f"{len(problems)} problems")
-        self.reason = reason
-        self.problems = problems or []
+
+def place(name: str) -> str | None:
+    """The column of the disclosure a header cell names, or None."""
+    folded = fold(name)
+    if folded in _PLACES:
+        return _PLACES[folded]
+    return _PLACES.get(fold(re.sub(r"\(.*?\)|\[.*?\]", " ", name)))
+
+
+def header_index(rows) -> int | None:
+    """Which of the first rows is the header: the first naming three columns of the disclosure."""
+    for index, (_line, cells) in enumerate(rows[:HEADER_SEARCH]):
+        if len({place(cell) for cell in cells} - {None}) >= 3:
+            return index
+    return None
+
+
+def country_code(value: str) -> str | None:
+    code = value.strip().upper()
+    if code in COUNTRIES:
+        return code
+    return _COUNTRY_NAMES.get(fold(value))
+
+
+def identity_key(supplier: str, name: str, address: str) -> str:
+    return "\x1f".join(fold(part) for part in (supplier, name, address))
+
+
+def derived_reference(supplier: str, name: str, address: str) -> str:
+    """The facility_id of a facility disclosed without one: the same supplier, name and
+    address (compared folded) give the same id in every file."""
+    digest = hashlib.sha256(identity_key(supplier, name, address).encode("utf-8")).hexdigest()
+    return DERIVED_PREFIX + digest[:12]
 
 
 @dataclass(frozen=True)
 class Row:
-    """One disclosed facility, as read from its line of the file."""
+    """One disclosed facility, as read from its line of the file. ``derived``: its
+    facility_id was made from its supplier, name and address (the file had none)."""
 
     line: int
     facility_id: str
@@ -112,6 +191,7 @@ class Row:
     address: str
     country: str
     products: str
+    derived: bool = False
 
     def values(self) -> dict:
         return {column: getattr(self, column) for column in COLUMNS}
@@ -152,101 +232,96 @@ class Changes:
 # -- reading a file ---------------------------------------------------------------------------------------
 
 
-def _decode(data: bytes, problems: list[Problem]) -> str:
-    """The text of the file; every line holding bytes that are not UTF-8 text is a problem."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        problems.append(Problem(1, "bad_encoding", None, "UTF-16"))
-        return ""
-    body = data.removeprefix(codecs.BOM_UTF8)
-    # 0x0A is never part of a multi-byte UTF-8 sequence: lines can be checked one by one.
-    for number, line in enumerate(body.split(b"\n"), start=1):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            problems.append(Problem(number, "bad_encoding", None, _hex(line[error.start:error.end])))
-            continue
-        if "\x00" in text:
-            problems.append(Problem(number, "bad_encoding", None, "\\x00"))
-    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+@dataclass(frozen=True)
+class Layout:
+    """A file's table and its header. ``placed``: the column of the disclosure each header
+    cell names; None for one that names none (the administrator places it), "" for a
+    nameless column without a value, which is ignored."""
+
+    table: disclosure_files.Table
+    header_line: int
+    header: list[str]
+    placed: list[str | None]
+    problems: list[Problem]
+
+    @property
+    def unplaced(self) -> list[int]:
+        return [index for index, column in enumerate(self.placed) if column is None]
+
+    @property
+    def body(self):
+        return [(line, cells) for line, cells in self.table.rows if line > self.header_line]
 
 
-def _hex(raw: bytes) -> str:
-    return "".join(f"\\x{byte:02x}" for byte in raw[:4])
-
-
-def _clean(value: str) -> str:
-    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
-    return "\n".join(part.strip() for part in value.strip().split("\n"))
-
-
-def _delimiter(text: str) -> str:
-    """Comma; or semicolon or tab when the header has no comma (spreadsheets in many locales)."""
-    header = text.split("\n", 1)[0]
-    for delimiter in DELIMITERS:
-        if delimiter in header:
-            return delimiter
-    return ","
-
-
-def parse_disclosure(data: bytes) -> list[Row]:
-    """The facilities of a disclosure file, or DisclosureError with every problem found."""
-    if len(data) > MAX_BYTES:
-        raise DisclosureError(problems=[Problem(None, "too_long", None, str(len(data)))])
+def read_layout(data: bytes, filename: str = "") -> Layout:
+    """The table of a file and its header, or DisclosureError if it cannot be read at all."""
     problems: list[Problem] = []
-    text = _decode(data, problems)
-    if problems and not text:
-        raise DisclosureError(problems=problems)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
-    rows: list[Row] = []
-    header: list[str] | None = None
-    positions: dict[str, int] = {}
-    first_line: dict[str, int] = {}
-    previous_end = 0
-    data_lines = 0
     try:
-        for cells in reader:
-            line, previous_end = previous_end + 1, reader.line_num
-            cells = [_clean(cell) for cell in cells]
-            if not any(cells):
-                continue  # a blank line
-            if header is None:
-                header = cells
-                positions = _read_header(header, problems)
-                continue
-            data_lines += 1
-            row = _read_row(line, cells, header, positions, first_line, problems)
-            if row is not None:
-                rows.append(row)
-    except csv.Error:
-        problems.append(Problem(reader.line_num or 1, "bad_csv"))
-    if header is None:
-        problems.append(Problem(1, "no_rows"))
-    elif not data_lines:
-        problems.append(Problem(previous_end or 1, "no_rows"))
+        table = disclosure_files.read_table(data, filename, lambda rows: header_index(rows) is not None)
+    except disclosure_files.PartlyRead as partly:
+        table, problems = partly.table, partly.problems
+    if not table.rows:
+        raise DisclosureError(problems=problems or [Problem(1, "no_rows")])
+    at = header_index(table.rows) or 0
+    header_line, header = table.rows[at]
+    body = table.rows[at + 1:]
+    placed = []
+    for index, name in enumerate(header):
+        column = place(name) if name else None
+        if not name and not any(index < len(cells) and cells[index] for _line, cells in body):
+            column = ""
+        placed.append(column)
+    return Layout(table, header_line, header, placed, problems)
+
+
+def parse_disclosure(data: bytes, filename: str = "", columns: list[str] | None = None) -> list[Row]:
+    """The facilities of a disclosure file, or DisclosureError with every problem found.
+
+    ``columns``: the column of the disclosure each header cell holds ("" to ignore it), as
+    the administrator placed them; without it, a header cell the importer cannot place is a
+    problem."""
+    return rows_of(read_layout(data, filename), columns)
+
+
+def rows_of(layout: Layout, columns: list[str] | None = None) -> list[Row]:
+    problems = list(layout.problems)
+    header_line = layout.header_line
+    if columns is None:
+        columns = layout.placed
+        for index in layout.unplaced:
+            name = layout.header[index]
+            problems.append(Problem(header_line, "unknown_column", name or None, name))
+    elif len(columns) != len(layout.header) or any(c not in COLUMNS and c != "" for c in columns):
+        raise DisclosureError("stale")
+    positions: dict[str, int] = {}
+    for index, column in enumerate(columns):
+        if not column:
+            continue
+        if column in positions:
+            problems.append(Problem(header_line, "duplicate_column", column, layout.header[index]))
+        else:
+            positions[column] = index
+    for name in REQUIRED:
+        if name not in positions:
+            problems.append(Problem(header_line, "missing_column", name))
+    rows: list[Row] = []
+    first_line: dict[str, int] = {}
+    body = layout.body
+    for line, cells in body:
+        row = _read_row(line, cells, len(layout.header), positions, first_line, problems)
+        if row is not None:
+            rows.append(row)
+    if not body:
+        problems.append(Problem(header_line, "no_rows"))
     if problems:
         raise DisclosureError(problems=sorted(problems, key=lambda p: (p.line or 0,)))
     return rows
 
 
-def _read_header(header: list[str], problems: list[Problem]) -> dict[str, int]:
-    positions: dict[str, int] = {}
-    for index, name in enumerate(header):
-        if name not in COLUMNS:
-            problems.append(Problem(1, "unknown_column", name or None, name))
-        elif name in positions:
-            problems.append(Problem(1, "duplicate_column", name, name))
-        else:
-            positions[name] = index
-    for name in REQUIRED:
-        if name not in positions:
-            problems.append(Problem(1, "missing_column", name))
-    return positions
-
-
-def _read_row(line, cells, header, positions, first_line, problems) -> Row | None:
+def _read_row(line, cells, width, positions, first_line, problems) -> Row | None:
     found = len(problems)
-    if len(cells) > len(header):
-        for extra in cells[len(header):]:
+    if len(cells) > width:
+        for extra in cells[width:]:
             if extra:
                 problems.append(Problem(line, "unknown_column", None, extra))
     values = {name: (cells[index] if index < len(cells) else "") for name, index in positions.items()}
@@ -256,13 +331,19 @@ def _read_row(line, cells, header, positions, first_line, problems) -> Row | Non
     for name, value in values.items():
         if len(value) > MAX_LENGTHS[name] and name != "country":
             problems.append(Problem(line, "too_long", name, value[:40] + "…"))
-    country = values.get("country", "").upper()
-    if country and country not in COUNTRIES:
-        problems.append(Problem(line, "unknown_country", "country", values["country"]))
+    country = ""
+    if values.get("country"):
+        country = country_code(values["country"]) or ""
+        if not country:
+            problems.append(Problem(line, "unknown_country", "country", values["country"]))
     reference = values.get("facility_id", "")
+    derived = not reference
+    if derived and all(values.get(name) for name in ("supplier", "facility_name", "address")):
+        reference = derived_reference(values["supplier"], values["facility_name"], values["address"])
     if reference:
         if reference in first_line:
-            problems.append(Problem(line, "duplicate_facility", "facility_id", reference))
+            code = "duplicate_derived" if derived else "duplicate_facility"
+            problems.append(Problem(line, code, "facility_id", reference))
         else:
             first_line[reference] = line
     if len(problems) > found or any(name not in positions for name in REQUIRED):
@@ -277,7 +358,30 @@ def _read_row(line, cells, header, positions, first_line, problems) -> Row | Non
         address=values["address"],
         country=country,
         products=values["products"],
+        derived=derived,
     )
+
+
+def identify(session, rows: list[Row]) -> list[Row]:
+    """The rows with the facility_id the registry knows them by: a facility disclosed without
+    one keeps the id it has in the registry (the contractor's own, from an earlier file, or
+    the derived one) when its supplier, name and address are those of a registered facility."""
+    known: dict[str, str] = {}
+    for facility in session.scalars(select(Facility).where(Facility.reference.is_not(None))
+                                    .order_by(Facility.active.desc(), Facility.id)):
+        known.setdefault(identity_key(facility.supplier, facility.name, facility.address), facility.reference)
+    identified, first_line, problems = [], {}, []
+    for row in rows:
+        if row.derived:
+            reference = known.get(identity_key(row.supplier, row.facility_name, row.address), row.facility_id)
+            row = replace(row, facility_id=reference)
+        if row.facility_id in first_line:
+            problems.append(Problem(row.line, "duplicate_derived", "facility_id", row.facility_id))
+        first_line.setdefault(row.facility_id, row.line)
+        identified.append(row)
+    if problems:
+        raise DisclosureError(problems=problems)
+    return identified
 
 
 # -- comparing with the registry --------------------------------------------------------------------------
@@ -323,20 +427,60 @@ def diff(session, rows: list[Row]) -> Changes:
 # -- previews, applying, history --------------------------------------------------------------------------
 
 
-def preview(session, actor, data: bytes) -> DisclosureImport:
-    """Check the file and store it with its changes, not applied yet (DisclosureError if bad)."""
-    rows = parse_disclosure(data)
-    changes = diff(session, rows)
+def preview(session, actor, data: bytes, filename: str = "") -> DisclosureImport:
+    """Check the file and store it with its changes, not applied yet (DisclosureError if bad).
+
+    A file with a column the importer cannot place is stored awaiting its columns
+    (``awaiting_columns``): the administrator places them (choose_columns), then its
+    changes are shown."""
+    layout = read_layout(data, filename)
+    changes = None
+    if layout.problems or not layout.unplaced:
+        # A file with lines that cannot be read is refused whole, with every problem, before
+        # anyone places its columns.
+        changes = diff(session, identify(session, rows_of(layout)))
+    utf8 = not layout.table.read_as.startswith(("xlsx", "windows"))
     record = DisclosureImport(
         uploaded_at=clock.now(),
         uploaded_by=getattr(actor, "id", actor),
         applied_at=None,
         digest=hashlib.sha256(data).digest(),
         # As uploaded (a BOM included): encoded again, it is the very file, and matches the digest.
-        content=data.decode("utf-8"),
-        changes=changes.to_json(),
+        # Other encodings and workbooks are kept as their bytes.
+        content=data.decode("utf-8") if utf8 else "",
+        original=None if utf8 else data,
+        read_as=layout.table.read_as,
+        columns=json.dumps(layout.placed),
+        awaiting_columns=changes is None,
+        changes=(changes or Changes()).to_json(),
     )
     session.add(record)
+    session.commit()
+    return record
+
+
+def layout_of(record: DisclosureImport) -> Layout:
+    return read_layout(original_file(record))
+
+
+def columns_of(record: DisclosureImport) -> list[str | None] | None:
+    """The column of the disclosure each header cell of the file holds (None: not placed yet),
+    or None for an import made before columns were kept (its header names were exact)."""
+    return json.loads(record.columns) if record.columns else None
+
+
+def choose_columns(session, import_id: int, columns: list[str]) -> DisclosureImport:
+    """Place the columns of a file awaiting them ("" ignores a column), and compute its
+    changes; DisclosureError with the file's problems if it cannot be imported so."""
+    record = session.get(DisclosureImport, import_id)
+    if record is None:
+        raise DisclosureError("not_found")
+    if record.applied_at is not None:
+        raise DisclosureError("applied")
+    changes = diff(session, identify(session, rows_of(layout_of(record), columns)))
+    record.columns = json.dumps(columns)
+    record.awaiting_columns = False
+    record.changes = changes.to_json()
     session.commit()
     return record
 
@@ -346,7 +490,11 @@ def changes_of(record: DisclosureImport) -> Changes:
 
 
 def original_file(record: DisclosureImport) -> bytes:
-    return record.content.encode("utf-8")
+    return record.original if record.original is not None else record.content.encode("utf-8")
+
+
+def is_workbook(record: DisclosureImport) -> bool:
+    return (record.read_as or "").startswith("xlsx")
 
 
 def apply(session, actor, import_id: int) -> DisclosureImport:
@@ -360,6 +508,8 @@ def apply(session, actor, import_id: int) -> DisclosureImport:
         raise DisclosureError("not_found")
     if record.applied_at is not None:
         raise DisclosureError("applied")
+    if record.awaiting_columns:
+        raise DisclosureError("unmapped")
     changes = changes_of(record)
     try:
         # First the audit entry: it locks the trail's head, so concurrent applies queue
@@ -376,7 +526,7 @@ def apply(session, actor, import_id: int) -> DisclosureImport:
             DisclosureImport.applied_at.is_not(None),
             DisclosureImport.applied_at >= record.uploaded_at,
         ).limit(1))
-        rows = parse_disclosure(original_file(record))
+        rows = identify(session, rows_of(layout_of(record), columns_of(record)))
         if later is not None or _essence(diff(session, rows)) != _essence(changes):
             raise DisclosureError("stale")
         _apply_rows(session, rows, changes)

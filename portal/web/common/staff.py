@@ -34,9 +34,9 @@ def staff_context():
                 step_labels=STEP_LABELS)
 
 
-def send_download(data: bytes, content_type: str, stem: str) -> Response:
+def send_download(data: bytes, content_type: str, stem: str, extension: str | None = None) -> Response:
     """A file sent as a download that the browser never runs or renders inline."""
-    extension = content_type.split("/")[-1].replace("jpeg", "jpg").replace("mpeg", "mp3")
+    extension = extension or content_type.split("/")[-1].replace("jpeg", "jpg").replace("mpeg", "mp3")
     response = Response(data, mimetype=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{stem}.{extension}"'
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
