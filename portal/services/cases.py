@@ -122,10 +122,9 @@ def attachment(session, user: User, identity, case: Case, item_id: int,
 
 def change_status(session, user: User, case: Case, status: str, outcome: str | None = None,
                   message: str | None = None) -> None:
-    """Move the case on; acknowledging and closing send the reporter a message in their language.
-
-    Closing sends ``message`` if the investigator wrote one, else the standard closing message
-    with the outcome."""
+    """Move the case on; acknowledging and closing send the reporter a message in their language:
+    ``message`` if the investigator wrote one (a template they edited), else the standard
+    acknowledgement, or the standard closing message with the outcome."""
     if case.kind != "report" or status not in TRANSITIONS.get(case.status, ()):
         raise CaseError("transition")
     if status == "closed" and outcome not in OUTCOMES:
@@ -134,7 +133,8 @@ def change_status(session, user: User, case: Case, status: str, outcome: str | N
     case.status = status
     if status == "acknowledged":
         case.acknowledged_on = today
-        messaging.post_to_reporter(session, case, user, acknowledgement_text(case), commit=False)
+        text = (message or "").strip() or acknowledgement_text(case)
+        messaging.post_to_reporter(session, case, user, text, commit=False)
     elif status == "feedback_given":
         case.feedback_given_on = case.feedback_given_on or today
     elif status == "closed":

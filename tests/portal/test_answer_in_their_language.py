@@ -85,14 +85,23 @@ def test_an_investigator_answers_a_vietnamese_report_with_the_acknowledgement_an
     assert vietnamese != english, "the acknowledgement is translated into Vietnamese"
     assert standard(app, "acknowledgement", case, "vi") == vietnamese
     assert str(escape(english)) in page, "the English is beside it"
-    textarea = page.split('id="reply-text"')[1].split("</textarea>")[0]
-    assert str(escape(vietnamese)) in textarea, "the Vietnamese text is in the reply box"
+    # A case still to acknowledge: the text is the acknowledgement itself, in the status form.
+    status_form = page.split('id="status-change"')[1]
+    assert str(escape(vietnamese)) in status_form, "the Vietnamese text is the acknowledgement's message"
+    assert '<option selected value="acknowledged">' in status_form or 'value="acknowledged" selected' in status_form
     assert 'lang="vi"' in page
 
     edited = vietnamese + " Anh chị làm ở dây chuyền nào?"
-    assert post_on_case(anna, case.id, "messages", text=edited).status_code == 303
+    assert post_on_case(anna, case.id, "status", status="acknowledged", message=edited).status_code == 303
     read = worker_page(app, receipt)
     assert str(escape(edited)) in read, "the worker reads the text as the investigator edited it"
+    assert read.count(str(escape(vietnamese))) == 1, "one acknowledgement: the edited one, not the standard as well"
+    assert the_case(app).status == "acknowledged"
+
+    # Acknowledged already: the template is a message like any other, in the reply box.
+    page = anna.get(f"/inbox/cases/{case.id}?template=standard:acknowledgement").get_data(as_text=True)
+    textarea = page.split('id="reply-text"')[1].split("</textarea>")[0]
+    assert str(escape(vietnamese)) in textarea, "the Vietnamese text is in the reply box"
 
 
 @pytest.mark.parametrize("key", list(reply_templates.STANDARD))

@@ -83,7 +83,7 @@ def add_routes(bp, config):
             return case_page(case, _("Choose a status this case can move to."), 400)
         try:
             cases.change_status(db(), g.user, case, form.status.data, form.outcome.data or None,
-                                form.message.data if form.status.data == "closed" else None)
+                                form.message.data if form.status.data in ("acknowledged", "closed") else None)
         except cases.CaseError as error:
             message = (_("Choose the outcome before closing the case.") if error.reason == "outcome"
                        else _("Choose a status this case can move to."))

@@ -16,6 +16,9 @@ from ...services import cases, custom_templates, reply_templates
 from ..common.database import db
 from .forms import OUTCOME_LABELS, MessageForm
 
+# A template that is a step of the case: acknowledging sends it, and so does closing.
+STATUS_STEPS = (("standard:acknowledgement", "acknowledged", "acknowledging"), ("standard:closing", "closed", "closing"))
+
 
 @dataclass(frozen=True)
 class Chosen:
@@ -23,7 +26,8 @@ class Chosen:
     name: str
     text: str
     english: str
-    # Where the text landed: "reply" (the reply box) or "closing" (the status form).
+    # Where the text landed: "reply" (the reply box), or the status form's message when the template's
+    # step can be taken now: "acknowledging" or "closing".
     into: str
 
 
@@ -56,7 +60,8 @@ def chosen(case) -> Chosen | None:
             english = reply_templates.fill(versions["en"], case, outcome)
     else:
         return None
-    into = "closing" if key == "standard:closing" and "closed" in cases.TRANSITIONS[case.status] else "reply"
+    into = next((into for template, status, into in STATUS_STEPS
+                 if key == template and status in cases.TRANSITIONS[case.status]), "reply")
     return Chosen(key, label, text, english, into)
 
 
@@ -66,9 +71,10 @@ def page_context(case, status_form) -> dict:
     message_form = MessageForm()
     if template is not None and template.into == "reply" and not message_form.text.data:
         message_form.text.data = template.text
-    elif template is not None and template.into == "closing":
-        status_form.status.data = "closed"
-        status_form.outcome.data = request.args.get("outcome", "")
+    elif template is not None:
+        status_form.status.data = next(status for key, status, into in STATUS_STEPS if into == template.into)
+        if template.into == "closing":
+            status_form.outcome.data = request.args.get("outcome", "")
         status_form.message.data = template.text
     return dict(message_form=message_form, template_choices=choices(case), chosen_template=template,
                 outcome_labels=OUTCOME_LABELS)
