@@ -60,7 +60,7 @@ class StatusForm(PortalForm):
         choices=[SelectChoice("", "—")] + [SelectChoice(code, label) for code, label in OUTCOME_LABELS.items()],
         validators=[Optional()],
     )
-    message = TextAreaField(_l("Message to the reporter (when acknowledging or closing)"),
+    message = TextAreaField(_l("What the reporter reads (when acknowledging or closing)"),
                             validators=[Optional(), Length(max=20000)])
 
 
