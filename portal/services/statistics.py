@@ -27,39 +27,43 @@ TOTAL = "total"
 
 def _conditions(audience: str) -> tuple:
     """Which cases an audience's figures count; retaliation claims have figures of their own."""
-    cases = Case.kind != "retaliation"
+    # Kinds by equality, not "all but claims": ix_cases_statistics then reads a range of its rows.
     if audience in ("administrator", "public"):
-        return (cases, *oversight.contractor_may_see())
+        return (Case.kind == "report", *oversight.contractor_may_see())
     if audience == "authority":
-        return (cases, *oversight.authority_may_see())
+        return (Case.kind == "report", *oversight.authority_may_see())
     if audience == "monitor":
         forward = aliased(Forward)
-        return (cases, or_(Case.kind == "forwarded", exists().where(forward.case_id == Case.id).correlate(Case)))
+        return (Case.kind.in_(("report", "forwarded")),
+                or_(Case.kind == "forwarded", exists().where(forward.case_id == Case.id).correlate(Case)))
     raise ValueError(audience)
 
 
-def _year_expression(session, column):
+def _day(value) -> date:
+    """A day as the database hands it back (SQLite: text in raw SQL results)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _month_and_days(session, done) -> tuple:
+    """The month a case was received and the days from then to ``done``, computed by the database:
+    a year's cases would otherwise come back as tens of thousands of (day, day) pairs."""
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.extract("year", column), Integer)
-    return cast(func.strftime("%Y", column), Integer)
-
-
-def _month_expression(session, column):
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.extract("month", column), Integer)
-    return cast(func.strftime("%m", column), Integer)
-
-
-def _days_between(session, earlier, later):
-    if session.get_bind().dialect.name == "postgresql":
-        return later - earlier  # date - date is a whole number of days
-    return cast(func.julianday(later) - func.julianday(earlier), Integer)
+        return cast(func.extract("month", Case.received_on), Integer), done - Case.received_on
+    # SQLite keeps a date as its ISO text: the month is characters 6-7.
+    return (cast(func.substr(Case.received_on, 6, 2), Integer),
+            cast(func.julianday(done) - func.julianday(Case.received_on), Integer))
 
 
 def years(session, audience: str) -> list[int]:
-    """The years in which the audience's cases were received, newest first."""
-    year = _year_expression(session, Case.received_on)
-    return list(session.scalars(select(year).where(*_conditions(audience)).distinct().order_by(year.desc())))
+    """The years from the first report (or case received from another instance) to the last, newest
+    first: each end is one look into ix_cases_statistics."""
+    kinds = ("report", "forwarded") if audience == "monitor" else ("report",)
+    ends = [_day(day) for kind in kinds for aggregate in (func.min, func.max)
+            for day in [session.scalar(select(aggregate(Case.received_on)).where(Case.kind == kind))]
+            if day is not None]
+    if not ends:
+        return []
+    return list(range(max(ends).year, min(ends).year - 1, -1))
 
 
 @dataclass
@@ -101,21 +105,43 @@ class Figures:
 def figures(session, audience: str, year: int, today: date) -> Figures:
     """Every table of one year, for one audience, suppressed."""
     where = (*_conditions(audience), Case.received_on >= date(year, 1, 1), Case.received_on <= date(year, 12, 31))
-    month = _month_expression(session, Case.received_on)
-    months = dict(session.execute(select(month, func.count()).where(*where).group_by(month)).all())
+    deadlines = [(Case.acknowledged_on, Case.acknowledge_due), (Case.feedback_given_on, Case.feedback_due)]
+    sums = [expression for done, due in deadlines for expression in _deadline_sums(done, due, today)]
+    # Grouped by day, not by a month computed for every row: the index gives the days in order,
+    # and a year has at most 366 of them to add up here.
+    rows: dict[int, list[int]] = {}
+    for day, *values in session.execute(select(Case.received_on, func.count(), *sums).where(*where)
+                                        .group_by(Case.received_on)):
+        month = rows.setdefault(_day(day).month, [0] * len(values))
+        for index, value in enumerate(values):
+            month[index] += int(value or 0)
+    months = {number: row[0] for number, row in rows.items()}
     total = sum(months.values())
     cells = {TOTAL: total, **{number: months.get(number, 0) for number in range(1, 13)}}
     hidden = suppression.partition(cells, [(TOTAL, range(1, 13))])
+    # The cases' ids from ix_cases_statistics, their categories from (code, case_id): neither
+    # query reads a (wide) case row.
     by_category = dict(session.execute(
-        select(CaseCategory.code, func.count())
-        .join(Case, Case.id == CaseCategory.case_id).where(*where).group_by(CaseCategory.code)).all())
+        select(CaseCategory.code, func.count()).where(CaseCategory.case_id.in_(select(Case.id).where(*where)))
+        .group_by(CaseCategory.code)).all())
     shown_months = {number: None if number in hidden else cells[number] for number in range(1, 13)}
     result = Figures(year=year, total=suppression.shown(total), by_month=shown_months,
                      by_category=suppression.table(total, {code: by_category.get(code, 0) for code in CATEGORIES}),
                      **_places(session, where, total))
-    result.acknowledgement, result.feedback = _timeliness(session, where, month, shown_months, today)
+    result.acknowledgement, result.feedback = (
+        _timeliness(session, where, done, {number: row[1 + 3 * n: 4 + 3 * n] for number, row in rows.items()},
+                    shown_months)
+        for n, (done, _due) in enumerate(deadlines))
     _forwards(session, audience, year, result)
     return result
+
+
+def _deadline_sums(done, due, today: date) -> tuple:
+    """Of a deadline: the cases that met it, those that missed it (late or still open), those still open."""
+    in_time = func.sum(case((and_(done.is_not(None), done <= due), 1), else_=0))
+    late = func.sum(case((or_(done > due, and_(done.is_(None), due < today)), 1), else_=0))
+    overdue = func.sum(case((and_(done.is_(None), due < today), 1), else_=0))
+    return in_time, late, overdue
 
 
 def _places(session, where, total: int) -> dict:
@@ -154,45 +180,37 @@ def _places(session, where, total: int) -> dict:
                 other_facilities=rest(facilities))
 
 
-def _timeliness(session, where, month, received: dict, today: date):
-    """Acknowledgement and feedback, month by month: the share in time of the cases whose deadline
-    has come (acknowledged, answered, or overdue), the median days it took, and how many are overdue."""
-    sums = []
-    for done, due in ((Case.acknowledged_on, Case.acknowledge_due), (Case.feedback_given_on, Case.feedback_due)):
-        in_time = func.sum(case((and_(done.is_not(None), done <= due), 1), else_=0))
-        late = func.sum(case((or_(done > due, and_(done.is_(None), due < today)), 1), else_=0))
-        overdue = func.sum(case((and_(done.is_(None), due < today), 1), else_=0))
-        rows = {row[0]: row[1:] for row in session.execute(
-            select(month, in_time, late, overdue).where(*where).group_by(month))}
-        days = _days_between(session, Case.received_on, done)
-        histograms: dict[int, dict[int, int]] = {}
-        for number, span, count in session.execute(
-                select(month, days, func.count()).where(*where, done.is_not(None)).group_by(month, days)):
-            histograms.setdefault(number, {})[span] = count
-        per_month = {}
-        for number in range(1, 13):
-            on_time, late_count, overdue_count = (int(value or 0) for value in rows.get(number, (0, 0, 0)))
-            all_cases = received.get(number) or 0
-            # Overdue is shown only if neither the rest of the month's cases, nor the late ones
-            # answered since, would be a count from 1 to 4.
-            overdue_safe = (overdue_count >= suppression.SUPPRESS_BELOW and received.get(number) is not None
-                            and not suppression.small(all_cases - overdue_count)
-                            and not suppression.small(late_count - overdue_count))
-            per_month[number] = Timeliness(
-                share_in_time=suppression.share(on_time, on_time + late_count),
-                median_days=suppression.median(histograms.get(number, {})),
-                overdue=overdue_count if overdue_safe else None)
-        sums.append(per_month)
-    return sums[0], sums[1]
+def _timeliness(session, where, done, sums: dict, received: dict) -> dict[int, Timeliness]:
+    """One deadline, month by month: the share in time of the cases whose deadline has come
+    (met, missed, or open past it), the median days it took, and how many are overdue today."""
+    histograms: dict[int, dict[int, int]] = {}
+    month, days = _month_and_days(session, done)
+    for number, span, count in session.execute(
+            select(month, days, func.count()).where(*where, done.is_not(None)).group_by(month, days)):
+        histograms.setdefault(number, {})[span] = count
+    per_month = {}
+    for number in range(1, 13):
+        on_time, late, overdue = sums.get(number, (0, 0, 0))
+        # Overdue is shown only if neither the rest of the month's cases, nor the late ones
+        # answered since, would be a count from 1 to 4.
+        safe = (overdue >= suppression.SUPPRESS_BELOW and received.get(number) is not None
+                and not suppression.small(received[number] - overdue) and not suppression.small(late - overdue))
+        per_month[number] = Timeliness(share_in_time=suppression.share(on_time, on_time + late),
+                                       median_days=suppression.median(histograms.get(number, {})),
+                                       overdue=overdue if safe else None)
+    return per_month
 
 
 def _forwards(session, audience: str, year: int, result: Figures) -> None:
     """Forwards made this year of the audience's cases, by delivery state and by the monitor's status."""
-    where = (Forward.case_id == Case.id, *_conditions(audience),
+    where = (Forward.case_id.in_(select(Case.id).where(*_conditions(audience))),
              Forward.created_on >= date(year, 1, 1), Forward.created_on <= date(year, 12, 31))
-    states = dict(session.execute(select(Forward.state, func.count()).where(*where).group_by(Forward.state)).all())
-    statuses = dict(session.execute(select(Forward.remote_status, func.count()).where(*where)
-                                    .group_by(Forward.remote_status)).all())
+    states: dict[str, int] = {}
+    statuses: dict[str | None, int] = {}
+    for state, status, count in session.execute(select(Forward.state, Forward.remote_status, func.count())
+                                                .where(*where).group_by(Forward.state, Forward.remote_status)):
+        states[state] = states.get(state, 0) + count
+        statuses[status] = statuses.get(status, 0) + count
     total = sum(states.values())
     state_cells = {TOTAL: total, **{state: states.get(state, 0) for state in FORWARD_STATES}}
     status_cells = {TOTAL: total, **{status: statuses.get(status, 0) for status in (None, *REMOTE_STATUSES)}}
@@ -218,19 +236,19 @@ class Year:
 def public_years(session, today: date) -> list[Year]:
     """Yearly figures only, suppressed, of every case anyone at the contractor may know of."""
     conditions = _conditions("public")
-    year = _year_expression(session, Case.received_on)
-    totals = dict(session.execute(select(year, func.count()).where(*conditions).group_by(year)).all())
+    in_time, late, _overdue = _deadline_sums(Case.acknowledged_on, Case.acknowledge_due, today)
+    totals: dict[int, list[int]] = {}
+    for day, count, met, missed in session.execute(
+            select(Case.received_on, func.count(), in_time, late).where(*conditions).group_by(Case.received_on)):
+        year = totals.setdefault(_day(day).year, [0, 0, 0])
+        year[0], year[1], year[2] = year[0] + count, year[1] + int(met or 0), year[2] + int(missed or 0)
     categories: dict[int, dict[str, int]] = {}
-    for number, code, count in session.execute(
-            select(year, CaseCategory.code, func.count())
-            .join(Case, Case.id == CaseCategory.case_id).where(*conditions).group_by(year, CaseCategory.code)):
-        categories.setdefault(number, {})[code] = count
-    done, due = Case.acknowledged_on, Case.acknowledge_due
-    in_time = func.sum(case((and_(done.is_not(None), done <= due), 1), else_=0))
-    late = func.sum(case((or_(done > due, and_(done.is_(None), due < today)), 1), else_=0))
-    timely = {row[0]: (int(row[1] or 0), int(row[2] or 0))
-              for row in session.execute(select(year, in_time, late).where(*conditions).group_by(year))}
+    for number in totals:
+        within = (*conditions, Case.received_on >= date(number, 1, 1), Case.received_on <= date(number, 12, 31))
+        categories[number] = dict(session.execute(
+            select(CaseCategory.code, func.count()).where(CaseCategory.case_id.in_(select(Case.id).where(*within)))
+            .group_by(CaseCategory.code)).all())
     return [Year(number, suppression.shown(total),
                  suppression.table(total, {code: categories.get(number, {}).get(code, 0) for code in CATEGORIES}),
-                 suppression.share(timely[number][0], sum(timely[number])))
-            for number, total in sorted(totals.items(), reverse=True)]
+                 suppression.share(met, met + missed))
+            for number, (total, met, missed) in sorted(totals.items(), reverse=True)]

@@ -51,13 +51,17 @@ def partition(cells: Mapping[Hashable, int], groups: Iterable[tuple[Hashable, It
     while changed:
         changed = False
         for parent, members in groups:
-            visible = [member for member in members if member not in hidden]
+            visible = sorted((member for member in members if member not in hidden),
+                             key=lambda member: (cells[member], str(member)))
             if parent not in hidden:
-                tells = small(sum(cells[member] for member in members if member in hidden))
-            else:
-                tells = bool(members) and cells[parent] > 0 and len(visible) == len(members)
-            if tells and visible:
-                hidden.add(min(visible, key=lambda member: (cells[member], str(member))))
+                hidden_sum = sum(cells[member] for member in members if member in hidden)
+                while visible and small(hidden_sum):
+                    member = visible.pop(0)
+                    hidden.add(member)
+                    hidden_sum += cells[member]
+                    changed = True
+            elif visible and cells[parent] > 0 and len(visible) == len(members):
+                hidden.add(visible[0])
                 changed = True
     return hidden
 
