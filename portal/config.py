@@ -76,9 +76,14 @@ DEFAULTS = {
     # this machine's loopback addresses, over plain http:// too. Partners are otherwise https://
     # at public addresses only (services/partner_http.py).
     "ALLOW_LOOPBACK_PARTNERS": 0,
+    # A public transparency page (/transparency, no log-in): yearly figures only, small counts
+    # withheld. Off unless the organisation decides to publish.
+    "PUBLIC_STATISTICS": False,
 }
 
-_INTEGER_KEYS = {key for key, value in DEFAULTS.items() if isinstance(value, int)}
+_BOOLEAN_KEYS = {key for key, value in DEFAULTS.items() if isinstance(value, bool)}
+_INTEGER_KEYS = {key for key, value in DEFAULTS.items() if isinstance(value, int)} - _BOOLEAN_KEYS
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 
 def load(overrides=None, environ=None) -> dict:
@@ -95,6 +100,8 @@ def load(overrides=None, environ=None) -> dict:
             config[key] = int(config[key])
         except (TypeError, ValueError):
             raise ValueError(f"PORTAL_{key} must be a whole number") from None
+    for key in _BOOLEAN_KEYS:
+        config[key] = _boolean(key, config[key])
     config["INSTANCE_PATH"] = str(Path(config["INSTANCE_PATH"]).resolve())
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = "sqlite:///" + str(Path(config["INSTANCE_PATH"]) / "portal.db")
@@ -107,3 +114,12 @@ def load(overrides=None, environ=None) -> dict:
         raise ValueError("PORTAL_ALLOW_LOOPBACK_PARTNERS is for tests and development only: "
                          "it is refused unless PORTAL_ENV=development")
     return config
+
+
+def _boolean(key: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise ValueError(f"PORTAL_{key} must be true or false")

@@ -57,6 +57,9 @@ class Case(Base):
               "acknowledge_due", "feedback_due", "received_on", "status", "language"),
         Index("ix_cases_inbox_language", "language",
               "acknowledge_due", "feedback_due", "received_on", "status", "facility_id"),
+        # Statistics count by these columns alone, from this index (services/statistics.py).
+        Index("ix_cases_statistics", "kind", "received_on", "recipient_choice", "facility_id", "acknowledged_on",
+              "acknowledge_due", "feedback_given_on", "feedback_due", "authority_notified_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -8,7 +8,7 @@ bundle, never what the reporter wrote.
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -44,6 +44,8 @@ class Forward(Base):
     """A bundle built from a case for a partner, and how its delivery went."""
 
     __tablename__ = "forwards"
+    # Statistics count forwards by day, state and status from this index alone: a row holds its bundle.
+    __table_args__ = (Index("ix_forwards_statistics", "created_on", "state", "remote_status", "case_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     bundle_id: Mapped[str] = mapped_column(String(36), unique=True)

@@ -25,10 +25,21 @@ def visible_case(session, user, case_id: int) -> Case | None:
 
 def authority_case_ids(session) -> set[int]:
     """Every case the contracting authority may see: the same rule as ``visible_case``, for a list."""
-    escalated = exists().where(EscalationStep.case_id == Case.id)
-    return set(session.scalars(select(Case.id).where(
-        Case.kind != "forwarded", Case.recipient_choice != "monitor",
-        or_(Case.authority_notified_on.is_not(None), escalated))))
+    return set(session.scalars(select(Case.id).where(*authority_may_see())))
+
+
+def contractor_may_see():
+    """The conditions on a case that anyone at the contractor may know of: not one the worker sent
+    to Electronics Watch alone, nor one another instance forwarded to this one."""
+    return (Case.kind != "forwarded", Case.recipient_choice != "monitor")
+
+
+def authority_may_see():
+    """``visible_case``'s rule for the authority, as conditions on ``Case`` for a query.
+
+    The escalated cases as one list (few), not a look-up for every case a query passes."""
+    escalated = Case.id.in_(select(EscalationStep.case_id))
+    return (*contractor_may_see(), or_(Case.authority_notified_on.is_not(None), escalated))
 
 
 def _escalated(session, case_id: int) -> bool:

@@ -56,6 +56,7 @@ from . import (
     outbound,
     receipts,
     routing,
+    suppression,
 )
 from .refusal import Refusal
 
@@ -78,7 +79,7 @@ REMEDY_TRANSITIONS = {
 # A remedy in these states is still owed: past its due date it is overdue.
 UNDELIVERED = ("proposed", "agreed", "disputed")
 # Statistics never show a count below this: a small number can single someone out.
-SUPPRESS_BELOW = 5
+SUPPRESS_BELOW = suppression.SUPPRESS_BELOW
 
 
 class RetaliationError(Refusal):
@@ -698,32 +699,11 @@ def statistics(session) -> dict:
     confirmed = remedies.get("confirmed", 0)
     share_safe = len(substantiated) >= SUPPRESS_BELOW and len(decided) - len(substantiated) >= SUPPRESS_BELOW
     return {
-        "claims": _shown(len(claims)),
-        "by_type": _suppressed_table(len(claims), {code: by_type.get(code, 0) for code in RETALIATION_TYPES}),
+        "claims": suppression.shown(len(claims)),
+        "by_type": suppression.table(len(claims), {code: by_type.get(code, 0) for code in RETALIATION_TYPES}),
         "share_substantiated": len(substantiated) / len(decided) if share_safe else None,
         "median_days_to_assess": sorted(assessed)[len(assessed) // 2] if len(assessed) >= SUPPRESS_BELOW else None,
-        "remedies_delivered": _shown(delivered),
+        "remedies_delivered": suppression.shown(delivered),
         # Delivered minus confirmed would tell the small number delivered but not (yet) confirmed.
-        "remedies_confirmed": _shown(confirmed) if not 0 < delivered - confirmed < SUPPRESS_BELOW else None,
+        "remedies_confirmed": suppression.shown(confirmed) if not 0 < delivered - confirmed < SUPPRESS_BELOW else None,
     }
-
-
-def _shown(count: int) -> int | None:
-    return count if count >= SUPPRESS_BELOW else None
-
-
-def _suppressed_table(total: int, counts: dict[str, int]) -> dict[str, int | None]:
-    """The cells of a table beside its total, with as few more cells hidden as it takes so that no
-    subtraction (the total minus a cell, the total minus every shown cell) is a count from 1 to 4.
-    A claim may have several types, so the cells add up to the total or more."""
-    shown = {code: count for code, count in counts.items() if count >= SUPPRESS_BELOW}
-
-    def tells_a_small_count() -> bool:
-        if total < SUPPRESS_BELOW:
-            return False  # the total is hidden: nothing to subtract from
-        derived = [total - sum(shown.values())] + [total - count for count in shown.values()]
-        return any(0 < value < SUPPRESS_BELOW for value in derived)
-
-    while shown and tells_a_small_count():
-        del shown[min(shown, key=lambda code: (shown[code], code))]
-    return {code: shown.get(code) for code in counts}

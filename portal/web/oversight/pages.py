@@ -1,5 +1,5 @@
 """Oversight: the escalation procedure of section 4 of the contract, and the
-retaliation statistics.
+statistics (``statistics``).
 
 The escalation record of a case is kept by the contractor's administrators and
 read by the contracting authority; both see the case's reference, facility and
@@ -13,18 +13,17 @@ from wtforms.fields.choices import SelectChoice
 
 import crypto
 
-from ...models import RETALIATION_TYPES, Facility
-from ...services import attachments, authority_notices, cases, clock, oversight, retaliation
+from ...models import Facility
+from ...services import attachments, authority_notices, cases, oversight, retaliation
 from ..common.access import roles_only
 from ..common.audit_trail import audit_page
 from ..common.database import db
-from ..common.labels import RETALIATION_LABELS
 from ..common.staff import send_download, staff_blueprint
 from ..common.uploads import uploaded_files
+from . import statistics
 from .forms import ESCALATION_LABELS, CorrectionForm, DueForm, EscalationForm, ReferenceForm
 
 ESCALATION_ROLES = ("administrator", "authority")
-STATISTICS_ROLES = ("administrator", "authority", "monitor")
 ESCALATION_ERRORS = {
     "order": lambda: _("The escalation procedure goes step by step: choose the next step."),
     "step": lambda: _("Choose a step from the list."),
@@ -152,11 +151,5 @@ def make_blueprint(config):
         item, data = found
         return send_download(data, item.content_type, f"escalation-{case_id}-{item.id}")
 
-    @bp.get("/statistics")
-    @roles_only(*STATISTICS_ROLES)
-    def statistics():
-        return render_template("oversight/statistics.html", figures=retaliation.statistics(db()),
-                               types=RETALIATION_TYPES, retaliation_labels=RETALIATION_LABELS,
-                               minimum=retaliation.SUPPRESS_BELOW, today=clock.today())
-
+    statistics.add_routes(bp)
     return bp
