@@ -32,6 +32,7 @@ from .services import (
     notifications,
     partner_http,
     partners,
+    reminders,
     retention,
     signing,
     throttle,
@@ -480,6 +481,27 @@ def notifications_send(loop, interval):
         line += f"; {caught_up} mandatory notifications to the contracting authority" if caught_up else ""
         return (sent or failed or alerted or caught_up), line
     _periodically(settings, send, loop, interval)
+
+
+@main.group("reminders")
+def reminders_group():
+    """Deadline reminders to the leads of cases."""
+
+
+@reminders_group.command("queue")
+def reminders_queue():
+    """Queue the deadline reminders that are due (run daily); each is queued once, however often this runs."""
+    from . import create_app
+
+    settings = _settings()
+    app = create_app(settings)
+    try:
+        # The app's context: each reminder is written in its lead's language, with dates in their locale.
+        with app.app_context(), app.extensions["portal.sessions"]() as session:
+            queued = reminders.queue(session, settings["BASE_URL"], settings["REMIND_DAYS_BEFORE"])
+    finally:
+        app.extensions["portal.engine"].dispose()
+    click.echo(f"queued {queued} reminders; `portal notifications send` sends them")
 
 
 @main.command()

@@ -7,6 +7,7 @@ from .forwarding import FORWARD_STATES, REMOTE_STATUSES, Forward, Partner, Recei
 from .instance import Instance
 from .kept_file import KeptFile
 from .outbox import OutboxEmail
+from .reminder import SentReminder
 from .retaliation import (
     CLAIM_STATUSES,
     DISCIPLINE_KINDS,
@@ -55,6 +56,7 @@ __all__ = [
     "rule_recipients",
     "OUTCOMES",
     "OutboxEmail",
+    "SentReminder",
     "RecoveryCode",
     "CATEGORIES",
     "ROLES",

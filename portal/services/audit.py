@@ -24,7 +24,7 @@ ACTIONS = (
     "escalation_step", "escalation_corrected", "escalation_due", "conflict_block", "conflict_unblock",
     "conflict_key_removed", "authority_notified",
     "rule_created", "rule_changed", "rule_moved", "rule_deleted", "conflict_declared", "conflict_removed",
-    "settings_changed",
+    "settings_changed", "lead_changed",
 )
 
 

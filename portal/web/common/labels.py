@@ -139,4 +139,5 @@ AUDIT_ACTION_LABELS = {
     "conflict_declared": _l("Conflict of interest declared"),
     "conflict_removed": _l("Conflict of interest removed"),
     "settings_changed": _l("Settings changed"),
+    "lead_changed": _l("Lead of the case changed"),
 }
