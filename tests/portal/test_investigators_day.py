@@ -308,3 +308,35 @@ def test_a_lead_who_chose_the_digest_gets_one_email_listing_numbers_and_dates(ap
     assert first.reference in digest.body and second.reference in digest.body
     assert REPORT_TEXT not in digest.body
     assert "overdue" in digest.body and "acknowledge by" in digest.body
+
+
+def test_the_upgrade_makes_each_existing_case_led_by_its_first_keyholder(empty_database_url):
+    from sqlalchemy import text
+
+    from portal import migrate
+    from portal.db import make_engine
+
+    migrate.upgrade(empty_database_url, "0015")
+    engine = make_engine(empty_database_url)
+    with engine.begin() as connection:
+        for uid, name in ((1, "anna"), (2, "binh")):
+            connection.execute(text(
+                "INSERT INTO users (id, username, display_name, role, default_recipient, active, created_at, "
+                "language, totp_last_step, shown_to_reporters, awaiting_readmission, session_epoch) VALUES "
+                "(:id, :name, :name, 'investigator', false, true, '2026-01-05 00:00:00', 'en', 0, false, false, 0)"),
+                {"id": uid, "name": name})
+        for case_id, holders in ((1, (2, 1)), (2, (1,)), (3, ())):
+            connection.execute(text(
+                "INSERT INTO cases (id, kind, received_on, status, language, urgent, acknowledge_due, feedback_due, "
+                "submission_digest, reporter_recipient, recipient_choice, mandatory_notification, "
+                "last_reporter_item_id) VALUES (:id, 'report', '2026-01-05', 'received', 'en', false, '2026-01-12', "
+                "'2026-04-05', :digest, 'age1x', 'contractor', false, 0)"),
+                {"id": case_id, "digest": bytes([case_id]) * 32})
+            for user in holders:
+                connection.execute(text("INSERT INTO keyholders (case_id, user_id, seen_item_id) "
+                                        "VALUES (:case, :user, 0)"), {"case": case_id, "user": user})
+    migrate.upgrade(empty_database_url)
+    with engine.connect() as connection:
+        leads = dict(connection.execute(text("SELECT id, lead_user_id FROM cases")).all())
+    engine.dispose()
+    assert leads == {1: 2, 2: 1, 3: None}, "the first keyholder row leads; a case nobody holds has no lead"
