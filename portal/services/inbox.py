@@ -35,6 +35,8 @@ SORTS = {
     "oldest": (Case.received_on.asc(), Case.id.asc()),
 }
 DEFAULT_SORT = "need"
+# SQLite reads each held case's need from this index, never its wide row (see portal/db.py).
+NEED_INDEX = ("INDEXED BY ix_cases_inbox_need", "sqlite")
 # Statuses in which the reporter still waits for feedback: a report's, and a retaliation claim's.
 OPEN = ("received", "acknowledged", "investigating", "risk_assessed")
 NEEDS = ("danger", "overdue", "due_soon", "unread", "open", "done")
@@ -76,6 +78,7 @@ def needs_action_count(session, user_id: int) -> int:
         select(func.count()).select_from(Keyholder).join(Case, Case.id == Keyholder.case_id)
         .where(Keyholder.user_id == user_id, *conflicts.open_to(session, user_id),
                _need_rank(clock.today()) <= NEEDS.index(ACTION_NEEDS[-1]))
+        .with_hint(Case, *NEED_INDEX)
     ) or 0
 
 
@@ -182,7 +185,7 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
         # covering indexes (the user's keyholder rows with what they saw; the case's columns)
         # and keeps the page's 50.
         chosen = (select(Case.id).join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
-                  .where(*conditions, *in_category).order_by(*_need_order(today)))
+                  .where(*conditions, *in_category).order_by(*_need_order(today)).with_hint(Case, *NEED_INDEX))
     page_ids = session.scalars(chosen.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     loaded = {}
     if page_ids:
