@@ -82,6 +82,9 @@ def add_keyholder(session, actor: User, identity, case: Case, colleague: User, b
     for item in _keyholders_items(case):
         _rewrite(item, lambda blob: crypto.add_recipients(blob, identity, [new_recipient]))
     session.add(Keyholder(case_id=case.id, user_id=colleague.id))
+    if case.lead_user_id is None:
+        # A case whose lead left with nobody after them: the newcomer leads it.
+        case.lead_user_id = colleague.id
     notifications.queue_for(session, [colleague], case, base_url)
     audit.record(session, "handover_add", actor, case.id, {"user": colleague.id}, commit=False)
     session.commit()
