@@ -34,6 +34,7 @@ from .services import (
     notifications,
     partner_http,
     partners,
+    reminders,
     retention,
     signing,
     throttle,
@@ -484,6 +485,34 @@ def notifications_send(loop, interval):
         line += f"; {caught_up} mandatory notifications to the contracting authority" if caught_up else ""
         return (sent or failed or alerted or caught_up), line
     _periodically(settings, send, loop, interval)
+
+
+@main.group("reminders")
+def reminders_group():
+    """Deadline reminders to the leads of cases."""
+
+
+@reminders_group.command("queue")
+@click.option("--loop", is_flag=True, help="Keep queueing, every --interval seconds.")
+@click.option("--interval", default=86400, show_default=True)
+def reminders_queue(loop, interval):
+    """Queue the deadline reminders that are due (run daily); each is queued once, however often this runs."""
+    from . import create_app
+
+    settings = _settings()
+    app = create_app(settings)
+    try:
+        while True:
+            # The app's context: each reminder is written in its lead's language, with dates in their locale.
+            with app.app_context(), app.extensions["portal.sessions"]() as session:
+                queued = reminders.queue(session, settings["BASE_URL"], settings["REMIND_DAYS_BEFORE"])
+            if queued or not loop:
+                click.echo(f"queued {queued} reminders; `portal notifications send` sends them")
+            if not loop:
+                return
+            time.sleep(interval)
+    finally:
+        app.extensions["portal.engine"].dispose()
 
 
 @main.command()

@@ -21,6 +21,8 @@ DEFAULTS = {
     "QUICK_EXIT_URL": "https://www.wikipedia.org/",
     "ACK_DAYS": 7,
     "FEEDBACK_MONTHS": 3,
+    # Days before an acknowledgement or feedback is due that its lead is reminded (portal reminders queue).
+    "REMIND_DAYS_BEFORE": 2,
     "MAX_ATTACHMENT_BYTES": 15 * 1024 * 1024,
     "MAX_ATTACHMENTS": 5,
     "MAX_TEXT_CHARS": 20000,

@@ -7,6 +7,7 @@ database. Nothing here is specific to either beyond the SQLite pragmas.
 from contextlib import contextmanager
 
 from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 # Stable constraint names, so Alembic migrations match on both databases.
@@ -23,9 +24,19 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class _HintedSQLiteCompiler(SQLiteCompiler):
+    """Writes a statement's table hints for SQLite (``Select.with_hint(..., "sqlite")``), e.g.
+    ``INDEXED BY``: SQLite keeps no statistics unless asked, and may otherwise read a wide
+    row where a narrow index holds all a query needs (services/inbox.py)."""
+
+    def get_from_hint_text(self, table, text):
+        return text
+
+
 def make_engine(url: str):
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine.dialect.statement_compiler = _HintedSQLiteCompiler
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record):

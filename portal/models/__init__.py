@@ -7,6 +7,7 @@ from .forwarding import FORWARD_STATES, REMOTE_STATUSES, Forward, Partner, Recei
 from .instance import Instance
 from .kept_file import KeptFile
 from .outbox import OutboxEmail
+from .reminder import SentReminder
 from .reply_template import ReplyTemplate
 from .retaliation import (
     CLAIM_STATUSES,
@@ -57,6 +58,7 @@ __all__ = [
     "rule_recipients",
     "OUTCOMES",
     "OutboxEmail",
+    "SentReminder",
     "RecoveryCode",
     "CATEGORIES",
     "ROLES",

@@ -60,6 +60,10 @@ class Case(Base):
         # Statistics count by these columns alone, from this index (services/statistics.py).
         Index("ix_cases_statistics", "kind", "received_on", "recipient_choice", "facility_id", "acknowledged_on",
               "acknowledge_due", "feedback_given_on", "feedback_due", "authority_notified_on", "id"),
+        # The "need" order ranks every case a user holds: found by id from their keyholder
+        # rows, each case's rank is read from this index, not from its wide row.
+        Index("ix_cases_inbox_need", "id", "status", "urgent", "risk_level", "acknowledge_due", "feedback_due",
+              "last_reporter_item_id", "facility_id", "language"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -104,6 +108,8 @@ class Case(Base):
     outcome: Mapped[str | None] = mapped_column(String(30), nullable=True)
     # The newest item from the reporter, so the inbox counts unread ones cheaply.
     last_reporter_item_id: Mapped[int] = mapped_column(Integer, default=0)
+    # The keyholder who answers for the case: deadline reminders go to them (services/lead.py).
+    lead_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
     categories: Mapped[list["CaseCategory"]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseCategory.code"
@@ -142,7 +148,10 @@ class Keyholder(Base):
     """A user whose recipient stanza is in every item of the case."""
 
     __tablename__ = "keyholders"
-    __table_args__ = (UniqueConstraint("user_id", "case_id"),)
+    # (user_id, case_id, seen_item_id): the inbox's "what needs me" order reads a user's
+    # cases and what they have seen from this index alone (services/inbox.py).
+    __table_args__ = (UniqueConstraint("user_id", "case_id"),
+                      Index("ix_keyholders_user_case_seen", "user_id", "case_id", "seen_item_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -39,6 +39,8 @@ class User(Base):
     awaiting_readmission: Mapped[bool] = mapped_column(Boolean, default=False)
     # Sessions carry the epoch of their log-in: raising it ends every session of the account at once.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Deadline reminders as one e-mail a day listing them, instead of one e-mail each.
+    reminder_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RecoveryCode(Base):

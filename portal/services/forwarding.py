@@ -272,6 +272,7 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     valid_codes = set(CATEGORIES) | set(RETALIATION_TYPES)
     case.categories = [CaseCategory(code=c) for c in sorted(set(described.get("categories", []))) if c in valid_codes]
     case.keyholders = [Keyholder(user_id=u.id) for u in monitors]
+    case.lead_user_id = monitors[0].id if monitors else None
     # An attachment's evidence record travels as an item of its own, encrypted to the same monitors.
     records = {item.meta.get("describes"): item.data for item in items if item.kind == outbound.RECORD_KIND}
     for item in items:

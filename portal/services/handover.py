@@ -15,7 +15,7 @@ from sqlalchemy import select
 import crypto
 
 from ..models import Case, CaseItem, Facility, Keyholder, RoutingAlert, User
-from . import audit, clock, conflicts, keyring, notifications, routing
+from . import audit, clock, conflicts, keyring, lead, notifications, routing
 from .refusal import Refusal
 
 
@@ -82,6 +82,9 @@ def add_keyholder(session, actor: User, identity, case: Case, colleague: User, b
     for item in _keyholders_items(case):
         _rewrite(item, lambda blob: crypto.add_recipients(blob, identity, [new_recipient]))
     session.add(Keyholder(case_id=case.id, user_id=colleague.id))
+    if case.lead_user_id is None:
+        # A case whose lead left with nobody after them: the newcomer leads it.
+        case.lead_user_id = colleague.id
     notifications.queue_for(session, [colleague], case, base_url)
     audit.record(session, "handover_add", actor, case.id, {"user": colleague.id}, commit=False)
     session.commit()
@@ -98,6 +101,8 @@ def remove_keyholder(session, actor: User, identity, case: Case, colleague: User
     _rewrite_for(session, identity, case, remaining)
     session.delete(holder)
     audit.record(session, "handover_remove", actor, case.id, {"user": colleague.id}, commit=False)
+    session.flush()
+    lead.pass_on(session, actor, case, colleague.id)
     session.commit()
 
 
@@ -125,6 +130,8 @@ def remove_conflicted(session, actor: User, identity, case: Case, colleague: Use
     session.delete(holder)
     conflicts.resolve_alerts(session, case.id, colleague.id)
     audit.record(session, "conflict_key_removed", actor, case.id, {"user": colleague.id}, commit=False)
+    session.flush()
+    lead.pass_on(session, actor, case, colleague.id)
     session.commit()
 
 
@@ -158,11 +165,15 @@ def assign_with_recovery(session, recovery_identity, case: Case, user: User, bas
                                                               Keyholder.user_id.in_(conflicted))):
             session.delete(holder)
             audit.record(session, "conflict_key_removed", None, case.id, {"user": holder.user_id}, commit=False)
+            if case.lead_user_id == holder.user_id:
+                case.lead_user_id = None
     else:
         new_recipient = crypto.parse_recipient(user.recipient)
         for item in _keyholders_items(case):
             _rewrite(item, lambda blob: crypto.add_recipients(blob, recovery_identity, [new_recipient]))
     session.add(Keyholder(case_id=case.id, user_id=user.id))
+    if case.lead_user_id is None or case.lead_user_id in conflicted:
+        case.lead_user_id = user.id
     for alert in session.scalars(select(RoutingAlert).where(RoutingAlert.case_id == case.id,
                                                             RoutingAlert.resolved_at.is_(None))):
         alert.resolved_at = clock.now()

@@ -1,23 +1,85 @@
-"""The investigator's inbox: the cases a user holds keys for, by deadline."""
+"""The investigator's inbox: the cases a user holds keys for, by what needs them
+first (``need``) or by deadline.
+
+"What needs me now", in this order (``NEEDS``):
+
+1. ``danger``: someone may be in danger and the case is still open: a report whose
+   reporter said they are in immediate danger (``Case.urgent``), a retaliation claim
+   not yet risk-assessed (every claim is filed urgent), or one assessed at high risk
+   (``Case.risk_level``). A claim assessed at medium or low risk is no longer in danger.
+2. ``overdue``: the acknowledgement (status still "received") or the feedback (status
+   still open) was due before today.
+3. ``due_soon``: one of them is due within ``DUE_SOON_DAYS``.
+4. ``unread``: the reporter wrote something the user has not seen.
+5. ``open``, then ``done``: the rest, open cases first.
+
+Within each, the earliest pending deadline first. The order is one SQL CASE
+expression, so the database picks the page (see ``list_cases``).
+"""
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 
-from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder
+from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder, User
 from . import clock, conflicts
 
 PAGE_SIZE = 50
 DUE_SOON_DAYS = 2
 SORTS = {
+    "need": (),  # made for the day by ``_need_order``
     "acknowledge_due": (Case.acknowledge_due.asc(), Case.id.asc()),
     "feedback_due": (Case.feedback_due.asc(), Case.id.asc()),
     "newest": (Case.received_on.desc(), Case.id.desc()),
     "oldest": (Case.received_on.asc(), Case.id.asc()),
 }
+DEFAULT_SORT = "need"
+# SQLite reads each held case's need from this index, never its wide row (see portal/db.py).
+NEED_INDEX = ("INDEXED BY ix_cases_inbox_need", "sqlite")
 # Statuses in which the reporter still waits for feedback: a report's, and a retaliation claim's.
 OPEN = ("received", "acknowledged", "investigating", "risk_assessed")
+NEEDS = ("danger", "overdue", "due_soon", "unread", "open", "done")
+# The needs that count as "needs action" in the inbox's header.
+ACTION_NEEDS = NEEDS[:4]
+
+
+def _need_rank(today: date):
+    """The index in ``NEEDS`` of a case (joined with its ``Keyholder``), as SQL.
+
+    It asks the most common answer first (most cases a user holds are done), and
+    an open case's feedback is never due before its acknowledgement, so each row
+    costs few comparisons: the database ranks every held case for each page.
+    """
+    soon = today + timedelta(days=DUE_SOON_DAYS)
+    acknowledging = Case.status == "received"
+    unread = Case.last_reporter_item_id > Keyholder.seen_item_id
+    rank = NEEDS.index
+    need = case(
+        (Case.status.not_in(OPEN), case((unread, literal(rank("unread"))), else_=literal(rank("done")))),
+        (or_(Case.risk_level == "high", and_(Case.risk_level.is_(None), Case.urgent)), literal(rank("danger"))),
+        (or_(Case.feedback_due < today, and_(acknowledging, Case.acknowledge_due < today)), literal(rank("overdue"))),
+        (or_(Case.feedback_due <= soon, and_(acknowledging, Case.acknowledge_due <= soon)), literal(rank("due_soon"))),
+        (unread, literal(rank("unread"))),
+        else_=literal(rank("open")),
+    )
+    return need
+
+
+def _need_order(today: date):
+    """The "need" order: the rank of ``NEEDS``, then the earliest pending deadline, then the case."""
+    next_due = case((Case.status == "received", Case.acknowledge_due), else_=Case.feedback_due)
+    return (_need_rank(today), next_due.asc(), Case.id.asc())
+
+
+def needs_action_count(session, user_id: int) -> int:
+    """How many of the cases ``user_id`` holds (and is not barred from) are in danger, overdue, due soon or unread."""
+    return session.scalar(
+        select(func.count()).select_from(Keyholder).join(Case, Case.id == Keyholder.case_id)
+        .where(Keyholder.user_id == user_id, *conflicts.open_to(session, user_id),
+               _need_rank(clock.today()) <= NEEDS.index(ACTION_NEEDS[-1]))
+        .with_hint(Case, *NEED_INDEX)
+    ) or 0
 
 
 @dataclass
@@ -27,7 +89,7 @@ class Filters:
     facility_id: int | None = None
     category: str = ""
     language: str = ""
-    sort: str = "acknowledge_due"
+    sort: str = DEFAULT_SORT
     page: int = 1
 
 
@@ -39,6 +101,21 @@ class Row:
     unread: int = 0
     acknowledge_state: str = ""
     feedback_state: str = ""
+    need: str = "done"
+    lead_name: str | None = None
+    next_action: "NextAction | None" = None
+
+
+@dataclass
+class NextAction:
+    """What the case needs next, for the row to say in words: ``kind`` and the day it is about.
+
+    kinds: "acknowledge", "acknowledge_overdue", "feedback", "feedback_overdue",
+    "new_message", "none"; ``days`` is how late an overdue one is."""
+
+    kind: str
+    due: date | None = None
+    days: int = 0
 
 
 @dataclass
@@ -101,11 +178,15 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
     total = session.scalar(count)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
-    order = SORTS.get(filters.sort, SORTS["acknowledge_due"])
-    page_ids = session.scalars(
-        select(Case.id).where(held, *conditions, *in_category)
-        .order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    ).all()
+    if filters.sort in SORTS and filters.sort != "need":
+        chosen = select(Case.id).where(held, *conditions, *in_category).order_by(*SORTS[filters.sort])
+    else:
+        # Every case the user holds has a rank for the day: the database ranks them from two
+        # covering indexes (the user's keyholder rows with what they saw; the case's columns)
+        # and keeps the page's 50.
+        chosen = (select(Case.id).join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
+                  .where(*conditions, *in_category).order_by(*_need_order(today)).with_hint(Case, *NEED_INDEX))
+    page_ids = session.scalars(chosen.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     loaded = {}
     if page_ids:
         for row in session.execute(
@@ -125,18 +206,56 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
     facility_ids = {case.facility_id for case, _seen in found if case.facility_id}
     names = dict(session.execute(select(Facility.id, Facility.name).where(Facility.id.in_(facility_ids))).all())
     unread = _unread_counts(session, [(case.id, seen) for case, seen in found if case.last_reporter_item_id > seen])
+    lead_ids = {case.lead_user_id for case, _seen in found if case.lead_user_id}
+    leads = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(lead_ids))).all())
 
     rows = []
-    for case, _seen in found:
+    for found_case, seen in found:
+        is_unread = found_case.last_reporter_item_id > seen
         rows.append(Row(
-            case=case,
-            facility_name=names.get(case.facility_id),
-            categories=sorted(categories.get(case.id, [])),
-            unread=unread.get(case.id, 0),
-            acknowledge_state=_deadline_state(case.acknowledge_due, case.status != "received", today),
-            feedback_state=_deadline_state(case.feedback_due, case.status not in OPEN, today),
+            case=found_case,
+            facility_name=names.get(found_case.facility_id),
+            categories=sorted(categories.get(found_case.id, [])),
+            unread=unread.get(found_case.id, 0),
+            acknowledge_state=_deadline_state(found_case.acknowledge_due, found_case.status != "received", today),
+            feedback_state=_deadline_state(found_case.feedback_due, found_case.status not in OPEN, today),
+            need=need_of(found_case, is_unread, today),
+            lead_name=leads.get(found_case.lead_user_id),
+            next_action=next_action(found_case, is_unread, today),
         ))
     return Page(rows, total, page, pages)
+
+
+def need_of(found: Case, unread: bool, today: date) -> str:
+    """The case's need of ``NEEDS`` in Python, the same as the SQL rank (for the row's words)."""
+    open_ = found.status in OPEN
+    acknowledging = found.status == "received"
+    soon = today + timedelta(days=DUE_SOON_DAYS)
+    if open_ and (found.risk_level == "high" or (found.risk_level is None and found.urgent)):
+        return "danger"
+    if (acknowledging and found.acknowledge_due < today) or (open_ and found.feedback_due < today):
+        return "overdue"
+    if (acknowledging and found.acknowledge_due <= soon) or (open_ and found.feedback_due <= soon):
+        return "due_soon"
+    if unread:
+        return "unread"
+    return "open" if open_ else "done"
+
+
+def next_action(found: Case, unread: bool, today: date) -> NextAction:
+    """What the case needs next: acknowledging, feedback, or reading a new message."""
+    if found.status == "received":
+        due = found.acknowledge_due
+        if due < today:
+            return NextAction("acknowledge_overdue", due, (today - due).days)
+        return NextAction("acknowledge", due)
+    if found.status in OPEN and found.feedback_due < today:
+        return NextAction("feedback_overdue", found.feedback_due, (today - found.feedback_due).days)
+    if unread:
+        return NextAction("new_message")
+    if found.status in OPEN:
+        return NextAction("feedback", found.feedback_due)
+    return NextAction("none")
 
 
 def _unread_counts(session, pairs) -> dict[int, int]:

@@ -246,6 +246,8 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
         recipient_choice=report.recipient_choice,
         routing_rule_id=decision.rule.id if decision.rule else None,
         mandatory_notification=decision.mandatory,
+        # The first routed keyholder leads the case (services/lead.py).
+        lead_user_id=holders[0].id if holders else None,
     )
     body = json.dumps(asdict(report), ensure_ascii=False).encode("utf-8")
     items = [_item("report", "reporter", crypto.encrypt(body, recipients), today, len(body))]

@@ -15,11 +15,12 @@ def post_to_reporter(session, case: Case, author: User, text: str, *, commit: bo
     return item
 
 
-def add_note(session, case: Case, author: User, text: str) -> CaseItem:
+def add_note(session, case: Case, author: User, text: str, *, commit: bool = True) -> CaseItem:
     """An internal note: the keyholders and the recovery key, never the reporter."""
     item = _item(session, case, author, "note", text, keyring.case_recipients(session, case, reporter=False))
     audit.record(session, "note", author, case.id, commit=False)
-    session.commit()
+    if commit:
+        session.commit()
     return item
 
 

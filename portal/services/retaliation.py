@@ -258,6 +258,7 @@ def _new_claim(session, config, claim: Claim, cleaned, original: Case | None, au
     )
     case.categories = [CaseCategory(code=code) for code in sorted(set(claim.types))]
     case.keyholders = [Keyholder(user_id=user.id) for user in readers]
+    case.lead_user_id = readers[0].id if readers else None
     session.add(case)
     forward = None
     try:

@@ -416,6 +416,15 @@ def change_passphrase(session, user: User, identity, old: str, new: str,
     session.commit()
 
 
+def set_reminder_digest(session, user: User, digest: bool) -> None:
+    """Deadline reminders as one digest e-mail a day (``digest``), or one e-mail each."""
+    if user.reminder_digest != bool(digest):
+        user.reminder_digest = bool(digest)
+        audit.record(session, "account_changed", user, detail={"user": user.id, "reminder_digest": bool(digest)},
+                     commit=False)
+    session.commit()
+
+
 def _check_current_passphrase(session, user: User, passphrase: str) -> None:
     """A signed-in user's passphrase, checked under the account's own budget (or AccountError)."""
     budget = f"passphrase-check:{user.id}"

@@ -97,7 +97,7 @@ def test_the_systemd_units_run_real_portal_commands():
             assert helped.returncode == 0, f"{unit.name}: {helped.stderr}"
         else:
             assert Path(command[0]).name == "gunicorn" and "portal.wsgi:app" in command
-    for name in ("portal-retention.timer", "portal-backup.timer"):
+    for name in ("portal-retention.timer", "portal-backup.timer", "portal-reminders.timer"):
         timer = configparser.ConfigParser(interpolation=None)
         timer.read(DEPLOY / "systemd" / name)
         assert timer["Timer"]["OnCalendar"] == "daily"
@@ -106,7 +106,7 @@ def test_the_systemd_units_run_real_portal_commands():
 def test_the_compose_file_and_the_container_recipe_hold_together(tmp_path):
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    jobs = ("notifications", "forwards", "retention", "backups")
+    jobs = ("notifications", "forwards", "retention", "reminders", "backups")
     assert {"web", "db", "redis", "nginx", *jobs} <= set(services)
     assert services["web"]["build"]["dockerfile"] == "deploy/Containerfile"
     assert services["web"]["environment"]["PORTAL_DATABASE_URL"].startswith("postgresql+psycopg://")
@@ -264,7 +264,7 @@ def test_each_documented_loader_reads_the_settings_file_as_systemd_does(loader, 
 # The operators' documents: every `portal` command with its user, settings and virtualenv.
 
 PORTAL_COMMAND = re.compile(r"\bportal (init|demo|run|db|users|facilities|audit|recovery|notifications|backup|"
-                            r"restore|retention|forwards)\b")
+                            r"restore|retention|forwards|reminders)\b")
 WITH_ITS_ENVIRONMENT = ("sudo -u portal /srv/portal/deploy/portal-cli ",
                         "podman compose -f deploy/compose.yaml run --rm web portal ")
 

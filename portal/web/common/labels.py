@@ -156,4 +156,5 @@ AUDIT_ACTION_LABELS = {
     "reopen": _l("Case opened again"),
     "reply_template_saved": _l("Reply template saved"),
     "reply_template_removed": _l("Reply template removed"),
+    "lead_changed": _l("Lead of the case changed"),
 }

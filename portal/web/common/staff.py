@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, g, session
 import crypto
 
 from ...models import User
+from ...services import inbox
 from . import layout
 from .database import db
 from .fields import ConfirmForm
@@ -28,8 +29,13 @@ def load_user():
     g.language = (g.user.language if g.user else None) or current_app.config["DEFAULT_LANGUAGE"]
 
 
+def needs_action() -> int:
+    """How many of the user's cases need action (the header shows it): asked only by a page that shows it."""
+    return inbox.needs_action_count(db(), g.user.id) if g.user is not None else 0
+
+
 def staff_context():
-    return dict(layout.context(current_app.config), user=g.user, logout_form=ConfirmForm(),
+    return dict(layout.context(current_app.config), user=g.user, logout_form=ConfirmForm(), needs_action=needs_action,
                 status_labels=STATUS_LABELS, category_labels=dict(CATEGORY_LABELS, **RETALIATION_LABELS),
                 step_labels=STEP_LABELS)
 

@@ -16,7 +16,14 @@ from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.staff import USER
 from . import search
-from .forms import ChangePassphraseForm, CodeForm, CurrentPassphraseForm, LoginForm, PassphraseForm
+from .forms import (
+    ChangePassphraseForm,
+    CodeForm,
+    CurrentPassphraseForm,
+    LoginForm,
+    PassphraseForm,
+    ReminderSettingsForm,
+)
 
 ACCOUNT_MESSAGES = {
     "credentials": lambda d: _("The username, passphrase or code is not right."),
@@ -143,7 +150,20 @@ def add_routes(bp, config):
                     error = ACCOUNT_MESSAGES[failure.reason](failure.details)
                     status = 429 if failure.reason == "throttled" else 400
         return render_template("inbox/account.html", form=form, renew_form=CurrentPassphraseForm(prefix="renew"),
-                               error=error, done=done), status
+                               reminder_form=_reminder_form(), error=error, done=done), status
+
+    @bp.post("/account/reminders")
+    @login_required
+    def reminder_settings():
+        form = ReminderSettingsForm(prefix="reminders")
+        if not form.validate_on_submit():
+            return render_template("inbox/account.html", form=ChangePassphraseForm(),
+                                   renew_form=CurrentPassphraseForm(prefix="renew"), reminder_form=form,
+                                   error=_("This form expired. Please try again."), done=False), 400
+        users.set_reminder_digest(db(), g.user, form.digest.data)
+        return render_template("inbox/account.html", form=ChangePassphraseForm(),
+                               renew_form=CurrentPassphraseForm(prefix="renew"), reminder_form=_reminder_form(),
+                               reminders_saved=True, done=False)
 
     @bp.post("/account/recovery-codes")
     @login_required
@@ -163,7 +183,13 @@ def add_routes(bp, config):
                 # Shown once and stored nowhere in clear (every page is sent "no-store").
                 return render_template("inbox/recovery_codes.html", codes=codes, renewed=True)
         return render_template("inbox/account.html", form=ChangePassphraseForm(), renew_form=renew_form,
-                               error=error, done=False), status
+                               reminder_form=_reminder_form(), error=error, done=False), status
+
+
+def _reminder_form():
+    form = ReminderSettingsForm(prefix="reminders")
+    form.digest.data = g.user.reminder_digest
+    return form
 
 
 def _busy(template, **context):

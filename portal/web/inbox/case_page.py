@@ -12,7 +12,7 @@ import crypto
 
 from ... import i18n
 from ...models import DISCIPLINE_STATES, Partner
-from ...services import authority_notices, cases, conflicts, forwarding, handover, partners, retaliation
+from ...services import authority_notices, cases, conflicts, forwarding, handover, lead, partners, retaliation
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.labels import (
@@ -40,7 +40,7 @@ from .claim_forms import (
     RiskForm,
     StateForm,
 )
-from .forms import ConflictedKeyForm, KeyholderForm, MessageForm, NoteForm, StatusForm
+from .forms import ConflictedKeyForm, KeyholderForm, LeadForm, MessageForm, NoteForm, StatusForm
 from .forward_forms import (
     FORWARD_STATE_LABELS,
     REMOTE_STATUS_LABELS,
@@ -88,13 +88,27 @@ def case_page(case, error=None, status=200):
                            status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
                            conflicted_form=ConflictedKeyForm(), error=error, overdue=cases.overdue(case),
                            authority_concerned=authority_notices.concerns_authority(case),
-                           claims=_claims_held(case), **_forwards_context(case)), status
+                           claims=_claims_held(case), **_forwards_context(case), **_lead_context(case)), status
 
 
 def colleague_choices(case):
     """Colleagues routing allows to receive this case, who do not hold it yet."""
     return [SelectChoice(str(u.id), u.display_name)
             for u in handover.eligible_colleagues(db(), g.identity, case)]
+
+
+def lead_choices(case):
+    """The keyholders who could lead the case instead of its lead (a conflict of interest bars some)."""
+    barred = conflicts.conflicted_holder_ids(db(), case)
+    return [SelectChoice(str(u.id), u.display_name) for u in cases.keyholders(db(), case)
+            if u.id != case.lead_user_id and u.id not in barred and u.active]
+
+
+def _lead_context(case) -> dict:
+    """The case's lead and the form that changes them, for the keyholders part of a case page."""
+    form = LeadForm()
+    form.user.choices = lead_choices(case)
+    return dict(lead=lead.lead_of(db(), case), lead_form=form)
 
 
 def claim_status_form(claim):
@@ -134,7 +148,7 @@ def _claim_page(claim, view, error=None, status=200):
         claim_status_labels=CLAIM_STATUS_LABELS, risk_labels=RISK_LABELS, measure_labels=MEASURE_LABELS,
         discipline_labels=DISCIPLINE_LABELS, discipline_state_labels=DISCIPLINE_STATE_LABELS,
         remedy_labels=REMEDY_LABELS, remedy_state_labels=REMEDY_STATE_LABELS,
-        retaliation_labels=RETALIATION_LABELS, **_forwards_context(claim),
+        retaliation_labels=RETALIATION_LABELS, **_forwards_context(claim), **_lead_context(claim),
     ), status
 
 

@@ -8,14 +8,14 @@ from wtforms.fields.choices import SelectChoice
 
 from ... import i18n
 from ...models import CATEGORIES, Facility, User
-from ...services import cases, handover, inbox, messaging, previews, retaliation
+from ...services import cases, handover, inbox, lead, messaging, previews, retaliation
 from ..common.access import login_required
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.labels import REMEDY_LABELS, STATUS_LABELS
 from ..common.staff import send_download, send_preview
-from .case_page import case_page, colleague_choices, keyholder_case
-from .forms import ConflictedKeyForm, KeyholderForm, MessageForm, NoteForm, StatusForm
+from .case_page import case_page, colleague_choices, keyholder_case, lead_choices
+from .forms import ConflictedKeyForm, KeyholderForm, LeadForm, MessageForm, NoteForm, StatusForm
 
 
 def add_routes(bp, config):
@@ -34,7 +34,7 @@ def add_routes(bp, config):
             facility_id=facility_id,
             category=args.get("category", "") if args.get("category", "") in CATEGORIES else "",
             language=args.get("language", "") if args.get("language", "") in config["LANGUAGES"] else "",
-            sort=args.get("sort", "acknowledge_due") if args.get("sort") in inbox.SORTS else "acknowledge_due",
+            sort=args.get("sort") if args.get("sort") in inbox.SORTS else inbox.DEFAULT_SORT,
             page=page,
         )
         if g.user.role == "authority":
@@ -116,6 +116,25 @@ def add_routes(bp, config):
             handover.add_keyholder(db(), g.user, g.identity, case, colleague, current_app.config["BASE_URL"])
         except handover.HandoverError:
             return case_page(case, _("This colleague cannot receive the case."), 400)
+        return redirect(url_for("inbox.case", case_id=case.id) + "#keyholders", 303)
+
+    @bp.post("/cases/<int:case_id>/lead")
+    @login_required
+    def change_lead(case_id):
+        case = keyholder_case(case_id)
+        form = LeadForm()
+        form.user.choices = lead_choices(case)
+        if not form.validate_on_submit():
+            return case_page(case, _("Choose a colleague who holds this case."), 400)
+        colleague = db().get(User, int(form.user.data))
+        note = (form.note.data or "").strip()
+        try:
+            if note:
+                lead.hand_over(db(), g.user, case, colleague, note, current_app.config["BASE_URL"])
+            else:
+                lead.make_lead(db(), g.user, case, colleague)
+        except lead.LeadError:
+            return case_page(case, _("Only a colleague who holds this case can lead it."), 400)
         return redirect(url_for("inbox.case", case_id=case.id) + "#keyholders", 303)
 
     @bp.post("/cases/<int:case_id>/keyholders/<int:user_id>/remove")

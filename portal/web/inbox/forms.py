@@ -68,6 +68,19 @@ class KeyholderForm(PortalForm):
     user = SelectField(_l("Colleague"), validators=[InputRequired(_l("Choose a colleague."))])
 
 
+class LeadForm(PortalForm):
+    """Another keyholder leads the case; with a note, it is a hand-over and they are e-mailed."""
+    id_prefix = "lead"
+    user = SelectField(_l("New lead"), validators=[InputRequired(_l("Choose a colleague."))])
+    note = TextAreaField(_l("Hand-over note to the new lead (optional; an internal note only keyholders read)"),
+                         validators=[Optional(), Length(max=20000)])
+
+
+class ReminderSettingsForm(PortalForm):
+    id_prefix = "reminders"
+    digest = BooleanField(_l("One digest a day instead of one e-mail per reminder"))
+
+
 class ConflictedKeyForm(PortalForm):
     """Removing a conflicted holder's key from every item of the case: one confirmed action."""
     confirm = BooleanField(_l("Yes, remove this key from every item of the case"),
