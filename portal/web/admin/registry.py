@@ -195,19 +195,17 @@ def make_blueprint(config):
     def show(import_id):
         return preview_page(record_or_404(import_id))
 
-    @bp.get("/imports/<int:import_id>/columns")
+    # One rule for both methods: a number too large for the database is then a 404 for either.
+    @bp.route("/imports/<int:import_id>/columns", methods=["GET", "POST"])
     @administrator_only
     def columns(import_id):
-        """The columns of a preview, to place again one the importer placed by its name."""
+        """The columns of a preview, to place again one the importer placed by its name (GET), or
+        the administrator's choice of what each holds (POST)."""
         record = record_or_404(import_id)
-        if record.applied_at is not None:
-            return redirect(url_for("registry.show", import_id=import_id), 303)
-        return columns_page(record, None, 200, None, None)
-
-    @bp.post("/imports/<int:import_id>/columns")
-    @administrator_only
-    def choose_columns(import_id):
-        record = record_or_404(import_id)
+        if request.method == "GET":
+            if record.applied_at is not None:
+                return redirect(url_for("registry.show", import_id=import_id), 303)
+            return columns_page(record, None, 200, None, None)
         if record.applied_at is not None:
             return preview_page(record, APPLY_ERRORS["applied"](), 409)
         count = len(registry_service.layout_of(record).header)
