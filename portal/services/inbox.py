@@ -136,6 +136,27 @@ def _deadline_state(due: date, done: bool, today: date) -> str:
     return "pending"
 
 
+def _by_need(session, held, offset: int, today: date) -> list[int]:
+    """The page of ``held`` (the user's cases, with their keyholder rows) at ``offset`` in the "need" order.
+
+    Most cases a user holds are done and read: they all rank last, by their next deadline. The
+    database ranks only the others (open, or with something unread) from the two covering
+    indexes (the user's keyholder rows with what they saw; the case's columns); the done ones
+    are reached only by a page past the ranked ones, in the same order.
+    """
+    ranked = or_(Case.status.in_(OPEN), Case.last_reporter_item_id > Keyholder.seen_item_id)
+    page_ids = session.scalars(held.where(ranked).order_by(*_need_order(today))
+                               .limit(PAGE_SIZE).offset(offset)).all()
+    if len(page_ids) == PAGE_SIZE:
+        return page_ids
+    ranked_count = (offset + len(page_ids) if page_ids
+                    else session.scalar(select(func.count()).select_from(held.where(ranked).subquery())))
+    next_due = case((Case.status == "received", Case.acknowledge_due), else_=Case.feedback_due)
+    rest = session.scalars(held.where(~ranked).order_by(next_due.asc(), Case.id.asc())
+                           .limit(PAGE_SIZE - len(page_ids)).offset(max(0, offset - ranked_count))).all()
+    return list(page_ids) + list(rest)
+
+
 def list_cases(session, user_id: int, filters: Filters) -> Page:
     """A page of the cases ``user_id`` holds keys for, and how many there are.
 
@@ -178,15 +199,14 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
     total = session.scalar(count)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
+    offset = (page - 1) * PAGE_SIZE
     if filters.sort in SORTS and filters.sort != "need":
         chosen = select(Case.id).where(held, *conditions, *in_category).order_by(*SORTS[filters.sort])
+        page_ids = session.scalars(chosen.limit(PAGE_SIZE).offset(offset)).all()
     else:
-        # Every case the user holds has a rank for the day: the database ranks them from two
-        # covering indexes (the user's keyholder rows with what they saw; the case's columns)
-        # and keeps the page's 50.
         chosen = (select(Case.id).join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
-                  .where(*conditions, *in_category).order_by(*_need_order(today)).with_hint(Case, *NEED_INDEX))
-    page_ids = session.scalars(chosen.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+                  .where(*conditions, *in_category).with_hint(Case, *NEED_INDEX))
+        page_ids = _by_need(session, chosen, offset, today)
     loaded = {}
     if page_ids:
         for row in session.execute(

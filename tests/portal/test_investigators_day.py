@@ -340,3 +340,31 @@ def test_the_upgrade_makes_each_existing_case_led_by_its_first_keyholder(empty_d
         leads = dict(connection.execute(text("SELECT id, lead_user_id FROM cases")).all())
     engine.dispose()
     assert leads == {1: 2, 2: 1, 3: None}, "the first keyholder row leads; a case nobody holds has no lead"
+
+
+def test_page_after_page_the_need_order_runs_on_from_what_needs_action_into_what_is_done(
+        app, client, facility_ids, monkeypatch):
+    """Pages of two cases: the ranked cases, then the done ones by their next deadline, the
+    page that holds both included, with nothing skipped or shown twice."""
+    from portal.services import inbox
+
+    cases = a_day_of_cases(app, client, facility_ids[0])
+    for name, days in (("closed_late", 40), ("closed_early", 60), ("feedback_given", 30)):
+        cases[name] = new_case(app, client, facility_ids[0])
+        status = "closed" if name.startswith("closed") else "feedback_given"
+        received_days_ago(app, cases[name].id, days, status=status, acknowledged_on=clock.today())
+    anna = app.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    for name in ("calm", "closed_late", "closed_early", "feedback_given"):
+        assert anna.get(f"/inbox/cases/{cases[name].id}").status_code == 200  # read
+    done_first = sorted(("closed_late", "closed_early", "feedback_given"),
+                        key=lambda name: (clock.today() - timedelta(days={"closed_late": 40, "closed_early": 60,
+                                                                            "feedback_given": 30}[name]), cases[name].id))
+    expected = ["danger", "overdue", "due_soon", "unread", "calm"] + done_first
+
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
+    shown = []
+    for page in range(1, 5):  # 8 cases, 4 pages
+        rows = rows_of(anna.get(f"/inbox/?page={page}").get_data(as_text=True))
+        shown += [next(name for name, case in cases.items() if case.reference in row) for row in rows]
+    assert shown == expected
