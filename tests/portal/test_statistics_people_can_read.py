@@ -338,3 +338,25 @@ def test_the_public_page_setting_reads_true_or_false():
     assert load(environ={"PORTAL_PUBLIC_STATISTICS": "true"})["PUBLIC_STATISTICS"] is True
     with pytest.raises(ValueError, match="PORTAL_PUBLIC_STATISTICS"):
         load(environ={"PORTAL_PUBLIC_STATISTICS": "perhaps"})
+
+
+def test_the_public_page_read_on_two_days_does_not_tell_that_a_report_arrived_between_them(
+        app_config, session_factory, facility_ids):
+    """Anyone may read the page every day: a yearly count that moves from one day to the next
+    would say on which day a report came in, and about what. A year is published once it is over."""
+    this_year = clock.today().year
+    seed(session_factory, 3, 8, ("wages",), facility_ids[0], acknowledged_after=2)
+    seed(session_factory, 1, 9, ("wages", "child_labour"), facility_ids[0], acknowledged_after=2, year=this_year)
+    published = create_app(dict(app_config, PUBLIC_STATISTICS="true"))
+    try:
+        reader = published.test_client()
+        before = reader.get("/transparency", headers={"Accept-Language": "en"}).get_data(as_text=True)
+        # A worker reports forced labour today.
+        seed(session_factory, clock.today().month, 1, ("forced_labour", "wages"), facility_ids[0],
+             year=this_year)
+        after = reader.get("/transparency", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    finally:
+        published.extensions["portal.engine"].dispose()
+    assert after == before
+    tables = Tables(after).tables
+    assert f"year-{LAST_YEAR}-table" in tables and f"year-{this_year}-table" not in tables
