@@ -360,3 +360,21 @@ def test_the_public_page_read_on_two_days_does_not_tell_that_a_report_arrived_be
     assert after == before
     tables = Tables(after).tables
     assert f"year-{LAST_YEAR}-table" in tables and f"year-{this_year}-table" not in tables
+
+
+def test_administrators_do_not_count_the_claims_a_worker_sent_to_electronics_watch_alone(app, session_factory,
+                                                                                        people):
+    """As with reports: counting them would let the contractor compare its figures with its inbox."""
+    with session_factory() as session:
+        for number in range(11):
+            claim = Case(kind="retaliation", received_on=clock.today(), status="received", language="en",
+                         acknowledge_due=clock.today(), feedback_due=clock.today(),
+                         recipient_choice="contractor" if number < 6 else "monitor",
+                         submission_digest=(10**6 + number).to_bytes(32, "big"), reporter_recipient="")
+            claim.categories = [CaseCategory(code="dismissal")]
+            session.add(claim)
+        session.commit()
+    root = client_of(app, "root")
+    claims = {row[0]: row[1] for row in csv_of(root, "retaliation", year=clock.today().year)}
+    assert claims["Retaliation claims"] == "6"
+    assert claims["Suspended or dismissed (fired)"] == "6"
