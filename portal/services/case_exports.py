@@ -347,6 +347,7 @@ def verify(source, expected_fingerprint: str | None = None) -> Verification:
 
 def _verify(archive, expected_fingerprint, result) -> None:
     names = archive.namelist()
+    result.problems.extend(_layout_problems(archive))
     if len(names) != len(set(names)):
         result.problems.append("the ZIP holds two files of the same name")
     if MANIFEST not in names or SIGNATURE not in names:
@@ -395,6 +396,41 @@ def _verify(archive, expected_fingerprint, result) -> None:
             result.checked.append(f"ok: {path} ({size} bytes, SHA-256 {digest})")
     for path in sorted(set(names) - listed - {MANIFEST, SIGNATURE}):
         result.problems.append(f"not in the manifest: {path}")
+
+
+# A member's local header: 30 bytes, then its name and its extra field (their lengths at 26 and 28).
+_LOCAL_HEADER = 30
+# After a member written as a stream: its data descriptor, 16 bytes (24 with 64-bit sizes).
+_DESCRIPTOR_BYTES = 24
+
+
+def _layout_problems(archive) -> list[str]:
+    """What a ZIP holds besides the members its directory lists, one after the other from its first
+    byte: bytes before, between or after them (a reader that walks the ZIP from its start, as
+    streaming unzippers do, would find files there the check never read), or a comment."""
+    problems = []
+    if archive.comment:
+        problems.append("the ZIP carries a comment: an export has none")
+    position = 0
+    for info in sorted(archive.infolist(), key=lambda info: info.header_offset):
+        if info.header_offset != position:
+            problems.append(f"bytes before {info.filename} that are none of the export's files")
+        archive.fp.seek(info.header_offset)
+        header = archive.fp.read(_LOCAL_HEADER)
+        if len(header) < _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
+            problems.append(f"{info.filename} has no local header where the directory says")
+            return problems
+        lengths = int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+        position = info.header_offset + _LOCAL_HEADER + lengths + info.compress_size
+        if info.flag_bits & 0x08:
+            following = sorted(i.header_offset for i in archive.infolist() if i.header_offset > info.header_offset)
+            end = following[0] if following else archive.start_dir
+            # The descriptor, and nothing a member could hide in (a local header alone is 30 bytes).
+            if 0 <= end - position <= _DESCRIPTOR_BYTES:
+                position = end
+    if position != archive.start_dir:
+        problems.append("bytes after the export's files that are none of them")
+    return problems
 
 
 def _read_capped(archive, name: str, cap: int) -> bytes:

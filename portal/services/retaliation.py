@@ -54,6 +54,7 @@ from . import (
     keyring,
     notifications,
     outbound,
+    oversight,
     receipts,
     routing,
     suppression,
@@ -681,21 +682,24 @@ def reporter_claim(session, case_id: int, claim_id: int) -> Case | None:
     return claim if claim.id == case_id or claim.related_case_id == case_id else None
 
 
-def statistics(session) -> dict:
-    """Aggregate figures for the authority and monitor roles.
+def statistics(session, contractor_only: bool = False) -> dict:
+    """Aggregate figures for the authority and monitor roles; ``contractor_only`` (administrators):
+    not the claims a worker sent to Electronics Watch alone, as for reports (``statistics``).
 
     A count under 5 is never shown, nor can it be found by subtracting shown figures from one
     another (complementary suppression): not a type's claims from all claims, not the shown types
     from all claims, not the confirmed remedies from the delivered ones, not the substantiated
     claims from the decided ones behind a share."""
-    claims = session.scalars(select(Case).where(Case.kind == "retaliation")).all()
+    counted = (Case.kind == "retaliation", *(oversight.contractor_may_see() if contractor_only else ()))
+    claims = session.scalars(select(Case).where(*counted)).all()
     by_type = dict(session.execute(
         select(CaseCategory.code, func.count()).join(Case, Case.id == CaseCategory.case_id)
-        .where(Case.kind == "retaliation").group_by(CaseCategory.code)).all())
+        .where(*counted).group_by(CaseCategory.code)).all())
     decided = [c for c in claims if c.status in ("substantiated", "not_substantiated", "closed")]
     substantiated = [c for c in claims if c.status == "substantiated"]
     assessed = [(c.risk_assessed_on - c.received_on).days for c in claims if c.risk_assessed_on]
-    remedies = dict(session.execute(select(Remedy.state, func.count()).group_by(Remedy.state)).all())
+    remedies = dict(session.execute(select(Remedy.state, func.count()).join(Case, Case.id == Remedy.case_id)
+                                    .where(*counted).group_by(Remedy.state)).all())
     delivered = remedies.get("delivered", 0) + remedies.get("confirmed", 0) + remedies.get("disputed", 0)
     confirmed = remedies.get("confirmed", 0)
     share_safe = len(substantiated) >= SUPPRESS_BELOW and len(decided) - len(substantiated) >= SUPPRESS_BELOW

@@ -95,16 +95,16 @@ _MONITOR_USERS = select(User).where(User.role == MONITOR_ROLE).order_by(User.id)
 _FACILITY = select(Facility).where(Facility.id == bindparam("id"))
 
 
-def ordered_rules(session) -> list[RoutingRule]:
-    return list(session.scalars(_ORDERED_RULES))
+def ordered_rules(session, execution_options=None) -> list[RoutingRule]:
+    return list(session.scalars(_ORDERED_RULES, execution_options=execution_options or {}))
 
 
-def default_recipients(session) -> list[User]:
-    return list(session.scalars(_DEFAULT_RECIPIENTS))
+def default_recipients(session, execution_options=None) -> list[User]:
+    return list(session.scalars(_DEFAULT_RECIPIENTS, execution_options=execution_options or {}))
 
 
-def monitor_users(session) -> list[User]:
-    return list(session.scalars(_MONITOR_USERS))
+def monitor_users(session, execution_options=None) -> list[User]:
+    return list(session.scalars(_MONITOR_USERS, execution_options=execution_options or {}))
 
 
 class Candidates:

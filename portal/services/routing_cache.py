@@ -83,6 +83,10 @@ class _Views:
 
 _GENERATION = select(Instance.created_at, Instance.routing_generation).where(Instance.id == 1)
 _FACILITIES = select(Facility.id, Facility.active, Facility.country, Facility.supplier)
+_SETTINGS = select(Instance.recipient_choices, Instance.recovery_recipient, Instance.post_quantum).where(Instance.id == 1)
+# The views must be the rows as they are now, not objects this session loaded earlier in its
+# transaction (the instance it holds, a user it still refers to): those may predate the generation.
+_FRESH = {"populate_existing": True}
 # Per database engine: (its key, the views).
 _kept = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -136,14 +140,14 @@ def _read(session) -> _Views:
                                       user.default_recipient, user.email, user.language)
         return users[user.id]
 
-    instance = instance_service.load(session)
+    settings = session.execute(_SETTINGS).one()
     views = _Views(
-        settings=SettingsView(instance.recipient_choices, instance.recovery_recipient, instance.post_quantum),
+        settings=SettingsView(settings.recipient_choices, settings.recovery_recipient, settings.post_quantum),
         rules=tuple(RuleView(rule.id, rule.facility_id, rule.supplier, rule.country, rule.category, rule.language,
                              rule.urgent, tuple(view_of(u) for u in rule.recipients))
-                    for rule in routing.ordered_rules(session)),
-        default_recipients=tuple(view_of(u) for u in routing.default_recipients(session)),
-        monitors=tuple(view_of(u) for u in routing.monitor_users(session)),
+                    for rule in routing.ordered_rules(session, _FRESH)),
+        default_recipients=tuple(view_of(u) for u in routing.default_recipients(session, _FRESH)),
+        monitors=tuple(view_of(u) for u in routing.monitor_users(session, _FRESH)),
         facilities={row.id: FacilityView(row.id, row.active, row.country, row.supplier)
                     for row in session.execute(_FACILITIES)},
     )

@@ -236,8 +236,10 @@ class Year:
 
 
 def public_years(session, today: date) -> list[Year]:
-    """Yearly figures only, suppressed, of every case anyone at the contractor may know of."""
-    conditions = _conditions("public")
+    """Yearly figures only, suppressed, of every case anyone at the contractor may know of, for the
+    years that are over: anyone may read the page every day, and a count of the year under way
+    that moves from one day to the next tells on which day a report came in, and about what."""
+    conditions = (*_conditions("public"), Case.received_on < date(today.year, 1, 1))
     in_time, late, _overdue = _deadline_sums(Case.acknowledged_on, Case.acknowledge_due, today)
     totals: dict[int, list[int]] = {}
     for day, count, met, missed in session.execute(

@@ -359,3 +359,65 @@ def test_only_a_keyholder_who_is_fully_logged_in_can_export(app, case_with_every
     assert anna.get(f"/inbox/cases/{case_id}/export").status_code == 403
     assert export(anna, case_id, to="own").status_code == 403
     assert case_exports_in_audit(app) == []
+
+
+def _local_entries(name: str, data: bytes) -> bytes:
+    """A ZIP member's local header and data, without a central directory: what a reader that walks
+    a ZIP from its first byte (streaming unzippers do) finds, and one that reads its directory does not."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(name, data)
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as archive:
+        return out.getvalue()[:archive.start_dir]
+
+
+SMUGGLINGS = {
+    "a file before the export's first": lambda opened: _local_entries("notes.txt", b"Forged notes") + opened,
+    "a file between two of the export's": lambda opened: _between_members(opened),
+    "a comment on the ZIP": lambda opened: _with_comment(opened, b"Checked by the court: notes.txt is the original"),
+}
+
+
+def _between_members(opened: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(opened)) as archive:
+        second = sorted(info.header_offset for info in archive.infolist())[1]
+    planted = _local_entries("report.txt", b"Forged report")
+    # Every offset the directory gives after the planted bytes moves by their length.
+    out = io.BytesIO()
+    out.write(opened[:second] + planted + opened[second:])
+    fixed = bytearray(out.getvalue())
+    with zipfile.ZipFile(io.BytesIO(opened)) as archive:
+        start = archive.start_dir
+    at = start + len(planted)
+    while fixed[at:at + 4] == b"PK\x01\x02":
+        offset = int.from_bytes(fixed[at + 42:at + 46], "little")
+        if offset >= second:
+            fixed[at + 42:at + 46] = (offset + len(planted)).to_bytes(4, "little")
+        at += 46 + sum(int.from_bytes(fixed[at + i:at + i + 2], "little") for i in (28, 30, 32))
+    assert fixed[at:at + 4] == b"PK\x05\x06"
+    fixed[at + 16:at + 20] = (start + len(planted)).to_bytes(4, "little")
+    return bytes(fixed)
+
+
+def _with_comment(opened: bytes, comment: bytes) -> bytes:
+    out = io.BytesIO(opened)
+    with zipfile.ZipFile(out, "a") as archive:
+        archive.comment = comment
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("smuggling", list(SMUGGLINGS))
+def test_bytes_smuggled_where_another_unzipper_would_read_them_make_the_check_fail(
+        app, anna, case_with_everything, tmp_path, smuggling):
+    """Every reader of the ZIP must find in it what the check found: nothing but the export's
+    files, one after the other from the first byte, and no comment."""
+    case_id, _reference, _receipt = case_with_everything
+    identity = crypto.generate_identity(pq=False)
+    opened = crypto.decrypt(export(anna, case_id, to="other", recipient=str(identity.recipient)).get_data(),
+                            identity)
+    tampered = tmp_path / "tampered.zip"
+    tampered.write_bytes(SMUGGLINGS[smuggling](opened))
+    with zipfile.ZipFile(tampered) as archive:
+        assert archive.testzip() is None  # still a ZIP whose listed files are all as signed
+    result = verify_export(tampered)
+    assert result.exit_code != 0 and "does not verify" in result.output, result.output

@@ -126,3 +126,30 @@ def test_a_body_bigger_than_a_text_field_may_be_is_read_by_werkzeug_as_it_stream
                         b'Content-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n'
                         + b"\r\n" * MAX_FIELD + b"\r\n--" + boundary.encode() + b"--")
     assert_read_alike(body, boundary)
+
+
+class WerkzeugRequestAtPortalLimits(WerkzeugRequest):
+    max_form_memory_size = 1024 * 1024  # the portal's MAX_FORM_MEMORY_SIZE
+
+
+class PortalRequestAtPortalLimits(InMemoryUploadRequest):
+    max_form_memory_size = 1024 * 1024
+    max_form_parts = MAX_PARTS
+
+
+@pytest.mark.parametrize("end", range(-12, 4))
+def test_a_body_werkzeug_reads_in_two_pieces_is_read_as_werkzeug_reads_it(end):
+    """The portal's text fields may be as big as 1 MB, but Werkzeug reads a body 64 KiB at a
+    time: a body whose last delimiter straddles that read is read alike all the same."""
+    boundary = "xyz"
+    tail = b'Content-Disposition: form-data; name="b"\r\n\r\nB\r\n--xyz--\r\n'
+    head = b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n'
+    padding = 64 * 1024 + end - len(head) - len(b"\r\n--xyz\r\n") - len(tail) + 3
+    body = head + b"A" * padding + b"\r\n--xyz\r\n" + tail
+    environ = dict(data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+    def read_with(request_class):
+        request = request_class(EnvironBuilder(method="POST", **environ).get_environ())
+        return list(request.form.items(multi=True))
+
+    assert read_with(PortalRequestAtPortalLimits) == read_with(WerkzeugRequestAtPortalLimits)

@@ -6,7 +6,7 @@ before each change, so both hold views the change makes old."""
 
 import pytest
 from accounts import passphrase_of
-from reporter_pages import send_report
+from reporter_pages import csrf_token, draft_id, report_fields, send_report
 from sqlalchemy import delete, func, insert, select, update
 
 from portal import create_app
@@ -100,5 +100,77 @@ def test_reports_follow_every_change_on_every_node(session_factory, nodes, inves
     for client in nodes:
         response = send_report(client, facility)
         assert b'class="receipt"' not in response.data
+    with session_factory() as session:
+        assert session.scalar(select(func.count(func.distinct(Keyholder.case_id)))) == cases_before
+
+
+def test_a_change_made_while_a_report_is_being_sent_is_followed_by_every_later_report(
+        session_factory, app, investigators, facility_ids, monkeypatch):
+    """The report's own request read the users for its form (the form's choices a few seconds
+    old are read again) before the administrator's change; its views are not kept as current."""
+    from portal.web.common import evidence as form_evidence
+    from portal.web.reporter import pages
+
+    facility = facility_ids[0]
+    with session_factory() as session:
+        admin_id = users.create(session, "dara", "Dara", "administrator", passphrase_of("dara"), work_factor=10).id
+        anna_id = session.scalar(select(User.id).where(User.username == "anna"))
+    client = app.test_client()
+    monkeypatch.setattr(pages, "CHOICES_TTL_SECONDS", -1)
+    gather, changed = form_evidence.gather, []
+
+    def gather_while_anna_is_deactivated(*args, **kwargs):
+        chosen = gather(*args, **kwargs)
+        if not changed:
+            # While the worker's files are cleaned, an administrator deactivates Anna.
+            with session_factory() as session:
+                users.deactivate(session, session.get(User, admin_id), session.get(User, anna_id))
+            changed.append(True)
+        return chosen
+
+    monkeypatch.setattr(form_evidence, "gather", gather_while_anna_is_deactivated)
+    readers_of_the_next_report(session_factory, client, facility)  # sent as she was deactivated: either way
+    assert changed
+    assert readers_of_the_next_report(session_factory, client, facility) == {"binh"}
+    assert readers_of_the_next_report(session_factory, client, facility) == {"binh"}
+
+
+def test_choices_taken_off_while_a_report_is_being_sent_refuse_every_later_report(
+        session_factory, app, investigators, facility_ids, monkeypatch):
+    """The report's request read the instance's settings for its form's choices (theirs were a few
+    seconds old) just before the administrators stopped offering the contractor's investigators:
+    intake checks the choice fresh all the same, for that report's followers as for any."""
+    from types import SimpleNamespace
+
+    from portal.web.common import evidence as form_evidence
+    from portal.web.reporter import pages
+
+    facility = facility_ids[0]
+    with session_factory() as session:
+        admin_id = users.create(session, "dara", "Dara", "administrator", passphrase_of("dara"), work_factor=10).id
+    now = [0.0]
+    monkeypatch.setattr(pages, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    client = app.test_client()
+    gather, changed = form_evidence.gather, []
+
+    def gather_while_the_offer_changes(*args, **kwargs):
+        chosen = gather(*args, **kwargs)
+        if not changed:
+            with session_factory() as session:
+                intake.save_offer(session, session.get(User, admin_id), ["monitor", "both"], [])
+            changed.append(True)
+        return chosen
+
+    monkeypatch.setattr(form_evidence, "gather", gather_while_the_offer_changes)
+    form = client.get("/en/report")
+    now[0] = 60.0  # the form's choices are read again as it is sent
+    data = dict(report_fields(facility), csrf_token=csrf_token(form), submission=draft_id(form))
+    client.post("/en/report", data=data, content_type="multipart/form-data")  # sent as it changed: either way
+    assert changed
+    with session_factory() as session:
+        cases_before = session.scalar(select(func.count(func.distinct(Keyholder.case_id))))
+    # The blank form's choices are those read a moment before the change; intake's are not.
+    response = send_report(client, facility)
+    assert b'class="receipt"' not in response.data
     with session_factory() as session:
         assert session.scalar(select(func.count(func.distinct(Keyholder.case_id)))) == cases_before

@@ -338,3 +338,43 @@ def test_the_public_page_setting_reads_true_or_false():
     assert load(environ={"PORTAL_PUBLIC_STATISTICS": "true"})["PUBLIC_STATISTICS"] is True
     with pytest.raises(ValueError, match="PORTAL_PUBLIC_STATISTICS"):
         load(environ={"PORTAL_PUBLIC_STATISTICS": "perhaps"})
+
+
+def test_the_public_page_read_on_two_days_does_not_tell_that_a_report_arrived_between_them(
+        app_config, session_factory, facility_ids):
+    """Anyone may read the page every day: a yearly count that moves from one day to the next
+    would say on which day a report came in, and about what. A year is published once it is over."""
+    this_year = clock.today().year
+    seed(session_factory, 3, 8, ("wages",), facility_ids[0], acknowledged_after=2)
+    seed(session_factory, 1, 9, ("wages", "child_labour"), facility_ids[0], acknowledged_after=2, year=this_year)
+    published = create_app(dict(app_config, PUBLIC_STATISTICS="true"))
+    try:
+        reader = published.test_client()
+        before = reader.get("/transparency", headers={"Accept-Language": "en"}).get_data(as_text=True)
+        # A worker reports forced labour today.
+        seed(session_factory, clock.today().month, 1, ("forced_labour", "wages"), facility_ids[0],
+             year=this_year)
+        after = reader.get("/transparency", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    finally:
+        published.extensions["portal.engine"].dispose()
+    assert after == before
+    tables = Tables(after).tables
+    assert f"year-{LAST_YEAR}-table" in tables and f"year-{this_year}-table" not in tables
+
+
+def test_administrators_do_not_count_the_claims_a_worker_sent_to_electronics_watch_alone(app, session_factory,
+                                                                                        people):
+    """As with reports: counting them would let the contractor compare its figures with its inbox."""
+    with session_factory() as session:
+        for number in range(11):
+            claim = Case(kind="retaliation", received_on=clock.today(), status="received", language="en",
+                         acknowledge_due=clock.today(), feedback_due=clock.today(),
+                         recipient_choice="contractor" if number < 6 else "monitor",
+                         submission_digest=(10**6 + number).to_bytes(32, "big"), reporter_recipient="")
+            claim.categories = [CaseCategory(code="dismissal")]
+            session.add(claim)
+        session.commit()
+    root = client_of(app, "root")
+    claims = {row[0]: row[1] for row in csv_of(root, "retaliation", year=clock.today().year)}
+    assert claims["Retaliation claims"] == "6"
+    assert claims["Suspended or dismissed (fired)"] == "6"

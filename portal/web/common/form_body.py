@@ -6,7 +6,8 @@ report form, a third of a request's work. A small body as browsers write it
 (every line break CRLF, every occurrence of the boundary a delimiter, plain
 part headers) is read here in one pass over bytes already in memory; whatever
 this reader does not recognise, and every body larger than a text field may be,
-goes to Werkzeug's parser unchanged, so the two agree on every body (a test
+goes to Werkzeug's parser unchanged (so does every body Werkzeug would not read in one
+piece), so the two agree on every body (a test
 holds them to it) and so do their limits: the parts' count and a text field's size.
 """
 
@@ -23,6 +24,12 @@ _PLAIN_DISPOSITION = re.compile(
     r'form-data; name="([^"\\%\x00-\x1f\x7f]*)"(?:; filename="([^"\\%\x00-\x1f\x7f]*)")?')
 
 
+# Werkzeug reads a body this much at a time, and its reading of a delimiter split between two
+# reads is not always its reading of the same delimiter read whole (``B\r\n--b-`` | ``-``
+# leaves the field ``B\r``): only a body it reads in one piece is read here.
+_ONE_READ = MultiPartParser().buffer_size
+
+
 class _Unusual(Exception):
     """A body this reader leaves to Werkzeug's parser."""
 
@@ -30,8 +37,8 @@ class _Unusual(Exception):
 class FormBodyParser(FormDataParser):
     def _parse_multipart(self, stream, mimetype, content_length, options):
         boundary = options.get("boundary", "").encode("ascii")
-        small = self.max_form_memory_size is None or (
-            content_length is not None and content_length <= self.max_form_memory_size)
+        limit = _ONE_READ if self.max_form_memory_size is None else min(self.max_form_memory_size, _ONE_READ)
+        small = content_length is not None and content_length <= limit
         if not boundary or not small:
             return super()._parse_multipart(stream, mimetype, content_length, options)
         body = stream.read()

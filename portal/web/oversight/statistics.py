@@ -222,7 +222,7 @@ def add_routes(bp) -> None:
         year, years = _year(audience)
         today = clock.today()
         figures = statistics.figures(db(), audience, year, today)
-        claims = retaliation.statistics(db())
+        claims = retaliation.statistics(db(), contractor_only=g.user.role == "administrator")
         return render_template("oversight/statistics.html", year=year, years=years,
                                tables=tables(figures, today), retaliation=retaliation_table(claims),
                                figures=claims, types=RETALIATION_TYPES, retaliation_labels=RETALIATION_LABELS,
@@ -234,7 +234,7 @@ def add_routes(bp) -> None:
         year, _years = _year(g.user.role)
         today = clock.today()
         found = {table.name: table for table in tables(statistics.figures(db(), g.user.role, year, today), today)}
-        found["retaliation"] = retaliation_table(retaliation.statistics(db()))
+        found["retaliation"] = retaliation_table(retaliation.statistics(db(), contractor_only=g.user.role == "administrator"))
         if name not in found:
             abort(404)
         stem = f"statistics-{name}" if name == "retaliation" else f"statistics-{name}-{year}"
