@@ -19,7 +19,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('instance') as batch:
-        batch.add_column(sa.Column('routing_generation', sa.Integer(), server_default='0', nullable=False))
+        batch.add_column(sa.Column('routing_generation', sa.BigInteger(), server_default='0', nullable=False))
 
 
 def downgrade():

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,4 +30,4 @@ class Instance(Base):
     post_quantum: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     # Raised with every change to a user or a routing rule: each process keeps whom routing
     # chooses among until it changes (services/routing_cache.py).
-    routing_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    routing_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

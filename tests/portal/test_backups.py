@@ -66,6 +66,10 @@ def test_a_backup_restored_on_an_empty_instance_opens_every_case(
         worker = new_app.test_client()
         assert log_in_with_receipt(worker, receipt, lang="vi").status_code == 303
         assert CANARY in worker.get("/vi/case").get_data(as_text=True)
+        # Routing's generation starts where no process can have kept views of it.
+        with app.extensions["portal.sessions"]() as old, new_app.extensions["portal.sessions"]() as new:
+            before = old.scalar(select(Instance.routing_generation))
+            assert new.scalar(select(Instance.routing_generation)) > before
     finally:
         new_app.extensions["portal.engine"].dispose()
 
