@@ -137,6 +137,10 @@ class Candidates:
         """The instance's settings: ``recipient_choices``, ``recovery_recipient``, ``post_quantum``."""
         return instance_service.load(self._session)
 
+    def conflicted(self, facility: Facility | None) -> set[int]:
+        """The users a conflict of interest bars from reports about ``facility``."""
+        return conflicted_user_ids(self._session, facility)
+
     def facility(self, facility_id: int) -> Facility | None:
         """A workplace of the registry, active or not."""
         return self._session.scalar(_FACILITY, {"id": facility_id})
@@ -149,7 +153,7 @@ def decide(session, sample: Sample, among: Candidates | None = None, facility: F
     among = among or Candidates(session)
     if facility is None and sample.facility_id:
         facility = session.get(Facility, sample.facility_id)
-    conflicted = conflicted_user_ids(session, facility)
+    conflicted = among.conflicted(facility)
     left_out = []
 
     def receivers(users: list[User]) -> list[User]:

@@ -5,14 +5,14 @@ new cases, the monitor accounts and the instance's settings (the choices offered
 the recovery key): rows that change when an administrator
 edits them, and otherwise stay the same for days. Each process keeps them as
 plain, read-only views, valid for one value of the instance row's routing
-generation; any change to a user or a rule, through the ORM or a statement,
+generation; any change to a user, a rule, a workplace, a conflict or the settings, through the ORM or a statement,
 raises the generation in the same transaction, so every process of every node
 reads them again on its next report. A report reads the generation alone, then
 routes from these views as if it had read the rows it stands for.
 
-The registry's workplaces are kept the same way (what routing reads of them:
-active, country, supplier). Conflicts of interest and Electronics Watch's
-instance are read for each report as before: one small statement each, or rare.
+The registry's workplaces (what routing reads of them: active, country,
+supplier) and the conflicts of interest are kept the same way. Electronics
+Watch's instance is read for each report that goes to it, as before.
 """
 
 import threading
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Facility, Instance, RoutingRule, User
+from ..models import Exclusion, Facility, Instance, RoutingRule, User
 from . import instance as instance_service
 from . import routing
 
 # What routing reads of a user, a rule, a workplace and the instance's settings; the views carry nothing else.
-_WATCHED = (User, RoutingRule, Facility, Instance)
+_WATCHED = (User, RoutingRule, Facility, Instance, Exclusion)
 _WATCHED_TABLES = frozenset(model.__table__.name for model in _WATCHED) | {"routing_rule_recipients"}
 
 
@@ -79,9 +79,12 @@ class _Views:
     default_recipients: tuple[UserView, ...]
     monitors: tuple[UserView, ...]
     facilities: dict
+    # (user id, facility id, supplier) of every conflict of interest.
+    exclusions: tuple
 
 
 _GENERATION = select(Instance.created_at, Instance.routing_generation).where(Instance.id == 1)
+_EXCLUSIONS = select(Exclusion.user_id, Exclusion.facility_id, Exclusion.supplier)
 _FACILITIES = select(Facility.id, Facility.active, Facility.country, Facility.supplier)
 _SETTINGS = select(Instance.recipient_choices, Instance.recovery_recipient, Instance.post_quantum).where(Instance.id == 1)
 # The views must be the rows as they are now, not objects this session loaded earlier in its
@@ -107,9 +110,16 @@ class _CachedCandidates(routing.Candidates):
         self.monitors = list(views.monitors)
         self.settings = views.settings
         self._facilities = views.facilities
+        self._exclusions = views.exclusions
 
     def facility(self, facility_id: int) -> FacilityView | None:
         return self._facilities.get(facility_id)
+
+    def conflicted(self, facility) -> set[int]:
+        if facility is None:
+            return set()
+        return {user_id for user_id, facility_id, supplier in self._exclusions
+                if facility_id == facility.id or (supplier is not None and supplier == facility.supplier)}
 
 
 def _views(session) -> _Views:
@@ -150,6 +160,7 @@ def _read(session) -> _Views:
         monitors=tuple(view_of(u) for u in routing.monitor_users(session, _FRESH)),
         facilities={row.id: FacilityView(row.id, row.active, row.country, row.supplier)
                     for row in session.execute(_FACILITIES)},
+        exclusions=tuple(tuple(row) for row in session.execute(_EXCLUSIONS)),
     )
     return views
 

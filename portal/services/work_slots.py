@@ -90,6 +90,8 @@ def _places(settings: _Settings) -> tuple[threading.BoundedSemaphore, dict]:
 _waiting, _own_places = _places(_settings)
 _workers: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 _workers_lock = threading.Lock()
+# The slots' folders this process made (or found): made once, not at every request.
+_made = set()
 
 
 def configure(directory, pools: dict[str, Pool] | None = None, per_process: int = 7) -> None:
@@ -130,11 +132,17 @@ def run(name: str, function, *args, **kwargs):
 def _slot(settings: _Settings, name: str):
     pool = settings.pools[name]
     folder = settings.directory / name
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder not in _made:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _made.add(folder)
     deadline = time.monotonic() + pool.wait_seconds
     while True:
         for number in range(pool.slots):
-            handle = open(folder / f"slot-{number}.lock", "a+b")
+            try:
+                handle = open(folder / f"slot-{number}.lock", "a+b")
+            except FileNotFoundError:  # the folder was removed under the running server
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                handle = open(folder / f"slot-{number}.lock", "a+b")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -92,6 +92,15 @@ def test_reports_follow_every_change_on_every_node(session_factory, nodes, inves
         intake.save_offer(session, session.get(User, admin.id), list(routing.CHOICES), [])
     assert on_every_node(session_factory, nodes, facility) == [{"binh", "chandra"}] * 2
 
+    # A conflict of interest declared for Binh at this workplace, then lifted.
+    with session_factory() as session:
+        exclusion = routing.add_exclusion(session, binh_id, facility_id=facility)
+        exclusion_id = exclusion.id
+    assert on_every_node(session_factory, nodes, facility) == [{"chandra"}] * 2
+    with session_factory() as session:
+        routing.remove_exclusion(session, exclusion_id, actor=session.get(User, admin.id))
+    assert on_every_node(session_factory, nodes, facility) == [{"binh", "chandra"}] * 2
+
     # The workplace leaves the registry: a report naming it is refused everywhere, nothing stored.
     with session_factory() as session:
         cases_before = session.scalar(select(func.count(func.distinct(Keyholder.case_id))))
