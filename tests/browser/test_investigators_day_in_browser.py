@@ -21,6 +21,7 @@ import pytest
 from babel.dates import format_date
 from sqlalchemy import select
 from test_inbox_in_browser import assert_fits_the_desk, log_in, submit
+from test_locales import AXE
 
 from portal.models import Case
 from portal.services import clock, deadlines
@@ -70,7 +71,7 @@ def report(phone, origin, lang, facility_id, description, *, danger=False) -> st
 @pytest.mark.skipif(not (AGE and AGE_KEYGEN), reason="the age tool is not installed")
 def test_an_investigator_starts_the_day_answers_in_burmese_finds_and_exports_the_case(
     phone, desk, live_server, english, burmese, authenticator, screenshots, session_factory,
-    investigators, facility_ids, tmp_path,
+    investigators, facility_ids, tmp_path, axe_source,
 ):
     origin, _ = live_server.origin, english
     danger_receipt = report(phone, origin, "my", facility_ids[0], BURMESE, danger=True)
@@ -104,10 +105,21 @@ def test_an_investigator_starts_the_day_answers_in_burmese_finds_and_exports_the
     assert "Anna" in rows.nth(0).inner_text(), "the lead is named on the row"
     anna.screenshot(path=screenshots / "1-needs-me.png", full_page=True)
     assert_fits_the_desk(anna, "case list")
+    # A screen reader's and a keyboard's view: axe on the list and on the case, in her session
+    # (axe needs a context with scripts; the pages have none).
+    scripted = desk.browser.new_context(**{**desk.options, "java_script_enabled": True})
+    desk.contexts.append(scripted)
+    scripted.add_cookies(anna.context.cookies())
+    checker = scripted.new_page()
+    for path in ("/inbox/", f"/inbox/cases/{danger_id}"):
+        checker.goto(f"{origin}{path}")
+        assert checker.evaluate(AXE, axe_source) == [], path
 
     # --- She acknowledges the danger case with the Burmese template. ---------
     rows.nth(0).locator("th a").click()
     anna.wait_for_url(case_url)
+    acknowledge_now = anna.get_by_role("button", name=_("Acknowledge now"), exact=True)
+    assert acknowledge_now.bounding_box()["y"] < 800, "the case's actions are at the top, above the fold"
     anna.locator("select#template").select_option("standard:acknowledgement")
     anna.get_by_role("button", name=_("Use this template"), exact=True).click()
     anna.wait_for_url(f"{case_url}?*")
