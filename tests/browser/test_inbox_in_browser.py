@@ -90,7 +90,7 @@ def assert_fits_the_desk(page, what):
 
 def keyholder_names(page, _):
     """The names under "Who holds this case", each followed by its Remove button."""
-    return [text.strip().removesuffix(_("Remove")).strip()
+    return [text.strip().removesuffix(_("Remove")).strip().removesuffix("(%s)" % _("lead")).strip()
             for text in page.locator("#keyholders + ul > li").all_inner_texts()]
 
 
@@ -131,13 +131,13 @@ def test_investigators_acknowledge_answer_and_hand_over_a_vietnamese_report(
     row = anna.locator("table.cases tbody tr").filter(
         has=anna.get_by_role("link", name=reference, exact=True))
     assert row.count() == 1, f"case {reference} is not listed once"
-    cells = row.locator("td")
-    assert cells.nth(4).inner_text() == i18n.NATIVE_NAMES["vi"]
-    assert cells.nth(5).inner_text() == _("Received")
-    assert cells.nth(6).locator(".badge.soon").inner_text() == _("due soon")
-    assert row.locator(".badge").all_inner_texts() == [_("due soon")], \
-        "only the acknowledgement is due soon"
-    assert cells.nth(8).inner_text().strip() == "2", "the report and its photo are unread"
+    cells = row.locator("td")  # the case's reference heads the row: next action, lead, received...
+    assert cells.nth(5).inner_text() == i18n.NATIVE_NAMES["vi"]
+    assert cells.nth(6).inner_text() == _("Received")
+    assert cells.nth(7).locator(".badge.soon").inner_text() == _("due soon")
+    assert cells.nth(8).locator(".badge").count() == 0, "only the acknowledgement is due soon"
+    assert cells.nth(0).locator(".badge").all_inner_texts() == [_("Due soon")], "the row's need, in words"
+    assert cells.nth(9).inner_text().strip() == "2", "the report and its photo are unread"
     anna.screenshot(path=screenshots / "1-inbox.png", full_page=True)
     assert_fits_the_desk(anna, "case list")
 
@@ -205,6 +205,8 @@ def test_investigators_acknowledge_answer_and_hand_over_a_vietnamese_report(
 
     # --- Anna hands the case to Chandra. -------------------------------------
     assert keyholder_names(anna, _) == ["Anna", "Binh"]
+    assert anna.locator("#keyholders + ul > li").first.inner_text().startswith("Anna (%s)" % _("lead")), \
+        "the first routed keyholder leads the case"
     anna.get_by_label(_("Colleague")).select_option(label="Chandra")
     submit(anna, anna.get_by_role("button", name=_("Hand over a copy"), exact=True))
     assert anna.url == f"{case_url}#keyholders"

@@ -188,7 +188,7 @@ def test_a_report_for_electronics_watch_only_stays_out_of_the_contractors_inbox(
     assert canary in ewa.locator("dl.report").inner_text()
     assert [text.strip().removesuffix(_("Remove")).strip()
             for text in ewa.locator("#keyholders + ul > li").all_inner_texts()] == [
-        "Ewa (Electronics Watch)"]
+        "Ewa (Electronics Watch) (%s)" % _("lead")]
     ewa.screenshot(path=screenshots / "7-ewa-case.png", full_page=True)
     assert_fits_the_desk(ewa, "case page")
 
