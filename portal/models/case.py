@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -41,6 +42,13 @@ CATEGORIES = (
 )
 ITEM_KINDS = ("report", "message", "attachment", "note")
 AUTHORS = ("reporter", "handler", "system")
+# Statuses in which the reporter still waits for feedback: a report's, and a retaliation claim's.
+OPEN_STATUSES = ("received", "acknowledged", "investigating", "risk_assessed")
+# An open case's next deadline: its acknowledgement while "received", then its feedback. Written
+# as SQL once, because the inbox's ordering must be this very expression for the database to
+# walk the index below instead of sorting every open case (services/inbox.py).
+NEXT_DUE_SQL = "(CASE WHEN status = 'received' THEN acknowledge_due ELSE feedback_due END)"
+OPEN_SQL = "status IN (%s)" % ", ".join(f"'{status}'" for status in OPEN_STATUSES)
 
 
 class Case(Base):
@@ -64,6 +72,11 @@ class Case(Base):
         # rows, each case's rank is read from this index, not from its wide row.
         Index("ix_cases_inbox_need", "id", "status", "urgent", "risk_level", "acknowledge_due", "feedback_due",
               "last_reporter_item_id", "facility_id", "language"),
+        # The open cases by their next deadline, with what the "need" order and the filters
+        # read: the inbox's first pages come from the start of this index (services/inbox.py).
+        Index("ix_cases_open_by_due", text(NEXT_DUE_SQL), "id", "urgent", "risk_level", "feedback_due",
+              "status", "facility_id", "language",
+              sqlite_where=text(OPEN_SQL), postgresql_where=text(OPEN_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -151,13 +164,19 @@ class Keyholder(Base):
     # (user_id, case_id, seen_item_id): the inbox's "what needs me" order reads a user's
     # cases and what they have seen from this index alone (services/inbox.py).
     __table_args__ = (UniqueConstraint("user_id", "case_id"),
-                      Index("ix_keyholders_user_case_seen", "user_id", "case_id", "seen_item_id"))
+                      Index("ix_keyholders_user_case_seen", "user_id", "case_id", "seen_item_id"),
+                      Index("ix_keyholders_user_unread", "user_id", "case_id",
+                            sqlite_where=text("unread"), postgresql_where=text("unread")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # The newest reporter item this keyholder has seen: the rest are unread.
     seen_item_id: Mapped[int] = mapped_column(Integer, default=0)
+    # Whether the case holds a reporter item newer than ``seen_item_id``. Kept by the database
+    # itself (triggers of migration 0021, on every write of either side), never by the code:
+    # the inbox finds a user's unread cases from this row's index, not by reading every case.
+    unread: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     case: Mapped[Case] = relationship(back_populates="keyholders")
 
 

@@ -13,73 +13,76 @@ first (``need``) or by deadline.
 4. ``unread``: the reporter wrote something the user has not seen.
 5. ``open``, then ``done``: the rest, open cases first.
 
-Within each, the earliest pending deadline first. The order is one SQL CASE
-expression, so the database picks the page (see ``list_cases``).
+Within each, the earliest pending deadline first. Each need is a condition the
+database reads on its own from an index, in deadline order (see ``_tiers``): no
+query ranks every case a user holds.
 """
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 
 from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder, User
+from ..models.case import NEXT_DUE_SQL, OPEN_STATUSES
 from . import clock, conflicts
 
 PAGE_SIZE = 50
 DUE_SOON_DAYS = 2
 SORTS = {
-    "need": (),  # made for the day by ``_need_order``
+    "need": (),  # made for the day by ``_tiers``
     "acknowledge_due": (Case.acknowledge_due.asc(), Case.id.asc()),
     "feedback_due": (Case.feedback_due.asc(), Case.id.asc()),
     "newest": (Case.received_on.desc(), Case.id.desc()),
     "oldest": (Case.received_on.asc(), Case.id.asc()),
 }
 DEFAULT_SORT = "need"
-# SQLite reads each held case's need from this index, never its wide row (see portal/db.py).
-NEED_INDEX = ("INDEXED BY ix_cases_inbox_need", "sqlite")
-# Statuses in which the reporter still waits for feedback: a report's, and a retaliation claim's.
-OPEN = ("received", "acknowledged", "investigating", "risk_assessed")
+OPEN = OPEN_STATUSES
+# The next deadline of an open case, as the SQL of the open cases' index (see portal/models/case.py).
+NEXT_DUE = literal_column(NEXT_DUE_SQL)
 NEEDS = ("danger", "overdue", "due_soon", "unread", "open", "done")
 # The needs that count as "needs action" in the inbox's header.
 ACTION_NEEDS = NEEDS[:4]
 
 
-def _need_rank(today: date):
-    """The index in ``NEEDS`` of a case (joined with its ``Keyholder``), as SQL.
+def _tiers(today: date) -> list:
+    """The "need" order as a list of disjoint conditions on a held case (joined with its
+    ``Keyholder``), one per rank of ``NEEDS``; within each, cases go by ``NEXT_DUE``, then id.
 
-    It asks the most common answer first (most cases a user holds are done), and
-    an open case's feedback is never due before its acknowledgement, so each row
-    costs few comparisons: the database ranks every held case for each page.
+    Each is read on its own, from an index, in that order: the open cases from the start of
+    ``ix_cases_open_by_due`` (most of a page is found in its first rows), the unread ones from the
+    user's ``ix_keyholders_user_unread``; only a page past the open and unread cases sorts the
+    done ones. No query ranks every case a user holds.
     """
     soon = today + timedelta(days=DUE_SOON_DAYS)
+    open_ = Case.status.in_(OPEN)
+    done = Case.status.not_in(OPEN)
+    # COALESCE: "not in danger" must be true, not NULL, for a case never risk-assessed.
+    danger = or_(func.coalesce(Case.risk_level, "") == "high", and_(Case.risk_level.is_(None), Case.urgent))
     acknowledging = Case.status == "received"
-    unread = Case.last_reporter_item_id > Keyholder.seen_item_id
-    rank = NEEDS.index
-    need = case(
-        (Case.status.not_in(OPEN), case((unread, literal(rank("unread"))), else_=literal(rank("done")))),
-        (or_(Case.risk_level == "high", and_(Case.risk_level.is_(None), Case.urgent)), literal(rank("danger"))),
-        (or_(Case.feedback_due < today, and_(acknowledging, Case.acknowledge_due < today)), literal(rank("overdue"))),
-        (or_(Case.feedback_due <= soon, and_(acknowledging, Case.acknowledge_due <= soon)), literal(rank("due_soon"))),
-        (unread, literal(rank("unread"))),
-        else_=literal(rank("open")),
-    )
-    return need
-
-
-def _need_order(today: date):
-    """The "need" order: the rank of ``NEEDS``, then the earliest pending deadline, then the case."""
-    next_due = case((Case.status == "received", Case.acknowledge_due), else_=Case.feedback_due)
-    return (_need_rank(today), next_due.asc(), Case.id.asc())
+    overdue = or_(Case.feedback_due < today, and_(acknowledging, Case.acknowledge_due < today))
+    due_soon = or_(Case.feedback_due <= soon, and_(acknowledging, Case.acknowledge_due <= soon))
+    calm = and_(open_, ~danger, ~overdue, ~due_soon)
+    return [
+        and_(open_, danger),
+        and_(open_, ~danger, overdue),
+        and_(open_, ~danger, ~overdue, due_soon),
+        or_(and_(calm, Keyholder.unread), and_(done, Keyholder.unread)),
+        and_(calm, ~Keyholder.unread),
+        and_(done, ~Keyholder.unread),
+    ]
 
 
 def needs_action_count(session, user_id: int) -> int:
     """How many of the cases ``user_id`` holds (and is not barred from) are in danger, overdue, due soon or unread."""
-    return session.scalar(
-        select(func.count()).select_from(Keyholder).join(Case, Case.id == Keyholder.case_id)
-        .where(Keyholder.user_id == user_id, *conflicts.open_to(session, user_id),
-               _need_rank(clock.today()) <= NEEDS.index(ACTION_NEEDS[-1]))
-        .with_hint(Case, *NEED_INDEX)
-    ) or 0
+    held = (select(func.count()).select_from(Case)
+            .join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
+            .where(*conflicts.open_to(session, user_id)))
+    tiers = _tiers(clock.today())
+    # Open cases in need, from the open cases' index; unread ones, from the user's unread rows.
+    needing_open = session.scalar(held.where(Case.status.in_(OPEN), or_(*tiers[:3], Keyholder.unread)))
+    unread_done = session.scalar(held.where(Case.status.not_in(OPEN), Keyholder.unread))
+    return (needing_open or 0) + (unread_done or 0)
 
 
 @dataclass
@@ -139,22 +142,24 @@ def _deadline_state(due: date, done: bool, today: date) -> str:
 def _by_need(session, held, offset: int, today: date) -> list[int]:
     """The page of ``held`` (the user's cases, with their keyholder rows) at ``offset`` in the "need" order.
 
-    Most cases a user holds are done and read: they all rank last, by their next deadline. The
-    database ranks only the others (open, or with something unread) from the two covering
-    indexes (the user's keyholder rows with what they saw; the case's columns); the done ones
-    are reached only by a page past the ranked ones, in the same order.
+    Rank by rank (``_tiers``), each from its index in ``NEXT_DUE`` order: a rank that holds
+    the page gives its rows; one before it is only counted (from the same index) to know where
+    the next rank starts.
     """
-    ranked = or_(Case.status.in_(OPEN), Case.last_reporter_item_id > Keyholder.seen_item_id)
-    page_ids = session.scalars(held.where(ranked).order_by(*_need_order(today))
-                               .limit(PAGE_SIZE).offset(offset)).all()
-    if len(page_ids) == PAGE_SIZE:
-        return page_ids
-    ranked_count = (offset + len(page_ids) if page_ids
-                    else session.scalar(select(func.count()).select_from(held.where(ranked).subquery())))
-    next_due = case((Case.status == "received", Case.acknowledge_due), else_=Case.feedback_due)
-    rest = session.scalars(held.where(~ranked).order_by(next_due.asc(), Case.id.asc())
-                           .limit(PAGE_SIZE - len(page_ids)).offset(max(0, offset - ranked_count))).all()
-    return list(page_ids) + list(rest)
+    page_ids: list[int] = []
+    for tier in _tiers(today):
+        wanted = PAGE_SIZE - len(page_ids)
+        found = session.scalars(held.where(tier).order_by(NEXT_DUE.asc(), Case.id.asc())
+                                .limit(wanted).offset(offset)).all()
+        page_ids.extend(found)
+        if len(page_ids) == PAGE_SIZE:
+            break
+        if found:
+            offset = 0
+        elif offset:
+            offset -= session.scalar(select(func.count()).select_from(held.where(tier).subquery()))
+            offset = max(0, offset)
+    return page_ids
 
 
 def list_cases(session, user_id: int, filters: Filters) -> Page:
@@ -205,7 +210,7 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
         page_ids = session.scalars(chosen.limit(PAGE_SIZE).offset(offset)).all()
     else:
         chosen = (select(Case.id).join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
-                  .where(*conditions, *in_category).with_hint(Case, *NEED_INDEX))
+                  .where(*conditions, *in_category))
         page_ids = _by_need(session, chosen, offset, today)
     loaded = {}
     if page_ids:

@@ -5,8 +5,17 @@ The database, instance, investigators and facilities come from
 """
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from portal import create_app
+
+# Every keyholder's unread mark says what its case and the keyholder's last reading say. The
+# database keeps the mark (triggers of migration 0021); whatever a test did to its cases, through
+# any path, the two must agree when it ends.
+UNREAD_MARKS_WRONG = text(
+    "SELECT count(*) FROM keyholders JOIN cases ON cases.id = keyholders.case_id "
+    "WHERE keyholders.unread <> (cases.last_reporter_item_id > keyholders.seen_item_id)")
 
 
 @pytest.fixture
@@ -14,7 +23,14 @@ def app(app_config, investigators, facility_ids):
     application = create_app(app_config)
     application.config["TESTING"] = True
     yield application
-    application.extensions["portal.engine"].dispose()
+    engine = application.extensions["portal.engine"]
+    try:
+        with engine.connect() as connection:
+            wrong = connection.execute(UNREAD_MARKS_WRONG).scalar()
+    except DBAPIError:
+        wrong = 0  # a test that took the database away on purpose
+    engine.dispose()
+    assert not wrong, f"{wrong} keyholder rows' unread marks disagree with their cases"
 
 
 @pytest.fixture

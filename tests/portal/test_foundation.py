@@ -40,12 +40,27 @@ def test_settings_come_from_portal_environment_variables():
         config.load(environ={"PORTAL_ACK_DAYS": "seven"})
 
 
+# Indexes on an expression: Alembic cannot compare them (PostgreSQL gives their SQL back in its
+# own spelling), so the test checks that they exist by name.
+EXPRESSION_INDEXES = {"cases": {"ix_cases_open_by_due"}}
+
+
 def test_migrations_produce_exactly_the_schema_of_the_models(empty_database_url):
     migrate.upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
+
+    def comparable(item, name, kind, reflected, compare_to):
+        return not (kind == "index" and any(name in names for names in EXPRESSION_INDEXES.values()))
+
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": comparable})
         assert compare_metadata(context, Base.metadata) == []
+        # SQLAlchemy's inspector leaves expression indexes out on SQLite: ask the catalogue.
+        catalogue = ("SELECT indexname FROM pg_indexes WHERE tablename = :table"
+                     if connection.dialect.name == "postgresql"
+                     else "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table")
+        for table, names in EXPRESSION_INDEXES.items():
+            assert names <= set(connection.execute(text(catalogue), {"table": table}).scalars())
     engine.dispose()
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 from inbox_pages import log_in, post_on_case
-from reporter_pages import csrf_token, send_report
+from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import select, update
 
 from portal import cli
@@ -368,3 +368,39 @@ def test_page_after_page_the_need_order_runs_on_from_what_needs_action_into_what
         rows = rows_of(anna.get(f"/inbox/?page={page}").get_data(as_text=True))
         shown += [next(name for name, case in cases.items() if case.reference in row) for row in rows]
     assert shown == expected
+
+
+def test_what_a_worker_writes_is_unread_for_each_keyholder_until_they_read_it(app, client, facility_ids, colleague):
+    """Each keyholder has their own unread mark: a colleague added later, a closed case one of them
+    never opened, and the worker writing again on the closed case all show where they should."""
+    receipt = receipt_on(send_report(client, facility_ids[0], lang="vi", description="Không trả lương làm thêm"))
+    with app.extensions["portal.sessions"]() as session:
+        case = session.scalars(select(Case).order_by(Case.id.desc())).first()
+    anna, binh, chandra = app.test_client(), app.test_client(), app.test_client()
+    for client_of, name in ((anna, "anna"), (binh, "binh"), (chandra, "chandra")):
+        log_in(client_of, name)
+    assert post_on_case(anna, case.id, "keyholders", user=str(user_id(app, "chandra"))).status_code == 303
+
+    def row(client_of):
+        rows = rows_of(client_of.get("/inbox/").get_data(as_text=True))
+        return next(found for found in rows if case.reference in found)
+
+    # Anna opened the case to give Chandra a key: it is read for her alone.
+    assert "Unread" not in row(anna) and "Unread" in row(binh), "a new report is unread until each one reads it"
+    assert "Unread" in row(chandra), "and for a colleague given a key later"
+
+    for status in ("acknowledged", "feedback_given", "closed"):
+        fields = {"outcome": "substantiated"} if status == "closed" else {}
+        assert post_on_case(anna, case.id, "status", status=status, **fields).status_code == 303
+    needing = binh.get("/inbox/").get_data(as_text=True)
+    assert "Unread" in row(binh), "a closed case Binh never opened still waits for him"
+    assert "New message" in row(binh) and case.reference in needing
+
+    assert binh.get(f"/inbox/cases/{case.id}").status_code == 200
+    assert "Unread" not in row(binh)
+    worker = app.test_client()
+    assert log_in_with_receipt(worker, receipt, lang="vi").status_code == 303
+    page = worker.get("/vi/case")
+    assert worker.post("/vi/case", data={"csrf_token": csrf_token(page), "message": "Vẫn chưa trả lương"},
+                       content_type="multipart/form-data").status_code in (200, 303)
+    assert "Unread" in row(anna) and "Unread" in row(binh), "the worker's new message is unread for both again"
