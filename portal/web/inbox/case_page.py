@@ -101,7 +101,8 @@ def finding_context(case) -> dict:
                 same_facility=findings.same_facility_cases(db(), g.user, case),
                 keyholder_states=findings.KEYHOLDER_STATES, verdicts=findings.VERDICTS,
                 is_monitor=g.user.role == findings.MONITOR_ROLE, finding_token=ConfirmForm(),
-                overdue_actions=[action for view in views for action in view.actions if action.overdue])
+                overdue_actions=[(number, action) for number, view in enumerate(views, start=1)
+                                 for action in view.actions if action.overdue])
 
 
 def colleague_choices(case):
