@@ -152,3 +152,54 @@ def test_findings_reach_the_worker_in_their_language_and_the_actions_are_followe
     assert rows["All corrective actions"] == "10"
     assert rows["Planned"] == "5" and rows["Overdue today (past the due date, not done)"] == "5"
     assert rows["Done"] == rows["Verified by Electronics Watch"] == "fewer than 5 or withheld"  # 4 and 1
+
+
+@pytest.fixture
+def monitor(session_factory, recovery_identity):
+    """Max, Electronics Watch's monitor with an account on this instance."""
+    with session_factory() as session:
+        users.create(session, "max", "Max", "monitor", passphrase_of("max"), work_factor=10,
+                     totp_secret=totp_secret_of("max"))
+
+
+def test_electronics_watch_verifies_a_done_action_and_finds_another_not_done(
+        app, facility_ids, investigators, monitor, session_factory):
+    receipt_on(send_report(app.test_client(), facility_ids[0], lang="vi", recipient_choice="both"))
+    with session_factory() as session:
+        case_id = session.scalars(select(Case.id)).one()
+    anna = client_of(app, "anna")
+    token = csrf_token(anna.get(f"/inbox/cases/{case_id}"))
+    assert anna.post(f"/inbox/cases/{case_id}/findings", data={"csrf_token": token, "text": "Locked exits"}
+                     ).status_code == 303
+    with session_factory() as session:
+        finding_id = session.scalars(select(Finding.id)).one()
+    for description in ("Unlock the exits", "Train the guards"):
+        assert anna.post(f"/inbox/cases/{case_id}/findings/{finding_id}/actions",
+                         data={"csrf_token": token, "description": description}).status_code == 303
+    with session_factory() as session:
+        done, planned = session.scalars(select(CorrectiveAction.id).order_by(CorrectiveAction.id)).all()
+    assert anna.post(f"/inbox/cases/{case_id}/actions/{done}/state",
+                     data={"csrf_token": token, "state": "done"}).status_code == 303
+
+    max_ = client_of(app, "max")
+    page = max_.get(f"/inbox/cases/{case_id}")
+    assert page.status_code == 200 and f'id="action-{done}-verdict"' in page.get_data(as_text=True)
+    max_token = csrf_token(page)
+
+    def verdict(action_id, value):
+        return max_.post(f"/inbox/cases/{case_id}/actions/{action_id}/verdict",
+                         data={"csrf_token": max_token, "verdict": value, "comment": "Seen on 3 December"})
+
+    assert verdict(planned, "verified").status_code == 400  # only a done action can be verified
+    assert verdict(done, "verified").status_code == 303
+    assert verdict(planned, "not_done").status_code == 303
+    with session_factory() as session:
+        states = {a.id: a.state for a in session.scalars(select(CorrectiveAction))}
+    assert states == {done: "verified", planned: "not_done"}
+    # The keyholders cannot undo the monitor's verification; they can take up an action found not done.
+    assert anna.post(f"/inbox/cases/{case_id}/actions/{done}/state",
+                     data={"csrf_token": token, "state": "in_progress"}).status_code == 400
+    assert anna.post(f"/inbox/cases/{case_id}/actions/{planned}/state",
+                     data={"csrf_token": token, "state": "in_progress"}).status_code == 303
+    history = anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    assert "Seen on 3 December" in history and "(Electronics Watch, Max)" in history

@@ -80,7 +80,7 @@ def add_routes(bp, config):
         held = {case.id} | {other.id for other in context["same_facility"]}
         return render_template("inbox/finding.html", case=case, view=view, held=held, **context)
 
-    @bp.post("/cases/<int:case_id>/findings/<int:finding_id>")
+    @bp.post("/cases/<int:case_id>/findings/<int:finding_id>/edit")
     @login_required
     def edit_finding(case_id, finding_id):
         case = keyholder_case(case_id)
@@ -111,7 +111,7 @@ def add_routes(bp, config):
             return refused(case, ERRORS.get(error.reason, ERRORS["empty"])())
         return back(case, f"#action-{action.id}")
 
-    @bp.post("/cases/<int:case_id>/actions/<int:action_id>")
+    @bp.post("/cases/<int:case_id>/actions/<int:action_id>/edit")
     @login_required
     def edit_action(case_id, action_id):
         case = keyholder_case(case_id)
