@@ -418,6 +418,23 @@ def overdue_actions(session, case: Case) -> list[CorrectiveAction]:
                CorrectiveAction.state.not_in(FINISHED)).order_by(CorrectiveAction.due_on))]
 
 
+def overdue_for(session, user_id: int, limit: int = 50) -> list[tuple[CorrectiveAction, Case]]:
+    """Overdue actions of the findings on cases ``user_id`` holds (and may open), the oldest due
+    first, each with one of those cases (a facility's finding may be on several)."""
+    rows = session.execute(
+        select(CorrectiveAction, Case).join(FindingCase, FindingCase.finding_id == CorrectiveAction.finding_id)
+        .join(Case, Case.id == FindingCase.case_id).join(Keyholder, Keyholder.case_id == Case.id)
+        .where(Keyholder.user_id == user_id, CorrectiveAction.due_on < clock.today(),
+               CorrectiveAction.state.not_in(FINISHED), *conflicts.open_to(session, user_id))
+        .order_by(CorrectiveAction.due_on, CorrectiveAction.id, Case.id).limit(limit * 4)).all()
+    seen, found = set(), []
+    for action, case in rows:
+        if action.id not in seen:
+            seen.add(action.id)
+            found.append((action, case))
+    return found[:limit]
+
+
 def same_facility_cases(session, user: User, case: Case) -> list[Case]:
     """Other reports of ``case``'s facility that ``user`` holds: those a facility's finding may link."""
     if case.facility_id is None:

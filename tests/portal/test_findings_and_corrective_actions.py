@@ -92,6 +92,8 @@ def test_findings_reach_the_worker_in_their_language_and_the_actions_are_followe
     assert "INTERNAL-FINDING-TEXT" in page and "OWNER-PAYROLL-MANAGER" in page
     assert "5 corrective actions are overdue." in page
     assert f'<a href="#action-{overdue_one}">' in page
+    listing = anna.get("/inbox/").get_data(as_text=True)
+    assert f"/inbox/cases/{case_id}#action-{overdue_one}" in listing  # the list says so too
     file_link = re.search(rf'/inbox/cases/{case_id}/actions/{with_evidence}/files/(\d+)', page)
     download = anna.get(file_link.group(0))
     assert download.status_code == 200 and download.data[:3] == b"\xff\xd8\xff"
