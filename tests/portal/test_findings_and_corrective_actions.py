@@ -107,12 +107,15 @@ def test_findings_reach_the_worker_in_their_language_and_the_actions_are_followe
     # Bad input: refused in words, nothing written.
     too_long = post(f"findings/{shared_id}/actions", description="x" * (findings.TEXT_LIMIT + 1))
     assert too_long.status_code == 400 and "This text is too long." in too_long.get_data(as_text=True)
+    not_hers = post("findings", text="Linked to a case she does not hold", cases=["999999"])
+    assert not_hers.status_code == 400
     forged = anna.post(f"/inbox/cases/{case_id}/findings/{shared_id}/actions", data={"description": "forged"})
     assert forged.status_code == 400
     assert anna.post(f"/inbox/cases/{case_id}/actions/{done_one}/verdict",
                      data={"csrf_token": token, "verdict": "verified"}).status_code == 403  # not a monitor
     with session_factory() as session:
         assert len(session.scalars(select(CorrectiveAction.id)).all()) == 10
+        assert len(session.scalars(select(Finding.id)).all()) == 3
 
     # Electronics Watch verifies the done action, by its public reference (the monitor channel's call).
     with session_factory() as session:
@@ -137,7 +140,8 @@ def test_findings_reach_the_worker_in_their_language_and_the_actions_are_followe
     assert anna.post(f"/inbox/cases/{other_id}/keyholders",
                      data={"csrf_token": token, "user": str(colleague[0].id)}).status_code == 303
     chandra = client_of(app, "chandra")
-    assert chandra.get(f"/inbox/cases/{other_id}/findings/{facility_finding}").status_code == 200
+    handed = chandra.get(f"/inbox/cases/{other_id}/findings/{facility_finding}")
+    assert handed.status_code == 200 and "Payroll software drops overtime" in handed.get_data(as_text=True)
     assert chandra.get(f"/inbox/cases/{case_id}/findings/{shared_id}").status_code == 404
     assert chandra.get(f"/inbox/cases/{other_id}/findings/{shared_id}").status_code == 404
     chandra_token = csrf_token(chandra.get(f"/inbox/cases/{other_id}"))
