@@ -349,7 +349,8 @@ def _open(item: CaseItem | None, identity) -> dict:
         return {}
     try:
         return json.loads(crypto.decrypt(item.blob, identity))
-    except crypto.NoIdentityError:
+    except (crypto.AgeError, ValueError):
+        # A key that cannot open it (not re-admitted yet), or an item that is not ours to read.
         return {}
 
 
