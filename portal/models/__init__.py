@@ -3,6 +3,15 @@
 from .audit import AuditEntry, AuditHead
 from .case import CATEGORIES, OUTCOMES, STATUSES, Case, CaseCategory, CaseItem, Keyholder
 from .facility import DisclosureImport, Facility
+from .finding import (
+    ACTION_STATES,
+    FINDING_ITEM_ROLES,
+    ActionStateChange,
+    CorrectiveAction,
+    Finding,
+    FindingCase,
+    FindingItem,
+)
 from .forwarding import FORWARD_STATES, REMOTE_STATUSES, Forward, Partner, ReceivedBundle
 from .instance import Instance
 from .kept_file import KeptFile
@@ -30,6 +39,13 @@ from .user import ROLES, RecoveryCode, User
 from .web_session import WebSession
 
 __all__ = [
+    "ACTION_STATES",
+    "FINDING_ITEM_ROLES",
+    "ActionStateChange",
+    "CorrectiveAction",
+    "Finding",
+    "FindingCase",
+    "FindingItem",
     "FORWARD_STATES",
     "REMOTE_STATUSES",
     "Forward",

@@ -5,9 +5,11 @@ The ZIP holds
 
 - ``report.json`` and ``report.txt``: the case's facts and the report (or claim) as written;
 - ``messages.json``/``messages.txt`` and ``notes.json``/``notes.txt``;
-- ``files/NNNN-file.<ext>``: each stored evidence file as cleaning left it, beside
+- ``files/NNNN-file.<ext>``: each stored evidence file (the worker's, or a corrective action's) as
+  cleaning left it, beside
   ``files/NNNN-evidence.json``, its evidence record;
-- ``records/NNNN-<kind>.json``: any other item of the case (a claim's measures, remedies...);
+- ``records/NNNN-<kind>.json``: any other item of the case (a claim's measures, remedies, findings,
+  corrective actions...);
 - ``audit.json``: the audit entries of this case only;
 - ``manifest.json``: the path, size and SHA-256 of every file above, the case's reference,
   who exported it and on which day, and the instance's signing key (the one that signs its
@@ -143,7 +145,8 @@ def _members(session, user, identity, case):
     yield "notes.json", _json(notes)
     yield "notes.txt", _thread_text(gettext("Internal notes"), notes).encode("utf-8")
     for item in items:
-        if item.kind == "attachment":
+        # A corrective action's evidence is a file like the worker's (services/findings.py).
+        if item.kind in ("attachment", "action_evidence"):
             stem = f"files/{item.id:04d}"
             yield f"{stem}-file.{EXTENSIONS.get(item.content_type or '', 'bin')}", opened(item)
             sealed_record = session.scalar(select(CaseItem.evidence_record).where(CaseItem.id == item.id))
@@ -153,7 +156,7 @@ def _members(session, user, identity, case):
                 "record": None if record is None else {
                     "content_type": record.content_type, "size": record.size, "sha256": record.sha256,
                     "cleaning_steps": list(record.steps), "pages": record.pages, "duration": record.duration}})
-        elif item.kind not in REPORT_KINDS + ("message", "note"):
+        elif item.kind not in REPORT_KINDS + ("message", "note", "action_evidence"):
             yield f"records/{item.id:04d}-{item.kind}.json", _json({
                 "kind": item.kind, "from": _author(item, authors), "day": item.created_on.isoformat(),
                 "content": _content(opened(item))})

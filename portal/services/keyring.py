@@ -13,7 +13,10 @@ from ..models import Case, Forward, Keyholder, Partner, User
 from . import conflicts, outbound, partners
 from . import instance as instance_service
 
-NOT_FOR_REPORTER = ("note", "measure", "discipline")
+# Findings' own texts, corrective actions, their evidence and the monitor's verdicts are the
+# keyholders': the worker reads only the summary written for them ("finding_worker").
+NOT_FOR_REPORTER = ("note", "measure", "discipline", "finding", "corrective_action", "action_evidence",
+                    "action_verdict")
 OVERSIGHT_KINDS = ("escalation", "escalation_file")
 OVERSIGHT_ROLES = ("administrator", "authority")
 POST_QUANTUM_PREFIX = "age1pq1"

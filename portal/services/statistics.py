@@ -18,7 +18,18 @@ from datetime import date
 from sqlalchemy import Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import aliased
 
-from ..models import CATEGORIES, FORWARD_STATES, REMOTE_STATUSES, Case, CaseCategory, Facility, Forward
+from ..models import (
+    ACTION_STATES,
+    CATEGORIES,
+    FORWARD_STATES,
+    REMOTE_STATUSES,
+    Case,
+    CaseCategory,
+    CorrectiveAction,
+    Facility,
+    FindingCase,
+    Forward,
+)
 from . import oversight, suppression
 
 AUDIENCES = ("administrator", "authority", "monitor", "public")
@@ -256,3 +267,26 @@ def public_years(session, today: date) -> list[Year]:
                  suppression.table(total, {code: categories.get(number, {}).get(code, 0) for code in CATEGORIES}),
                  suppression.share(met, met + missed))
             for number, (total, met, missed) in sorted(totals.items(), reverse=True)]
+
+
+def corrective_actions(session, audience: str, today: date) -> dict:
+    """Corrective actions of every year by state, and those overdue today (past their due date, not
+    done or verified), suppressed. An action counts once when any case its finding is linked to is
+    one the audience's figures count (a facility's finding may be linked to several).
+
+    The states partition the total (``suppression.table``); the overdue count is shown only when
+    neither it, nor the unfinished actions that are not overdue, nor the others, is from 1 to 4."""
+    counted = CorrectiveAction.finding_id.in_(
+        select(FindingCase.finding_id).join(Case, Case.id == FindingCase.case_id).where(*_conditions(audience)))
+    by_state = dict(session.execute(select(CorrectiveAction.state, func.count()).where(counted)
+                                    .group_by(CorrectiveAction.state)).all())
+    overdue = session.scalar(select(func.count()).select_from(CorrectiveAction).where(
+        counted, CorrectiveAction.due_on < today, CorrectiveAction.state.not_in(("done", "verified")))) or 0
+    total = sum(by_state.values())
+    unfinished = total - by_state.get("done", 0) - by_state.get("verified", 0)
+    overdue_safe = not any(suppression.small(value) for value in (overdue, unfinished - overdue, total - overdue))
+    return {
+        "total": suppression.shown(total),
+        "by_state": suppression.table(total, {state: by_state.get(state, 0) for state in ACTION_STATES}),
+        "overdue": suppression.shown(overdue) if overdue_safe else None,
+    }

@@ -23,8 +23,8 @@ from sqlalchemy import select
 from test_inbox_in_browser import assert_fits_the_desk, log_in, submit
 from test_locales import AXE
 
-from portal.models import Case
-from portal.services import clock, deadlines
+from portal.models import Case, User
+from portal.services import clock, deadlines, findings
 
 pytestmark = pytest.mark.browser
 
@@ -111,7 +111,15 @@ def test_an_investigator_starts_the_day_answers_in_burmese_finds_and_exports_the
     desk.contexts.append(scripted)
     scripted.add_cookies(anna.context.cookies())
     checker = scripted.new_page()
-    for path in ("/inbox/", f"/inbox/cases/{danger_id}"):
+    # The case's findings and an overdue corrective action are on the page axe reads too.
+    with session_factory() as session:
+        holder, identity = investigators["anna"]
+        finding = findings.write_finding(session, session.get(User, holder.id), identity, session.get(Case, danger_id),
+                                         "The fire exits were locked.", "Cửa thoát hiểm bị khóa.", "Sẽ mở cửa.")
+        findings.add_action(session, session.get(User, holder.id), finding, "Unlock the exits", "Facility manager",
+                            clock.today() - timedelta(days=1))
+        finding_id = finding.id
+    for path in ("/inbox/", f"/inbox/cases/{danger_id}", f"/inbox/cases/{danger_id}/findings/{finding_id}"):
         checker.goto(f"{origin}{path}")
         assert checker.evaluate(AXE, axe_source) == [], path
 

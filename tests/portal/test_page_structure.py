@@ -20,7 +20,7 @@ from inbox_pages import log_in
 from reporter_pages import csrf_token, draft_id, log_in_with_receipt, receipt_on, report_fields, send_report
 from sqlalchemy import select
 
-from portal.models import Case, OutboxEmail, User
+from portal.models import Case, Finding, OutboxEmail, User
 from portal.services import users
 
 EMBEDDINGS, ISOLATES, PDF, PDI = "\u202a\u202b\u202d\u202e", "\u2066\u2067\u2068", "\u202c", "\u2069"
@@ -38,7 +38,8 @@ HOSTILE = [
 # Pages that need what this walk does not make: another instance's bundle, or a file download.
 NOT_HTML = {"static", "api.well_known", "api.health", "reporter.choose_language", "inbox.download",
             "inbox.preview", "inbox.preview_page", "registry.download", "registry.download_workbook",
-            "registry.export", "forwards.bundle", "oversight.document", "oversight.statistics_csv"}
+            "registry.export", "forwards.bundle", "oversight.document", "oversight.statistics_csv",
+            "inbox.action_file"}
 # Off unless the organisation publishes it (tests/portal/test_statistics_people_can_read.py reads it).
 OFF_BY_DEFAULT = {"transparency.page"}
 NEEDS_A_PARTNER_OR_IMPORT = {"registry.show", "registry.columns"}
@@ -171,6 +172,12 @@ def every_page(app, facility_ids, staff, session_factory):
     case_page = f"/inbox/cases/{case_id}"
     assert post_page(anna, case_page, f"{case_page}/messages", text=hostile(next(text))).status_code == 303
     assert post_page(anna, case_page, f"{case_page}/notes", text=hostile(next(text))).status_code == 303
+    assert post_page(anna, case_page, f"{case_page}/findings", text=hostile(next(text)), found=hostile(next(text)),
+                     will_change=hostile(next(text)), shared="y").status_code == 303
+    with session_factory() as session:
+        finding_id = session.scalars(select(Finding.id)).one()
+    assert post_page(anna, case_page, f"{case_page}/findings/{finding_id}/actions", description=hostile(next(text)),
+                     owner=hostile(next(text)), due_on="2020-01-01").status_code == 303
 
     assert log_in_with_receipt(worker, receipt).status_code == 303
     reply = post_page(worker, "/en/case", "/en/case", message=hostile(next(text)))
@@ -201,7 +208,7 @@ def every_page(app, facility_ids, staff, session_factory):
     keep("worker", worker.get("/en/case"))
     keep("officer", rosa.get(claim_page), "claim")
 
-    for path in (case_page, "/inbox/", "/inbox/account", f"{case_page}/forward", f"{case_page}/export",
+    for path in (case_page, f"{case_page}/findings/{finding_id}", "/inbox/", "/inbox/account", f"{case_page}/forward", f"{case_page}/export",
                  "/inbox/search", "/inbox/search?words=%23", "/inbox/search?from=never"):
         keep("investigator", anna.get(path))
     root = staff_client(app, "root")

@@ -284,7 +284,7 @@ def test_every_chart_is_an_image_with_a_title_and_runs_or_loads_nothing(app, peo
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     html = page.get_data(as_text=True)
     charts = re.findall(r"<svg\b.*?</svg>", html, re.S)
-    assert len(charts) == 9
+    assert len(charts) == 10
     for chart in charts:
         opening = re.match(r"<svg[^>]*>", chart).group(0)
         assert 'role="img"' in opening and "aria-labelledby" in opening

@@ -208,6 +208,11 @@ def _remember(form_id: str, entries: list[dict]) -> None:
         session.pop(SESSION_KEY, None)
 
 
+def refusal_message(reason: str, name: str, config) -> str:
+    """Why the file ``name`` was refused, in words (a staff page uploading evidence says the same)."""
+    return _refusal(reason, name, config)
+
+
 def _refusal(reason: str, name: str, config) -> str:
     message = REFUSALS.get(reason, REFUSALS[None])()
     return message % {"name": _shown_name(name), "size": config["MAX_ATTACHMENT_BYTES"] // (1024 * 1024),

@@ -1,6 +1,7 @@
 """The words pages use for the domain's codes: categories, retaliation types,
 remedies, case statuses and the cleaning of evidence files, shared by the reporter's and the staff's pages."""
 
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
@@ -109,6 +110,32 @@ STATUS_LABELS = {
 
 
 # What each audit action is, in words (the codes of services/audit.py ACTIONS).
+# A corrective action's state, as investigators, monitors and the worker read it.
+ACTION_STATE_LABELS = {
+    "planned": _l("Planned"),
+    "in_progress": _l("In progress"),
+    "done": _l("Done"),
+    "verified": _l("Verified by Electronics Watch"),
+    "not_done": _l("Not done, Electronics Watch found"),
+}
+
+# The same states in the plain words of the worker's follow-up page.
+ACTION_STATE_WORDS_FOR_WORKERS = {
+    "planned": _l("Planned"),
+    "in_progress": _l("Being done now"),
+    "done": _l("Done"),
+    "verified": _l("Done, and checked by Electronics Watch, the independent monitor"),
+    "not_done": _l("Not done yet: Electronics Watch, the independent monitor, checked"),
+}
+
+
+def month_and_year(day) -> str:
+    """The month and year as the reader's language writes them (CLDR's yMMMM): a due month."""
+    skeletons = get_locale().datetime_skeletons
+    pattern = skeletons.get("yMMMM") or skeletons.get("yMMM")
+    return format_date(day, pattern.pattern if pattern is not None else "MMMM y")
+
+
 AUDIT_ACTION_LABELS = {
     "login": _l("Logged in"),
     "login_failed": _l("Failed log-in"),
@@ -157,4 +184,7 @@ AUDIT_ACTION_LABELS = {
     "reply_template_saved": _l("Reply template saved"),
     "reply_template_removed": _l("Reply template removed"),
     "lead_changed": _l("Lead of the case changed"),
+    "finding": _l("Finding written or changed"),
+    "corrective_action": _l("Corrective action recorded or changed"),
+    "corrective_action_state": _l("State of a corrective action changed"),
 }

@@ -12,10 +12,11 @@ import crypto
 
 from ... import i18n
 from ...models import DISCIPLINE_STATES, Partner
-from ...services import authority_notices, cases, conflicts, forwarding, handover, lead, partners, retaliation
+from ...services import authority_notices, cases, conflicts, findings, forwarding, handover, lead, partners, retaliation
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.labels import (
+    ACTION_STATE_LABELS,
     CATEGORY_LABELS,
     CONSENT_CHOICES,
     ONGOING_CHOICES,
@@ -40,6 +41,7 @@ from .claim_forms import (
     RiskForm,
     StateForm,
 )
+from .finding_forms import FindingForm
 from .forms import ConflictedKeyForm, KeyholderForm, LeadForm, MessageForm, NoteForm, StatusForm
 from .forward_forms import (
     FORWARD_STATE_LABELS,
@@ -88,7 +90,19 @@ def case_page(case, error=None, status=200):
                            status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
                            conflicted_form=ConflictedKeyForm(), error=error, overdue=cases.overdue(case),
                            authority_concerned=authority_notices.concerns_authority(case),
-                           claims=_claims_held(case), **_forwards_context(case), **_lead_context(case)), status
+                           claims=_claims_held(case), **_forwards_context(case), **_lead_context(case),
+                           **finding_context(case)), status
+
+
+def finding_context(case) -> dict:
+    """What a report's page shows of its findings and corrective actions (inbox/_findings.html)."""
+    views = findings.for_case(db(), case, g.identity)
+    return dict(findings=views, action_state_labels=ACTION_STATE_LABELS, finding_form=FindingForm(),
+                same_facility=findings.same_facility_cases(db(), g.user, case),
+                keyholder_states=findings.KEYHOLDER_STATES, verdicts=findings.VERDICTS,
+                is_monitor=g.user.role == findings.MONITOR_ROLE, finding_token=ConfirmForm(),
+                overdue_actions=[(number, action) for number, view in enumerate(views, start=1)
+                                 for action in view.actions if action.overdue])
 
 
 def colleague_choices(case):

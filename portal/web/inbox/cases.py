@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ... import i18n
 from ...models import CATEGORIES, Facility, User
-from ...services import cases, handover, inbox, lead, messaging, previews, retaliation
+from ...services import cases, findings, handover, inbox, lead, messaging, previews, retaliation
 from ..common.access import login_required
 from ..common.database import db
 from ..common.fields import ConfirmForm
@@ -46,6 +46,7 @@ def add_routes(bp, config):
                                statuses=list(STATUS_LABELS), categories=CATEGORIES, languages=config["LANGUAGES"],
                                native_names=i18n.NATIVE_NAMES, sorts=list(inbox.SORTS),
                                overdue_remedies=retaliation.overdue_remedies(db(), g.user.id),
+                               overdue_actions=findings.overdue_for(db(), g.user.id),
                                remedy_labels=REMEDY_LABELS)
 
     @bp.get("/cases/<int:case_id>")

@@ -16,12 +16,12 @@ from flask_babel import format_date, format_decimal, format_percent, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ...models import CATEGORIES, FORWARD_STATES, REMOTE_STATUSES, RETALIATION_TYPES
+from ...models import ACTION_STATES, CATEGORIES, FORWARD_STATES, REMOTE_STATUSES, RETALIATION_TYPES
 from ...services import clock, retaliation, statistics, suppression
 from ..common.access import roles_only
 from ..common.bidi import EMBEDDINGS, ISOLATES, PDF, PDI
 from ..common.database import db
-from ..common.labels import CATEGORY_LABELS, RETALIATION_LABELS
+from ..common.labels import ACTION_STATE_LABELS, CATEGORY_LABELS, RETALIATION_LABELS
 from ..common.staff import send_download
 
 STATISTICS_ROLES = ("administrator", "authority", "monitor")
@@ -190,6 +190,18 @@ def retaliation_table(figures: dict) -> Table:
     return table
 
 
+def corrective_table(figures: dict) -> Table:
+    """Corrective actions by state, and those overdue today (all years, like retaliation)."""
+    table = Table("corrective-actions", _("Corrective actions by state, all years"), [_("State"), _("Actions")],
+                  footer=[_("All corrective actions"), count(figures["total"])])
+    for state in ACTION_STATES:
+        table.rows.append([str(ACTION_STATE_LABELS[state]), count(figures["by_state"][state])])
+        table.charted.append(figures["by_state"][state])
+    table.rows.append([_("Overdue today (past the due date, not done)"), count(figures["overdue"])])
+    table.charted.append(figures["overdue"])
+    return table
+
+
 def csv_safe(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
@@ -225,6 +237,7 @@ def add_routes(bp) -> None:
         claims = retaliation.statistics(db(), contractor_only=g.user.role == "administrator")
         return render_template("oversight/statistics.html", year=year, years=years,
                                tables=tables(figures, today), retaliation=retaliation_table(claims),
+                               corrective=corrective_table(statistics.corrective_actions(db(), audience, today)),
                                figures=claims, types=RETALIATION_TYPES, retaliation_labels=RETALIATION_LABELS,
                                minimum=suppression.SUPPRESS_BELOW, withheld=withheld())
 
@@ -235,7 +248,9 @@ def add_routes(bp) -> None:
         today = clock.today()
         found = {table.name: table for table in tables(statistics.figures(db(), g.user.role, year, today), today)}
         found["retaliation"] = retaliation_table(retaliation.statistics(db(), contractor_only=g.user.role == "administrator"))
+        found["corrective-actions"] = corrective_table(statistics.corrective_actions(db(), g.user.role, today))
         if name not in found:
             abort(404)
-        stem = f"statistics-{name}" if name == "retaliation" else f"statistics-{name}-{year}"
+        every_year = name in ("retaliation", "corrective-actions")
+        stem = f"statistics-{name}" if every_year else f"statistics-{name}-{year}"
         return send_download(as_csv(found[name]), "text/csv", stem)

@@ -27,16 +27,18 @@ import crypto
 
 from ... import i18n
 from ...models import Case, Facility
-from ...services import followup, forwarding, intake, receipts, retaliation, routing, typed_text, work_slots
+from ...services import findings, followup, forwarding, intake, receipts, retaliation, routing, typed_text, work_slots
 from ..common import evidence, layout
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.labels import (
+    ACTION_STATE_WORDS_FOR_WORKERS,
     CATEGORY_LABELS,
     RECIPIENT_CHOICES,
     REMEDY_LABELS,
     RETALIATION_LABELS,
     contractor_choice,
+    month_and_year,
 )
 from .forms import (
     CLAIM_STATE_LABELS,
@@ -291,10 +293,13 @@ def make_blueprint(config):
         identity = session.secret.decode("ascii")
         view = followup.view(db(), case_id, identity)
         claims = retaliation.for_reporter(db(), view.case, crypto.parse_identity(identity))
+        # What was found and what will change: only the summaries shared with this worker.
+        found = findings.for_worker(db(), view.case, crypto.parse_identity(identity)) if view.case.kind == "report" else []
         shared = forwarding.shared_with_monitor(db(), case_id)
         followup.mark_read(db(), case_id)
         return render_template(
-            "reporter/case.html", view=view, claims=claims, shared=shared,
+            "reporter/case.html", view=view, claims=claims, shared=shared, findings=found,
+            action_state_words=ACTION_STATE_WORDS_FOR_WORKERS, month_and_year=month_and_year,
             form=form or ReplyForm(max_text_chars=config["MAX_TEXT_CHARS"]), logout_form=ConfirmForm(),
             answer_form=ConfirmForm(), error=error, sent=request.args.get("sent") == "1",
             claim_sent=request.args.get("claim") == "1", category_labels=CATEGORY_LABELS,
