@@ -3,7 +3,7 @@
 from .audit import AuditEntry, AuditHead
 from .case import CATEGORIES, OUTCOMES, STATUSES, Case, CaseCategory, CaseItem, Keyholder
 from .facility import DisclosureImport, Facility
-from .forwarding import FORWARD_STATES, REMOTE_STATUSES, Forward, Partner, ReceivedBundle
+from .forwarding import FORWARD_STATES, REMOTE_STATUSES, ExchangeBundle, Forward, Partner, ReceivedBundle
 from .instance import Instance
 from .kept_file import KeptFile
 from .outbox import OutboxEmail
@@ -32,6 +32,7 @@ from .web_session import WebSession
 __all__ = [
     "FORWARD_STATES",
     "REMOTE_STATUSES",
+    "ExchangeBundle",
     "Forward",
     "Partner",
     "ReceivedBundle",

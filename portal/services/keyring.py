@@ -13,7 +13,8 @@ from ..models import Case, Forward, Keyholder, Partner, User
 from . import conflicts, outbound, partners
 from . import instance as instance_service
 
-NOT_FOR_REPORTER = ("note", "measure", "discipline")
+# What the keyholders and a partner exchange about a case (services/exchange.py) is not the reporter's either.
+NOT_FOR_REPORTER = ("note", "measure", "discipline", "exchange", "exchange_file")
 OVERSIGHT_KINDS = ("escalation", "escalation_file")
 OVERSIGHT_ROLES = ("administrator", "authority")
 POST_QUANTUM_PREFIX = "age1pq1"
