@@ -734,6 +734,12 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
                     "overtime", "Overtime", "visit", "records", "payroll", "Monday"))
     with world["sessions_b"]() as session:
         assert "max@electronicswatch.example" in {m.to_address for m in session.scalars(select(OutboxEmail))}
+    for sessions in (world["sessions_a"], world["sessions_b"]):
+        # Only the staff's own actions keep their time: nothing received says when it was written.
+        # (Anna's forward, signed with the minute she made it, is hers: its bundle and manifest say so.)
+        found = fine_times_tied_to_a_case_or_a_reporter(sessions.kw["bind"])[0]
+        assert [entry for entry in found if entry[0] not in ("forwards", "received_bundles")
+                or '"exchange":' in str(entry[2]).replace(" ", "")] == []
 
     # Mia joins Electronics Watch: she cannot open the case until the recovery key admits her.
     with world["sessions_b"]() as session:
