@@ -374,6 +374,8 @@ class Entry:
     text: str
     dates: str = ""
     files: list = field(default_factory=list)
+    # Encrypted to keys that do not include the reader's.
+    closed: bool = False
 
     @property
     def day(self) -> date:
@@ -400,18 +402,22 @@ def thread(session, case: Case, identity) -> Thread:
         if row.position is None:
             continue
         stored = [items[i] for i in json.loads(row.item_ids) if i in items]
-        text, dates, files = "", "", []
-        for item in stored:
-            if item.kind == "exchange_file":
-                files.append(evidence.file_of(item, identity))
-                continue
-            data = crypto.decrypt(item.blob, identity)
-            if item.content_type == JSON:
-                document = _json_object(data)
-                text, dates = str(document.get("text", "")), str(document.get("dates", ""))
-            else:
-                text = data.decode("utf-8", "replace")
-        entries.append(Entry(row, row.direction == "sent", names.get(row.created_by, ""), text, dates, files))
+        entry = Entry(row, row.direction == "sent", names.get(row.created_by, ""), "")
+        try:
+            for item in stored:
+                if item.kind == "exchange_file":
+                    entry.files.append(evidence.file_of(item, identity))
+                    continue
+                data = crypto.decrypt(item.blob, identity)
+                if item.content_type == JSON:
+                    document = _json_object(data)
+                    entry.text, entry.dates = str(document.get("text", "")), str(document.get("dates", ""))
+                else:
+                    entry.text = data.decode("utf-8", "replace")
+        except crypto.NoIdentityError:
+            # Sent to the keyholders the partner knew of: a holder who joined since waits for re-admission.
+            entry.closed, entry.files = True, []
+        entries.append(entry)
     held = sum(1 for row in rows if row.position is None)
     return Thread(entries, held, channel_of(session, case))
 
@@ -438,6 +444,9 @@ def document(session, user: User, identity, case: Case, item_id: int) -> tuple[C
                                                  CaseItem.kind == "exchange_file"))
     if item is None:
         return None
-    data = crypto.decrypt(item.blob, identity)
+    try:
+        data = crypto.decrypt(item.blob, identity)
+    except crypto.NoIdentityError:
+        return None  # sent before this holder held the case: see ``thread``
     audit.record(session, "download", user, case.id, {"item": item.id})
     return item, data

@@ -721,6 +721,16 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
                        exchange=dict(third_manifest["exchange"], sequence=9))
     answer = post_bundle(world["server_b"], issued_by_b, forged)
     assert answer.status == 400 and answer.json()["error"] == "signature"
+    # Nor can the contractor ask Electronics Watch for a site visit, even with its own signature.
+    with zipfile.ZipFile(io.BytesIO(third_bundle)) as archive:
+        item = archive.read("items/01-message.age")
+    asking = {k: v for k, v in third_manifest.items() if k not in ("contents", "format")}
+    asking.update(bundle_id=str(uuid.uuid4()), exchange=dict(third_manifest["exchange"], sequence=4))
+    with world["sessions_a"]() as session:
+        visit = bundles.build(session, asking, [bundles.Item("items/01-visit_request.age", "visit_request", item,
+                                                             {"content_type": "application/json"})])
+    answer = post_bundle(world["server_b"], issued_by_b, visit)
+    assert answer.status == 400 and answer.json()["error"] == "contents"
     with world["sessions_b"]() as session:
         assert session.scalar(select(func.count()).select_from(ExchangeBundle)) == 2 + 3
 

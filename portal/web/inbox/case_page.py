@@ -162,6 +162,7 @@ def _claim_page(claim, view, error=None, status=200):
         discipline_labels=DISCIPLINE_LABELS, discipline_state_labels=DISCIPLINE_STATE_LABELS,
         remedy_labels=REMEDY_LABELS, remedy_state_labels=REMEDY_STATE_LABELS,
         retaliation_labels=RETALIATION_LABELS, **_forwards_context(claim), **_lead_context(claim),
+        **_exchange_context(claim),
     ), status
 
 
