@@ -390,7 +390,14 @@ def recovery_group():
 
 def _recovery_identity(session, key_file):
     """The recovery identity in ``key_file``, if it is this instance's."""
-    identities = crypto.parse_identities(Path(key_file).read_text())
+    return _recovery_identity_from_text(session, Path(key_file).read_text())
+
+
+def _recovery_identity_from_text(session, text: str):
+    try:
+        identities = crypto.parse_identities(text)
+    except (crypto.AgeError, ValueError):
+        raise click.ClickException("this is not the recovery key of this instance") from None
     recovery = instance_service.load(session).recovery_recipient
     matching = [i for i in identities if str(i.recipient) == recovery]
     if not matching:
@@ -618,6 +625,22 @@ def forwards_import(bundle_file):
             raise click.ClickException(f"refused, nothing stored: {error.reason}") from None
         case = session.get(Case, filed.received.case_id)
         click.echo(f"{'already filed as' if filed.duplicate else 'filed as'} case {case.reference}")
+
+
+@forwards_group.command("rewrap")
+@click.option("--recovery-key", "key_file", type=click.File("r"), required=True,
+              help="The recovery key file written by `portal init`, or - to read it from standard input. "
+                   "Nothing of it is stored.")
+def forwards_rewrap(key_file):
+    """Let monitor users who joined after a bundle arrived read it: every active monitor user with a key
+    is admitted to every forwarded case they do not hold yet (each item's header gains their stanza,
+    opened with the recovery key). Idempotent; the audit trail records each case."""
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        identity = _recovery_identity_from_text(session, key_file.read())
+        done = handover.admit_monitors(session, identity)
+    click.echo(f"admitted {done.users} monitor keys to {done.cases} forwarded cases ({done.items} items rewritten"
+               f"{f', {done.unopened} the recovery key does not open' if done.unopened else ''})")
 
 
 @forwards_group.command("fingerprint")

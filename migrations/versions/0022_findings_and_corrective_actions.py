@@ -3,16 +3,16 @@
 Only states, due dates, days and the facility are plaintext; every text is an
 encrypted item of each linked case, named by ``finding_items``.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0021'
-down_revision = '0020'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,7 @@ from .finding import (
     FindingCase,
     FindingItem,
 )
-from .forwarding import FORWARD_STATES, REMOTE_STATUSES, Forward, Partner, ReceivedBundle
+from .forwarding import FORWARD_STATES, REMOTE_STATUSES, ExchangeBundle, Forward, Partner, ReceivedBundle
 from .instance import Instance
 from .kept_file import KeptFile
 from .outbox import OutboxEmail
@@ -48,6 +48,7 @@ __all__ = [
     "FindingItem",
     "FORWARD_STATES",
     "REMOTE_STATUSES",
+    "ExchangeBundle",
     "Forward",
     "Partner",
     "ReceivedBundle",

@@ -8,7 +8,7 @@ bundle, never what the reporter wrote.
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -94,3 +94,40 @@ class ReceivedBundle(Base):
     status_unsent: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     status_attempts: Mapped[int] = mapped_column(Integer, default=0)
     status_next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ExchangeBundle(Base):
+    """One bundle of the exchange on a forwarded case, sent or received: a message, a request for
+    information or a site visit, documents (services/exchange.py). Both instances hold a row per
+    bundle; the content is case items, encrypted, named by ``item_ids``.
+
+    Numbered per case, partner and direction: the receiver files them in that order, holding one
+    that arrives before its predecessor (``position`` empty) until the gap is filled."""
+
+    __tablename__ = "exchange_bundles"
+    __table_args__ = (UniqueConstraint("case_id", "partner_id", "direction", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bundle_id: Mapped[str] = mapped_column(String(36), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    # "sent" or "received".
+    direction: Mapped[str] = mapped_column(String(10))
+    sequence: Mapped[int] = mapped_column(Integer)
+    # The kind of its first item (services/exchange.KINDS): a message, a request, a verdict...
+    kind: Mapped[str] = mapped_column(String(40))
+    # The sequence of the partner's request this bundle answers, if it answers one.
+    answers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # JSON list of the case items (ids) it holds, in order.
+    item_ids: Mapped[str] = mapped_column(Text, default="[]")
+    # Its place in the case's thread on this instance; empty while held for an earlier one.
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_on: Mapped[date] = mapped_column(Date)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    # Sent bundles: the signed file and its delivery, retried with back-off like a forward.
+    bundle: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    state: Mapped[str] = mapped_column(String(20), default="filed", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -41,6 +41,7 @@ from . import (
     clock,
     deadlines,
     evidence,
+    exchange,
     keyring,
     notifications,
     outbound,
@@ -214,7 +215,7 @@ def deliver_due(session, base_url: str, everything_now: bool = False) -> int:
     statuses = session.scalars(unsent).all()
     for received in statuses:
         sent += send_status(session, received)
-    return sent
+    return sent + exchange.deliver_due(session, everything_now)
 
 
 def forwards_of(session, case_id: int) -> list[Forward]:
@@ -249,6 +250,10 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
     if earlier is not None:
         return Filed(earlier, True)
+    if "exchange" in manifest:
+        case, called = exchange.file_received(session, partner, bundle_id, manifest, items)
+        return _file_on_case(session, partner, case, bundle_id, manifest, len(items), from_reporter=False,
+                             called=called, base_url=base_url)
     answered = _forward_answered(session, partner, manifest.get("reply_to"))
     if answered is not None:
         return _file_reply(session, partner, answered, bundle_id, manifest, items)

@@ -9,6 +9,7 @@ open the case.
 """
 
 import json
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -226,3 +227,44 @@ def readmit(session, recovery_identity, user: User) -> int:
     audit.record(session, "readmit", None, None, {"user": user.id, "cases": len(cases)}, commit=False)
     session.commit()
     return len(cases)
+
+
+@dataclass(frozen=True)
+class MonitorsAdmitted:
+    cases: int
+    users: int
+    items: int
+    unopened: int
+
+
+def admit_monitors(session, recovery_identity) -> MonitorsAdmitted:
+    """Admit every active monitor user with a key to every case a partner forwarded here that they do
+    not hold yet: the bundles' items were encrypted to the monitor users of their day and to this
+    instance's recovery key, which adds a stanza for each newcomer to each item's header (the
+    payload is untouched). Run again, it admits nobody twice: a holder is not added again.
+    An item the recovery key does not open is left as it is and counted apart."""
+    monitors = list(session.scalars(select(User).where(
+        User.role == "monitor", User.active.is_(True), User.recipient.is_not(None),
+        User.activation_digest.is_(None)).order_by(User.id)))
+    cases = users = items = unopened = 0
+    for case in session.scalars(select(Case).where(Case.kind == "forwarded").order_by(Case.id)).all():
+        held = {holder.user_id for holder in case.keyholders}
+        joining = [user for user in monitors if user.id not in held]
+        if not joining:
+            continue
+        recipients = [crypto.parse_recipient(user.recipient) for user in joining]
+        for item in _keyholders_items(case):
+            try:
+                _rewrite(item, lambda blob: crypto.add_recipients(blob, recovery_identity, recipients))
+            except crypto.NoIdentityError:
+                unopened += 1
+                continue
+            items += 1
+        for user in joining:
+            session.add(Keyholder(case_id=case.id, user_id=user.id))
+        if case.lead_user_id is None:
+            case.lead_user_id = joining[0].id
+        audit.record(session, "forwards_rewrap", None, case.id, {"users": [u.id for u in joining]}, commit=False)
+        cases, users = cases + 1, users + len(joining)
+    session.commit()
+    return MonitorsAdmitted(cases, users, items, unopened)

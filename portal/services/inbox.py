@@ -18,12 +18,13 @@ database reads on its own from an index, in deadline order (see ``_tiers``): no
 query ranks every case a user holds.
 """
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import and_, func, literal_column, or_, select
 
-from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder, User
+from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder, ReceivedBundle, User
 from ..models.case import NEXT_DUE_SQL, OPEN_STATUSES
 from . import clock, conflicts
 
@@ -107,6 +108,8 @@ class Row:
     need: str = "done"
     lead_name: str | None = None
     next_action: "NextAction | None" = None
+    # A case a partner forwarded: its reference at the partner.
+    sender_reference: str | None = None
 
 
 @dataclass
@@ -230,6 +233,7 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
         categories.setdefault(case_id, []).append(code)
     facility_ids = {case.facility_id for case, _seen in found if case.facility_id}
     names = dict(session.execute(select(Facility.id, Facility.name).where(Facility.id.in_(facility_ids))).all())
+    disclosed = _as_the_sender_disclosed(session, [case.id for case, _seen in found if case.kind == "forwarded"])
     unread = _unread_counts(session, [(case.id, seen) for case, seen in found if case.last_reporter_item_id > seen])
     lead_ids = {case.lead_user_id for case, _seen in found if case.lead_user_id}
     leads = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(lead_ids))).all())
@@ -239,7 +243,8 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
         is_unread = found_case.last_reporter_item_id > seen
         rows.append(Row(
             case=found_case,
-            facility_name=names.get(found_case.facility_id),
+            facility_name=names.get(found_case.facility_id) or disclosed.get(found_case.id, {}).get("facility"),
+            sender_reference=disclosed.get(found_case.id, {}).get("reference"),
             categories=sorted(categories.get(found_case.id, [])),
             unread=unread.get(found_case.id, 0),
             acknowledge_state=_deadline_state(found_case.acknowledge_due, found_case.status != "received", today),
@@ -249,6 +254,24 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
             next_action=next_action(found_case, is_unread, today),
         ))
     return Page(rows, total, page, pages)
+
+
+def _as_the_sender_disclosed(session, case_ids: list[int]) -> dict[int, dict]:
+    """For cases a partner forwarded to us: the facility (as the partner's registry disclosed it) and the
+    partner's reference, from the signed manifest of the bundle that filed each (it names no facility here)."""
+    if not case_ids:
+        return {}
+    found = {}
+    for case_id, manifest in session.execute(select(ReceivedBundle.case_id, ReceivedBundle.manifest)
+                                             .where(ReceivedBundle.case_id.in_(case_ids))
+                                             .order_by(ReceivedBundle.id)):
+        if case_id in found:
+            continue
+        described = json.loads(manifest).get("case", {})
+        facility = described.get("facility") or {}
+        found[case_id] = {"reference": described.get("reference"),
+                          "facility": facility.get("name") if facility.get("listed") else None}
+    return found
 
 
 def need_of(found: Case, unread: bool, today: date) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 import crypto
 
-from ..models import Case, Facility, Forward, Partner, User
+from ..models import Case, Facility, Forward, Keyholder, Partner, User
 from . import audit, authority_notices, bundles, clock, evidence, partner_http, partners
 from . import instance as instance_service
 
@@ -126,6 +126,10 @@ def store(session, actor: User | None, case: Case, partner: Partner, scope: str,
         # with their receipt, encrypted to the worker's key only.
         manifest["reply_recipient"] = case.reporter_recipient
     manifest.update(links or {})
+    answer_to = exchange_recipients(session, case)
+    if answer_to:
+        # Whom the partner encrypts what it sends back on this case to (services/exchange.py).
+        manifest["exchange_recipients"] = answer_to
     summary = {"contents": [i.kind for i in items], "left_out": left_out}
     forward = Forward(bundle_id=bundle_id, case_id=case.id, partner_id=partner.id,
                       created_by=actor.id if actor else None, created_on=clock.today(), scope=scope,
@@ -136,6 +140,19 @@ def store(session, actor: User | None, case: Case, partner: Partner, scope: str,
     audit.record(session, "forward", actor, case.id, {"forward": forward.id, "partner": partner.id,
                                                       "scope": scope, "items": len(items)}, commit=False)
     return forward
+
+
+def exchange_recipients(session, case: Case) -> list | None:
+    """What a bundle of ``case`` tells the partner to encrypt its answers to: the case's keyholders
+    and custodians here, never the reporter. None for a case no keyholder here holds."""
+    if case.kind == "forwarded" or case.recipient_choice == "monitor":
+        return None
+    holders = session.scalars(select(User).join(Keyholder, Keyholder.user_id == User.id)
+                              .where(Keyholder.case_id == case.id)).all()
+    recipients = [user.recipient for user in holders if user.recipient]
+    if not recipients:
+        return None
+    return recipients + [instance_service.load(session).recovery_recipient]
 
 
 def _about_reference(session, case: Case) -> str | None:

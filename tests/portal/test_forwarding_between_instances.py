@@ -58,11 +58,11 @@ def two_instances(app_config, session_factory, recovery_identity, investigators,
                      totp_secret=totp_secret_of("root"))
     monitor_sessions = make_session_factory(make_engine(monitor_database_url))
     with monitor_sessions() as session:
-        instance_service.initialise(session, "Electronics Watch", post_quantum=False)
+        monitor_recovery = instance_service.initialise(session, "Electronics Watch", post_quantum=False)
         users.create(session, "ewroot", "EW Admin", "administrator", passphrase_of("ewroot"), work_factor=10,
                      totp_secret=totp_secret_of("ewroot"))
         max_user = users.create(session, "max", "Max Monitor", "monitor", passphrase_of("max"), work_factor=10,
-                                totp_secret=totp_secret_of("max"))
+                                totp_secret=totp_secret_of("max"), email="max@electronicswatch.example")
         max_identity = users.unlock_identity(max_user, passphrase_of("max"))
     dir_a, dir_b = tmp_path / "a", tmp_path / "b"
     dir_a.mkdir()
@@ -77,7 +77,8 @@ def two_instances(app_config, session_factory, recovery_identity, investigators,
     try:
         yield {"a": app_a, "b": app_b, "server_a": server_a, "server_b": server_b,
                "sessions_a": session_factory, "sessions_b": monitor_sessions, "max_identity": max_identity,
-               "monitor_db": monitor_database_url, "dir_a": dir_a}
+               "monitor_db": monitor_database_url, "dir_a": dir_a,
+               "monitor_recovery": monitor_recovery}
     finally:
         server_a.stop()
         server_b.stop()
@@ -123,12 +124,12 @@ def post_bundle(server, token, body):
     return partner_http.post(server.origin, "/api/v1/bundles", token, body, "application/zip")
 
 
-def run_portal(database_url, instance_dir, *args):
+def run_portal(database_url, instance_dir, *args, stdin=None):
     import os
     # The partner is a server on 127.0.0.1: allowed in development only.
     env = dict(os.environ, PORTAL_DATABASE_URL=database_url, PORTAL_INSTANCE_PATH=str(instance_dir),
                PORTAL_ENV="development", PORTAL_ALLOW_LOOPBACK_PARTNERS="1")
-    return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([PORTAL, *args], env=env, capture_output=True, text=True, timeout=120, input=stdin)
 
 
 def test_a_mandatory_forward_waits_for_the_partner_is_delivered_acknowledged_and_reviewed(
@@ -600,3 +601,183 @@ def test_a_forwarded_file_shows_the_same_evidence_record_at_electronics_watch(tw
     download = max_client.get(link)
     assert download.status_code == 200 and hashlib.sha256(download.data).hexdigest() == sent_pdf["sha256"]
     assert max_client.get(link + "/pages/1").status_code == 404
+
+
+def _exchange(client, case_id, kind, text="", dates="", answers="", files=()):
+    page = client.get(f"/inbox/cases/{case_id}")
+    data = {"csrf_token": csrf_token(page), "kind": kind, "text": text, "dates": dates, "answers": answers}
+    if files:
+        data["files"] = [(io.BytesIO(body), name) for name, body in files]
+    return client.post(f"/inbox/cases/{case_id}/exchange", data=data)
+
+
+def _resigned(bundle: bytes, key, **changes) -> bytes:
+    """``bundle`` with its manifest changed and signed again by ``key`` (an Ed25519 private key)."""
+    with zipfile.ZipFile(io.BytesIO(bundle)) as original:
+        members = {name: original.read(name) for name in original.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest.update(changes)
+    members["manifest.json"] = signing.canonical(manifest)
+    members["manifest.sig"] = key.sign(members["manifest.json"])
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_documents_in_order(
+        two_instances, facility_ids, tmp_path):
+    """Anna forwards a case; Max, at Electronics Watch, sees the contractor's reference and the facility
+    as disclosed, asks for information and for a site visit; Anna answers with a message and a
+    document, which only the case's keyholders can open. Bundles that arrive out of order are filed in
+    order, a replay is filed once, a renumbered copy and a forged one are refused. The e-mails say only
+    that something is new. Mia joins Electronics Watch later and reads the case after the recovery
+    key's holder runs `portal forwards rewrap`."""
+    from test_evidence_files import pdf_of
+
+    from portal.models import CaseItem, ExchangeBundle, Facility, OutboxEmail
+    from portal.services import exchange
+
+    world = two_instances
+    app_a, app_b = world["a"], world["b"]
+    issued_by_b = partner_each_other(world)
+    assert receipt_on(send_report(app_a.test_client(), facility_ids[0], categories=["wages"],
+                                  description="Overtime is not paid.", consent="without_identity"))
+    with world["sessions_a"]() as session:
+        case = session.scalars(select(Case)).one()
+        case_id, reference = case.id, case.reference
+        facility = session.get(Facility, facility_ids[0])
+    anna = app_a.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    form = anna.get(f"/inbox/cases/{case_id}/forward")
+    partner_id = re.search(r'<option value="(\d+)">Electronics Watch', form.get_data(as_text=True)).group(1)
+    assert anna.post(f"/inbox/cases/{case_id}/forward", data={
+        "csrf_token": csrf_token(form), "partner": partner_id, "report": "y"}).status_code == 303
+    with world["sessions_b"]() as session:
+        forwarded_id = session.scalars(select(ReceivedBundle)).one().case_id
+
+    # Max sees whose case it is: the contractor's reference, the facility from its registry.
+    max_client = app_b.test_client()
+    assert log_in(max_client, "max").status_code == 303
+    listing = max_client.get("/inbox/").get_data(as_text=True)
+    assert reference in listing and facility.name in listing
+    opened = max_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
+    assert reference in opened and facility.name in opened and facility.supplier in opened
+
+    # He asks for information and a site visit.
+    assert _exchange(max_client, forwarded_id, "information_request",
+                     "Please send the overtime records of March.").status_code == 303
+    assert _exchange(max_client, forwarded_id, "visit_request", "We would like to visit the line.",
+                     dates="14 or 15 January, with an interpreter").status_code == 303
+    with world["sessions_b"]() as session:
+        sent = session.scalars(select(ExchangeBundle)).all()
+        assert [r.state for r in sent] == ["delivered", "delivered"]
+        # What travels is encrypted, and what each side keeps.
+        assert all(b"overtime records" not in row.bundle for row in sent)
+    for sessions in (world["sessions_a"], world["sessions_b"]):
+        with sessions() as session:
+            assert b"overtime records" not in b"".join(i.blob for i in session.scalars(select(CaseItem)))
+    seen = anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    asked = seen.index("Please send the overtime records of March.")
+    assert asked < seen.index("We would like to visit the line.") and "14 or 15 January" in seen
+    assert 'value="visit_request"' not in seen  # a contractor requests no visit of itself
+
+    # Anna answers the request, with the records.
+    records = pdf_of(1)
+    assert _exchange(anna, case_id, "message", "The records are attached.", answers="1",
+                     files=[("overtime.pdf", records)]).status_code == 303
+    answer = max_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
+    assert "The records are attached." in answer and "in answer to request 1" in answer
+    link = re.search(r'href="(/inbox/cases/\d+/exchange/files/\d+)"', answer).group(1)
+    download = max_client.get(link)
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
+
+    # Electronics Watch is down; two more messages wait, and the second arrives first: it is held.
+    world["server_b"].stop()
+    for text in ("Second: the payroll office is closed on Fridays.", "Third: we will call you on Monday."):
+        assert _exchange(anna, case_id, "message", text).status_code == 303
+    world["server_b"].start()
+    with world["sessions_a"]() as session:
+        second, third = session.scalars(select(ExchangeBundle).where(ExchangeBundle.state == "pending")
+                                        .order_by(ExchangeBundle.sequence)).all()
+        assert exchange.deliver(session, third)
+        page = max_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
+        assert "Third:" not in page and "1 bundle arrived before an earlier one" in page
+        assert exchange.deliver(session, second)
+        third_bundle, third_manifest = third.bundle, bundles.read_manifest(third.bundle)
+    page = max_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
+    assert asked and page.index("The records are attached.") < page.index("Second:") < page.index("Third:")
+
+    # A replay is filed once; the same number under a new id, or another key's signature, is refused.
+    replay = post_bundle(world["server_b"], issued_by_b, third_bundle)
+    assert replay.status == 409 and replay.json()["error"] == "duplicate"
+    with world["sessions_a"]() as session:
+        own_key = Ed25519PrivateKey.from_private_bytes(instance_service.signing_key(session))
+    renumbered = _resigned(third_bundle, own_key, bundle_id=str(uuid.uuid4()))
+    answer = post_bundle(world["server_b"], issued_by_b, renumbered)
+    assert answer.status == 409 and answer.json()["error"] == "sequence"
+    forged = _resigned(third_bundle, Ed25519PrivateKey.generate(), bundle_id=str(uuid.uuid4()),
+                       exchange=dict(third_manifest["exchange"], sequence=9))
+    answer = post_bundle(world["server_b"], issued_by_b, forged)
+    assert answer.status == 400 and answer.json()["error"] == "signature"
+    # Nor can the contractor ask Electronics Watch for a site visit, even with its own signature.
+    with zipfile.ZipFile(io.BytesIO(third_bundle)) as archive:
+        item = archive.read("items/01-message.age")
+    asking = {k: v for k, v in third_manifest.items() if k not in ("contents", "format")}
+    asking.update(bundle_id=str(uuid.uuid4()), exchange=dict(third_manifest["exchange"], sequence=4))
+    with world["sessions_a"]() as session:
+        visit = bundles.build(session, asking, [bundles.Item("items/01-visit_request.age", "visit_request", item,
+                                                             {"content_type": "application/json"})])
+    answer = post_bundle(world["server_b"], issued_by_b, visit)
+    assert answer.status == 400 and answer.json()["error"] == "contents"
+    with world["sessions_b"]() as session:
+        assert session.scalar(select(func.count()).select_from(ExchangeBundle)) == 2 + 3
+
+    # The e-mails on both sides name the case and nothing it says.
+    for sessions in (world["sessions_a"], world["sessions_b"]):
+        with sessions() as session:
+            mails = session.scalars(select(OutboxEmail)).all()
+            assert mails
+            for mail in mails:
+                assert not any(word in mail.body + mail.subject for word in (
+                    "overtime", "Overtime", "visit", "records", "payroll", "Monday"))
+    with world["sessions_b"]() as session:
+        assert "max@electronicswatch.example" in {m.to_address for m in session.scalars(select(OutboxEmail))}
+    for sessions in (world["sessions_a"], world["sessions_b"]):
+        # Only the staff's own actions keep their time: nothing received says when it was written.
+        # (Anna's forward, signed with the minute she made it, is hers: its bundle and manifest say so.)
+        found = fine_times_tied_to_a_case_or_a_reporter(sessions.kw["bind"])[0]
+        assert [entry for entry in found if entry[0] not in ("forwards", "received_bundles")
+                or '"exchange":' in str(entry[2]).replace(" ", "")] == []
+
+    # Mia joins Electronics Watch: she cannot open the case until the recovery key admits her.
+    with world["sessions_b"]() as session:
+        mia = users.create(session, "mia", "Mia Monitor", "monitor", passphrase_of("mia"), work_factor=10,
+                           totp_secret=totp_secret_of("mia"))
+        mia_identity = users.unlock_identity(mia, passphrase_of("mia"))
+    mia_client = app_b.test_client()
+    assert log_in(mia_client, "mia").status_code == 303
+    assert mia_client.get(f"/inbox/cases/{forwarded_id}").status_code == 404
+    key_text = str(world["monitor_recovery"]) + "\n"
+    refused = run_portal(world["monitor_db"], tmp_path / "b", "forwards", "rewrap", "--recovery-key", "-",
+                         stdin=str(world["max_identity"]) + "\n")
+    assert refused.returncode != 0 and "not the recovery key" in refused.stderr
+    done = run_portal(world["monitor_db"], tmp_path / "b", "forwards", "rewrap", "--recovery-key", "-",
+                      stdin=key_text)
+    assert done.returncode == 0 and "admitted 1 monitor keys to 1 forwarded cases" in done.stdout, done.stderr
+    again = run_portal(world["monitor_db"], tmp_path / "b", "forwards", "rewrap", "--recovery-key", "-",
+                       stdin=key_text)
+    assert "admitted 0 monitor keys to 0 forwarded cases" in again.stdout
+    page = mia_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
+    assert "Overtime is not paid." in page and "Third: we will call you on Monday." in page
+    age = shutil.which("age")
+    if age is not None:
+        with world["sessions_b"]() as session:
+            report = session.scalars(select(CaseItem).where(CaseItem.case_id == forwarded_id,
+                                                            CaseItem.kind == "report")).one()
+            (tmp_path / "report.age").write_bytes(report.blob)
+        (tmp_path / "mia.key").write_text(str(mia_identity) + "\n")
+        opened = subprocess.run([age, "-d", "-i", str(tmp_path / "mia.key"), str(tmp_path / "report.age")],
+                                capture_output=True, timeout=60)
+        assert opened.returncode == 0 and "Overtime is not paid." in json.loads(opened.stdout)["description"]

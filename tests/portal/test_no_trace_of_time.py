@@ -43,6 +43,9 @@ STAFF_TIMES = {
     # ... and, at the partner, when its monitor moved the status of a bundle received.
     ("received_bundles", "status_changed_at"): lambda row: row["status"] != "received",
     ("received_bundles", "status_next_attempt_at"): lambda row: row["status"] != "received",
+    # A bundle of the exchange on a forwarded case a staff member sent: its delivery times are theirs.
+    ("exchange_bundles", "next_attempt_at"): lambda row: row["direction"] == "sent",
+    ("exchange_bundles", "delivered_at"): lambda row: row["direction"] == "sent",
 }
 FINE_TEXT = re.compile(rb"(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?")
 MIDNIGHT = (b"00", b"00", b"00")

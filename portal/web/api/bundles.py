@@ -22,6 +22,7 @@ BUNDLE_ERRORS = {
     "addressee": "the bundle is addressed to another instance",
     "contents": "an item of the bundle was changed, added or removed",
     "unknown_sender": "the bundle's sender is not a registered partner",
+    "sequence": "the bundle repeats a number of the exchange filed before, or its number is not a count",
 }
 
 
@@ -72,7 +73,8 @@ def make_blueprint(config):
             body = _bundle_body()
             filed = forwarding.receive(db(), partner, body, current_app.config["BASE_URL"])
         except bundles.BundleError as error:
-            return _error(413 if error.reason == "too_large" else 400, error.reason,
+            status = 413 if error.reason == "too_large" else 409 if error.reason == "sequence" else 400
+            return _error(status, error.reason,
                           BUNDLE_ERRORS.get(error.reason, error.reason))
         if filed.duplicate:
             # A retry of a bundle already filed, or a replay: nothing is filed again.

@@ -12,7 +12,18 @@ import crypto
 
 from ... import i18n
 from ...models import DISCIPLINE_STATES, Partner
-from ...services import authority_notices, cases, conflicts, findings, forwarding, handover, lead, partners, retaliation
+from ...services import (
+    authority_notices,
+    cases,
+    conflicts,
+    exchange,
+    findings,
+    forwarding,
+    handover,
+    lead,
+    partners,
+    retaliation,
+)
 from ..common.database import db
 from ..common.fields import ConfirmForm
 from ..common.labels import (
@@ -44,10 +55,12 @@ from .claim_forms import (
 from .finding_forms import FindingForm
 from .forms import ConflictedKeyForm, KeyholderForm, LeadForm, MessageForm, NoteForm, StatusForm
 from .forward_forms import (
+    EXCHANGE_KIND_LABELS,
     FORWARD_STATE_LABELS,
     REMOTE_STATUS_LABELS,
     SCOPE_LABELS,
     AnswerWorkerForm,
+    ExchangeForm,
     RemoteStatusForm,
 )
 
@@ -91,7 +104,7 @@ def case_page(case, error=None, status=200):
                            conflicted_form=ConflictedKeyForm(), error=error, overdue=cases.overdue(case),
                            authority_concerned=authority_notices.concerns_authority(case),
                            claims=_claims_held(case), **_forwards_context(case), **_lead_context(case),
-                           **finding_context(case)), status
+                           **finding_context(case), **_exchange_context(case)), status
 
 
 def finding_context(case) -> dict:
@@ -163,7 +176,27 @@ def _claim_page(claim, view, error=None, status=200):
         discipline_labels=DISCIPLINE_LABELS, discipline_state_labels=DISCIPLINE_STATE_LABELS,
         remedy_labels=REMEDY_LABELS, remedy_state_labels=REMEDY_STATE_LABELS,
         retaliation_labels=RETALIATION_LABELS, **_forwards_context(claim), **_lead_context(claim),
+        **_exchange_context(claim),
     ), status
+
+
+def exchange_form(case, channel):
+    """The exchange's form on ``case``: what this side may send, and the requests it may answer."""
+    form = ExchangeForm()
+    form.kind.choices = [SelectChoice(name, EXCHANGE_KIND_LABELS[name]) for name, kind in exchange.KINDS.items()
+                         if kind.offered and channel is not None and (channel.monitor_side or not kind.monitor_only)]
+    form.answers.choices = [SelectChoice("", _("nothing"))] + [
+        SelectChoice(str(row.sequence), _("%(kind)s of %(date)s", kind=EXCHANGE_KIND_LABELS.get(row.kind, row.kind),
+                                         date=row.created_on.isoformat()))
+        for row in exchange.answerable(db(), case)]
+    return form
+
+
+def _exchange_context(case) -> dict:
+    """The exchange with the partner on a forwarded case, both ways, and its form."""
+    found = exchange.thread(db(), case, g.identity)
+    return dict(exchange=found, exchange_kind_labels=EXCHANGE_KIND_LABELS,
+                exchange_form=exchange_form(case, found.channel) if found.channel else None)
 
 
 def _forwards_context(case) -> dict:
@@ -190,7 +223,7 @@ def _forwarded_page(case, view, error=None, status=200):
     partner = db().get(Partner, received.partner_id) if received else None
     answer_form = AnswerWorkerForm() if forwarding.can_answer_worker(received) else None
     return render_template("inbox/forwarded.html", view=view, received=received, manifest=manifest,
-                           answer_form=answer_form,
+                           answer_form=answer_form, **_exchange_context(case),
                            partner=partner, extra=extra, status_form=form, note_form=NoteForm(), error=error,
                            remote_status_labels=REMOTE_STATUS_LABELS, scope_labels=SCOPE_LABELS,
                            retaliation_labels=RETALIATION_LABELS, remedy_labels=REMEDY_LABELS,

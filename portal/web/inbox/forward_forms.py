@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, TextAreaField
+from wtforms import BooleanField, MultipleFileField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..common.fields import CheckboxesField, PortalForm
@@ -44,3 +44,21 @@ class RemoteStatusForm(PortalForm):
 
 class AnswerWorkerForm(PortalForm):
     text = TextAreaField(_l("Message to the worker"), validators=[InputRequired(), Length(max=10000)])
+
+
+EXCHANGE_KIND_LABELS = {
+    "message": _l("Message"),
+    "information_request": _l("Request for information"),
+    "visit_request": _l("Request for a site visit"),
+}
+
+
+class ExchangeForm(PortalForm):
+    """A message, a request or an answer to the partner on a forwarded case, with documents."""
+
+    kind = SelectField(_l("What you send"), validators=[InputRequired()])
+    answers = SelectField(_l("In answer to"), validators=[Optional()])
+    text = TextAreaField(_l("Text"), validators=[Optional(), Length(max=10000)])
+    dates = TextAreaField(_l("Proposed dates and practical notes (site visit)"), validators=[Optional(),
+                                                                                           Length(max=1000)])
+    files = MultipleFileField(_l("Documents (photos, PDF files, sound or video)"))

@@ -7,12 +7,13 @@ from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from ...models import Forward, Partner
-from ...services import bundles, forwarding, outbound
+from ...services import attachments, bundles, exchange, forwarding, outbound
 from ..common.access import login_required, roles_only
 from ..common.bidi import isolated
 from ..common.database import db
 from ..common.staff import send_download
-from .case_page import case_page, keyholder_case, usable_partners
+from ..common.uploads import uploaded_files
+from .case_page import case_page, exchange_form, keyholder_case, usable_partners
 from .forward_forms import (
     REMOTE_STATUS_LABELS,
     SCOPE_LABELS,
@@ -42,7 +43,17 @@ BUNDLE_ERRORS = {
     "contents": lambda: _("An item of this bundle was changed. Nothing was stored."),
     "unknown_sender": lambda: _("This bundle comes from an organisation that is not a registered partner. "
                                 "Nothing was stored."),
+    "sequence": lambda: _("This bundle repeats a number of the exchange that was filed before. Nothing was stored."),
 }
+EXCHANGE_ERRORS = {
+    "channel": lambda: _("This case has no exchange with a partner yet."),
+    "kind": lambda: _("Choose what you send."),
+    "empty": lambda: _("Write the text or choose a document."),
+    "answers": lambda: _("Choose a request of the partner, or none."),
+    "recipients": lambda: _("The partner's keys for this case cannot be used: nothing was sent."),
+}
+
+
 
 
 
@@ -123,7 +134,7 @@ def add_routes(bp, config):
     def remote_status(case_id):
         case = keyholder_case(case_id)
         received = forwarding.received_of(db(), case.id)
-        if received is None:
+        if received is None or case.kind != "forwarded":
             abort(404)
         form = RemoteStatusForm()
         form.status.choices = list(REMOTE_STATUS_LABELS)
@@ -135,6 +146,43 @@ def add_routes(bp, config):
             return case_page(case, _("Choose a status."), 400)
         forwarding.send_status(db(), received)
         return redirect(url_for("inbox.case", case_id=case.id), 303)
+
+    @bp.post("/inbox/cases/<int:case_id>/exchange")
+    @login_required
+    def exchange_send(case_id):
+        case = keyholder_case(case_id)
+        channel = exchange.channel_of(db(), case)
+        if channel is None:
+            abort(404)
+        form = exchange_form(case, channel)
+        if not form.validate_on_submit():
+            return case_page(case, _("Choose what you send."), 400)
+        files, refused = uploaded_files(["files"], config)
+        if refused:
+            return case_page(case, *refused)
+        answers = int(form.answers.data) if (form.answers.data or "").isdigit() else None
+        try:
+            made = exchange.send(db(), g.user, case, form.kind.data, form.text.data or "", dates=form.dates.data or "",
+                                 files=files, answers=answers, base_url=config["BASE_URL"])
+        except exchange.ExchangeError as failure:
+            db().rollback()
+            return case_page(case, EXCHANGE_ERRORS[failure.reason](), 400)
+        except attachments.AttachmentError:
+            db().rollback()
+            return case_page(case, _("A document could not be sent: this kind of file is not accepted, or it could "
+                                     "not be cleaned. Send photos, PDF files, sound or video."), 400)
+        exchange.deliver(db(), made)
+        return redirect(url_for("inbox.case", case_id=case.id) + "#exchange", 303)
+
+    @bp.get("/inbox/cases/<int:case_id>/exchange/files/<int:item_id>")
+    @login_required
+    def exchange_document(case_id, item_id):
+        case = keyholder_case(case_id)
+        found = exchange.document(db(), g.user, g.identity, case, item_id)
+        if found is None:
+            abort(404)
+        item, data = found
+        return send_download(data, item.content_type, f"case-{case.reference}-document-{item.id}")
 
     @bp.post("/inbox/cases/<int:case_id>/answer-worker")
     @login_required

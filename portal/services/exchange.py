@@ -1,0 +1,452 @@
+"""The exchange on a forwarded case: the contractor's keyholders and Electronics Watch's monitor
+users write to each other about a case the contractor forwarded, both ways, on the forwarding
+transport (signed bundles of age items, delivered with retries, refused on replay).
+
+Who reads what:
+
+- the contractor sends to the partner's published monitor recipients and its recovery key, as
+  for a forward;
+- the monitor sends to the recipients the contractor named in its latest bundle of the case
+  (``exchange_recipients``: the case's keyholders there and the contractor's recovery key, never
+  the reporter). The contractor files the items as they are: nobody on the monitor's server, nor
+  the contractor's server, can open them. Each side keeps its own copy of what it sent,
+  encrypted to its own keyholders.
+
+Every bundle is numbered per case, partner and direction (``sequence``); the receiver files them
+in that order. One that arrives before its predecessor is held (stored, not shown) until the gap
+is filled; a bundle delivered twice is filed once (the partner answers "duplicate"); another
+bundle claiming a number already filed is refused (``sequence``).
+
+A bundle holds one item of a kind in ``KINDS`` (a message, a request for information, a request
+for a site visit), then any documents (each cleaned as the sender's portal cleans every file,
+followed by its evidence record).
+
+Extension point: a kind is one entry of ``KINDS``. A later kind (the monitor's verdict on a
+corrective action, ``corrective_action_verdict``) adds an entry with ``monitor_only=True`` and
+``offered=False`` (sent from the action's own form) and ``on_filed``: a function ``(session, case, row, meta)`` called once, in order, as the receiving
+side files the bundle, where ``meta`` is the item's manifest entry (signed, in clear: put there
+only what is no secret, such as the action's public uuid and the verdict; the reasons go in the
+encrypted item). It would call ``corrective_actions.record_monitor_verdict``. The sending side
+calls ``send`` with ``meta`` for that entry. Nothing else changes: transport, order, replay and
+notifications are the kind's for free.
+"""
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+
+import crypto
+
+from ..models import Case, CaseItem, ExchangeBundle, Forward, Partner, ReceivedBundle, User
+from . import (
+    attachments,
+    audit,
+    bundles,
+    clock,
+    evidence,
+    keyring,
+    notifications,
+    outbound,
+    partner_http,
+    partners,
+)
+from . import instance as instance_service
+from .refusal import Refusal
+
+TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
+FILE_KINDS = ("attachment", outbound.RECORD_KIND)
+MAX_SEQUENCE = 2**31 - 1
+MAX_TEXT = 10000
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of exchange bundle."""
+
+    content_type: str
+    # Only the monitor's side (the instance the case was forwarded to) sends it.
+    monitor_only: bool = False
+    # The other side answers it ("in answer to").
+    answerable: bool = False
+    # Called as the receiving side files a bundle of this kind, in order: (session, case, row, meta).
+    on_filed: Callable | None = None
+    # Offered in the case page's exchange form (a kind sent from a page of its own is not).
+    offered: bool = True
+
+
+KINDS = {
+    "message": Kind(TEXT),
+    "information_request": Kind(TEXT, monitor_only=True, answerable=True),
+    # A JSON document: {"text": ..., "dates": ...} (the dates proposed, as written).
+    "visit_request": Kind(JSON, monitor_only=True, answerable=True),
+}
+
+
+class ExchangeError(Refusal):
+    """Nothing sent (reason: channel, kind, empty, answers, recipients)."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    case: Case
+    partner: Partner
+    # The bundle id of the forward that opened the exchange: both instances know the case by it.
+    anchor: str
+    # Whether this is the monitor's side (the case was forwarded to us).
+    monitor_side: bool
+    # Whom what this side sends is encrypted to.
+    recipients: list
+
+
+def channel_of(session, case: Case) -> Channel | None:
+    """The exchange of ``case`` with its partner, if it has one this side can write on."""
+    if case.kind == "forwarded":
+        received = list(session.scalars(select(ReceivedBundle).where(ReceivedBundle.case_id == case.id)
+                                        .order_by(ReceivedBundle.id)))
+        if not received:
+            return None
+        named = [json.loads(r.manifest).get("exchange_recipients") for r in received
+                 if r.partner_id == received[0].partner_id]
+        recipients = next((r for r in reversed(named) if r), None)
+        partner = session.get(Partner, received[0].partner_id)
+        if not recipients or not partner.active or not partner.outbound_token:
+            return None
+        return Channel(case, partner, received[0].bundle_id, True, list(recipients))
+    anchor = _anchor_forward(session, case)
+    if anchor is None:
+        return None
+    partner = session.get(Partner, anchor.partner_id)
+    recipients = partners.monitor_recipients(partner)
+    if not partner.active or not recipients:
+        return None
+    return Channel(case, partner, anchor.bundle_id, False, recipients)
+
+
+def _anchor_forward(session, case: Case) -> Forward | None:
+    """The first delivered forward of a case its keyholders here hold (not one the worker sent to
+    the partner alone: the contractor has no keyholder on it)."""
+    if case.recipient_choice == "monitor":
+        return None
+    return session.scalar(select(Forward).where(Forward.case_id == case.id, Forward.delivered_at.is_not(None))
+                          .order_by(Forward.id).limit(1))
+
+
+
+def _payload(kind: str, text: str, dates: str) -> bytes:
+    if KINDS[kind].content_type == JSON:
+        return json.dumps({"text": text, "dates": dates}, ensure_ascii=False).encode("utf-8")
+    return text.encode("utf-8")
+
+
+def send(session, actor: User, case: Case, kind: str, text: str, *, dates: str = "", files=(),
+         answers: int | None = None, base_url: str = "") -> ExchangeBundle:
+    """Sign and keep, waiting for delivery, a bundle of the exchange: ``kind``'s item, then the
+    ``files`` (bytes, cleaned here), ``answers`` naming the partner's request it answers.
+    Raises ``ExchangeError``, or ``attachments.AttachmentError`` for a file refused; nothing is kept then."""
+    channel = channel_of(session, case)
+    if channel is None:
+        raise ExchangeError("channel")
+    spec = KINDS.get(kind)
+    if spec is None or (spec.monitor_only and not channel.monitor_side):
+        raise ExchangeError("kind")
+    text, dates = (text or "").strip()[:MAX_TEXT], (dates or "").strip()[:1000]
+    if not text and not dates and not files:
+        raise ExchangeError("empty")
+    if answers is not None and answers not in {row.sequence for row in answerable(session, case)}:
+        raise ExchangeError("answers")
+    cleaned = attachments.cleaned(list(files), disguise_voice=False)
+    ours = keyring.case_recipients(session, case, reporter=False)
+    theirs = channel.recipients
+    payload = _payload(kind, text, dates)
+    today, day = clock.today(), clock.today().isoformat()
+    try:
+        items = [bundles.Item(f"items/01-{kind}.age", kind, crypto.encrypt(payload, theirs),
+                              {"content_type": spec.content_type, "day": day})]
+        for clean in cleaned:
+            items.append(bundles.Item(f"items/{len(items) + 1:02d}-attachment.age", "attachment",
+                                      crypto.encrypt(clean.data, theirs), {"content_type": clean.content_type,
+                                                                           "day": day}))
+            items.append(outbound.record_item(len(items) + 1, items[-1].name, evidence.of(clean), theirs))
+    except (crypto.AgeError, ValueError, TypeError):
+        raise ExchangeError("recipients") from None
+    kept = [CaseItem(kind="exchange", author="handler", author_user_id=actor.id, created_on=today,
+                     created_at=clock.now(), content_type=spec.content_type, size=len(payload),
+                     blob=crypto.encrypt(payload, ours))]
+    for clean in cleaned:
+        kept.append(evidence.store(CaseItem(kind="exchange_file", author="handler", author_user_id=actor.id,
+                                            created_on=today, created_at=clock.now(), size=len(clean.data),
+                                            blob=crypto.encrypt(clean.data, ours)), clean, ours))
+    case.items.extend(kept)
+    session.flush()
+    sequence = 1 + (session.scalar(select(func.max(ExchangeBundle.sequence)).where(
+        ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == channel.partner.id,
+        ExchangeBundle.direction == "sent")) or 0)
+    bundle_id = str(uuid.uuid4())
+    instance = instance_service.load(session)
+    manifest = {
+        "bundle_id": bundle_id, "created_at": day,
+        "sender": {"organisation": instance.organisation_name, "fingerprint": partners.own_fingerprint(session)},
+        "addressee_fingerprint": channel.partner.fingerprint, "recipients": theirs,
+        "exchange": {"of": channel.anchor, "sequence": sequence, "answers": answers},
+        # The sender's own reference of the case: each side reads the other's.
+        "case": {"reference": case.reference},
+    }
+    if not channel.monitor_side:
+        # Keyholders come and go: each bundle tells the partner whom to write to now.
+        manifest["exchange_recipients"] = ours
+    row = ExchangeBundle(bundle_id=bundle_id, case_id=case.id, partner_id=channel.partner.id, direction="sent",
+                         sequence=sequence, kind=kind, answers=answers, item_ids=json.dumps([i.id for i in kept]),
+                         position=_next_position(session, case), created_on=today, created_by=actor.id,
+                         bundle=bundles.build(session, manifest, items), state="pending", attempts=0,
+                         next_attempt_at=clock.now(), last_error="")
+    session.add(row)
+    audit.record(session, "exchange", actor, case.id, {"partner": channel.partner.id, "kind": kind,
+                                                       "sequence": sequence, "files": len(cleaned)}, commit=False)
+    if base_url:
+        notifications.queue_for(session, [u for u in keyring.holders_of(session, case) if u.id != actor.id],
+                                case, base_url)
+    session.commit()
+    return row
+
+
+def _next_position(session, case: Case) -> int:
+    return 1 + (session.scalar(select(func.max(ExchangeBundle.position)).where(ExchangeBundle.case_id == case.id))
+                or 0)
+
+
+# --- Delivery -----------------------------------------------------------------
+
+
+def deliver(session, row: ExchangeBundle) -> bool:
+    """One delivery attempt; True once the partner has the bundle (filed, held or filed before)."""
+    partner = session.get(Partner, row.partner_id)
+    row.attempts += 1
+    try:
+        answer = partner_http.post(partner.base_url, outbound.BUNDLES_PATH, partner.outbound_token, row.bundle,
+                                   "application/zip")
+    except partner_http.Unreachable as error:
+        partner_http.log_unreachable(partner.id, error)
+        delivered, error_text = False, "unreachable"
+    else:
+        body = answer.json() or {}
+        delivered = answer.status in (200, 201) or (answer.status == 409 and body.get("error") == "duplicate")
+        error_text = f"{answer.status}: {body.get('error', '')}"[:300]
+    if delivered:
+        row.state, row.delivered_at, row.last_error = "delivered", clock.now(), ""
+    else:
+        row.last_error = error_text
+        row.next_attempt_at = clock.now() + outbound.backoff(row.attempts)
+    session.commit()
+    return delivered
+
+
+def deliver_due(session, everything_now: bool = False) -> int:
+    due = select(ExchangeBundle).where(ExchangeBundle.state == "pending").order_by(
+        ExchangeBundle.case_id, ExchangeBundle.sequence)
+    if not everything_now:
+        due = due.where(ExchangeBundle.next_attempt_at <= clock.now())
+    return sum(deliver(session, row) for row in session.scalars(due).all())
+
+
+# --- Receiving ----------------------------------------------------------------
+
+
+def file_received(session, partner: Partner, bundle_id: str, manifest: dict, items) -> tuple[Case, list[User]]:
+    """Add a verified exchange bundle from ``partner`` to its case (not committed); returns the case
+    and the keyholders to tell. Raises ``bundles.BundleError``: ``contents`` (no such exchange, an
+    item it may not hold), ``sequence`` (a number not a count, or one filed before)."""
+    link = manifest.get("exchange")
+    if not isinstance(link, dict):
+        raise bundles.BundleError("contents")
+    case, monitor_side = _case_of_anchor(session, partner, link.get("of"))
+    sequence, answers = link.get("sequence"), link.get("answers")
+    if type(sequence) is not int or not 0 < sequence <= MAX_SEQUENCE:
+        raise bundles.BundleError("sequence")
+    if answers is not None and (type(answers) is not int or not 0 < answers <= MAX_SEQUENCE):
+        raise bundles.BundleError("contents")
+    spec = KINDS.get(items[0].kind) if items else None
+    # A contractor does not ask its monitor for a visit: what it may not send is refused whole.
+    if spec is None or (spec.monitor_only and monitor_side):
+        raise bundles.BundleError("contents")
+    rest = items[1:]
+    if any(item.kind not in FILE_KINDS for item in rest) or not all(_is_age_file(i.data) for i in items):
+        raise bundles.BundleError("contents")
+    if monitor_side and not _recipients_usable(manifest.get("exchange_recipients")):
+        raise bundles.BundleError("contents")
+    if session.scalar(select(ExchangeBundle.id).where(
+            ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == partner.id,
+            ExchangeBundle.direction == "received", ExchangeBundle.sequence == sequence)) is not None:
+        # The same number under another bundle id: a replay dressed as new, or a partner that lies.
+        raise bundles.BundleError("sequence")
+    today = clock.today()
+    main = items[0]
+    stored = [CaseItem(kind="exchange", author="partner", created_on=today, content_type=spec.content_type,
+                       size=len(main.data), blob=main.data)]
+    records = {item.meta.get("describes"): item.data for item in rest if item.kind == outbound.RECORD_KIND}
+    for item in rest:
+        if item.kind == "attachment":
+            stored.append(CaseItem(kind="exchange_file", author="partner", created_on=today,
+                                   content_type=str(item.meta.get("content_type") or "application/octet-stream")[:100],
+                                   size=len(item.data), blob=item.data, evidence_record=records.get(item.name)))
+    case.items.extend(stored)
+    session.flush()
+    row = ExchangeBundle(bundle_id=bundle_id, case_id=case.id, partner_id=partner.id, direction="received",
+                         sequence=sequence, kind=main.kind, answers=answers,
+                         item_ids=json.dumps([i.id for i in stored]), position=None, created_on=today,
+                         state="held", attempts=0, last_error="")
+    session.add(row)
+    session.flush()
+    _release(session, case, partner, {bundle_id: main.meta})
+    return case, [u for u in keyring.holders_of(session, case) if u.active]
+
+
+def _release(session, case: Case, partner: Partner, metas: dict) -> None:
+    """File, in order, every held bundle whose predecessors are filed."""
+    filed = session.scalar(select(func.max(ExchangeBundle.sequence)).where(
+        ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == partner.id,
+        ExchangeBundle.direction == "received", ExchangeBundle.position.is_not(None))) or 0
+    held = session.scalars(select(ExchangeBundle).where(
+        ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == partner.id,
+        ExchangeBundle.direction == "received", ExchangeBundle.position.is_(None))
+        .order_by(ExchangeBundle.sequence)).all()
+    for row in held:
+        if row.sequence != filed + 1:
+            break
+        row.position, row.state = _next_position(session, case), "filed"
+        session.flush()
+        filed += 1
+        hook = KINDS[row.kind].on_filed if row.kind in KINDS else None
+        if hook is not None:
+            hook(session, case, row, metas.get(row.bundle_id, {}))
+
+
+def _case_of_anchor(session, partner: Partner, anchor) -> tuple[Case, bool]:
+    """The case the partner's bundle is about, named by the forward that opened the exchange."""
+    if isinstance(anchor, str) and anchor:
+        forward = session.scalar(select(Forward).where(Forward.bundle_id == anchor, Forward.partner_id == partner.id))
+        if forward is not None:
+            case = session.get(Case, forward.case_id)
+            # The exchange runs on the case the first delivered forward made at the partner.
+            opened = _anchor_forward(session, case)
+            if opened is not None and opened.bundle_id == anchor:
+                return case, False
+        received = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == anchor,
+                                                                ReceivedBundle.partner_id == partner.id))
+        if received is not None:
+            return session.get(Case, received.case_id), True
+    raise bundles.BundleError("contents")
+
+
+def _is_age_file(data: bytes) -> bool:
+    try:
+        crypto.split_header(data)
+    except (crypto.AgeError, ValueError):
+        return False
+    return True
+
+
+def _recipients_usable(recipients) -> bool:
+    if not isinstance(recipients, list) or not recipients or len(recipients) > 200:
+        return False
+    try:
+        for recipient in recipients:
+            crypto.parse_recipient(recipient)
+    except (crypto.AgeError, ValueError, TypeError):
+        return False
+    return True
+
+
+# --- Reading ------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One bundle of the exchange as a case page shows it."""
+
+    row: ExchangeBundle
+    ours: bool
+    author: str
+    text: str
+    dates: str = ""
+    files: list = field(default_factory=list)
+    # Encrypted to keys that do not include the reader's.
+    closed: bool = False
+
+    @property
+    def day(self) -> date:
+        return self.row.created_on
+
+
+@dataclass(frozen=True)
+class Thread:
+    entries: list
+    # Bundles that arrived before an earlier one: filed once it comes.
+    held: int
+    channel: Channel | None
+
+
+def thread(session, case: Case, identity) -> Thread:
+    """The exchange on ``case``, both ways, in the order it was filed here."""
+    rows = list(session.scalars(select(ExchangeBundle).where(ExchangeBundle.case_id == case.id)
+                                .order_by(ExchangeBundle.position, ExchangeBundle.id)))
+    items = {item.id: item for item in case.items if item.kind in ("exchange", "exchange_file")}
+    authors = {row.created_by for row in rows if row.created_by}
+    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(authors))).all())
+    entries = []
+    for row in rows:
+        if row.position is None:
+            continue
+        stored = [items[i] for i in json.loads(row.item_ids) if i in items]
+        entry = Entry(row, row.direction == "sent", names.get(row.created_by, ""), "")
+        try:
+            for item in stored:
+                if item.kind == "exchange_file":
+                    entry.files.append(evidence.file_of(item, identity))
+                    continue
+                data = crypto.decrypt(item.blob, identity)
+                if item.content_type == JSON:
+                    document = _json_object(data)
+                    entry.text, entry.dates = str(document.get("text", "")), str(document.get("dates", ""))
+                else:
+                    entry.text = data.decode("utf-8", "replace")
+        except crypto.NoIdentityError:
+            # Sent to the keyholders the partner knew of: a holder who joined since waits for re-admission.
+            entry.closed, entry.files = True, []
+        entries.append(entry)
+    held = sum(1 for row in rows if row.position is None)
+    return Thread(entries, held, channel_of(session, case))
+
+
+def _json_object(data: bytes) -> dict:
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def answerable(session, case: Case) -> list[ExchangeBundle]:
+    """The partner's requests on ``case`` this side may answer."""
+    kinds = [name for name, kind in KINDS.items() if kind.answerable]
+    return list(session.scalars(select(ExchangeBundle).where(
+        ExchangeBundle.case_id == case.id, ExchangeBundle.direction == "received",
+        ExchangeBundle.position.is_not(None), ExchangeBundle.kind.in_(kinds)).order_by(ExchangeBundle.sequence)))
+
+
+def document(session, user: User, identity, case: Case, item_id: int) -> tuple[CaseItem, bytes] | None:
+    """A document of the exchange, decrypted for a keyholder (the audit trail records the download)."""
+    item = session.scalar(select(CaseItem).where(CaseItem.id == item_id, CaseItem.case_id == case.id,
+                                                 CaseItem.kind == "exchange_file"))
+    if item is None:
+        return None
+    try:
+        data = crypto.decrypt(item.blob, identity)
+    except crypto.NoIdentityError:
+        return None  # sent before this holder held the case: see ``thread``
+    audit.record(session, "download", user, case.id, {"item": item.id})
+    return item, data
