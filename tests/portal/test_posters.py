@@ -7,7 +7,9 @@ PDF's text against the catalogue, its fonts, its pixels, its QR code through a d
 import collections
 import functools
 import io
+import os
 import re
+import shutil
 import subprocess
 import unicodedata
 
@@ -65,6 +67,15 @@ SENTENCES = {
         "If someone else sees your phone", "If you can, use a phone or computer that your employer does not control."],
     "card": BOTH,
 }
+
+
+@pytest.fixture(autouse=True)
+def tools():
+    """Poppler's pdftotext, pdffonts and pdftoppm read the pages back: fail in CI, skip elsewhere, when missing."""
+    if shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None or shutil.which("pdffonts") is None:
+        message = "`pdftotext`, `pdffonts` or `pdftoppm` was not found: install the Debian package `poppler-utils`"
+        in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+        pytest.fail(message) if in_ci else pytest.skip(message)
 
 
 def catalogue(app, language, kind, ack_days=7, feedback_months=3, onion=True, sms=True) -> list[str]:
