@@ -34,6 +34,7 @@ from .services import (
     notifications,
     partner_http,
     partners,
+    posters,
     reminders,
     retention,
     signing,
@@ -190,6 +191,43 @@ def init(organisation, recovery_key_file, classic_keys):
     initialise(settings, organisation or settings["ORGANISATION_NAME"], recovery_file, not classic_keys)
     click.echo(f"Initialised. The recovery key was written to {recovery_file}.")
     click.echo("Take it offline now and delete it from this machine: it opens every case.")
+
+
+@main.group("posters")
+def posters_group():
+    """Posters (A4) and wallet cards (A7) for workers, in each language."""
+
+
+@posters_group.command("build")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the PDFs are written to (made if missing).")
+@click.option("--language", "languages", multiple=True,
+              help="Only this language (e.g. ne or zh-Hant); may be given more than once. Default: all offered.")
+def posters_build(out_dir, languages):
+    """Write every language's poster and wallet card as PDF files, with each file's size and render time."""
+    from . import create_app, i18n
+
+    settings = _settings()
+    chosen = []
+    for code in languages:
+        language = i18n.from_url_code(code, settings["LANGUAGES"])
+        if language is None:
+            raise click.BadParameter(f"{code!r} is not one of PORTAL_LANGUAGES ({', '.join(settings['LANGUAGES'])})",
+                                     param_hint="--language")
+        chosen.append(language)
+    try:
+        app = create_app(settings)
+    except instance_service.NotInitialised as error:
+        raise click.ClickException(str(error)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with app.app_context(), app.extensions["portal.sessions"]() as session:
+            organisation = instance_service.load(session).organisation_name
+            for printed in posters.render_all(app.config, organisation, chosen or None):
+                (out_dir / printed.filename).write_bytes(printed.pdf)
+                click.echo(f"{printed.filename}\t{len(printed.pdf) / 1024:.0f} KiB\t{printed.seconds:.2f} s")
+    finally:
+        app.extensions["portal.engine"].dispose()
 
 
 @main.command()

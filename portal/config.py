@@ -6,6 +6,7 @@ are created by ``portal init`` and kept in the database.
 """
 
 import os
+import re
 from pathlib import Path
 
 DEFAULTS = {
@@ -60,8 +61,12 @@ DEFAULTS = {
     "LOG_LEVEL": "INFO",
     "USER_SESSION_MINUTES": 30,
     "USER_SESSION_HOURS": 12,
-    # Where links in notification e-mails point.
+    # The portal's public address: links in notification e-mails, and the posters' address and QR code.
     "BASE_URL": "http://127.0.0.1:5000",
+    # The Tor onion service's address (/var/lib/tor/portal/hostname), printed on posters and cards.
+    "ONION_ADDRESS": "",
+    # A telephone number workers can send an SMS to, printed on posters and cards (empty: none).
+    "SMS_NUMBER": "",
     "SMTP_HOST": "localhost",
     "SMTP_PORT": 25,
     "SMTP_FROM": "portal@localhost",
@@ -111,11 +116,31 @@ def load(overrides=None, environ=None) -> dict:
         config["LANGUAGES"] = [code.strip() for code in config["LANGUAGES"].split(",") if code.strip()]
     if config["DEFAULT_LANGUAGE"] not in config["LANGUAGES"]:
         raise ValueError("PORTAL_DEFAULT_LANGUAGE must be one of PORTAL_LANGUAGES")
+    config["ONION_ADDRESS"] = _onion(config["ONION_ADDRESS"])
+    config["SMS_NUMBER"] = " ".join(str(config["SMS_NUMBER"] or "").split())
+    if config["SMS_NUMBER"] and not _PHONE.fullmatch(config["SMS_NUMBER"]):
+        raise ValueError("PORTAL_SMS_NUMBER must be a telephone number: digits, spaces, and a leading +")
     config["DEVELOPMENT"] = config["ENV"] == "development"
     if config["ALLOW_LOOPBACK_PARTNERS"] and not config["DEVELOPMENT"]:
         raise ValueError("PORTAL_ALLOW_LOOPBACK_PARTNERS is for tests and development only: "
                          "it is refused unless PORTAL_ENV=development")
     return config
+
+
+# A v3 onion address: 56 base32 letters (Tor no longer serves the 16-letter v2 ones).
+_ONION = re.compile(r"(?:https?://)?([a-z2-7]{56}\.onion)/?")
+_PHONE = re.compile(r"\+?[0-9][0-9 ]{2,22}[0-9]")
+
+
+def _onion(value) -> str:
+    """The host of the onion service (what a worker types in Tor Browser), or empty."""
+    value = str(value or "").strip().lower()
+    if not value:
+        return ""
+    match = _ONION.fullmatch(value)
+    if match is None:
+        raise ValueError("PORTAL_ONION_ADDRESS must be a v3 onion address (56 letters and digits, then .onion)")
+    return match.group(1)
 
 
 def _boolean(key: str, value) -> bool:

@@ -39,7 +39,7 @@ HOSTILE = [
 NOT_HTML = {"static", "api.well_known", "api.health", "reporter.choose_language", "inbox.download",
             "inbox.preview", "inbox.preview_page", "registry.download", "registry.download_workbook",
             "registry.export", "forwards.bundle", "oversight.document", "oversight.statistics_csv",
-            "inbox.action_file"}
+            "inbox.action_file", "admin.poster_file"}
 # Off unless the organisation publishes it (tests/portal/test_statistics_people_can_read.py reads it).
 OFF_BY_DEFAULT = {"transparency.page"}
 NEEDS_A_PARTNER_OR_IMPORT = {"registry.show", "registry.columns"}
@@ -214,7 +214,8 @@ def every_page(app, facility_ids, staff, session_factory):
     root = staff_client(app, "root")
     with session_factory() as session:
         anna_id = session.scalar(select(User.id).where(User.username == "anna"))
-    for path in ("/admin/users", f"/admin/users/{anna_id}", "/admin/routing", "/admin/settings", "/admin/audit",
+    for path in ("/admin/users", f"/admin/users/{anna_id}", "/admin/routing", "/admin/settings", "/admin/posters",
+                 "/admin/audit",
                  "/admin/facilities", "/admin/partners", "/oversight/", f"/oversight/cases/{case_id}",
                  "/oversight/statistics"):
         keep("administrator", root.get(path))

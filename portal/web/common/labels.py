@@ -158,6 +158,7 @@ AUDIT_ACTION_LABELS = {
     "recovery_codes_renewed": _l("New recovery codes made"),
     "disclosure_import": _l("Facility disclosure imported"),
     "registry_export": _l("Facility registry and its change log exported"),
+    "poster_download": _l("Poster or wallet card downloaded"),
     "partner": _l("Partner registered or changed"),
     "forward": _l("Forwarded to a partner"),
     "bundle_received": _l("Bundle received from a partner"),
