@@ -26,6 +26,7 @@ from .retaliation import (
 )
 from .routing import Exclusion, RoutingAlert, RoutingRule, rule_recipients
 from .throttle import Budget
+from .translation_override import TranslationOverride
 from .user import ROLES, RecoveryCode, User
 from .web_session import WebSession
 
@@ -73,4 +74,5 @@ __all__ = [
     "User",
     "KeptFile",
     "WebSession",
+    "TranslationOverride",
 ]

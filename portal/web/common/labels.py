@@ -157,4 +157,5 @@ AUDIT_ACTION_LABELS = {
     "reply_template_saved": _l("Reply template saved"),
     "reply_template_removed": _l("Reply template removed"),
     "lead_changed": _l("Lead of the case changed"),
+    "translation_overridden": _l("Translation changed for this portal"),
 }
