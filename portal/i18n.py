@@ -14,6 +14,7 @@ from flask_babel import (
     format_decimal,
     format_percent,
     get_locale,
+    get_translations,
 )
 
 # Each language is named in its own script, as the picker shows it.
@@ -120,6 +121,7 @@ class _OverridingDomain(Domain):
             return memo[1]
         translations = super().get_translations()
         found = self._overrides()
+        generation = None if found is None else found[0]
         if found is not None:
             generation, overrides = found
             strings = overrides.get(language)
@@ -132,8 +134,15 @@ class _OverridingDomain(Domain):
                     kept = (generation, translations, merged)
                     self._merged[language] = kept
                 translations = kept[2]
-        g._portal_translations = (language, translations)
+        g._portal_translations = (language, translations, generation)
         return translations
+
+
+def words_generation():
+    """Which overrides this page's words come from: a page a process keeps rendered is kept per value."""
+    get_translations()
+    memo = g.get("_portal_translations")
+    return None if memo is None else memo[2]
 
 
 def init_app(app, translations_folder: str, locale_selector, overrides=None) -> None:
