@@ -2,6 +2,7 @@
 remedies, case statuses and the cleaning of evidence files, shared by the reporter's and the staff's pages."""
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
@@ -97,7 +98,7 @@ STEP_LABELS = {
     "voice_disguised": _l("voice disguised"),
 }
 STATUS_LABELS = {
-    "received": lambda: _("Received"),
+    "received": lambda: pgettext("case status", "Received"),
     "acknowledged": lambda: _("Acknowledged"),
     "investigating": lambda: _("Under investigation"),
     "feedback_given": lambda: _("Feedback given"),

@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from sqlalchemy import select
@@ -576,7 +577,7 @@ def make_blueprint(config):
         ]
         choices.sort(key=lambda choice: (choice.optgroup, choice.label))
         choices.insert(0, SelectChoice("", _("Choose your workplace")))
-        choices.append(SelectChoice("other", _("My workplace is not in the list"), optgroup=_("Other")))
+        choices.append(SelectChoice("other", _("My workplace is not in the list"), optgroup=pgettext("workplace list", "Other")))
         return choices
 
     return bp
