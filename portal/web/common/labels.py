@@ -2,8 +2,8 @@
 remedies, case statuses and the cleaning of evidence files, shared by the reporter's and the staff's pages."""
 
 from flask_babel import gettext as _
-from flask_babel import pgettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from wtforms.fields.choices import SelectChoice
 
 CATEGORY_LABELS = {
