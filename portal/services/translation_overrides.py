@@ -82,6 +82,9 @@ def _entry(language: str, context: str, msgid: str) -> Entry | None:
     return next((entry for entry in catalogue(language) if entry.msgid == msgid and entry.context == context), None)
 
 
+_GENERATION = select(func.max(TranslationOverride.id))
+_ROWS = select(TranslationOverride.id, TranslationOverride.language, TranslationOverride.context,
+               TranslationOverride.msgid, TranslationOverride.text).order_by(TranslationOverride.id)
 # Per database engine: (generation, {language: {catalog key: PlainText}}).
 _kept = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -90,16 +93,16 @@ _lock = threading.Lock()
 def in_force(session) -> tuple[int, dict]:
     """(generation, language -> {catalog key: text}) of every override in force, this process's copy
     while no process has changed one."""
-    generation = session.scalar(select(func.max(TranslationOverride.id))) or 0
+    # Through the connection: asked for in the middle of a page, it must not flush what the page is writing.
+    connection = session.connection()
+    generation = connection.execute(_GENERATION).scalar() or 0
     bind = session.get_bind()
     found = _kept.get(bind)
     if found is not None and found[0] == generation:
         return found
     overrides: dict[str, dict[str, str]] = {}
     newest = 0
-    for row in session.execute(select(TranslationOverride.id, TranslationOverride.language, TranslationOverride.context,
-                                      TranslationOverride.msgid, TranslationOverride.text)
-                               .order_by(TranslationOverride.id)):
+    for row in connection.execute(_ROWS):
         newest = row.id
         strings = overrides.setdefault(row.language, {})
         key = catalog_key(row.context, row.msgid)
@@ -172,9 +175,11 @@ def save(session, actor, language: str, context: str, msgid: str, text: str | No
     session.add(TranslationOverride(language=language, context=entry.context, msgid=msgid, text=text,
                                     previous=None if previous is None else str(previous),
                                     changed_at=clock.now(), changed_by=getattr(actor, "id", actor)))
+    # The trail says the words a reader saw before and sees now, the catalogue's where none was set.
     admin_changes.record(session, actor, "translation_overridden",
                          {"language": language, "context": entry.context, "msgid": msgid,
-                          "before": None if previous is None else str(previous), "after": text})
+                          "before": entry.translation if previous is None else str(previous),
+                          "after": entry.translation if text is None else text})
     session.commit()
 
 

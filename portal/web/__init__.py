@@ -53,6 +53,7 @@ def _overrides():
     try:
         return translation_overrides.in_force(database.db())
     except SQLAlchemyError:
-        # A page about a database fault is shown in the catalogue's words.
-        database.db().rollback()
+        # A page about a database fault is shown in the catalogue's words; the request's session,
+        # failed, is not used again for them.
+        database.close()
         return None
