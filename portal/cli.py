@@ -39,6 +39,8 @@ from .services import (
     retention,
     signing,
     throttle,
+    translation_overrides,
+    translation_status,
     users,
 )
 from .services import instance as instance_service
@@ -603,6 +605,34 @@ def restore(backup_file, recovery_key_file):
     finally:
         engine.dispose()
     click.echo(f"Restored {sum(counts.values())} rows of {len(counts)} tables.")
+
+
+@main.group("translations")
+def translations_group():
+    """The catalogues' review status and this instance's own words (overrides)."""
+
+
+@translations_group.command("status")
+def translations_status():
+    """Print translations/README.md's review table from translations/status.toml."""
+    click.echo(translation_status.markdown_table(translation_status.load()), nl=False)
+
+
+@translations_group.command("export-overrides")
+@click.option("--language", required=True, help="The locale, as in PORTAL_LANGUAGES (vi, zh_Hans...).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The PO file to write (standard output without it).")
+def translations_export_overrides(language, output):
+    """The administrators' overrides in force in one language, as a PO file Weblate can import."""
+    settings = _settings()
+    if language not in settings["LANGUAGES"]:
+        raise click.ClickException(f"{language} is not one of PORTAL_LANGUAGES")
+    with _session_factory(settings)() as session:
+        data = translation_overrides.export_po(session, language)
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        output.write_bytes(data)
 
 
 @main.group("retention")

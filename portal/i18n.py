@@ -2,9 +2,20 @@
 
 from decimal import Decimal, InvalidOperation
 
-from babel import Locale
+from babel import Locale, support
 from babel.core import get_global
-from flask_babel import Babel, format_currency, format_date, format_datetime, format_decimal, format_percent
+from flask import g, has_app_context
+from flask_babel import (
+    Babel,
+    Domain,
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    get_locale,
+    get_translations,
+)
 
 # Each language is named in its own script, as the picker shows it.
 NATIVE_NAMES = {
@@ -88,11 +99,60 @@ def money(amount: str, currency: str = "") -> str:
         return f"{format_decimal(value)} {currency}"
 
 
-def init_app(app, translations_folder: str, locale_selector) -> None:
-    """Flask-Babel, with the page's language chosen by ``locale_selector`` (the web layer's)."""
+class _OverridingDomain(Domain):
+    """The catalogues with the instance's overrides on top: the one place every ``gettext``,
+    ``pgettext`` and ``ngettext`` (Python and templates alike) finds its translation.
+
+    ``overrides()`` gives (generation, language -> {catalog key: text}); it is asked once per
+    request and language, and each process merges a language again only when the generation moves.
+    """
+
+    def __init__(self, overrides):
+        super().__init__()
+        self._overrides = overrides
+        self._merged = {}
+
+    def get_translations(self):
+        if not has_app_context():
+            return support.NullTranslations()
+        language = str(get_locale())
+        memo = g.get("_portal_translations")
+        if memo is not None and memo[0] == language:
+            return memo[1]
+        translations = super().get_translations()
+        found = self._overrides()
+        generation = None if found is None else found[0]
+        if found is not None:
+            generation, overrides = found
+            strings = overrides.get(language)
+            if strings:
+                kept = self._merged.get(language)
+                if kept is None or kept[0] != generation or kept[1] is not translations:
+                    merged = support.Translations()
+                    merged.__dict__.update(translations.__dict__)
+                    merged._catalog = {**translations._catalog, **strings}
+                    kept = (generation, translations, merged)
+                    self._merged[language] = kept
+                translations = kept[2]
+        g._portal_translations = (language, translations, generation)
+        return translations
+
+
+def words_generation():
+    """Which overrides this page's words come from: a page a process keeps rendered is kept per value."""
+    get_translations()
+    memo = g.get("_portal_translations")
+    return None if memo is None else memo[2]
+
+
+def init_app(app, translations_folder: str, locale_selector, overrides=None) -> None:
+    """Flask-Babel, with the page's language chosen by ``locale_selector`` (the web layer's) and,
+    with ``overrides``, the instance's own words on top of the catalogues."""
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translations_folder
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
-    Babel(app, locale_selector=locale_selector)
+    babel = Babel(app, locale_selector=locale_selector)
+    if overrides is not None:
+        babel.domain_instance = _OverridingDomain(overrides)
     app.jinja_env.globals.update(format_date=format_date, format_datetime=format_datetime,
                                  format_decimal=format_decimal,
                                  format_percent=format_percent, money=money)

@@ -35,6 +35,7 @@ from .retaliation import (
 )
 from .routing import Exclusion, RoutingAlert, RoutingRule, rule_recipients
 from .throttle import Budget
+from .translation_override import TranslationOverride
 from .user import ROLES, RecoveryCode, User
 from .web_session import WebSession
 
@@ -90,4 +91,5 @@ __all__ = [
     "User",
     "KeptFile",
     "WebSession",
+    "TranslationOverride",
 ]

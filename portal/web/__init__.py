@@ -10,7 +10,10 @@
 Only this module imports every audience: it puts them together into the app.
 """
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .. import i18n, resources
+from ..services import translation_overrides
 from . import admin, api, inbox, oversight, reporter
 from .common import bidi, compression, database, errors, layout, security, sessions, uploads, urls
 from .common.staff import staff_blueprint
@@ -20,7 +23,7 @@ def init_app(app, session_factory) -> None:
     config = app.config
     app.request_class = uploads.InMemoryUploadRequest
     app.session_interface = sessions.ServerSessionInterface(session_factory)
-    i18n.init_app(app, str(resources.folder("translations")), lambda: layout.language(config))
+    i18n.init_app(app, str(resources.folder("translations")), lambda: layout.language(config), _overrides)
     app.teardown_appcontext(database.close)
     # Flask runs these in the reverse order: compression last, on the finished body.
     app.after_request(compression.compress)
@@ -43,3 +46,14 @@ def init_app(app, session_factory) -> None:
     admin.partners.add_routes(forwards, config)
     app.register_blueprint(forwards)
     errors.register(app)
+
+
+def _overrides():
+    """The administrators' own words in force, read once per page (one number unless they changed)."""
+    try:
+        return translation_overrides.in_force(database.db())
+    except SQLAlchemyError:
+        # A page about a database fault is shown in the catalogue's words; the request's session,
+        # failed, is not used again for them.
+        database.close()
+        return None

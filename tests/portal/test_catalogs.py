@@ -23,20 +23,33 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 def source_messages():
     with open(ROOT / "translations" / "babel.cfg") as handle:
         method_map, options_map = parse_mapping_cfg(handle)
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT), method_map, options_map, keywords=keywords
+    for _file, _line, message, _comments, context in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=KEYWORDS
     ):
-        found.add(message if isinstance(message, str) else message[0])
+        found.add((context, message if isinstance(message, str) else message[0]))
     return found
 
 
-SOURCE = source_messages()
+# The keywords of translations/README.md's extract command: a pgettext string is its own entry,
+# found in a catalogue by its context and msgid together.
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None,
+            "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2),
+            "npgettext": ((1, "c"), 2, 3), "lazy_npgettext": ((1, "c"), 2, 3)}
+SOURCE_ENTRIES = source_messages()
+SOURCE = {msgid for _context, msgid in SOURCE_ENTRIES}
 
 
 def test_the_source_has_strings_to_translate():
     assert "Make a report" in SOURCE and len(SOURCE) > 100
+    assert ("remedy state", "Proposed") in SOURCE_ENTRIES and ("disciplinary action state", "Proposed") in SOURCE_ENTRIES
+
+
+def test_the_readme_extracts_with_the_keywords_the_suite_checks():
+    readme = (ROOT / "translations" / "README.md").read_text(encoding="utf-8")
+    for keyword in ("-k _l", "-k lazy_gettext", "-k lazy_ngettext:1,2", "-k pgettext:1c,2", "-k lazy_pgettext:1c,2",
+                    "-k npgettext:1c,2,3", "-k lazy_npgettext:1c,2,3"):
+        assert keyword in readme, keyword
 
 
 @pytest.mark.parametrize("locale", COMPLETE_LOCALES)
@@ -45,10 +58,10 @@ def test_the_catalog_is_complete_and_its_placeholders_match(locale):
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=locale)
     problems = []
-    for msgid in sorted(SOURCE):
-        message = catalog.get(msgid)
+    for context, msgid in sorted(SOURCE_ENTRIES, key=lambda entry: (entry[1], entry[0] or "")):
+        message = catalog.get(msgid, context=context)
         if message is None:
-            problems.append(f"missing: {msgid!r}")
+            problems.append(f"missing: {msgid!r}" + (f" (context {context!r})" if context else ""))
             continue
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         ids = message.id if isinstance(message.id, tuple) else (message.id,)

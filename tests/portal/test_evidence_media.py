@@ -226,8 +226,8 @@ def test_change_my_voice_is_ticked_when_a_form_opens_and_says_what_it_cannot_hid
     page = client.get(path).get_data(as_text=True)
     assert TICKED.search(page)
     assert "Change my voice" in page
-    assert ("we change how your voice sounds in voice notes and videos before anyone hears them, but your words, "
-            "your accent and the sounds around you still come through.") in page
+    assert ("we change how your voice sounds in voice notes and videos before anyone hears them. But your words, "
+            "your accent and the sounds around you can still be heard.") in page
 
 
 def test_change_my_voice_is_ticked_on_the_follow_up_and_claim_pages(app, client, facility_ids):

@@ -1,9 +1,9 @@
-"""The administrators' pages: accounts, routing, settings, posters, the audit trail (the ``admin``
+"""The administrators' pages: accounts, routing, settings, posters, translations, the audit trail (the ``admin``
 blueprint), the facility registry (``registry``) and partners (on the
 ``forwards`` blueprint, beside forwarding's inbox routes)."""
 
 from ..common.staff import staff_blueprint
-from . import audit, partners, posters, registry, reply_templates, routing, settings, users
+from . import audit, partners, posters, registry, reply_templates, routing, settings, translations, users
 
 
 def make_blueprint(config):
@@ -14,6 +14,7 @@ def make_blueprint(config):
     audit.add_routes(bp, config)
     reply_templates.add_routes(bp, config)
     posters.add_routes(bp, config)
+    translations.add_routes(bp, config)
     return bp
 
 

@@ -100,3 +100,12 @@ class ReplyTemplateForm(PortalForm):
 
 class RemoveTemplateForm(PortalForm):
     name = HiddenField(validators=[InputRequired()])
+
+
+class OverrideForm(PortalForm):
+    """An administrator's own words for one catalogue string in one language."""
+    language = HiddenField(validators=[InputRequired()])
+    context = HiddenField()
+    msgid = HiddenField(validators=[InputRequired()])
+    query = HiddenField()
+    text = TextAreaField(_l("Your words"), validators=[Optional(), Length(max=4000)])

@@ -4,6 +4,7 @@ remedies, case statuses and the cleaning of evidence files, shared by the report
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from wtforms.fields.choices import SelectChoice
 
 CATEGORY_LABELS = {
@@ -98,7 +99,7 @@ STEP_LABELS = {
     "voice_disguised": _l("voice disguised"),
 }
 STATUS_LABELS = {
-    "received": lambda: _("Received"),
+    "received": lambda: pgettext("case status", "Received"),
     "acknowledged": lambda: _("Acknowledged"),
     "investigating": lambda: _("Under investigation"),
     "feedback_given": lambda: _("Feedback given"),
@@ -188,4 +189,5 @@ AUDIT_ACTION_LABELS = {
     "finding": _l("Finding written or changed"),
     "corrective_action": _l("Corrective action recorded or changed"),
     "corrective_action_state": _l("State of a corrective action changed"),
+    "translation_overridden": _l("Translation changed for this portal"),
 }

@@ -1,6 +1,7 @@
 """Forms and labels of the retaliation officers' pages of a claim."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
@@ -10,7 +11,7 @@ from ..common.fields import PortalForm
 from ..common.labels import REMEDY_LABELS
 
 CLAIM_STATUS_LABELS = {
-    "received": _l("Received"),
+    "received": lazy_pgettext("case status", "Received"),
     "risk_assessed": _l("Risk assessed"),
     "investigating": _l("Under investigation"),
     "substantiated": _l("Substantiated"),
@@ -22,18 +23,18 @@ MEASURE_LABELS = {
     "dismissal_suspended": _l("Dismissal suspended"),
     "paid_leave": _l("Paid leave"),
     "transfer_reversed": _l("Transfer reversed"),
-    "other": _l("Other"),
+    "other": lazy_pgettext("protection measure", "Other"),
 }
 DISCIPLINE_LABELS = {
     "warning": _l("Warning"),
     "training": _l("Training"),
     "suspension": _l("Suspension"),
     "dismissal": _l("Dismissal"),
-    "other": _l("Other"),
+    "other": lazy_pgettext("disciplinary action", "Other"),
 }
-DISCIPLINE_STATE_LABELS = {"proposed": _l("Proposed"), "taken": _l("Taken"), "withdrawn": _l("Withdrawn")}
+DISCIPLINE_STATE_LABELS = {"proposed": lazy_pgettext("disciplinary action state", "Proposed"), "taken": _l("Taken"), "withdrawn": _l("Withdrawn")}
 REMEDY_STATE_LABELS = {
-    "proposed": _l("Proposed"),
+    "proposed": lazy_pgettext("remedy state", "Proposed"),
     "agreed": _l("Agreed"),
     "delivered": _l("Delivered"),
     "confirmed": _l("Confirmed by the reporter"),

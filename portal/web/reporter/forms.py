@@ -1,6 +1,7 @@
 """The reporter's forms. Every label and message goes through Flask-Babel."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -108,7 +109,7 @@ class ReplyForm(PortalForm):
 
 
 REMEDY_STATE_LABELS = {
-    "proposed": _l("Proposed"),
+    "proposed": lazy_pgettext("remedy state", "Proposed"),
     "agreed": _l("Agreed"),
     "delivered": _l("Given to you"),
     "confirmed": _l("You said you received it"),

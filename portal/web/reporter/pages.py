@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from sqlalchemy import select
@@ -238,7 +239,8 @@ def make_blueprint(config):
     def _wrong_receipt_page(form):
         token = generate_csrf()
         typed = form.receipt.data
-        page = wrong_receipt_pages.get(g.language)
+        key = (g.language, i18n.words_generation())
+        page = wrong_receipt_pages.get(key)
         # The same words whether the check code failed or no case has the receipt: nothing more to learn.
         message = _("This receipt is not right. Please check each digit and try again.")
         if page is None:
@@ -248,7 +250,9 @@ def make_blueprint(config):
             if html.count(token) != 1 or html.count(TYPED_SLOT) != 1:
                 return render_template("reporter/follow_up.html", form=form, error=message)
             page = html.replace(token, CSRF_SLOT)
-            wrong_receipt_pages[g.language] = page
+            if len(wrong_receipt_pages) > 256:
+                wrong_receipt_pages.clear()
+            wrong_receipt_pages[key] = page
         # What was typed goes in last, escaped as the field would: it can fill no other slot.
         return page.replace(CSRF_SLOT, token, 1).replace(TYPED_SLOT, str(escape(typed)), 1)
 
@@ -474,16 +478,20 @@ def make_blueprint(config):
     choice_cache = {}
 
     def _fresh_enough_choices():
-        cached = choice_cache.get(g.language)
+        key = (g.language, i18n.words_generation())
+        cached = choice_cache.get(key)
         if cached is None or cached[0] < time.monotonic():
             cached = (time.monotonic() + CHOICES_TTL_SECONDS, _form_choices())
-            choice_cache[g.language] = cached
+            if len(choice_cache) > 256:
+                choice_cache.clear()
+            choice_cache[key] = cached
         return cached[1]
 
     def _blank_form_page():
         token = generate_csrf()
         choices = _fresh_enough_choices()
-        key = (g.language,) + tuple(tuple((c.value, str(c.label), c.optgroup) for c in group) for group in choices)
+        key = (g.language, i18n.words_generation()) + tuple(
+            tuple((c.value, str(c.label), c.optgroup) for c in group) for group in choices)
         page = blank_pages.get(key)
         if page is None:
             form = _report_form(choices)
@@ -538,7 +546,7 @@ def make_blueprint(config):
             return render_template("reporter/message.html", message=_(
                 "This page is closed. Nothing was sent again.")), 409
         token, receipt = generate_csrf(), receipts.group(submitted.receipt)
-        key = (g.language, submitted.already_received)
+        key = (g.language, i18n.words_generation(), submitted.already_received)
         page = receipt_pages.get(key)
         if page is None:
             html = render_template("reporter/receipt.html", receipt=RECEIPT_SLOT,
@@ -546,6 +554,8 @@ def make_blueprint(config):
             if html.count(token) != 1 or html.count(RECEIPT_SLOT) != 1:
                 return html.replace(RECEIPT_SLOT, receipt)
             page = html.replace(token, CSRF_SLOT)
+            if len(receipt_pages) > 256:
+                receipt_pages.clear()
             receipt_pages[key] = page
         return page.replace(CSRF_SLOT, token, 1).replace(RECEIPT_SLOT, receipt, 1)
 
@@ -572,7 +582,7 @@ def make_blueprint(config):
         ]
         choices.sort(key=lambda choice: (choice.optgroup, choice.label))
         choices.insert(0, SelectChoice("", _("Choose your workplace")))
-        choices.append(SelectChoice("other", _("My workplace is not in the list"), optgroup=_("Other")))
+        choices.append(SelectChoice("other", _("My workplace is not in the list"), optgroup=pgettext("workplace list", "Other")))
         return choices
 
     return bp

@@ -1,0 +1,37 @@
+"""How far each translation is checked is written once (translations/status.toml) and said the
+same everywhere: in translations/README.md and on the administrators' Languages page."""
+
+import re
+from pathlib import Path
+
+from operator_steps import logged_in_admin
+
+from portal.services import translation_status
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_catalogue_has_a_status_and_the_readme_says_the_same():
+    statuses = translation_status.load()
+    catalogues = {path.parent.parent.name for path in (ROOT / "translations").glob("*/LC_MESSAGES/messages.po")}
+    assert set(statuses) == catalogues
+    readme = (ROOT / "translations" / "README.md").read_text(encoding="utf-8")
+    table = re.search(r"<!-- status.toml -->\n(.*?)<!-- /status.toml -->", readme, re.S).group(1)
+    assert table == translation_status.markdown_table(statuses), "run `portal translations status`"
+
+
+def test_a_status_outside_the_three_steps_is_refused(tmp_path):
+    (tmp_path / "status.toml").write_text('[vi]\nstatus = "reviewed"\n', encoding="utf-8")
+    try:
+        translation_status.load(tmp_path / "status.toml")
+    except ValueError as error:
+        assert "draft, machine-reviewed, native-reviewed" in str(error)
+    else:
+        raise AssertionError("an unknown status was accepted")
+
+
+def test_an_administrator_sees_how_far_each_language_is_checked(app):
+    page = logged_in_admin(app).get("/admin/translations").get_data(as_text=True)
+    rows = re.findall(r'<tr data-locale="(\w+)">.*?</tr>', page, re.S)
+    assert set(rows) == set(translation_status.load())
+    assert re.search(r'data-locale="vi">.*?<td data-status="draft">Draft</td>', page, re.S)
