@@ -1,5 +1,5 @@
-"""The administrators' pages: accounts, routing, settings, posters, translations, the audit trail (the ``admin``
-blueprint), the facility registry (``registry``) and partners (on the
+"""The administrators' pages: accounts, routing, settings, posters, translations, the audit trail
+(the ``admin`` blueprint), the facility registry (``registry``) and partners (on the
 ``forwards`` blueprint, beside forwarding's inbox routes)."""
 
 from ..common.staff import staff_blueprint

@@ -1,10 +1,9 @@
 """The words pages use for the domain's codes: categories, retaliation types,
 remedies, case statuses and the cleaning of evidence files, shared by the reporter's and the staff's pages."""
 
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, get_locale, pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import pgettext
 from wtforms.fields.choices import SelectChoice
 
 CATEGORY_LABELS = {
