@@ -22,13 +22,14 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select, union
 
 from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder, ReceivedBundle, User
 from ..models.case import NEXT_DUE_SQL, OPEN_STATUSES
 from . import clock, conflicts
 
 PAGE_SIZE = 50
+COUNT_CAP = 1000
 DUE_SOON_DAYS = 2
 SORTS = {
     "need": (),  # made for the day by ``_tiers``
@@ -75,15 +76,21 @@ def _tiers(today: date) -> list:
 
 
 def needs_action_count(session, user_id: int) -> int:
-    """How many of the cases ``user_id`` holds (and is not barred from) are in danger, overdue, due soon or unread."""
-    held = (select(func.count()).select_from(Case)
-            .join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
+    """How many of the cases ``user_id`` holds (and is not barred from) are in danger, overdue, due soon or unread.
+
+    The union of three small sets, each from its index: the open cases in danger, the open
+    cases due by ``DUE_SOON_DAYS`` from now (by their next deadline; a case acknowledged late
+    is still due by its feedback), and the user's unread cases of any status. No query reads
+    every case the user holds.
+    """
+    soon = clock.today() + timedelta(days=DUE_SOON_DAYS)
+    held = (select(Case.id).join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
             .where(*conflicts.open_to(session, user_id)))
-    tiers = _tiers(clock.today())
-    # Open cases in need, from the open cases' index; unread ones, from the user's unread rows.
-    needing_open = session.scalar(held.where(Case.status.in_(OPEN), or_(*tiers[:3], Keyholder.unread)))
-    unread_done = session.scalar(held.where(Case.status.not_in(OPEN), Keyholder.unread))
-    return (needing_open or 0) + (unread_done or 0)
+    open_ = Case.status.in_(OPEN)
+    danger = or_(func.coalesce(Case.risk_level, "") == "high", and_(Case.risk_level.is_(None), Case.urgent))
+    due = or_(NEXT_DUE <= soon, and_(Case.status == "received", Case.feedback_due <= soon))
+    needing = union(held.where(open_, danger), held.where(open_, due), held.where(Keyholder.unread)).subquery()
+    return session.scalar(select(func.count()).select_from(needing)) or 0
 
 
 @dataclass
@@ -130,6 +137,9 @@ class Page:
     total: int
     page: int
     pages: int
+    # A filtered list counts its cases up to ``COUNT_CAP``: past it, ``total`` is the cap, the list
+    # says "more than", and ``pages`` is only known to reach the page after a full one.
+    more: bool = False
 
 
 def _deadline_state(due: date, done: bool, today: date) -> str:
@@ -196,7 +206,10 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
             CaseCategory.case_id == Case.id, CaseCategory.code == filters.category).exists())
 
     if conditions:
-        count = select(func.count()).select_from(Case).where(held, *conditions, *in_category)
+        # Counting every held case of a busy language or facility costs as much as reading them:
+        # the count stops past the cap, at the same cost whatever the inbox's size.
+        matching = select(Case.id).where(held, *conditions, *in_category).limit(COUNT_CAP + 1)
+        count = select(func.count()).select_from(matching.subquery())
     else:
         # Nothing to check on the case itself: count the user's keyholder rows, from
         # their index alone (every keyholder row has its case: a foreign key).
@@ -205,8 +218,10 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
             count = count.where(Keyholder.case_id.in_(
                 select(CaseCategory.case_id).where(CaseCategory.code == filters.category)))
     total = session.scalar(count)
+    more = bool(conditions) and total > COUNT_CAP
+    total = min(total, COUNT_CAP) if more else total
     pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
+    page = max(1, filters.page) if more else min(max(1, filters.page), pages)
     offset = (page - 1) * PAGE_SIZE
     if filters.sort in SORTS and filters.sort != "need":
         chosen = select(Case.id).where(held, *conditions, *in_category).order_by(*SORTS[filters.sort])
@@ -253,7 +268,9 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
             lead_name=leads.get(found_case.lead_user_id),
             next_action=next_action(found_case, is_unread, today),
         ))
-    return Page(rows, total, page, pages)
+    if more:
+        pages = page + 1 if len(rows) == PAGE_SIZE else page
+    return Page(rows, total, page, pages, more)
 
 
 def _as_the_sender_disclosed(session, case_ids: list[int]) -> dict[int, dict]:

@@ -404,3 +404,30 @@ def test_what_a_worker_writes_is_unread_for_each_keyholder_until_they_read_it(ap
     assert worker.post("/vi/case", data={"csrf_token": csrf_token(page), "message": "Vẫn chưa trả lương"},
                        content_type="multipart/form-data").status_code in (200, 303)
     assert "Unread" in row(anna) and "Unread" in row(binh), "the worker's new message is unread for both again"
+
+
+def test_a_filter_matching_many_cases_counts_them_up_to_a_cap_and_pages_on(app, client, facility_ids, monkeypatch):
+    """Counting every held case of a busy facility would cost as much as listing them: past the cap the
+    list says "more than", and pages on while a page is full."""
+    from portal.services import inbox
+
+    cases = a_day_of_cases(app, client, facility_ids[0])
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
+    monkeypatch.setattr(inbox, "COUNT_CAP", 3)
+    anna = app.test_client()
+    log_in(anna, "anna")
+    assert anna.get(f"/inbox/cases/{cases['calm'].id}").status_code == 200  # read
+    shown, page, pages_text = [], 1, []
+    while page <= 4:
+        listing = anna.get(f"/inbox/?facility={facility_ids[0]}&page={page}").get_data(as_text=True)
+        assert "Cases <small>(more than 3)</small>" in listing
+        pages_text.append(re.search(r"<span>(Page [^<]*)</span>", listing).group(1))
+        rows = rows_of(listing) if "No cases match." not in listing else []
+        shown += [next(name for name, case in cases.items() if case.reference in row) for row in rows]
+        if 'rel="next"' not in listing and ">Next</a>" not in listing:
+            break
+        page += 1
+    assert shown == ["danger", "overdue", "due_soon", "unread", "calm"], "every case once, in the need order"
+    assert pages_text == ["Page 1", "Page 2", "Page 3"], "no page count it cannot know"
+    # Without a filter the count is exact (the user's keyholder rows alone).
+    assert "Cases <small>(5)</small>" in anna.get("/inbox/").get_data(as_text=True)
