@@ -25,6 +25,7 @@ from .retaliation import (
     Remedy,
 )
 from .routing import Exclusion, RoutingAlert, RoutingRule, rule_recipients
+from .sms import SmsConversation, SmsSeenWebhook
 from .throttle import Budget
 from .user import ROLES, RecoveryCode, User
 from .web_session import WebSession
@@ -64,6 +65,8 @@ __all__ = [
     "ROLES",
     "STATUSES",
     "Budget",
+    "SmsConversation",
+    "SmsSeenWebhook",
     "Case",
     "CaseCategory",
     "CaseItem",

@@ -13,7 +13,8 @@ from ..models import Case, Forward, Keyholder, Partner, User
 from . import conflicts, outbound, partners
 from . import instance as instance_service
 
-NOT_FOR_REPORTER = ("note", "measure", "discipline")
+# "contact_sms": the worker's phone number, kept for the staff who text them (docs/sms.md).
+NOT_FOR_REPORTER = ("note", "measure", "discipline", "contact_sms")
 OVERSIGHT_KINDS = ("escalation", "escalation_file")
 OVERSIGHT_ROLES = ("administrator", "authority")
 POST_QUANTUM_PREFIX = "age1pq1"
