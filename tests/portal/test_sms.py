@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
+from flask_babel import force_locale, gettext
 from inbox_pages import log_in, post_on_case
 from reporter_pages import log_in_with_receipt
-from flask_babel import force_locale, gettext
 from sqlalchemy import LargeBinary, String, Text, select, text
 
 from portal.db import Base
