@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -77,7 +77,9 @@ def receive(session, config, gateway_name: str, headers, body: bytes, form, url:
     if len(number.lstrip("+")) < 3:
         raise WebhookRefused("malformed")
     now = clock.now()
-    seen = SmsSeenWebhook(digest=hashlib.sha256(inbound.replay_key.encode()).digest(), expires_at=now + SEEN_FOR)
+    # Kept to whole days: the row outlives the text by days, and must not tell when it came.
+    forget_on = datetime.combine(now.date() + SEEN_FOR + timedelta(days=1), time.min, timezone.utc)
+    seen = SmsSeenWebhook(digest=hashlib.sha256(inbound.replay_key.encode()).digest(), expires_at=forget_on)
     session.execute(delete(SmsSeenWebhook).where(SmsSeenWebhook.expires_at <= now))
     session.execute(delete(SmsConversation).where(SmsConversation.expires_at <= now))
     session.add(seen)

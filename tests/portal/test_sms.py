@@ -200,6 +200,7 @@ def test_a_worker_reports_by_text_reads_the_answer_and_answers_by_text(app, clie
     # The investigator's acknowledgement and question reach the phone.
     anna = app.test_client()
     log_in(anna, "anna")
+    assert "phone company" in anna.get(f"/inbox/cases/{case.id}").get_data(as_text=True)
     assert post_on_case(anna, case.id, "status", status="acknowledged").status_code == 303
     assert len(phone.inbox()) == 5
     question = "Since when? / Từ khi nào? / ဘယ်တုန်းကလဲ"
