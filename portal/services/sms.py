@@ -91,9 +91,10 @@ def receive(session, config, gateway_name: str, headers, body: bytes, form, url:
     key = sender_key(config, number)
     # Every number's texts share one budget a minute, and each number has its own an hour: a flood
     # from one phone, or from many, gets no answer (each answer costs the organisation a text).
-    if not (throttle.spend(session, "sms:all", config["SMS_TEXTS_PER_MINUTE"], redis_url=config["REDIS_URL"])
-            and throttle.spend(session, "sms:" + key.hex()[:40], config["SMS_TEXTS_PER_SENDER_PER_HOUR"],
-                               window=SENDER_WINDOW, redis_url=config["REDIS_URL"])):
+    # The number's own budget is spent first: one phone's flood must not use up everyone's.
+    if not (throttle.spend(session, "sms:" + key.hex()[:40], config["SMS_TEXTS_PER_SENDER_PER_HOUR"],
+                           window=SENDER_WINDOW, redis_url=config["REDIS_URL"])
+            and throttle.spend(session, "sms:all", config["SMS_TEXTS_PER_MINUTE"], redis_url=config["REDIS_URL"])):
         raise WebhookRefused("flood")
     try:
         _answer(session, config, gateway, number, key, inbound)
@@ -248,4 +249,8 @@ def _keep(session, config, number: str, key: bytes, conversation: Conversation) 
         session.add(SmsConversation(sender_key=key, sealed=sealed, expires_at=expires))
     else:
         row.sealed, row.expires_at = sealed, expires
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # Two texts from one number at once: the other one's answer is kept.
+        session.rollback()

@@ -158,7 +158,11 @@ def stored_text_anywhere(app, needle: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("language", ["vi", "my"])
+# Each gateway and each language in a lean story; the other two pairings on the whole-suite lane.
+@pytest.mark.parametrize("gateway, language", [
+    ("android", "vi"), ("twilio", "my"),
+    pytest.param("android", "my", marks=pytest.mark.slow), pytest.param("twilio", "vi", marks=pytest.mark.slow),
+], indirect=["gateway"])
 def test_a_worker_reports_by_text_reads_the_answer_and_answers_by_text(app, client, gateway, language, caplog):
     caplog.set_level("DEBUG")
     phone, words = Phone(client, gateway), (VIETNAMESE if language == "vi" else BURMESE)
