@@ -80,8 +80,7 @@ def receive(session, config, gateway_name: str, headers, body: bytes, form, url:
     # Kept to whole days: the row outlives the text by days, and must not tell when it came.
     forget_on = datetime.combine(now.date() + SEEN_FOR + timedelta(days=1), time.min, timezone.utc)
     seen = SmsSeenWebhook(digest=hashlib.sha256(inbound.replay_key.encode()).digest(), expires_at=forget_on)
-    session.execute(delete(SmsSeenWebhook).where(SmsSeenWebhook.expires_at <= now))
-    session.execute(delete(SmsConversation).where(SmsConversation.expires_at <= now))
+    forget_expired(session, now)
     session.add(seen)
     try:
         session.commit()
@@ -104,6 +103,14 @@ def receive(session, config, gateway_name: str, headers, body: bytes, form, url:
         session.execute(delete(SmsSeenWebhook).where(SmsSeenWebhook.digest == seen.digest))
         session.commit()
         raise
+
+
+def forget_expired(session, now=None) -> int:
+    """Delete the reports by text left unfinished past their time, and replay records past theirs;
+    run on every webhook and by ``portal retention run`` (when no text comes). How many went."""
+    now = now or clock.now()
+    return (session.execute(delete(SmsSeenWebhook).where(SmsSeenWebhook.expires_at <= now)).rowcount
+            + session.execute(delete(SmsConversation).where(SmsConversation.expires_at <= now)).rowcount)
 
 
 def _answer(session, config, gateway, number: str, key: bytes, inbound: Inbound) -> None:
