@@ -88,9 +88,8 @@ def receive(session, config, gateway_name: str, headers, body: bytes, form, url:
         session.rollback()
         raise WebhookRefused("replay") from None
     key = sender_key(config, number)
-    # Every number's texts share one budget a minute, and each number has its own an hour: a flood
-    # from one phone, or from many, gets no answer (each answer costs the organisation a text).
-    # The number's own budget is spent first: one phone's flood must not use up everyone's.
+    # Each number has a budget an hour, spent first (one phone's flood must not use up everyone's),
+    # and all share one a minute: a flood gets no answer (each answer costs the organisation a text).
     if not (throttle.spend(session, "sms:" + key.hex()[:40], config["SMS_TEXTS_PER_SENDER_PER_HOUR"],
                            window=SENDER_WINDOW, redis_url=config["REDIS_URL"])
             and throttle.spend(session, "sms:all", config["SMS_TEXTS_PER_MINUTE"], redis_url=config["REDIS_URL"])):
@@ -155,15 +154,16 @@ def _store_report(session, config, gateway, number: str, key: bytes, conversatio
     try:
         if "contractor" not in choices:
             raise intake.IntakeError("recipient_choice")
-        submitted = intake.submit(session, config, report, [], conversation.token, channel="sms", contact=contact)
+        # Stored already, and the receipt's text did not go: the receipt is derived again, never kept.
+        submitted = (intake.find_submission(session, config, conversation.token)
+                     or intake.submit(session, config, report, [], conversation.token, channel="sms",
+                                      contact=contact))
     except work_slots.Busy:
         session.rollback()
         return _send(gateway, number, language, conversation.zawgyi, _said(language, "busy"))
     except intake.IntakeError:
         session.rollback()
         return _send(gateway, number, language, conversation.zawgyi, _said(language, "not_stored"))
-    session.execute(delete(SmsConversation).where(SmsConversation.sender_key == key))
-    session.commit()
     with force_locale(language):
         url = f"{config['BASE_URL'].rstrip('/')}/{language}/follow-up"
         receipt = receipts.group(submitted.receipt) if submitted.receipt else ""
@@ -171,6 +171,9 @@ def _store_report(session, config, gateway, number: str, key: bytes, conversatio
               _("Your report is received. Your receipt: %(receipt)s. Keep it secret: it opens your report. "
                 "To answer a message, text the receipt and then your answer. You can also use it on %(url)s",
                 receipt=receipt, url=url))
+    # Gone once the receipt has gone: until then the gateway's retry, or the worker's next text, gets it.
+    session.execute(delete(SmsConversation).where(SmsConversation.sender_key == key))
+    session.commit()
 
 
 def _file_answer(session, config, gateway, number: str, zawgyi: bool, receipt_text: str, answer: str) -> None:
@@ -204,9 +207,8 @@ def _chosen_language(config, text: str) -> str | None:
     languages = config["LANGUAGES"]
     if word.isdigit() and 1 <= int(word) <= len(languages):
         return languages[int(word) - 1]
-    by_word = {code.casefold(): code for code in languages}
-    by_word.update({NATIVE_NAMES.get(code, code).casefold(): code for code in languages})
-    return by_word.get(word)
+    # Not the codes: "hi" is a greeting before it is Hindi.
+    return {NATIVE_NAMES.get(code, code).casefold(): code for code in languages}.get(word)
 
 
 def _notice() -> str:

@@ -46,7 +46,7 @@ class FakeGateway:
     """The gateway's send API on 127.0.0.1, keeping what the portal asked it to send."""
 
     def __init__(self, name):
-        self.name, self.sent, self.on_send = name, [], None
+        self.name, self.sent, self.on_send, self.fail_next = name, [], None, False
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +66,9 @@ class FakeGateway:
                     to, said = form["To"], form["Body"]
                 else:
                     return self._answer(404, {"message": "not found"})
+                if gateway.fail_next:
+                    gateway.fail_next = False
+                    return self._answer(500, {"message": "the phone is off"})
                 if gateway.on_send:
                     gateway.on_send()
                 gateway.sent.append((to, said))
@@ -239,15 +242,22 @@ def test_forged_replayed_oversized_and_flooding_webhooks_are_refused(app, client
     assert phone.resend().status_code == 403
     assert client.post(f"/sms/{gateway.name}/inbound", data="x" * 20000,
                        content_type="text/plain").status_code == 413
-    other = "android" if gateway.name == "twilio" else "twilio"
-    assert client.post(f"/sms/{other}/inbound", data="{}").status_code == 404
+    unused = "android" if gateway.name == "twilio" else "twilio"
+    assert client.post(f"/sms/{unused}/inbound", data="{}").status_code == 404
     assert len(phone.inbox()) == 2
     # Six texts from one number in an hour are answered; the seventh is not, and costs nothing.
     for _ in range(4):
         assert phone.text("Hi").status_code == 204
     assert phone.text("Hi").status_code == 429 and len(phone.inbox()) == 6
-    # Another worker is answered all the same.
-    assert Phone(client, gateway, "+95 9 700 000 001").text("Hi").status_code == 204
+    # Another worker is answered all the same; a receipt the gateway did not take comes with its retry.
+    other = Phone(client, gateway, "+95 9 700 000 001")
+    for said in ("Hi", "1", "Penang Precision Electronics"):
+        assert other.text(said).status_code == 204
+    gateway.fail_next = True
+    assert other.text("No overtime pay since March.").status_code == 502
+    assert other.resend().status_code == 204
+    assert re.search(r"\d{4} \d{4} \d{4} \d{4}", other.inbox()[-1]) and len(rows(app, Case)) == 1
+    assert not rows(app, SmsConversation)
 
 
 def test_a_long_text_travels_in_parts_of_its_encoding():
