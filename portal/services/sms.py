@@ -127,7 +127,7 @@ def _answer(session, config, gateway, number: str, key: bytes, inbound: Inbound)
             return _send(gateway, number, config["DEFAULT_LANGUAGE"], False, _menu(config))
         # Told first, kept after: no row exists until the worker has had this warning.
         with force_locale(language):
-            _send(gateway, number, language, zawgyi, "\n".join((_notice(), _question("workplace"))))
+            _send(gateway, number, language, zawgyi, "\n".join((_notice(config["SMS_STATE_MINUTES"]), _question("workplace"))))
         return _keep(session, config, number, key,
                      Conversation(language, "workplace", "sms:" + secrets.token_urlsafe(24), zawgyi))
     conversation.zawgyi = conversation.zawgyi or zawgyi
@@ -211,9 +211,11 @@ def _chosen_language(config, text: str) -> str | None:
     return {NATIVE_NAMES.get(code, code).casefold(): code for code in languages}.get(word)
 
 
-def _notice() -> str:
+def _notice(minutes: int) -> str:
     return _("The phone company and the SMS gateway see your number and these texts. The portal keeps your "
-             "number only encrypted, for the people who handle your report. Nothing is kept until you answer.")
+             "number only encrypted, for the people who handle your report. Until your report is complete, "
+             "your answers are kept sealed; if you stop for %(minutes)s minutes, they are deleted.",
+             minutes=minutes)
 
 
 def _question(step: str, language: str | None = None) -> str:

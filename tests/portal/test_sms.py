@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import uuid
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -24,7 +25,7 @@ from sqlalchemy import LargeBinary, String, Text, select, text
 
 from portal.db import Base
 from portal.models import Case, SmsConversation
-from portal.services import sms_parts, typed_text
+from portal.services import clock, sms_parts, typed_text
 
 BASE_URL = "https://portal.example"
 PORTAL_NUMBER = "+3225550100"
@@ -186,8 +187,9 @@ def test_a_worker_reports_by_text_reads_the_answer_and_answers_by_text(app, clie
     warning = phone.inbox()[-1]
     with app.test_request_context(), force_locale(language):
         promise = gettext("The phone company and the SMS gateway see your number and these texts. The portal "
-                          "keeps your number only encrypted, for the people who handle your report. Nothing is "
-                          "kept until you answer.")
+                          "keeps your number only encrypted, for the people who handle your report. Until your "
+                          "report is complete, your answers are kept sealed; if you stop for %(minutes)s minutes, "
+                          "they are deleted.", minutes=30)
     assert promise in warning
 
     phone.text(words["workplace"])
@@ -232,7 +234,7 @@ def test_a_worker_reports_by_text_reads_the_answer_and_answers_by_text(app, clie
     assert WORKER_DIGITS not in caplog.text and "912 345 678" not in caplog.text
 
 
-def test_forged_replayed_oversized_and_flooding_webhooks_are_refused(app, client, gateway):
+def test_forged_replayed_oversized_and_flooding_webhooks_are_refused(app, client, gateway, monkeypatch):
     phone = Phone(client, gateway)
     assert phone.text("Hello").status_code == 204
     assert phone.resend().status_code == 409
@@ -258,6 +260,15 @@ def test_forged_replayed_oversized_and_flooding_webhooks_are_refused(app, client
     assert other.resend().status_code == 204
     assert re.search(r"\d{4} \d{4} \d{4} \d{4}", other.inbox()[-1]) and len(rows(app, Case)) == 1
     assert not rows(app, SmsConversation)
+    # A worker who stops: their answers go once the time they were told has passed.
+    stopping = Phone(client, gateway, "+66 81 000 0002")
+    stopping.text("1")
+    stopping.text("Penang")
+    assert len(rows(app, SmsConversation)) == 1
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(minutes=31))
+    assert stopping.text("Sorry, I was away").status_code == 204
+    assert not rows(app, SmsConversation) and "Reply with" in stopping.inbox()[-1]
 
 
 def test_a_long_text_travels_in_parts_of_its_encoding():
