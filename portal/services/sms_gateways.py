@@ -23,6 +23,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 import urllib.error
 import urllib.parse
@@ -34,6 +35,7 @@ from .refusal import Refusal
 # A webhook older or newer than this is refused (the Android app signs its time).
 TIMESTAMP_WINDOW_SECONDS = 300
 SEND_TIMEOUT_SECONDS = 10
+log = logging.getLogger(__name__)
 
 
 class WebhookRefused(Refusal):
@@ -135,5 +137,7 @@ def _post(url: str, user: str, password: str, content_type: str, data: bytes) ->
             if response.status >= 300:
                 raise SendFailed(response.status)
     except (urllib.error.URLError, OSError) as error:
-        # The error's text could hold the request (the number): only its kind goes on.
-        raise SendFailed(type(error).__name__) from None
+        # The error's text could hold the request (the number): only its kind and status go on.
+        reason = f"{type(error).__name__} {getattr(error, 'code', '')}".strip()
+        log.warning("The SMS gateway did not take a text: %s", reason)
+        raise SendFailed(reason) from None
