@@ -38,6 +38,7 @@ from .services import (
     reminders,
     retention,
     signing,
+    sms,
     throttle,
     translation_overrides,
     translation_status,
@@ -653,9 +654,12 @@ def retention_run(loop, interval):
         files = kept_files.purge(session)
         # Attempt budgets whose window has passed, e.g. of made-up usernames nobody tries again.
         budgets = throttle.forget_expired(session)
+        # Reports by text left unfinished, and replay records of SMS webhooks, past their time.
+        texts = sms.forget_expired(session)
         session.commit()
-        return (deleted or files or budgets,
-                f"deleted {deleted} closed cases, {files} kept files and {budgets} expired attempt budgets")
+        return (deleted or files or budgets or texts,
+                f"deleted {deleted} closed cases, {files} kept files, {budgets} expired attempt budgets "
+                f"and {texts} expired SMS records")
     _periodically(settings, purge, loop, interval)
 
 

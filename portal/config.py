@@ -86,6 +86,28 @@ DEFAULTS = {
     # A public transparency page (/transparency, no log-in): yearly figures only, small counts
     # withheld. Off unless the organisation decides to publish.
     "PUBLIC_STATISTICS": False,
+    # Two-way SMS (docs/sms.md), off unless a gateway is named: "android" (SMS Gateway for
+    # Android, on a phone with a local SIM) or "twilio".
+    "SMS_GATEWAY": "",
+    # The public number workers text (shown on posters and pages).
+    "SMS_NUMBER": "",
+    # Keys the hashes that stand for a phone number and seals a report being written by text.
+    # Kept out of the database: a stolen database alone cannot test guessed numbers. At least 32 characters.
+    "SMS_SECRET": "",
+    # The gateway's send API: Android, the device's local server (http://phone:8080) or the cloud
+    # (https://api.sms-gate.app/3rdparty/v1); Twilio, https://api.twilio.com.
+    "SMS_API_URL": "",
+    # Android: the API's user name and password. Twilio: the Account SID and auth token (which also
+    # signs Twilio's webhooks).
+    "SMS_API_USER": "",
+    "SMS_API_PASSWORD": "",
+    # Android: the webhook signing key set in the app.
+    "SMS_WEBHOOK_KEY": "",
+    # Minutes a report being written by text is kept between two texts.
+    "SMS_STATE_MINUTES": 30,
+    # Texts answered from one number in an hour, and from all numbers in a minute; the rest get no answer.
+    "SMS_TEXTS_PER_SENDER_PER_HOUR": 20,
+    "SMS_TEXTS_PER_MINUTE": 120,
 }
 
 _BOOLEAN_KEYS = {key for key, value in DEFAULTS.items() if isinstance(value, bool)}
@@ -124,6 +146,10 @@ def load(overrides=None, environ=None) -> dict:
     if config["ALLOW_LOOPBACK_PARTNERS"] and not config["DEVELOPMENT"]:
         raise ValueError("PORTAL_ALLOW_LOOPBACK_PARTNERS is for tests and development only: "
                          "it is refused unless PORTAL_ENV=development")
+    if config["SMS_GATEWAY"] not in ("", "android", "twilio"):
+        raise ValueError("PORTAL_SMS_GATEWAY must be android or twilio (or empty: no SMS)")
+    if config["SMS_GATEWAY"] and len(config["SMS_SECRET"]) < 32:
+        raise ValueError("PORTAL_SMS_SECRET must have at least 32 characters when PORTAL_SMS_GATEWAY is set")
     return config
 
 

@@ -34,6 +34,7 @@ from .retaliation import (
     Remedy,
 )
 from .routing import Exclusion, RoutingAlert, RoutingRule, rule_recipients
+from .sms import SmsConversation, SmsSeenWebhook
 from .throttle import Budget
 from .translation_override import TranslationOverride
 from .user import ROLES, RecoveryCode, User
@@ -82,6 +83,8 @@ __all__ = [
     "ROLES",
     "STATUSES",
     "Budget",
+    "SmsConversation",
+    "SmsSeenWebhook",
     "Case",
     "CaseCategory",
     "CaseItem",

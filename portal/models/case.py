@@ -123,6 +123,8 @@ class Case(Base):
     last_reporter_item_id: Mapped[int] = mapped_column(Integer, default=0)
     # The keyholder who answers for the case: deadline reminders go to them (services/lead.py).
     lead_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # How the report came: "web" (the form) or "sms" (docs/sms.md). Plaintext for statistics.
+    channel: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
 
     categories: Mapped[list["CaseCategory"]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseCategory.code"

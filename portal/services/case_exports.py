@@ -156,7 +156,8 @@ def _members(session, user, identity, case):
                 "record": None if record is None else {
                     "content_type": record.content_type, "size": record.size, "sha256": record.sha256,
                     "cleaning_steps": list(record.steps), "pages": record.pages, "duration": record.duration}})
-        elif item.kind not in REPORT_KINDS + ("message", "note", "action_evidence"):
+        # The worker's phone number (a report by text) stays out of an export: it is for texting them alone.
+        elif item.kind not in REPORT_KINDS + ("message", "note", "action_evidence", "contact_sms"):
             yield f"records/{item.id:04d}-{item.kind}.json", _json({
                 "kind": item.kind, "from": _author(item, authors), "day": item.created_on.isoformat(),
                 "content": _content(opened(item))})

@@ -10,7 +10,7 @@ import crypto
 
 from ..db import LARGEST_ID
 from ..models import OUTCOMES, Case, CaseItem, Facility, Keyholder, User
-from . import audit, clock, conflicts, evidence, inbox, messaging, reply_templates
+from . import audit, clock, conflicts, evidence, inbox, messaging, reply_templates, sms_relay
 from .refusal import Refusal
 
 TRANSITIONS = {
@@ -121,10 +121,13 @@ def attachment(session, user: User, identity, case: Case, item_id: int,
 
 
 def change_status(session, user: User, case: Case, status: str, outcome: str | None = None,
-                  message: str | None = None) -> None:
+                  message: str | None = None, *, config=None, identity=None) -> bool | None:
     """Move the case on; acknowledging and closing send the reporter a message in their language:
     ``message`` if the investigator wrote one (a template they edited), else the standard
-    acknowledgement, or the standard closing message with the outcome."""
+    acknowledgement, or the standard closing message with the outcome.
+
+    With ``config`` and the user's unlocked ``identity``, that message also goes by text to a worker
+    who reported by SMS: the result is ``sms_relay.relay``'s (None: no text to send)."""
     if case.kind != "report" or status not in TRANSITIONS.get(case.status, ()):
         raise CaseError("transition")
     if status == "closed" and outcome not in OUTCOMES:
@@ -144,6 +147,9 @@ def change_status(session, user: User, case: Case, status: str, outcome: str | N
         messaging.post_to_reporter(session, case, user, text, commit=False)
     audit.record(session, "status", user, case.id, {"status": status, "outcome": outcome}, commit=False)
     session.commit()
+    if status in ("acknowledged", "closed") and identity is not None:
+        return sms_relay.relay(session, config, identity, case, text)
+    return None
 
 
 def reopen(session, user: User | None, case: Case) -> None:

@@ -202,8 +202,12 @@ def save_offer(session, actor, recipient_choices: list[str], shown_user_ids) -> 
     session.commit()
 
 
-def submit(session, config, report: Report, files: list[bytes | attachments.CleanFile], submission_token: str) -> Submitted:
+def submit(session, config, report: Report, files: list[bytes | attachments.CleanFile], submission_token: str,
+           *, channel: str = "web", contact: bytes | None = None) -> Submitted:
     """Store ``report`` and ``files`` as one new case, or return the earlier one.
+
+    ``channel``: how it came ("web", "sms"). ``contact``: how to reach the worker (a report by text:
+    their number), stored as a "contact_sms" item for the keyholders and custodians, never the worker.
 
     The caller has looked for the earlier one (``find_submission``, as the form's POST does
     first): a form sent again is not checked, routed and encrypted again for nothing. One that
@@ -248,12 +252,17 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
         mandatory_notification=decision.mandatory,
         # The first routed keyholder leads the case (services/lead.py).
         lead_user_id=holders[0].id if holders else None,
+        channel=channel,
     )
     body = json.dumps(asdict(report), ensure_ascii=False).encode("utf-8")
     items = [_item("report", "reporter", crypto.encrypt(body, recipients), today, len(body))]
     for clean in cleaned:
         item = _item("attachment", "reporter", crypto.encrypt(clean.data, recipients), today, len(clean.data))
         items.append(evidence.store(item, clean, recipients))
+    if contact is not None:
+        staff = keyring.recipients_for(session, holders, None,
+                                       keyring.custodians_for(session, keeper, among.settings))
+        items.append(_item("contact_sms", "reporter", crypto.encrypt(contact, staff), today, 0))
     try:
         _store(session, case, items, sorted(set(report.categories)), holders)
         forward = (outbound.forward_as_written(session, case, decision.partner, "report", asdict(report), cleaned)

@@ -15,9 +15,10 @@ from . import instance as instance_service
 
 # Findings' own texts, corrective actions, their evidence and the monitor's verdicts are the
 # keyholders': the worker reads only the summary written for them ("finding_worker"). What the
-# keyholders and a partner exchange about a case (services/exchange.py) is not the reporter's either.
+# keyholders and a partner exchange about a case (services/exchange.py) is not the reporter's either,
+# nor "contact_sms", the worker's phone number, kept for the staff who text them (docs/sms.md).
 NOT_FOR_REPORTER = ("note", "measure", "discipline", "finding", "corrective_action", "action_evidence",
-                    "action_verdict", "exchange", "exchange_file")
+                    "action_verdict", "exchange", "exchange_file", "contact_sms")
 OVERSIGHT_KINDS = ("escalation", "escalation_file")
 OVERSIGHT_ROLES = ("administrator", "authority")
 POST_QUANTUM_PREFIX = "age1pq1"

@@ -3,7 +3,7 @@
 import crypto
 
 from ..models import Case, CaseItem, User
-from . import audit, clock, keyring
+from . import audit, clock, keyring, sms_relay
 
 
 def post_to_reporter(session, case: Case, author: User, text: str, *, commit: bool = True) -> CaseItem:
@@ -13,6 +13,13 @@ def post_to_reporter(session, case: Case, author: User, text: str, *, commit: bo
     if commit:
         session.commit()
     return item
+
+
+def send_to_reporter(session, config, case: Case, author: User, identity, text: str) -> bool | None:
+    """A message to the reporter, and by text message too when they reported by SMS (``identity``,
+    the author's unlocked key, opens their number). False: the text could not be sent."""
+    post_to_reporter(session, case, author, text)
+    return sms_relay.relay(session, config, identity, case, text)
 
 
 def add_note(session, case: Case, author: User, text: str, *, commit: bool = True) -> CaseItem:

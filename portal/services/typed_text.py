@@ -52,6 +52,13 @@ def zawgyi_to_unicode(text: str) -> str:
     return unicodedata.normalize("NFC", converted)
 
 
+def unicode_to_zawgyi(text: str) -> str:
+    """Burmese text in Zawgyi, for a phone whose owner typed Zawgyi (its font shows Unicode garbled)."""
+    transform = _unicode_to_zawgyi_transform()
+    with _transform_lock:
+        return transform.transliterate(text)
+
+
 def ascii_digits(text: str) -> str:
     """The text with every decimal digit, in whatever script it was typed, as 0-9; the rest unchanged."""
     return "".join(_ascii_digit(c) for c in text or "")
@@ -77,3 +84,10 @@ def _zawgyi_transform():
     import icu
 
     return icu.Transliterator.createInstance("Zawgyi-my")
+
+
+@functools.cache
+def _unicode_to_zawgyi_transform():
+    import icu
+
+    return icu.Transliterator.createInstance("my-Zawgyi")

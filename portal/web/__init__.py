@@ -39,6 +39,7 @@ def init_app(app, session_factory) -> None:
     app.register_blueprint(oversight.make_blueprint(config))
     app.register_blueprint(oversight.public.make_blueprint(config))
     app.register_blueprint(api.make_blueprint(config))
+    app.register_blueprint(api.sms.make_blueprint(config))
     # Forwarding's endpoints (``forwards.*``) serve two audiences: keyholders and monitors under
     # /inbox, administrators registering partners under /admin. One namespace, routes from each.
     forwards = staff_blueprint("forwards")

@@ -1,5 +1,7 @@
-"""The instance-to-instance API: partners deliver signed bundles and statuses."""
+"""Other systems' API: partner instances deliver signed bundles and statuses; SMS gateways
+deliver workers' texts."""
 
+from . import sms
 from .bundles import make_blueprint
 
-__all__ = ["make_blueprint"]
+__all__ = ["make_blueprint", "sms"]

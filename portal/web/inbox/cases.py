@@ -18,6 +18,11 @@ from .case_page import case_page, colleague_choices, keyholder_case, lead_choice
 from .forms import ConflictedKeyForm, KeyholderForm, LeadForm, MessageForm, NoteForm, StatusForm
 
 
+def _text_not_sent() -> str:
+    return _("The message is saved, but the text message to the worker could not be sent. "
+             "The worker can read it with their receipt on the follow-up page.")
+
+
 def add_routes(bp, config):
     @bp.get("/")
     @login_required
@@ -61,7 +66,8 @@ def add_routes(bp, config):
         form = MessageForm()
         if not form.validate_on_submit():
             return case_page(case, _("Write a message before sending."), 400)
-        messaging.post_to_reporter(db(), case, g.user, form.text.data)
+        if messaging.send_to_reporter(db(), current_app.config, case, g.user, g.identity, form.text.data) is False:
+            return case_page(case, _text_not_sent(), 502)
         return redirect(url_for("inbox.case", case_id=case.id) + "#thread", 303)
 
     @bp.post("/cases/<int:case_id>/notes")
@@ -83,12 +89,16 @@ def add_routes(bp, config):
         if not form.validate_on_submit():
             return case_page(case, _("Choose a status this case can move to."), 400)
         try:
-            cases.change_status(db(), g.user, case, form.status.data, form.outcome.data or None,
-                                form.message.data if form.status.data in ("acknowledged", "closed") else None)
+            texted = cases.change_status(
+                db(), g.user, case, form.status.data, form.outcome.data or None,
+                form.message.data if form.status.data in ("acknowledged", "closed") else None,
+                config=current_app.config, identity=g.identity)
         except cases.CaseError as error:
             message = (_("Choose the outcome before closing the case.") if error.reason == "outcome"
                        else _("Choose a status this case can move to."))
             return case_page(case, message, 400)
+        if texted is False:
+            return case_page(case, _text_not_sent(), 502)
         return redirect(url_for("inbox.case", case_id=case.id), 303)
 
     @bp.post("/cases/<int:case_id>/reopen")
