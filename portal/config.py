@@ -89,8 +89,6 @@ DEFAULTS = {
     # Two-way SMS (docs/sms.md), off unless a gateway is named: "android" (SMS Gateway for
     # Android, on a phone with a local SIM) or "twilio".
     "SMS_GATEWAY": "",
-    # The public number workers text (shown on posters and pages).
-    "SMS_NUMBER": "",
     # Keys the hashes that stand for a phone number and seals a report being written by text.
     # Kept out of the database: a stolen database alone cannot test guessed numbers. At least 32 characters.
     "SMS_SECRET": "",
