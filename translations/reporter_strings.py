@@ -15,8 +15,9 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 ROOT = Path(__file__).resolve().parent.parent
 
 # The reporter's pages, the shared plumbing that speaks to the worker on them
-# (fields, upload errors, labels, layout, error pages) and the messages staff
-# send the worker from templates.
+# (fields, upload errors, labels, layout, error pages), the messages staff
+# send the worker from templates, the texts of the SMS channel, and the
+# posters and wallet cards printed for workers.
 REPORTER_SOURCES = (
     "portal/templates/reporter/*.html",
     "portal/web/reporter/*.py",
@@ -27,6 +28,10 @@ REPORTER_SOURCES = (
     "portal/web/common/errors.py",
     "portal/web/common/uploads.py",
     "portal/services/reply_templates.py",
+    "portal/services/sms.py",
+    "portal/templates/admin/_printed.html",
+    "portal/templates/admin/poster.html",
+    "portal/templates/admin/card.html",
 )
 
 KEYWORDS = dict(DEFAULT_KEYWORDS, _l=None, lazy_gettext=None, lazy_pgettext=((1, "c"), 2),
