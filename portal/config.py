@@ -62,6 +62,9 @@ DEFAULTS = {
     "USER_SESSION_HOURS": 12,
     # Where links in notification e-mails point.
     "BASE_URL": "http://127.0.0.1:5000",
+    # The portal's Tor onion address (http://....onion), if deploy/tor runs one: printed on the
+    # receipt slip a worker gets when staff enter a report for them. Empty: none is printed.
+    "ONION_URL": "",
     "SMTP_HOST": "localhost",
     "SMTP_PORT": 25,
     "SMTP_FROM": "portal@localhost",

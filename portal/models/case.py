@@ -96,6 +96,9 @@ class Case(Base):
     # Who the reporter chose: the contractor, the independent monitor only, or both.
     recipient_choice: Mapped[str] = mapped_column(String(20), default="contractor")
     routing_rule_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # How a report came in, for statistics: None when the worker sent it on the web, else the channel
+    # through which a staff member or partner entered it for them (services/intake.py CHANNELS).
+    intake_channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # Forced or child labour: Electronics Watch and the contracting authority must be told.
     mandatory_notification: Mapped[bool] = mapped_column(Boolean, default=False)
     # The day Electronics Watch had the mandatory notification (a forward of the case delivered to it).

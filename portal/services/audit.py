@@ -25,7 +25,7 @@ ACTIONS = (
     "conflict_key_removed", "authority_notified",
     "rule_created", "rule_changed", "rule_moved", "rule_deleted", "conflict_declared", "conflict_removed",
     "settings_changed", "reopen", "reply_template_saved", "reply_template_removed", "case_export",
-    "text_search", "registry_export", "lead_changed",
+    "text_search", "registry_export", "lead_changed", "report_entered",
 )
 
 
