@@ -95,6 +95,9 @@ def test_an_investigator_enters_a_phone_report_and_the_worker_gets_a_vietnamese_
         (anna.id, case.id, {"channel": "phone"})]
     # Routed as any report: both default recipients hold it, and Anna only because routing made her one.
     assert holders == {(case.id, investigators["anna"][0].id), (case.id, investigators["binh"][0].id)}
+    # Anna reads it because routing made her a keyholder; the case says how it came in.
+    case_page = client.get(f"/inbox/cases/{case.id}").get_data(as_text=True)
+    assert "Entered for the worker by staff" in case_page and "Phone call" in case_page
     # The photo went through the same cleaning as a worker's upload.
     [(content_type, _record, data)] = stored_files(app, investigators["binh"][1])
     assert content_type == "image/jpeg" and data != photo()

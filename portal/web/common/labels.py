@@ -158,3 +158,12 @@ AUDIT_ACTION_LABELS = {
     "reply_template_removed": _l("Reply template removed"),
     "lead_changed": _l("Lead of the case changed"),
 }
+
+
+# How a report entered for a worker came in (services/intake.py CHANNELS), as staff read it.
+CHANNEL_LABELS = {
+    "phone": _l("Phone call"),
+    "in_person": _l("In person"),
+    "letter": _l("Letter"),
+    "partner_interview": _l("Partner interview"),
+}

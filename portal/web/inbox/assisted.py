@@ -24,14 +24,9 @@ from ...services import clock, deadlines, intake, receipts, routing, work_slots
 from ..common import evidence
 from ..common.access import roles_only
 from ..common.database import db
+from ..common.labels import CHANNEL_LABELS
 from ..common.report_form import ReportForm, form_choices, report_of
 
-CHANNEL_LABELS = {
-    "phone": _l("Phone call"),
-    "in_person": _l("In person"),
-    "letter": _l("Letter"),
-    "partner_interview": _l("Partner interview"),
-}
 DRAFT_BYTES = 24
 DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 
