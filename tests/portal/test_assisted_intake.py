@@ -105,11 +105,17 @@ def test_an_investigator_enters_a_phone_report_and_the_worker_gets_a_vietnamese_
 
 def test_reload_or_back_after_the_slip_shows_nothing_and_nothing_keeps_the_receipt(
         app, client, investigators, facility_ids):
+    app.config.update(ONION_URL="http://portalexample.onion", SMS_NUMBER="+84 90 000 0000")
     log_in(client, "anna")
     page = client.get(PAGE)
     fields = entered_fields(page, facility_ids[0], worker_language="en")
     slip = client.post(PAGE, data=dict(fields), content_type="multipart/form-data")
     receipt = receipt_on(slip)
+    # The ways back the slip gives: the web, the onion address and the SMS number the instance has.
+    html = slip.get_data(as_text=True)
+    for address in ("http://127.0.0.1:5000/en/follow-up", "http://portalexample.onion/en/follow-up",
+                    "+84 90 000 0000"):
+        assert address in html
     digits = receipt.replace(" ", "")
 
     resent = client.post(PAGE, data=dict(fields), content_type="multipart/form-data")

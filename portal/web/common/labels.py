@@ -157,6 +157,7 @@ AUDIT_ACTION_LABELS = {
     "reply_template_saved": _l("Reply template saved"),
     "reply_template_removed": _l("Reply template removed"),
     "lead_changed": _l("Lead of the case changed"),
+    "report_entered": _l("Report entered for a worker (the channel in the detail)"),
 }
 
 
