@@ -59,6 +59,10 @@ def test_a_phone_report_in_burmese_ends_with_a_burmese_slip_whose_receipt_opens_
     assert len(receipt.replace(" ", "")) == 16 and receipt.count(" ") == 3
     assert "give the paper to the worker" in anna.locator(".staff-note").inner_text()
     slip_html = anna.content()
+    # On paper: the slip alone, without the note to Anna.
+    anna.emulate_media(media="print")
+    assert anna.locator(".receipt").is_visible() and not anna.locator(".staff-note").is_visible()
+    anna.emulate_media(media="screen")
 
     # axe on the form and on the slip, in Anna's session (axe needs a context with scripts).
     scripted = desk.browser.new_context(**{**desk.options, "java_script_enabled": True})

@@ -202,7 +202,7 @@ def every_page(app, facility_ids, staff, session_factory):
     keep("officer", rosa.get(claim_page), "claim")
 
     for path in (case_page, "/inbox/", "/inbox/account", f"{case_page}/forward", f"{case_page}/export",
-                 "/inbox/search", "/inbox/search?words=%23", "/inbox/search?from=never"):
+                 "/inbox/search", "/inbox/search?words=%23", "/inbox/search?from=never", "/inbox/report-for-a-worker"):
         keep("investigator", anna.get(path))
     root = staff_client(app, "root")
     with session_factory() as session:
