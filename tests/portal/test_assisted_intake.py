@@ -14,7 +14,7 @@ from PIL import Image
 from reporter_pages import csrf_token, draft_id, log_in_with_receipt, receipt_on
 from sqlalchemy import select
 
-from portal.models import AuditEntry, Case, CaseItem, Keyholder
+from portal.models import AuditEntry, Case, CaseItem, Keyholder, User
 from portal.services import users
 
 PAGE = "/inbox/report-for-a-worker"
@@ -153,14 +153,32 @@ def test_a_partner_interviewer_enters_reports_and_sees_no_case_not_even_her_own(
     assert "Find a case" not in client.get(PAGE).get_data(as_text=True)
 
 
+def test_an_investigator_who_enters_a_report_holds_it_only_if_routing_says_so(
+        app, client, investigators, colleague, facility_ids):
+    chandra = colleague[0]
+    log_in(client, "chandra")
+    assert enter_report(client, facility_ids[0], channel="letter").status_code == 200
+    [case], _entries, holders = stored(app)
+    assert chandra.id not in {user_id for _, user_id in holders}
+    assert client.get(f"/inbox/cases/{case.id}").status_code == 404
+
+
 def test_bad_input_is_told_in_the_staff_members_language_and_nothing_is_stored(
-        app, client, investigators, facility_ids):
+        app, client, session_factory, investigators, facility_ids):
+    with session_factory() as session:
+        session.get(User, investigators["anna"][0].id).language = "fr"
+        session.commit()
     log_in(client, "anna")
-    missing = enter_report(client, facility_ids[0], description="", channel="")
+    missing = enter_report(client, facility_ids[0], description="", channel="", worker_language="vi")
     assert missing.status_code == 400
     html = missing.get_data(as_text=True)
-    assert "Please check the fields marked below." in html and "Please tell us what happened." in html
-    assert '<html lang="en"' in html
+    # Anna reads French; the worker's Vietnamese is for the slip alone.
+    for message in ("Please check the fields marked below.", "Please tell us what happened."):
+        assert in_language(app, "fr", message) in html and in_language(app, "fr", message) != message
+    assert '<html lang="fr"' in html
+
+    both = enter_report(client, facility_ids[0], recipient_choice="both", consent="none")
+    assert both.status_code == 400
 
     odd = enter_report(client, facility_ids[0], channel="carrier_pigeon", worker_language="xx")
     assert odd.status_code == 400

@@ -75,11 +75,7 @@ def add_routes(bp, config):
             submitted = intake.submit(db(), current_app.config, report, chosen.files, token, entered)
         except (intake.IntakeError, routing.RoutingError) as error:
             db().rollback()
-            status = 409 if getattr(error, "reason", "") == "no_recipient" else 400
-            message = (_("Nobody can receive this report as chosen now. Please choose who should receive it "
-                         "again, or leave out fewer people.") if status == 409
-                       else _("Please check the fields marked below."))
-            return _form_page(form, message, status, chosen)
+            return _form_page(form, *_refused(getattr(error, "reason", "")), chosen)
         except work_slots.Busy:
             return _form_page(form, _("We are busy. Please send the form again in a minute: everything is kept."),
                               503, chosen)
@@ -88,6 +84,16 @@ def add_routes(bp, config):
             return render_template("inbox/message.html", message=_(
                 "This report was already stored. Its receipt slip was shown once and cannot be shown again.")), 409
         return _slip(submitted.receipt, report.language)
+
+    def _refused(reason):
+        """The message and status for a report the intake service refused."""
+        if reason == "no_recipient":
+            return _("Nobody can receive this report as chosen now. Please choose who should receive it "
+                     "again, or leave out fewer people."), 409
+        if reason == "monitor_without_consent":
+            return _("You chose to send your report to Electronics Watch, but also not to share it with "
+                     "Electronics Watch. Please change one of these answers."), 400
+        return _("Please check the fields marked below."), 400
 
     def _form():
         form = EnteredReportForm(max_text_chars=config["MAX_TEXT_CHARS"])
