@@ -16,7 +16,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('cases') as batch:
-        batch.add_column(sa.Column('channel', sa.String(length=10), server_default='web', nullable=False))
+        batch.add_column(sa.Column('channel', sa.String(length=20), server_default='web', nullable=False))
     op.create_table(
         'sms_conversations',
         sa.Column('sender_key', sa.LargeBinary(length=32), nullable=False),

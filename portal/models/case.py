@@ -123,8 +123,10 @@ class Case(Base):
     last_reporter_item_id: Mapped[int] = mapped_column(Integer, default=0)
     # The keyholder who answers for the case: deadline reminders go to them (services/lead.py).
     lead_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    # How the report came: "web" (the form) or "sms" (docs/sms.md). Plaintext for statistics.
-    channel: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
+    # How the report came, plaintext for statistics: "web" (the form), "sms" (docs/sms.md), or the
+    # channel through which staff or a partner entered it for the worker (services/intake.py
+    # CHANNELS: "phone", "in_person", "letter", "partner_interview"; docs/assisted-intake.md).
+    channel: Mapped[str] = mapped_column(String(20), default="web", server_default="web")
 
     categories: Mapped[list["CaseCategory"]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseCategory.code"

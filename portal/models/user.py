@@ -5,7 +5,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
 
-ROLES = ("investigator", "retaliation_officer", "administrator", "monitor", "authority")
+# intake_partner: a monitoring partner's interviewer who enters reports for workers and can do
+# nothing else (no case, not even those they entered: web/common/staff.py confines them).
+ROLES = ("investigator", "retaliation_officer", "administrator", "monitor", "authority", "intake_partner")
 
 
 class User(Base):

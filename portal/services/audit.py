@@ -26,7 +26,7 @@ ACTIONS = (
     "rule_created", "rule_changed", "rule_moved", "rule_deleted", "conflict_declared", "conflict_removed",
     "settings_changed", "reopen", "reply_template_saved", "reply_template_removed", "case_export",
     "text_search", "registry_export", "lead_changed", "finding", "corrective_action", "corrective_action_state",
-    "exchange", "forwards_rewrap", "poster_download", "translation_overridden",
+    "exchange", "forwards_rewrap", "poster_download", "translation_overridden", "report_entered",
 )
 
 

@@ -17,6 +17,7 @@ from ..models import CATEGORIES, Case, CaseCategory, CaseItem, Facility, Keyhold
 from . import (
     admin_changes,
     attachments,
+    audit,
     clock,
     deadlines,
     evidence,
@@ -33,6 +34,10 @@ from .refusal import Refusal
 CONSENTS = ("none", "without_identity", "with_identity")
 ONGOING = ("yes", "no", "unknown")
 PEOPLE_AFFECTED = ("one", "few", "many", "unknown")
+# How a staff member or a monitoring partner met the worker whose report they enter.
+CHANNELS = ("phone", "in_person", "letter", "partner_interview")
+# Who may enter a report for a worker: the organisation's handlers and partner interviewers.
+ENTERING_ROLES = ("investigator", "retaliation_officer", "administrator", "intake_partner")
 
 
 class IntakeError(Refusal):
@@ -58,6 +63,16 @@ class Report:
     # Handlers the reporter does not want to receive the report (user ids).
     excluded_handlers: list[int] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnteredBy:
+    """A report entered for a worker: who entered it (a ``User``) and through which channel.
+
+    The person is a witness, not a reader: routing alone decides the keyholders."""
+
+    user: User
+    channel: str
 
 
 @dataclass(frozen=True)
@@ -203,7 +218,8 @@ def save_offer(session, actor, recipient_choices: list[str], shown_user_ids) -> 
 
 
 def submit(session, config, report: Report, files: list[bytes | attachments.CleanFile], submission_token: str,
-           *, channel: str = "web", contact: bytes | None = None) -> Submitted:
+           *, channel: str = "web", contact: bytes | None = None,
+           entered_by: EnteredBy | None = None) -> Submitted:
     """Store ``report`` and ``files`` as one new case, or return the earlier one.
 
     ``channel``: how it came ("web", "sms"). ``contact``: how to reach the worker (a report by text:
@@ -216,6 +232,9 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
     """
     # Read once: what the report may choose and who receives it are answered from the same rows.
     among = routing_cache.candidates(session)
+    if entered_by is not None and (entered_by.channel not in CHANNELS
+                                   or entered_by.user.role not in ENTERING_ROLES or not entered_by.user.active):
+        raise IntakeError("entered_by")
     workplace = _check(session, report, among)
     decision = routing.decide(session, routing.Sample(
         categories=sorted(set(report.categories)), language=report.language,
@@ -252,7 +271,7 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
         mandatory_notification=decision.mandatory,
         # The first routed keyholder leads the case (services/lead.py).
         lead_user_id=holders[0].id if holders else None,
-        channel=channel,
+        channel=entered_by.channel if entered_by is not None else channel,
     )
     body = json.dumps(asdict(report), ensure_ascii=False).encode("utf-8")
     items = [_item("report", "reporter", crypto.encrypt(body, recipients), today, len(body))]
@@ -265,6 +284,10 @@ def submit(session, config, report: Report, files: list[bytes | attachments.Clea
         items.append(_item("contact_sms", "reporter", crypto.encrypt(contact, staff), today, 0))
     try:
         _store(session, case, items, sorted(set(report.categories)), holders)
+        if entered_by is not None:
+            # In the case's own transaction: no case entered for a worker without its audit entry.
+            audit.record(session, "report_entered", entered_by.user, case.id,
+                         {"channel": entered_by.channel}, commit=False)
         forward = (outbound.forward_as_written(session, case, decision.partner, "report", asdict(report), cleaned)
                    if decision.partner is not None else None)
         notifications.queue_for(session, holders, case, config["BASE_URL"])

@@ -39,7 +39,7 @@ HOSTILE = [
 NOT_HTML = {"static", "api.well_known", "api.health", "reporter.choose_language", "inbox.download",
             "inbox.preview", "inbox.preview_page", "registry.download", "registry.download_workbook",
             "registry.export", "forwards.bundle", "oversight.document", "oversight.statistics_csv",
-            "inbox.action_file", "admin.poster_file"}
+            "inbox.action_file", "admin.poster_file", "admin.overrides_po", "forwards.exchange_document"}
 # Off unless the organisation publishes it (tests/portal/test_statistics_people_can_read.py reads it).
 OFF_BY_DEFAULT = {"transparency.page"}
 NEEDS_A_PARTNER_OR_IMPORT = {"registry.show", "registry.columns"}
@@ -208,14 +208,15 @@ def every_page(app, facility_ids, staff, session_factory):
     keep("worker", worker.get("/en/case"))
     keep("officer", rosa.get(claim_page), "claim")
 
-    for path in (case_page, f"{case_page}/findings/{finding_id}", "/inbox/", "/inbox/account", f"{case_page}/forward", f"{case_page}/export",
-                 "/inbox/search", "/inbox/search?words=%23", "/inbox/search?from=never"):
+    for path in (case_page, f"{case_page}/findings/{finding_id}", "/inbox/", "/inbox/account", f"{case_page}/forward",
+                 f"{case_page}/export", "/inbox/search", "/inbox/search?words=%23", "/inbox/search?from=never",
+                 "/inbox/report-for-a-worker"):
         keep("investigator", anna.get(path))
     root = staff_client(app, "root")
     with session_factory() as session:
         anna_id = session.scalar(select(User.id).where(User.username == "anna"))
     for path in ("/admin/users", f"/admin/users/{anna_id}", "/admin/routing", "/admin/settings", "/admin/posters",
-                 "/admin/audit",
+                 "/admin/translations", "/admin/translations?language=vi&q=receipt", "/admin/audit",
                  "/admin/facilities", "/admin/partners", "/oversight/", f"/oversight/cases/{case_id}",
                  "/oversight/statistics"):
         keep("administrator", root.get(path))

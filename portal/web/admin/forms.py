@@ -14,6 +14,7 @@ ROLE_LABELS = {
     "administrator": _l("Administrator"),
     "monitor": _l("Monitor (Electronics Watch)"),
     "authority": _l("Contracting authority (escalation records and statistics)"),
+    "intake_partner": _l("Partner interviewer (enters reports for workers, sees no case)"),
 }
 class InviteForm(PortalForm):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=80)])

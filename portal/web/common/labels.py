@@ -189,4 +189,14 @@ AUDIT_ACTION_LABELS = {
     "corrective_action": _l("Corrective action recorded or changed"),
     "corrective_action_state": _l("State of a corrective action changed"),
     "translation_overridden": _l("Translation changed for this portal"),
+    "report_entered": _l("Report entered for a worker (the channel in the detail)"),
+}
+
+
+# How a report entered for a worker came in (services/intake.py CHANNELS), as staff read it.
+CHANNEL_LABELS = {
+    "phone": _l("Phone call"),
+    "in_person": _l("In person"),
+    "letter": _l("Letter"),
+    "partner_interview": _l("Partner interview"),
 }

@@ -1,7 +1,7 @@
 """What every staff page (inbox, admin, oversight) shares: the logged-in user
 and their unlocked key, and the layout's context."""
 
-from flask import Blueprint, Response, current_app, g, session
+from flask import Blueprint, Response, abort, current_app, g, redirect, request, session, url_for
 
 import crypto
 
@@ -14,6 +14,12 @@ from .labels import CATEGORY_LABELS, RETALIATION_LABELS, STATUS_LABELS, STEP_LAB
 
 # The kind of session a staff member's log-in makes.
 USER = "user"
+# A partner interviewer enters reports for workers and does nothing else: these pages only.
+INTAKE_PARTNER = "intake_partner"
+PARTNER_PAGES = frozenset({
+    "inbox.login", "inbox.logout", "inbox.activate", "inbox.enrol", "inbox.account",
+    "inbox.reminder_settings", "inbox.renew_recovery_codes", "inbox.enter_report",
+})
 
 
 def load_user():
@@ -29,9 +35,19 @@ def load_user():
     g.language = (g.user.language if g.user else None) or current_app.config["DEFAULT_LANGUAGE"]
 
 
+def confine_intake_partners():
+    """A partner interviewer gets 404 on every staff page but their account and the report entry
+    page, whatever a case, search or export page would check: they never see a case."""
+    if g.user is None or g.user.role != INTAKE_PARTNER or request.endpoint in PARTNER_PAGES:
+        return None
+    if request.endpoint == "inbox.index":
+        return redirect(url_for("inbox.enter_report"), 303)
+    abort(404)
+
+
 def needs_action() -> int:
     """How many of the user's cases need action (the header shows it): asked only by a page that shows it."""
-    return inbox.needs_action_count(db(), g.user.id) if g.user is not None else 0
+    return inbox.needs_action_count(db(), g.user.id) if g.user is not None and g.user.role != INTAKE_PARTNER else 0
 
 
 def staff_context():
@@ -67,5 +83,6 @@ def staff_blueprint(name: str, url_prefix: str | None = None) -> Blueprint:
     """A blueprint of staff pages: the same log-in, language and layout as the inbox."""
     bp = Blueprint(name, __name__, url_prefix=url_prefix)
     bp.before_request(load_user)
+    bp.before_request(confine_intake_partners)
     bp.context_processor(staff_context)
     return bp

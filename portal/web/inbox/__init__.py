@@ -2,12 +2,13 @@
 over them (``search``), the claims they hold (``claims``), and forwarding (``forwards``)."""
 
 from ..common.staff import staff_blueprint
-from . import account, cases, claims, exports, findings, forwards, search
+from . import account, assisted, cases, claims, exports, findings, forwards, search
 
 
 def make_blueprint(config):
     bp = staff_blueprint("inbox", url_prefix="/inbox")
     account.add_routes(bp, config)
+    assisted.add_routes(bp, config)
     cases.add_routes(bp, config)
     findings.add_routes(bp, config)
     exports.add_routes(bp, config)

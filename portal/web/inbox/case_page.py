@@ -29,6 +29,7 @@ from ..common.fields import ConfirmForm
 from ..common.labels import (
     ACTION_STATE_LABELS,
     CATEGORY_LABELS,
+    CHANNEL_LABELS,
     CONSENT_CHOICES,
     ONGOING_CHOICES,
     PEOPLE_CHOICES,
@@ -98,7 +99,7 @@ def case_page(case, error=None, status=200):
     answers = {name: {choice.value: choice.label for choice in choices} for name, choices in
                (("ongoing", ONGOING_CHOICES), ("people_affected", PEOPLE_CHOICES), ("consent", CONSENT_CHOICES))}
     return render_template("inbox/case.html", view=view, note_form=NoteForm(),
-                           answers=answers, native_names=i18n.NATIVE_NAMES,
+                           answers=answers, native_names=i18n.NATIVE_NAMES, channel_labels=CHANNEL_LABELS,
                            **reply_choice.page_context(case, status_form),
                            status_form=status_form, holder_form=holder_form, remove_form=ConfirmForm(),
                            conflicted_form=ConflictedKeyForm(), error=error, overdue=cases.overdue(case),

@@ -1,11 +1,9 @@
 """The reporter's pages: start, report, receipt, follow-up. No JavaScript anywhere."""
 
-import functools
 import re
 import secrets
 import time
 
-from babel import Locale
 from flask import (
     Blueprint,
     abort,
@@ -18,16 +16,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import pgettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
-from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 import crypto
 
 from ... import i18n
-from ...models import Case, Facility
+from ...models import Case
 from ...services import findings, followup, forwarding, intake, receipts, retaliation, routing, typed_text, work_slots
 from ..common import evidence, layout
 from ..common.database import db
@@ -35,12 +31,11 @@ from ..common.fields import ConfirmForm
 from ..common.labels import (
     ACTION_STATE_WORDS_FOR_WORKERS,
     CATEGORY_LABELS,
-    RECIPIENT_CHOICES,
     REMEDY_LABELS,
     RETALIATION_LABELS,
-    contractor_choice,
     month_and_year,
 )
+from ..common.report_form import facility_choices, form_choices, report_of
 from .forms import (
     CLAIM_STATE_LABELS,
     REMEDY_STATE_LABELS,
@@ -157,22 +152,7 @@ def make_blueprint(config):
             return _form_again(form, chosen, _("Please check the fields marked below."))
         if chosen.refused:
             return _form_again(form, chosen)
-        facility = form.facility.data
-        report = intake.Report(
-            language=g.language,
-            categories=form.categories.data,
-            description=typed_text.reporter_text(form.description.data),
-            facility_id=None if facility == "other" else int(facility),
-            facility_other=typed_text.reporter_text(form.facility_other.data),
-            when=typed_text.reporter_text(form.when.data),
-            ongoing=form.ongoing.data,
-            people_affected=form.people_affected.data,
-            immediate_danger=form.immediate_danger.data,
-            contact=typed_text.reporter_text(form.contact.data),
-            consent=form.consent.data,
-            recipient_choice=form.recipient_choice.data,
-            excluded_handlers=list(form.excluded_handlers.data or []),
-        )
+        report = report_of(form, g.language)
         try:
             submitted = intake.submit(db(), current_app.config, report, chosen.files, _submission_token(token))
         except (intake.IntakeError, routing.RoutingError) as error:
@@ -451,14 +431,7 @@ def make_blueprint(config):
     blank_pages = {}
 
     def _form_choices():
-        """This instance's workplaces, recipient choices and handlers a reporter may leave out."""
-        offered = intake.offered_choices(db())
-        return (
-            _facility_choices(),
-            [contractor_choice(layout.organisation_name(config)) if c.value == "contractor" else c
-             for c in RECIPIENT_CHOICES if c.value in offered],
-            [SelectChoice(user.id, user.display_name) for user in intake.handlers_shown_to_reporters(db())],
-        )
+        return form_choices(config)
 
     def _report_form(choices=None):
         form = ReportForm(max_text_chars=config["MAX_TEXT_CHARS"])
@@ -574,21 +547,6 @@ def make_blueprint(config):
                                message=_("This page was open too long. Please go back and try again.")), 400
 
     def _facility_choices():
-        country_names = _territory_names(g.language)
-        choices = [
-            SelectChoice(str(facility.id), facility.local_name,
-                         optgroup=country_names.get(facility.country, facility.country))
-            for facility in db().scalars(select(Facility).where(Facility.active.is_(True)))
-        ]
-        choices.sort(key=lambda choice: (choice.optgroup, choice.label))
-        choices.insert(0, SelectChoice("", _("Choose your workplace")))
-        choices.append(SelectChoice("other", _("My workplace is not in the list"), optgroup=pgettext("workplace list", "Other")))
-        return choices
+        return facility_choices()
 
     return bp
-
-
-@functools.lru_cache(maxsize=64)
-def _territory_names(language: str) -> dict:
-    return dict(Locale.parse(language).territories)
-
