@@ -110,19 +110,20 @@ def figures(session, audience: str, year: int, today: date) -> Figures:
     # Grouped by day and day acknowledged, in ix_cases_statistics' order (no sort): a year has at
     # most 366 days, each with the few days its cases were acknowledged on. The same pass gives
     # the months' counts, both deadlines' sums and the acknowledgement histograms.
+    # The month and the days taken are worked out once a group, as numbers: no day to parse here.
+    month, days = _month_and_days(session, Case.acknowledged_on)
     rows: dict[int, list[int]] = {}
     acknowledged: dict[int, dict[int, int]] = {}
-    for day, done, *values in session.execute(
-            select(Case.received_on, Case.acknowledged_on, func.count(), *sums).where(*where)
-            .group_by(Case.received_on, Case.acknowledged_on)):
-        received = _day(day)
-        month = rows.setdefault(received.month, [0] * len(values))
-        for index, value in enumerate(values):
-            month[index] += int(value or 0)
-        if done is not None:
-            histogram = acknowledged.setdefault(received.month, {})
-            span = (_day(done) - received).days
-            histogram[span] = histogram.get(span, 0) + int(values[0])
+    for number, span, *values in session.execute(
+            select(month, days, func.count(), *sums).where(*where).group_by(Case.received_on, Case.acknowledged_on)):
+        totals = rows.get(number)
+        if totals is None:
+            rows[number] = [int(value or 0) for value in values]
+        else:
+            rows[number] = [total + int(value or 0) for total, value in zip(totals, values)]
+        if span is not None:
+            histogram = acknowledged.setdefault(number, {})
+            histogram[span] = histogram.get(span, 0) + values[0]
     months = {number: row[0] for number, row in rows.items()}
     total = sum(months.values())
     cells = {TOTAL: total, **{number: months.get(number, 0) for number in range(1, 13)}}
