@@ -14,10 +14,11 @@ Not part of the test suite. It:
    reporter key column of the real width (~2 kB of text); no item and no encryption, since
    statistics never open anything;
 3. measures through Flask's test client, after logging each account in through the form, the
-   statistics page of last year (the fullest) and of this year for each role, a CSV table, and
+   statistics page of last year (the fullest), of this year, and a CSV table for each role, and
    the public transparency page; p50 and p95 over ``--runs`` runs after a warm-up;
-4. prints PASS/FAIL per page against "p95 < 200 ms" (wall clock), with the request thread's CPU
-   time beside it and the load average, since a busy machine stretches the wall clock.
+4. prints p50 and p95 per page and PASS/FAIL against 200 ms for each (wall clock), with the
+   request thread's CPU time beside them and the load average, since a busy machine stretches
+   the wall clock (on PostgreSQL the server's time is in the wall clock only).
 
 The exit status is 0 whatever the results: the script reports, it does not gate. A temporary
 SQLite folder is removed at the end; a database given by URL is left as it is for inspection.
@@ -132,9 +133,12 @@ def seed(url: str, count: int, seed_value: int) -> dict:
             if forward_rows:
                 connection.execute(Forward.__table__.insert(), forward_rows)
     if engine.dialect.name == "postgresql":
-        # As autovacuum would soon; SQLite is left without statistics, as the portal leaves it.
-        with engine.connect() as connection:
-            connection.exec_driver_sql("ANALYZE")
+        # As autovacuum soon would after such inserts: the planner's statistics (ANALYZE) and the
+        # visibility map that lets a query read an index alone (VACUUM). Outside a transaction:
+        # VACUUM refuses one, and an ANALYZE in one that is rolled back leaves no statistics.
+        # SQLite is left without statistics, as the portal leaves it.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
     engine.dispose()
     log(f"seeded {count:,} cases in {time.perf_counter() - started:.1f} s")
     return secrets_of
@@ -186,19 +190,18 @@ def main() -> None:
         for username, role in ACCOUNTS:
             client = logged_in(app, username, secrets_of[username])
             targets += [(f"{role:<13} page {year - 1}", client, f"/oversight/statistics?year={year - 1}"),
-                        (f"{role:<13} page {year}", client, "/oversight/statistics")]
-            if role == "administrator":
-                targets.append((f"{role:<13} CSV facilities", client,
-                                f"/oversight/statistics/facilities.csv?year={year - 1}"))
+                        (f"{role:<13} page {year}", client, "/oversight/statistics"),
+                        (f"{role:<13} CSV facilities", client, f"/oversight/statistics/facilities.csv?year={year - 1}")]
         targets.append(("public        /transparency", app.test_client(), "/transparency"))
         log(f"database: {make_engine(url).dialect.name}, {args.cases:,} cases, {args.runs} runs per page")
         log(f"load average before measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        log(f"{'page':<40} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8}  verdict (p95 < {TARGET_MS:.0f} ms)")
+        log(f"{'page':<40} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8}  p50 < {TARGET_MS:.0f} ms  p95 < {TARGET_MS:.0f} ms")
         for name, client, path in targets:
             spent, cpu = timed(client, path, args.runs)
             p50, p95 = percentile(spent, 0.5) * 1000, percentile(spent, 0.95) * 1000
             log(f"{name:<40} {p50:8.1f} {p95:8.1f} {percentile(cpu, 0.5) * 1000:8.1f}  "
-                f"{'PASS' if p95 < TARGET_MS else 'FAIL'}")
+                f"{'PASS' if p50 < TARGET_MS else 'FAIL':<12} {'PASS' if p95 < TARGET_MS else 'FAIL'}")
+        log(f"load average after measuring: {os.getloadavg()[0]:.1f}")
         app.extensions["portal.engine"].dispose()
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -3,7 +3,9 @@ a real database (SQLite, or PostgreSQL when ``PORTAL_TEST_DATABASE_URL``
 names one), real keys, real encryption.
 
 Receipt hashing and passphrase sealing use lower work factors than
-production so the suite stays fast; the code paths are the same.
+production so the suite stays fast; the code paths are the same. A test
+passphrase's Argon2id hash is made once per run (see
+``passphrase_hashes_made_once``).
 """
 
 import importlib.util
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from accounts import passphrase_of, totp_secret_of
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -25,6 +28,9 @@ FAST = {
     "RECEIPT_ARGON2_TIME_COST": 1,
     "RECEIPT_ARGON2_MEMORY_KIB": 1024,
     "ENV": "development",
+    # scrypt sealing a user's identity when they set a passphrase through the pages (activation, a
+    # change): 2**10 as USER_WORK_FACTOR, not the 256 MiB of production, paid again at each log-in.
+    "IDENTITY_WORK_FACTOR": 10,
     # The tests' partner portals are gunicorn servers on 127.0.0.1 (tests/live_server.py).
     "ALLOW_LOOPBACK_PARTNERS": 1,
 }
@@ -44,6 +50,30 @@ def compiled_catalogs():
     spec.loader.exec_module(build_hook)
     build_hook.compile_catalogs(folder)
     return folder
+
+
+class _HashOnceEach(PasswordHasher):
+    """Production's Argon2id parameters (so checking a passphrase costs what it costs in use, and
+    the log-in races and floods keep their timing), but each passphrase hashed once per run: the
+    fixtures make the same users for every test, two hashes of ~0.25 s of CPU each time."""
+
+    def __init__(self):
+        super().__init__()
+        self._made: dict = {}
+
+    def hash(self, password, *, salt=None):
+        if salt is not None:
+            return super().hash(password, salt=salt)
+        if password not in self._made:
+            self._made[password] = super().hash(password)
+        return self._made[password]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def passphrase_hashes_made_once():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users, "_HASHER", _HashOnceEach())
+        yield
 
 
 def _postgres_server_url():

@@ -43,6 +43,7 @@ class Server:
             PORTAL_ALLOW_LOOPBACK_PARTNERS="1",
             PORTAL_RECEIPT_ARGON2_TIME_COST="1",
             PORTAL_RECEIPT_ARGON2_MEMORY_KIB="1024",
+            PORTAL_IDENTITY_WORK_FACTOR="10",
         )
         if languages:
             self.environment["PORTAL_LANGUAGES"] = ",".join(languages)

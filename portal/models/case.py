@@ -65,8 +65,9 @@ class Case(Base):
               "acknowledge_due", "feedback_due", "received_on", "status", "language"),
         Index("ix_cases_inbox_language", "language",
               "acknowledge_due", "feedback_due", "received_on", "status", "facility_id"),
-        # Statistics count by these columns alone, from this index (services/statistics.py).
-        Index("ix_cases_statistics", "kind", "received_on", "recipient_choice", "facility_id", "acknowledged_on",
+        # Statistics count by these columns alone, from this index (services/statistics.py); a
+        # year's cases come in (day received, day acknowledged) order, grouped without a sort.
+        Index("ix_cases_statistics", "kind", "received_on", "acknowledged_on", "recipient_choice", "facility_id",
               "acknowledge_due", "feedback_given_on", "feedback_due", "authority_notified_on", "id"),
         # The "need" order ranks every case a user holds: found by id from their keyholder
         # rows, each case's rank is read from this index, not from its wide row.

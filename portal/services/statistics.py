@@ -118,14 +118,23 @@ def figures(session, audience: str, year: int, today: date) -> Figures:
     where = (*_conditions(audience), Case.received_on >= date(year, 1, 1), Case.received_on <= date(year, 12, 31))
     deadlines = [(Case.acknowledged_on, Case.acknowledge_due), (Case.feedback_given_on, Case.feedback_due)]
     sums = [expression for done, due in deadlines for expression in _deadline_sums(done, due, today)]
-    # Grouped by day, not by a month computed for every row: the index gives the days in order,
-    # and a year has at most 366 of them to add up here.
+    # Grouped by day and day acknowledged, in ix_cases_statistics' order (no sort): a year has at
+    # most 366 days, each with the few days its cases were acknowledged on. The same pass gives
+    # the months' counts, both deadlines' sums and the acknowledgement histograms.
+    # The month and the days taken are worked out once a group, as numbers: no day to parse here.
+    month, days = _month_and_days(session, Case.acknowledged_on)
     rows: dict[int, list[int]] = {}
-    for day, *values in session.execute(select(Case.received_on, func.count(), *sums).where(*where)
-                                        .group_by(Case.received_on)):
-        month = rows.setdefault(_day(day).month, [0] * len(values))
-        for index, value in enumerate(values):
-            month[index] += int(value or 0)
+    acknowledged: dict[int, dict[int, int]] = {}
+    for number, span, *values in session.execute(
+            select(month, days, func.count(), *sums).where(*where).group_by(Case.received_on, Case.acknowledged_on)):
+        totals = rows.get(number)
+        if totals is None:
+            rows[number] = [int(value or 0) for value in values]
+        else:
+            rows[number] = [total + int(value or 0) for total, value in zip(totals, values)]
+        if span is not None:
+            histogram = acknowledged.setdefault(number, {})
+            histogram[span] = histogram.get(span, 0) + values[0]
     months = {number: row[0] for number, row in rows.items()}
     total = sum(months.values())
     cells = {TOTAL: total, **{number: months.get(number, 0) for number in range(1, 13)}}
@@ -140,9 +149,8 @@ def figures(session, audience: str, year: int, today: date) -> Figures:
                      by_category=suppression.table(total, {code: by_category.get(code, 0) for code in CATEGORIES}),
                      **_places(session, where, total))
     result.acknowledgement, result.feedback = (
-        _timeliness(session, where, done, {number: row[1 + 3 * n: 4 + 3 * n] for number, row in rows.items()},
-                    shown_months)
-        for n, (done, _due) in enumerate(deadlines))
+        _timeliness({number: row[1 + 3 * n: 4 + 3 * n] for number, row in rows.items()}, shown_months, histograms)
+        for n, histograms in enumerate((acknowledged, _histograms(session, where, Case.feedback_given_on))))
     _forwards(session, audience, year, result)
     return result
 
@@ -191,14 +199,19 @@ def _places(session, where, total: int) -> dict:
                 other_facilities=rest(facilities))
 
 
-def _timeliness(session, where, done, sums: dict, received: dict) -> dict[int, Timeliness]:
-    """One deadline, month by month: the share in time of the cases whose deadline has come
-    (met, missed, or open past it), the median days it took, and how many are overdue today."""
+def _histograms(session, where, done) -> dict[int, dict[int, int]]:
+    """Month received -> {days from receipt to ``done``: cases}."""
     histograms: dict[int, dict[int, int]] = {}
     month, days = _month_and_days(session, done)
     for number, span, count in session.execute(
             select(month, days, func.count()).where(*where, done.is_not(None)).group_by(month, days)):
         histograms.setdefault(number, {})[span] = count
+    return histograms
+
+
+def _timeliness(sums: dict, received: dict, histograms: dict) -> dict[int, Timeliness]:
+    """One deadline, month by month: the share in time of the cases whose deadline has come
+    (met, missed, or open past it), the median days it took, and how many are overdue today."""
     per_month = {}
     for number in range(1, 13):
         on_time, late, overdue = sums.get(number, (0, 0, 0))
@@ -214,10 +227,12 @@ def _timeliness(session, where, done, sums: dict, received: dict) -> dict[int, T
 
 def _forwards(session, audience: str, year: int, result: Figures) -> None:
     """Forwards made this year of the audience's cases, by delivery state and by the monitor's status."""
-    # The year's forwards from ix_forwards_statistics, each case looked up by its id: fewer rows
-    # than the set of every case's id.
-    where = (Forward.case_id == Case.id, *_conditions(audience),
-             Forward.created_on >= date(year, 1, 1), Forward.created_on <= date(year, 12, 31))
+    # The year's forwards from ix_forwards_statistics, each case looked up by its id: a few
+    # thousand look-ups. As EXISTS, not a join, which SQLite would start from the audience's cases
+    # of every year. (Not a scalar subquery: PostgreSQL estimates one per forward so high that it
+    # compiles the query, which takes longer than running it.)
+    counted = select(Case.id).where(Case.id == Forward.case_id, *_conditions(audience)).exists()
+    where = (Forward.created_on >= date(year, 1, 1), Forward.created_on <= date(year, 12, 31), counted)
     states: dict[str, int] = {}
     statuses: dict[str | None, int] = {}
     for state, status, count in session.execute(select(Forward.state, Forward.remote_status, func.count())
