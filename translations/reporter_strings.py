@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The reporter's pages, the shared plumbing that speaks to the worker on them
 # (fields, upload errors, labels, layout, error pages), the messages staff
 # send the worker from templates, the texts of the SMS channel, and the
-# posters and wallet cards printed for workers.
+# posters, wallet cards and receipt slips printed for workers.
 REPORTER_SOURCES = (
     "portal/templates/reporter/*.html",
     "portal/web/reporter/*.py",
@@ -32,6 +32,7 @@ REPORTER_SOURCES = (
     "portal/templates/admin/_printed.html",
     "portal/templates/admin/poster.html",
     "portal/templates/admin/card.html",
+    "portal/templates/inbox/slip.html",
 )
 
 KEYWORDS = dict(DEFAULT_KEYWORDS, _l=None, lazy_gettext=None, lazy_pgettext=((1, "c"), 2),
