@@ -81,11 +81,43 @@ def write_review_sheet(locale: str, out) -> int:
     return rows
 
 
+def refresh_review_sheet(locale: str) -> int:
+    """Bring translations/review/<locale>.csv up to the catalogue: rows still true are kept as they
+    are, rows of strings no longer on the worker's pages are dropped, and every string new or
+    translated anew since its review gets an empty row to review (back_translation, verdict and
+    note blank). Returns how many rows wait for review."""
+    import csv
+    import io
+
+    path = ROOT / "translations" / "review" / f"{locale}.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        kept = {(row["msgctxt"], row["msgid"]): row for row in csv.DictReader(handle)}
+    fresh = io.StringIO()
+    write_review_sheet(locale, fresh)
+    fresh.seek(0)
+    rows, pending = [], 0
+    for row in csv.DictReader(fresh):
+        earlier = kept.get((row["msgctxt"], row["msgid"]))
+        if earlier is not None and earlier["msgstr"] == row["msgstr"] and earlier["back_translation"].strip():
+            rows.append(earlier)
+        else:
+            rows.append(row)
+            pending += 1
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["msgctxt", "msgid", "msgstr", "back_translation", "verdict", "note"],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return pending
+
+
 if __name__ == "__main__":
     import sys
 
     if len(sys.argv) == 3 and sys.argv[1] == "--review-sheet":
         write_review_sheet(sys.argv[2], sys.stdout)
+    elif len(sys.argv) == 3 and sys.argv[1] == "--refresh-review":
+        print(f"{refresh_review_sheet(sys.argv[2])} strings of {sys.argv[2]} wait for review")
     else:
         for context, msgid in reporter_messages():
             print(f"{context or ''}\t{msgid}")
