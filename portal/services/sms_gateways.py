@@ -2,8 +2,10 @@
 
 - ``android``: SMS Gateway for Android (capcom6/android-sms-gateway, sms-gate.app),
   the open-source app an NGO runs on a phone with a local SIM. Sending: ``POST
-  {api}/message`` with HTTP Basic auth and JSON ``{"textMessage": {"text": ...},
-  "phoneNumbers": [...]}``; the phone cuts a long text into concatenated parts.
+  {api}/messages`` with HTTP Basic auth and JSON ``{"textMessage": {"text": ...},
+  "phoneNumbers": [...]}`` (docs.sms-gate.app, "Sending Messages"); the phone cuts a
+  long text into concatenated parts. The webhook's ``payload`` carries ``message`` and
+  ``phoneNumber`` (docs.sms-gate.app, "Webhooks").
   Incoming: the ``sms:received`` webhook, JSON, signed: ``X-Signature`` is the hex
   HMAC-SHA256 of the raw body followed by ``X-Timestamp`` (Unix seconds) under the
   signing key set in the app.
@@ -88,7 +90,7 @@ class AndroidGateway:
         return Inbound(sender, text, "android:" + signature.lower())
 
     def send(self, number: str, text: str) -> None:
-        _post(f"{self.api_url}/message", self.user, self.password, "application/json",
+        _post(f"{self.api_url}/messages", self.user, self.password, "application/json",
               json.dumps({"textMessage": {"text": text}, "phoneNumbers": [number]}).encode())
 
 

@@ -58,7 +58,7 @@ class FakeGateway:
                 expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
                 if self.headers.get("Authorization") != expected:
                     return self._answer(401, {"message": "unauthorized"})
-                if gateway.name == "android" and self.path == "/message":
+                if gateway.name == "android" and self.path == "/messages":
                     message = json.loads(body)
                     to, said = message["phoneNumbers"][0], message["textMessage"]["text"]
                 elif gateway.name == "twilio" and self.path == f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json":
