@@ -10,9 +10,13 @@ of that string must be done again.
 
 import csv
 import importlib.util
+import re
+import unicodedata
 from pathlib import Path
 
 import pytest
+from babel import Locale
+from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,3 +80,55 @@ def test_every_reporter_string_was_reviewed_as_it_now_reads(locale):
 def test_the_review_says_when_and_what_changed(locale):
     summary = (REVIEW / f"{locale}.md").read_text(encoding="utf-8")
     assert "Date:" in summary and "Changed:" in summary, f"{locale}.md must give the date and what changed"
+
+
+GLOSSARIES = sorted(path.parent.name for path in (ROOT / "translations").glob("*/glossary.toml"))
+
+
+@pytest.mark.parametrize("locale", GLOSSARIES)
+def test_no_string_a_worker_reads_is_left_in_english(locale):
+    """A reporter string whose translation is the English itself is either a word the language
+    shares (listed in the glossary's ``same_as_english``) or a string nobody translated."""
+    import tomllib
+
+    glossary = tomllib.loads((ROOT / "translations" / locale / "glossary.toml").read_text(encoding="utf-8"))
+    shared = set(glossary.get("same_as_english", [])) | {"Electronics Watch"}
+    catalog = _catalog(locale)
+    left = [key[1] for context, msgid in reporter_messages()
+            for key in [_key(context, msgid)]
+            if _translation(catalog, context, msgid) == key[1] and key[1] not in shared]
+    assert not left, f"{locale}: reporter strings still in English: {left}"
+
+
+RIGHT_TO_LEFT = [locale for locale in GLOSSARIES if Locale.parse(locale).character_order == "right-to-left"]
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+
+
+def _sms_messages():
+    found = extract_from_file("python", str(ROOT / "portal" / "services" / "sms.py"),
+                              keywords=reporter_strings.KEYWORDS)
+    return [(context, message) for _line, message, _comments, context in found]
+
+
+def test_the_texts_sent_by_sms_are_among_the_strings_a_worker_reads():
+    assert "ur" in RIGHT_TO_LEFT, "Urdu, the right-to-left language, is checked below"
+    keys = {_key(context, msgid) for context, msgid in reporter_messages()}
+    assert {_key(context, msgid) for context, msgid in _sms_messages()} <= keys
+
+
+@pytest.mark.parametrize("locale", RIGHT_TO_LEFT)
+def test_a_text_message_in_a_right_to_left_language_reads_right_to_left_on_any_phone(locale):
+    """An SMS has no page to say its direction: a phone takes it from the first strong letter.
+    A text that would start with a Latin word or a placeholder's Latin value must open with a
+    right-to-left mark (U+200F)."""
+    catalog = _catalog(locale)
+    wrong = []
+    for context, msgid in _sms_messages():
+        text = _translation(catalog, context, msgid) or ""
+        if text.startswith("\u200f"):
+            continue
+        first = next((unicodedata.bidirectional(char) for char in PLACEHOLDER.sub("", text)
+                      if unicodedata.bidirectional(char) in ("L", "R", "AL")), None)
+        if first == "L" or PLACEHOLDER.match(text):
+            wrong.append(text)
+    assert not wrong, f"{locale}: texts that would show left to right: {wrong}"
