@@ -34,4 +34,20 @@ def test_an_administrator_sees_how_far_each_language_is_checked(app):
     page = logged_in_admin(app).get("/admin/translations").get_data(as_text=True)
     rows = re.findall(r'<tr data-locale="(\w+)">.*?</tr>', page, re.S)
     assert set(rows) == set(translation_status.load())
-    assert re.search(r'data-locale="vi">.*?<td data-status="draft">Draft</td>', page, re.S)
+    labels = {"draft": "Draft", "machine-reviewed": "Checked by machine", "native-reviewed": "Checked by a native speaker"}
+    for locale in ("en", "vi", "my"):
+        status = translation_status.load()[locale].level
+        assert re.search(rf'data-locale="{locale}">.*?<td data-status="{status}">{labels[status]}</td>', page, re.S)
+
+
+def test_a_language_said_to_be_reviewed_has_its_review_and_glossary():
+    """"Machine-reviewed" is a promise about records: every string a worker reads translated back
+    (translations/review/<locale>.csv, which tests/portal/test_translation_review.py holds to the
+    catalogue) and the glossary of the safety terms."""
+    from pathlib import Path
+
+    translations = Path(__file__).resolve().parents[2] / "translations"
+    for locale, status in translation_status.load().items():
+        if status.level in ("machine-reviewed", "native-reviewed"):
+            assert (translations / "review" / f"{locale}.csv").is_file(), locale
+            assert (translations / locale / "glossary.toml").is_file(), locale
