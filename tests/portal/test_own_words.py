@@ -98,3 +98,15 @@ def test_words_that_would_break_a_page_are_refused_and_markup_is_shown_as_text(a
     assert printed.exit_code == 0, printed.output
     assert 'msgid "Make a report"\nmsgstr "Báo cáo cho chúng tôi"' in printed.output
     assert "Make a report" not in admin.get("/admin/translations/overrides.po?language=th").get_data(as_text=True)
+
+
+def test_a_percent_sign_in_words_on_a_page_cannot_break_the_page(app, admin):
+    # A page's template formats every string it shows, placeholders or not: a lone % (or a
+    # placeholder of another kind) in the words that replace one would stop the worker's page.
+    for words in ("Báo cáo 100%", "Báo cáo %(x)i", "Báo cáo %s"):
+        refused = set_words(admin, "Make a report", words)
+        assert refused.status_code == 400, words
+        assert "Write %% for a percent sign in this text." in refused.get_data(as_text=True), words
+    assert app.test_client().get("/vi/report").status_code == 200
+    assert set_words(admin, "Make a report", "Báo cáo 100%% ẩn danh").status_code == 303
+    assert "<h1>Báo cáo 100% ẩn danh</h1>" in app.test_client().get("/vi/report").get_data(as_text=True)
