@@ -781,3 +781,35 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
         opened = subprocess.run([age, "-d", "-i", str(tmp_path / "mia.key"), str(tmp_path / "report.age")],
                                 capture_output=True, timeout=60)
         assert opened.returncode == 0 and "Overtime is not paid." in json.loads(opened.stdout)["description"]
+
+    # A partner that lies (or breaks) cannot take the case page from the contractor's keyholders:
+    # an item that looks like an age file but does not open says so, and the rest of the page stays.
+    with world["sessions_b"]() as session:
+        contractor = session.scalars(select(Partner)).one()
+        token_of_b = contractor.outbound_token
+        asked = session.scalars(select(ExchangeBundle).where(ExchangeBundle.direction == "sent")
+                                .order_by(ExchangeBundle.sequence)).first()
+        manifest = bundles.read_manifest(asked.bundle)
+        with zipfile.ZipFile(io.BytesIO(asked.bundle)) as archive:
+            sealed = archive.read("items/01-information_request.age")
+        lying = {k: v for k, v in manifest.items() if k not in ("contents", "format")}
+
+        def crafted(sequence, data):
+            made = dict(lying, bundle_id=str(uuid.uuid4()), exchange=dict(manifest["exchange"], sequence=sequence,
+                                                                          answers=None))
+            return bundles.build(session, made, [bundles.Item("items/01-message.age", "message", data,
+                                                              {"content_type": "text/plain; charset=utf-8"})])
+
+        damaged = crafted(3, sealed[:-1] + bytes([sealed[-1] ^ 1]))
+        # A number far ahead of what was filed would be held, stored, forever: refused whole.
+        far_ahead = crafted(2**31 - 1, sealed)
+    assert post_bundle(world["server_a"], token_of_b, damaged).status == 201
+    page = anna.get(f"/inbox/cases/{case_id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "This entry cannot be opened: it is damaged" in text and "Please send the overtime records" in text
+    answer = post_bundle(world["server_a"], token_of_b, far_ahead)
+    assert answer.status == 409 and answer.json()["error"] == "sequence"
+    with world["sessions_a"]() as session:
+        assert session.scalar(select(func.count()).select_from(ExchangeBundle).where(
+            ExchangeBundle.direction == "received", ExchangeBundle.position.is_(None))) == 0
