@@ -30,10 +30,25 @@ def _replace_header(blob: bytes, new_header: bytes) -> bytes:
 
 
 def _rewrite(item: CaseItem, new_header) -> None:
-    """Give the item, and a file's evidence record beside it, the header ``new_header(age file)`` makes."""
-    item.blob = _replace_header(item.blob, new_header(item.blob))
-    if item.evidence_record:
-        item.evidence_record = _replace_header(item.evidence_record, new_header(item.evidence_record))
+    """Give the item, and a file's evidence record beside it, the header ``new_header(age file)`` makes
+    (both or neither)."""
+    blob = _replace_header(item.blob, new_header(item.blob))
+    record = _replace_header(item.evidence_record, new_header(item.evidence_record)) if item.evidence_record else None
+    item.blob, item.evidence_record = blob, record
+
+
+def _rewrite_items(case: Case, header_for) -> None:
+    """``_rewrite`` every keyholders' item of ``case`` with the header ``header_for(item)`` makes.
+
+    A partner's item the key cannot open is left as it is: the partner encrypted it to the keys it
+    was told of (services/exchange.py), or to the monitor users of its day on a forwarded case, and
+    one that names none of ours must not stop a hand-over or a re-admission for the whole case."""
+    for item in _keyholders_items(case):
+        try:
+            _rewrite(item, header_for(item))
+        except crypto.NoIdentityError:
+            if item.author != "partner" and case.kind != "forwarded":
+                raise
 
 
 def _keyholders_items(case: Case) -> list:
@@ -80,8 +95,7 @@ def add_keyholder(session, actor: User, identity, case: Case, colleague: User, b
     if colleague.id not in {u.id for u in eligible_colleagues(session, identity, case)}:
         raise HandoverError("not_eligible")
     new_recipient = crypto.parse_recipient(colleague.recipient)
-    for item in _keyholders_items(case):
-        _rewrite(item, lambda blob: crypto.add_recipients(blob, identity, [new_recipient]))
+    _rewrite_items(case, lambda _item: lambda blob: crypto.add_recipients(blob, identity, [new_recipient]))
     session.add(Keyholder(case_id=case.id, user_id=colleague.id))
     if case.lead_user_id is None:
         # A case whose lead left with nobody after them: the newcomer leads it.
@@ -109,9 +123,11 @@ def remove_keyholder(session, actor: User, identity, case: Case, colleague: User
 
 def _rewrite_for(session, identity, case: Case, holders: list[User]) -> None:
     """Write every keyholders' item header anew for ``holders`` (and the custodians and reporter)."""
-    for item in _keyholders_items(case):
+    def header_for(item):
         recipients = keyring.item_recipients(session, case, item.kind, holders)
-        _rewrite(item, lambda blob: crypto.rewrap(blob, identity, recipients))
+        return lambda blob: crypto.rewrap(blob, identity, recipients)
+
+    _rewrite_items(case, header_for)
 
 
 def remove_conflicted(session, actor: User, identity, case: Case, colleague: User) -> None:
@@ -216,9 +232,12 @@ def readmit(session, recovery_identity, user: User) -> int:
     for case in cases:
         # (A report sent to Electronics Watch only is kept by the partner's keys, not ours: left out above.)
         holders = keyring.holders_of(session, case)
-        for item in _keyholders_items(case):
+
+        def header_for(item, holders=holders, case=case):
             recipients = keyring.item_recipients(session, case, item.kind, holders)
-            _rewrite(item, lambda blob: crypto.rewrap(blob, recovery_identity, recipients))
+            return lambda blob: crypto.rewrap(blob, recovery_identity, recipients)
+
+        _rewrite_items(case, header_for)
     if user.role in keyring.OVERSIGHT_ROLES:
         oversight = keyring.oversight_recipients(session)
         for item in session.scalars(select(CaseItem).where(CaseItem.kind.in_(keyring.OVERSIGHT_KINDS))):

@@ -803,6 +803,9 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
         damaged = crafted(3, sealed[:-1] + bytes([sealed[-1] ^ 1]))
         # A number far ahead of what was filed would be held, stored, forever: refused whole.
         far_ahead = crafted(2**31 - 1, sealed)
+        # Nor an item encrypted to none of the contractor's keys (or to holders of the day, before one
+        # joined) stops its keyholders from handing the case on.
+        to_strangers = crafted(4, crypto.encrypt(b"Not for you.", [crypto.generate_identity(pq=False).recipient]))
     assert post_bundle(world["server_a"], token_of_b, damaged).status == 201
     page = anna.get(f"/inbox/cases/{case_id}")
     assert page.status_code == 200
@@ -813,3 +816,14 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
     with world["sessions_a"]() as session:
         assert session.scalar(select(func.count()).select_from(ExchangeBundle).where(
             ExchangeBundle.direction == "received", ExchangeBundle.position.is_(None))) == 0
+    assert post_bundle(world["server_a"], token_of_b, to_strangers).status == 201
+    with world["sessions_a"]() as session:
+        binh_id = session.scalars(select(User).where(User.username == "binh")).one().id
+    page = anna.get(f"/inbox/cases/{case_id}")
+    assert "Your key cannot open this yet" in page.get_data(as_text=True)
+    removed = anna.post(f"/inbox/cases/{case_id}/keyholders/{binh_id}/remove", data={"csrf_token": csrf_token(page)})
+    assert removed.status_code == 303
+    binh = app_a.test_client()
+    assert log_in(binh, "binh").status_code == 303
+    assert binh.get(f"/inbox/cases/{case_id}").status_code == 404
+    assert "Please send the overtime records" in anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
