@@ -664,6 +664,9 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
     assert reference in listing and facility.name in listing
     opened = max_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
     assert reference in opened and facility.name in opened and facility.supplier in opened
+    # Once he has opened it, nothing in it is unread: the case leaves the inbox's "unread" rank.
+    assert 'class="need-unread' in listing
+    assert 'class="need-unread' not in max_client.get("/inbox/").get_data(as_text=True)
 
     # He asks for information and a site visit.
     assert _exchange(max_client, forwarded_id, "information_request",
