@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 import crypto
 
-from ..models import Case, CaseItem, Facility, Keyholder, RoutingAlert, User
+from ..models import AuditEntry, Case, CaseItem, Facility, Keyholder, RoutingAlert, User
 from . import audit, clock, conflicts, keyring, lead, notifications, routing
 from .refusal import Refusal
 
@@ -248,6 +248,24 @@ def readmit(session, recovery_identity, user: User) -> int:
     return len(cases)
 
 
+# The audit trail's entries that put a user on a case or took them off it.
+_KEY_ADDED = ("handover_add",)
+_KEY_REMOVED = ("handover_remove", "conflict_key_removed")
+
+
+def _taken_off(session, case: Case) -> set[int]:
+    """Users whose key a holder (or the recovery key's holder) last took off ``case``."""
+    last = {}
+    for action, detail in session.execute(
+            select(AuditEntry.action, AuditEntry.detail).where(
+                AuditEntry.case_id == case.id, AuditEntry.action.in_(_KEY_ADDED + _KEY_REMOVED))
+            .order_by(AuditEntry.id)):
+        user_id = json.loads(detail or "{}").get("user")
+        if isinstance(user_id, int):
+            last[user_id] = action
+    return {user_id for user_id, action in last.items() if action in _KEY_REMOVED}
+
+
 @dataclass(frozen=True)
 class MonitorsAdmitted:
     cases: int
@@ -260,14 +278,16 @@ def admit_monitors(session, recovery_identity) -> MonitorsAdmitted:
     """Admit every active monitor user with a key to every case a partner forwarded here that they do
     not hold yet: the bundles' items were encrypted to the monitor users of their day and to this
     instance's recovery key, which adds a stanza for each newcomer to each item's header (the
-    payload is untouched). Run again, it admits nobody twice: a holder is not added again.
-    An item the recovery key does not open is left as it is and counted apart."""
+    payload is untouched). Run again, it admits nobody twice: a holder is not added again, nor one
+    a holder took off the case (a hand-over, a conflict of interest): that was a decision about
+    them, not a key that came too late. An item the recovery key does not open is left as it is and
+    counted apart."""
     monitors = list(session.scalars(select(User).where(
         User.role == "monitor", User.active.is_(True), User.recipient.is_not(None),
         User.activation_digest.is_(None)).order_by(User.id)))
     cases = users = items = unopened = 0
     for case in session.scalars(select(Case).where(Case.kind == "forwarded").order_by(Case.id)).all():
-        held = {holder.user_id for holder in case.keyholders}
+        held = {holder.user_id for holder in case.keyholders} | _taken_off(session, case)
         joining = [user for user in monitors if user.id not in held]
         if not joining:
             continue

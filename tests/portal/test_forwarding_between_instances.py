@@ -830,3 +830,14 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
     assert log_in(binh, "binh").status_code == 303
     assert binh.get(f"/inbox/cases/{case_id}").status_code == 404
     assert "Please send the overtime records" in anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+
+    # Max takes Mia off the case; the next run of the tool, for a newcomer, does not put her back.
+    with world["sessions_b"]() as session:
+        mia_id = session.scalars(select(User).where(User.username == "mia")).one().id
+    page = max_client.get(f"/inbox/cases/{forwarded_id}")
+    assert max_client.post(f"/inbox/cases/{forwarded_id}/keyholders/{mia_id}/remove",
+                           data={"csrf_token": csrf_token(page)}).status_code == 303
+    again = run_portal(world["monitor_db"], tmp_path / "b", "forwards", "rewrap", "--recovery-key", "-",
+                       stdin=key_text)
+    assert "admitted 0 monitor keys to 0 forwarded cases" in again.stdout, again.stdout + again.stderr
+    assert mia_client.get(f"/inbox/cases/{forwarded_id}").status_code == 404
