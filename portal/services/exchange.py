@@ -47,6 +47,7 @@ from . import (
     audit,
     bundles,
     clock,
+    conflicts,
     evidence,
     keyring,
     notifications,
@@ -211,8 +212,7 @@ def send(session, actor: User, case: Case, kind: str, text: str, *, dates: str =
     audit.record(session, "exchange", actor, case.id, {"partner": channel.partner.id, "kind": kind,
                                                        "sequence": sequence, "files": len(cleaned)}, commit=False)
     if base_url:
-        notifications.queue_for(session, [u for u in keyring.holders_of(session, case) if u.id != actor.id],
-                                case, base_url)
+        notifications.queue_for(session, [u for u in _called(session, case) if u.id != actor.id], case, base_url)
     session.commit()
     return row
 
@@ -307,7 +307,14 @@ def file_received(session, partner: Partner, bundle_id: str, manifest: dict, ite
     session.add(row)
     session.flush()
     _release(session, case, partner, {bundle_id: main.meta})
-    return case, [u for u in keyring.holders_of(session, case) if u.active]
+    return case, _called(session, case)
+
+
+def _called(session, case: Case) -> list[User]:
+    """The holders told that the exchange moved: active, and not barred from the case by a conflict
+    of interest (even "something new" tells them the case about their facility is alive)."""
+    barred = conflicts.conflicted_holder_ids(session, case)
+    return [u for u in keyring.holders_of(session, case) if u.active and u.id not in barred]
 
 
 def _filed_up_to(session, case: Case, partner: Partner) -> int:
