@@ -110,3 +110,13 @@ def test_a_percent_sign_in_words_on_a_page_cannot_break_the_page(app, admin):
     assert app.test_client().get("/vi/report").status_code == 200
     assert set_words(admin, "Make a report", "Báo cáo 100%% ẩn danh").status_code == 303
     assert "<h1>Báo cáo 100% ẩn danh</h1>" in app.test_client().get("/vi/report").get_data(as_text=True)
+
+
+def test_words_that_look_like_a_pages_slot_do_not_take_the_forms_token(app, admin):
+    # Pages the same for every worker are kept rendered with a marker where each one's token goes.
+    assert set_words(admin, "Make a report", "csrf-token-slot").status_code == 303
+    worker = app.test_client()
+    for _ in range(2):  # rendered, then from the kept page
+        page = worker.get("/vi/report")
+        assert "<h1>csrf-token-slot</h1>" in page.get_data(as_text=True)
+        assert csrf_token(page) not in ("csrf-token-slot", "")
