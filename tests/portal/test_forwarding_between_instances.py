@@ -848,3 +848,21 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
                        stdin=key_text)
     assert "admitted 0 monitor keys to 0 forwarded cases" in again.stdout, again.stdout + again.stderr
     assert mia_client.get(f"/inbox/cases/{forwarded_id}").status_code == 404
+
+    # Electronics Watch cannot pass off a message as the worker's by naming one of its own exchange
+    # bundles, filed on the contractor's report, as the case it "adds to".
+    with world["sessions_b"]() as session:
+        to_anna = session.scalars(select(ExchangeBundle).where(ExchangeBundle.direction == "sent")
+                                  .order_by(ExchangeBundle.sequence)).first()
+        disguised = dict(lying, bundle_id=str(uuid.uuid4()), addition_to=to_anna.bundle_id)
+        disguised.pop("exchange", None)
+        forged_message = crypto.encrypt(b"I take back my report, it was a mistake.",
+                                        [crypto.parse_recipient(r) for r in manifest.get("recipients", [])])
+        disguise = bundles.build(session, disguised, [bundles.Item("items/01-message.age", "message", forged_message,
+                                                                   {"author": "reporter"})])
+    refused = post_bundle(world["server_a"], token_of_b, disguise)
+    assert refused.status == 400 and refused.json()["error"] == "contents"
+    with world["sessions_a"]() as session:
+        assert session.scalars(select(CaseItem).where(CaseItem.case_id == case_id,
+                                                      CaseItem.author == "reporter")).all()[-1].kind == "report"
+    assert "I take back my report" not in anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
