@@ -94,7 +94,12 @@ def open_case(session, user: User, identity, case: Case) -> CaseView:
         elif item.kind == "attachment":
             files.append(evidence.file_of(item, identity))
     holder = session.scalar(select(Keyholder).where(Keyholder.case_id == case.id, Keyholder.user_id == user.id))
-    holder.seen_item_id = max([holder.seen_item_id] + [i.id for i in case.items if i.author == "reporter"])
+    # Everything up to the newest item counted as the reporter's, as the page shows it: on a case a
+    # partner forwarded, that is every item the partner's bundles brought (none is the "reporter"'s
+    # here), which would otherwise stay unread for ever. A reporter item added since the case row
+    # was read is left unread.
+    shown = max((i.id for i in case.items), default=0)
+    holder.seen_item_id = max(holder.seen_item_id, min(case.last_reporter_item_id, shown))
     audit.record(session, "view", user, case.id, commit=False)
     session.commit()
     facility = session.get(Facility, case.facility_id) if case.facility_id else None

@@ -86,7 +86,9 @@ def unseal(sealed: bytes, identity) -> Record | None:
                       steps=tuple(s for s in document.get("steps", []) if s in attachments.STEPS),
                       pages=int(pages) if isinstance(pages, int) and pages > 0 else None,
                       duration=float(duration) if isinstance(duration, (int, float)) and duration > 0 else None)
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except crypto.NoIdentityError:
+        raise
+    except (crypto.AgeError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

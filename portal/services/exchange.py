@@ -47,6 +47,7 @@ from . import (
     audit,
     bundles,
     clock,
+    conflicts,
     evidence,
     keyring,
     notifications,
@@ -61,6 +62,9 @@ TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 FILE_KINDS = ("attachment", outbound.RECORD_KIND)
 MAX_SEQUENCE = 2**31 - 1
+# How far ahead of the last bundle filed a partner's bundle may be numbered and still be held: a gap
+# is the bundles in flight, and a bundle numbered beyond it would be stored, never shown, forever.
+HOLD_AHEAD = 100
 MAX_TEXT = 10000
 
 
@@ -208,8 +212,7 @@ def send(session, actor: User, case: Case, kind: str, text: str, *, dates: str =
     audit.record(session, "exchange", actor, case.id, {"partner": channel.partner.id, "kind": kind,
                                                        "sequence": sequence, "files": len(cleaned)}, commit=False)
     if base_url:
-        notifications.queue_for(session, [u for u in keyring.holders_of(session, case) if u.id != actor.id],
-                                case, base_url)
+        notifications.queue_for(session, [u for u in _called(session, case) if u.id != actor.id], case, base_url)
     session.commit()
     return row
 
@@ -278,6 +281,8 @@ def file_received(session, partner: Partner, bundle_id: str, manifest: dict, ite
         raise bundles.BundleError("contents")
     if monitor_side and not _recipients_usable(manifest.get("exchange_recipients")):
         raise bundles.BundleError("contents")
+    if sequence > _filed_up_to(session, case, partner) + HOLD_AHEAD:
+        raise bundles.BundleError("sequence")
     if session.scalar(select(ExchangeBundle.id).where(
             ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == partner.id,
             ExchangeBundle.direction == "received", ExchangeBundle.sequence == sequence)) is not None:
@@ -302,14 +307,26 @@ def file_received(session, partner: Partner, bundle_id: str, manifest: dict, ite
     session.add(row)
     session.flush()
     _release(session, case, partner, {bundle_id: main.meta})
-    return case, [u for u in keyring.holders_of(session, case) if u.active]
+    return case, _called(session, case)
+
+
+def _called(session, case: Case) -> list[User]:
+    """The holders told that the exchange moved: active, and not barred from the case by a conflict
+    of interest (even "something new" tells them the case about their facility is alive)."""
+    barred = conflicts.conflicted_holder_ids(session, case)
+    return [u for u in keyring.holders_of(session, case) if u.active and u.id not in barred]
+
+
+def _filed_up_to(session, case: Case, partner: Partner) -> int:
+    """The number of the partner's last bundle on ``case`` filed here (0: none yet)."""
+    return session.scalar(select(func.max(ExchangeBundle.sequence)).where(
+        ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == partner.id,
+        ExchangeBundle.direction == "received", ExchangeBundle.position.is_not(None))) or 0
 
 
 def _release(session, case: Case, partner: Partner, metas: dict) -> None:
     """File, in order, every held bundle whose predecessors are filed."""
-    filed = session.scalar(select(func.max(ExchangeBundle.sequence)).where(
-        ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == partner.id,
-        ExchangeBundle.direction == "received", ExchangeBundle.position.is_not(None))) or 0
+    filed = _filed_up_to(session, case, partner)
     held = session.scalars(select(ExchangeBundle).where(
         ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == partner.id,
         ExchangeBundle.direction == "received", ExchangeBundle.position.is_(None))
@@ -376,6 +393,8 @@ class Entry:
     files: list = field(default_factory=list)
     # Encrypted to keys that do not include the reader's.
     closed: bool = False
+    # An item that does not open with the reader's key: changed, cut short, or not an age file's body.
+    damaged: bool = False
 
     @property
     def day(self) -> date:
@@ -417,6 +436,9 @@ def thread(session, case: Case, identity) -> Thread:
         except crypto.NoIdentityError:
             # Sent to the keyholders the partner knew of: a holder who joined since waits for re-admission.
             entry.closed, entry.files = True, []
+        except crypto.AgeError:
+            # The partner's side wrote what it signed: a broken item is that entry's loss, not the page's.
+            entry.damaged, entry.text, entry.dates, entry.files = True, "", "", []
         entries.append(entry)
     held = sum(1 for row in rows if row.position is None)
     return Thread(entries, held, channel_of(session, case))
@@ -446,7 +468,7 @@ def document(session, user: User, identity, case: Case, item_id: int) -> tuple[C
         return None
     try:
         data = crypto.decrypt(item.blob, identity)
-    except crypto.NoIdentityError:
-        return None  # sent before this holder held the case: see ``thread``
+    except crypto.AgeError:
+        return None  # sent before this holder held the case, or damaged: see ``thread``
     audit.record(session, "download", user, case.id, {"item": item.id})
     return item, data

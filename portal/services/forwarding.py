@@ -388,7 +388,12 @@ def _case_it_joins(session, partner: Partner, addition_to) -> Case | None:
         return None
     first = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == addition_to,
                                                         ReceivedBundle.partner_id == partner.id))
-    return session.get(Case, first.case_id) if first is not None else None
+    case = session.get(Case, first.case_id) if first is not None else None
+    # Only a case the partner's forward made here. Its exchange bundles are filed on our own report
+    # too: naming one of them must not add "the worker's" messages to a report the worker wrote here.
+    if case is not None and case.kind != "forwarded":
+        raise bundles.BundleError("contents")
+    return case
 
 
 def _file_addition(session, partner: Partner, case: Case, bundle_id: str, manifest: dict, items,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 import crypto
 
-from ..models import Case, CaseItem, Facility, Keyholder, RoutingAlert, User
+from ..models import AuditEntry, Case, CaseItem, Facility, Keyholder, RoutingAlert, User
 from . import audit, clock, conflicts, keyring, lead, notifications, routing
 from .refusal import Refusal
 
@@ -30,10 +30,25 @@ def _replace_header(blob: bytes, new_header: bytes) -> bytes:
 
 
 def _rewrite(item: CaseItem, new_header) -> None:
-    """Give the item, and a file's evidence record beside it, the header ``new_header(age file)`` makes."""
-    item.blob = _replace_header(item.blob, new_header(item.blob))
-    if item.evidence_record:
-        item.evidence_record = _replace_header(item.evidence_record, new_header(item.evidence_record))
+    """Give the item, and a file's evidence record beside it, the header ``new_header(age file)`` makes
+    (both or neither)."""
+    blob = _replace_header(item.blob, new_header(item.blob))
+    record = _replace_header(item.evidence_record, new_header(item.evidence_record)) if item.evidence_record else None
+    item.blob, item.evidence_record = blob, record
+
+
+def _rewrite_items(case: Case, header_for) -> None:
+    """``_rewrite`` every keyholders' item of ``case`` with the header ``header_for(item)`` makes.
+
+    A partner's item the key cannot open is left as it is: the partner encrypted it to the keys it
+    was told of (services/exchange.py), or to the monitor users of its day on a forwarded case, and
+    one that names none of ours must not stop a hand-over or a re-admission for the whole case."""
+    for item in _keyholders_items(case):
+        try:
+            _rewrite(item, header_for(item))
+        except crypto.NoIdentityError:
+            if item.author != "partner" and case.kind != "forwarded":
+                raise
 
 
 def _keyholders_items(case: Case) -> list:
@@ -80,8 +95,7 @@ def add_keyholder(session, actor: User, identity, case: Case, colleague: User, b
     if colleague.id not in {u.id for u in eligible_colleagues(session, identity, case)}:
         raise HandoverError("not_eligible")
     new_recipient = crypto.parse_recipient(colleague.recipient)
-    for item in _keyholders_items(case):
-        _rewrite(item, lambda blob: crypto.add_recipients(blob, identity, [new_recipient]))
+    _rewrite_items(case, lambda _item: lambda blob: crypto.add_recipients(blob, identity, [new_recipient]))
     session.add(Keyholder(case_id=case.id, user_id=colleague.id))
     if case.lead_user_id is None:
         # A case whose lead left with nobody after them: the newcomer leads it.
@@ -109,9 +123,11 @@ def remove_keyholder(session, actor: User, identity, case: Case, colleague: User
 
 def _rewrite_for(session, identity, case: Case, holders: list[User]) -> None:
     """Write every keyholders' item header anew for ``holders`` (and the custodians and reporter)."""
-    for item in _keyholders_items(case):
+    def header_for(item):
         recipients = keyring.item_recipients(session, case, item.kind, holders)
-        _rewrite(item, lambda blob: crypto.rewrap(blob, identity, recipients))
+        return lambda blob: crypto.rewrap(blob, identity, recipients)
+
+    _rewrite_items(case, header_for)
 
 
 def remove_conflicted(session, actor: User, identity, case: Case, colleague: User) -> None:
@@ -216,9 +232,12 @@ def readmit(session, recovery_identity, user: User) -> int:
     for case in cases:
         # (A report sent to Electronics Watch only is kept by the partner's keys, not ours: left out above.)
         holders = keyring.holders_of(session, case)
-        for item in _keyholders_items(case):
+
+        def header_for(item, holders=holders, case=case):
             recipients = keyring.item_recipients(session, case, item.kind, holders)
-            _rewrite(item, lambda blob: crypto.rewrap(blob, recovery_identity, recipients))
+            return lambda blob: crypto.rewrap(blob, recovery_identity, recipients)
+
+        _rewrite_items(case, header_for)
     if user.role in keyring.OVERSIGHT_ROLES:
         oversight = keyring.oversight_recipients(session)
         for item in session.scalars(select(CaseItem).where(CaseItem.kind.in_(keyring.OVERSIGHT_KINDS))):
@@ -227,6 +246,24 @@ def readmit(session, recovery_identity, user: User) -> int:
     audit.record(session, "readmit", None, None, {"user": user.id, "cases": len(cases)}, commit=False)
     session.commit()
     return len(cases)
+
+
+# The audit trail's entries that put a user on a case or took them off it.
+_KEY_ADDED = ("handover_add",)
+_KEY_REMOVED = ("handover_remove", "conflict_key_removed")
+
+
+def _taken_off(session, case: Case) -> set[int]:
+    """Users whose key a holder (or the recovery key's holder) last took off ``case``."""
+    last = {}
+    for action, detail in session.execute(
+            select(AuditEntry.action, AuditEntry.detail).where(
+                AuditEntry.case_id == case.id, AuditEntry.action.in_(_KEY_ADDED + _KEY_REMOVED))
+            .order_by(AuditEntry.id)):
+        user_id = json.loads(detail or "{}").get("user")
+        if isinstance(user_id, int):
+            last[user_id] = action
+    return {user_id for user_id, action in last.items() if action in _KEY_REMOVED}
 
 
 @dataclass(frozen=True)
@@ -241,14 +278,16 @@ def admit_monitors(session, recovery_identity) -> MonitorsAdmitted:
     """Admit every active monitor user with a key to every case a partner forwarded here that they do
     not hold yet: the bundles' items were encrypted to the monitor users of their day and to this
     instance's recovery key, which adds a stanza for each newcomer to each item's header (the
-    payload is untouched). Run again, it admits nobody twice: a holder is not added again.
-    An item the recovery key does not open is left as it is and counted apart."""
+    payload is untouched). Run again, it admits nobody twice: a holder is not added again, nor one
+    a holder took off the case (a hand-over, a conflict of interest): that was a decision about
+    them, not a key that came too late. An item the recovery key does not open is left as it is and
+    counted apart."""
     monitors = list(session.scalars(select(User).where(
         User.role == "monitor", User.active.is_(True), User.recipient.is_not(None),
         User.activation_digest.is_(None)).order_by(User.id)))
     cases = users = items = unopened = 0
     for case in session.scalars(select(Case).where(Case.kind == "forwarded").order_by(Case.id)).all():
-        held = {holder.user_id for holder in case.keyholders}
+        held = {holder.user_id for holder in case.keyholders} | _taken_off(session, case)
         joining = [user for user in monitors if user.id not in held]
         if not joining:
             continue

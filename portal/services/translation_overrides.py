@@ -151,8 +151,9 @@ def _checked(source: str, text: str) -> str:
     wanted = sorted(set(PLACEHOLDER.findall(source)))
     if sorted(set(PLACEHOLDER.findall(text))) != wanted:
         raise OverrideError("placeholders", wanted=" ".join(wanted) or "-")
-    # A lone % in a string that is formatted would break the page that shows it.
-    if "%" in _FORMATTING.sub("", text) and (wanted or "%%" in source):
+    # A lone % would break the page that shows it: a template formats every string it shows,
+    # placeholders or not (Jinja's newstyle gettext), and a catalogue does not say where a string is shown.
+    if "%" in _FORMATTING.sub("", text):
         raise OverrideError("percent")
     return text
 

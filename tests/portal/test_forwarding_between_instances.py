@@ -36,7 +36,7 @@ import crypto
 from portal import create_app, migrate
 from portal.db import make_engine, make_session_factory
 from portal.models import Case, Forward, Partner, ReceivedBundle, RoutingAlert, User
-from portal.services import bundles, clock, forwarding, keyring, outbound, partner_http, signing, users
+from portal.services import bundles, clock, conflicts, forwarding, keyring, outbound, partner_http, signing, users
 from portal.services import instance as instance_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -664,6 +664,9 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
     assert reference in listing and facility.name in listing
     opened = max_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
     assert reference in opened and facility.name in opened and facility.supplier in opened
+    # Once he has opened it, nothing in it is unread: the case leaves the inbox's "unread" rank.
+    assert 'class="need-unread' in listing
+    assert 'class="need-unread' not in max_client.get("/inbox/").get_data(as_text=True)
 
     # He asks for information and a site visit.
     assert _exchange(max_client, forwarded_id, "information_request",
@@ -781,3 +784,85 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
         opened = subprocess.run([age, "-d", "-i", str(tmp_path / "mia.key"), str(tmp_path / "report.age")],
                                 capture_output=True, timeout=60)
         assert opened.returncode == 0 and "Overtime is not paid." in json.loads(opened.stdout)["description"]
+
+    # A partner that lies (or breaks) cannot take the case page from the contractor's keyholders:
+    # an item that looks like an age file but does not open says so, and the rest of the page stays.
+    with world["sessions_b"]() as session:
+        contractor = session.scalars(select(Partner)).one()
+        token_of_b = contractor.outbound_token
+        asked = session.scalars(select(ExchangeBundle).where(ExchangeBundle.direction == "sent")
+                                .order_by(ExchangeBundle.sequence)).first()
+        manifest = bundles.read_manifest(asked.bundle)
+        with zipfile.ZipFile(io.BytesIO(asked.bundle)) as archive:
+            sealed = archive.read("items/01-information_request.age")
+        lying = {k: v for k, v in manifest.items() if k not in ("contents", "format")}
+
+        def crafted(sequence, data):
+            made = dict(lying, bundle_id=str(uuid.uuid4()), exchange=dict(manifest["exchange"], sequence=sequence,
+                                                                          answers=None))
+            return bundles.build(session, made, [bundles.Item("items/01-message.age", "message", data,
+                                                              {"content_type": "text/plain; charset=utf-8"})])
+
+        damaged = crafted(3, sealed[:-1] + bytes([sealed[-1] ^ 1]))
+        # A number far ahead of what was filed would be held, stored, forever: refused whole.
+        far_ahead = crafted(2**31 - 1, sealed)
+        # Nor an item encrypted to none of the contractor's keys (or to holders of the day, before one
+        # joined) stops its keyholders from handing the case on.
+        to_strangers = crafted(4, crypto.encrypt(b"Not for you.", [crypto.generate_identity(pq=False).recipient]))
+    assert post_bundle(world["server_a"], token_of_b, damaged).status == 201
+    page = anna.get(f"/inbox/cases/{case_id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "This entry cannot be opened: it is damaged" in text and "Please send the overtime records" in text
+    answer = post_bundle(world["server_a"], token_of_b, far_ahead)
+    assert answer.status == 409 and answer.json()["error"] == "sequence"
+    with world["sessions_a"]() as session:
+        assert session.scalar(select(func.count()).select_from(ExchangeBundle).where(
+            ExchangeBundle.direction == "received", ExchangeBundle.position.is_(None))) == 0
+    # Binh declares a conflict of interest with the facility: the exchange no longer calls him to it.
+    with world["sessions_a"]() as session:
+        binh_id = session.scalars(select(User).where(User.username == "binh")).one().id
+        conflicts.declare(session, None, binh_id, facility_id=facility_ids[0])
+        mails_before = session.scalar(select(func.count()).select_from(OutboxEmail))
+    assert post_bundle(world["server_a"], token_of_b, to_strangers).status == 201
+    with world["sessions_a"]() as session:
+        called = session.scalars(select(OutboxEmail.to_address).where(OutboxEmail.id > 0)
+                                 .order_by(OutboxEmail.id).offset(mails_before)).all()
+        assert called == ["anna@contractor.example"]
+    page = anna.get(f"/inbox/cases/{case_id}")
+    assert "Your key cannot open this yet" in page.get_data(as_text=True)
+    removed = anna.post(f"/inbox/cases/{case_id}/keyholders/{binh_id}/remove", data={"csrf_token": csrf_token(page)})
+    assert removed.status_code == 303
+    binh = app_a.test_client()
+    assert log_in(binh, "binh").status_code == 303
+    assert binh.get(f"/inbox/cases/{case_id}").status_code in (403, 404)  # no key, and a conflict
+    assert "Please send the overtime records" in anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+
+    # Max takes Mia off the case; the next run of the tool, for a newcomer, does not put her back.
+    with world["sessions_b"]() as session:
+        mia_id = session.scalars(select(User).where(User.username == "mia")).one().id
+    page = max_client.get(f"/inbox/cases/{forwarded_id}")
+    assert max_client.post(f"/inbox/cases/{forwarded_id}/keyholders/{mia_id}/remove",
+                           data={"csrf_token": csrf_token(page)}).status_code == 303
+    again = run_portal(world["monitor_db"], tmp_path / "b", "forwards", "rewrap", "--recovery-key", "-",
+                       stdin=key_text)
+    assert "admitted 0 monitor keys to 0 forwarded cases" in again.stdout, again.stdout + again.stderr
+    assert mia_client.get(f"/inbox/cases/{forwarded_id}").status_code == 404
+
+    # Electronics Watch cannot pass off a message as the worker's by naming one of its own exchange
+    # bundles, filed on the contractor's report, as the case it "adds to".
+    with world["sessions_b"]() as session:
+        to_anna = session.scalars(select(ExchangeBundle).where(ExchangeBundle.direction == "sent")
+                                  .order_by(ExchangeBundle.sequence)).first()
+        disguised = dict(lying, bundle_id=str(uuid.uuid4()), addition_to=to_anna.bundle_id)
+        disguised.pop("exchange", None)
+        forged_message = crypto.encrypt(b"I take back my report, it was a mistake.",
+                                        [crypto.parse_recipient(r) for r in manifest.get("recipients", [])])
+        disguise = bundles.build(session, disguised, [bundles.Item("items/01-message.age", "message", forged_message,
+                                                                   {"author": "reporter"})])
+    refused = post_bundle(world["server_a"], token_of_b, disguise)
+    assert refused.status == 400 and refused.json()["error"] == "contents"
+    with world["sessions_a"]() as session:
+        assert session.scalars(select(CaseItem).where(CaseItem.case_id == case_id,
+                                                      CaseItem.author == "reporter")).all()[-1].kind == "report"
+    assert "I take back my report" not in anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)

@@ -98,3 +98,25 @@ def test_words_that_would_break_a_page_are_refused_and_markup_is_shown_as_text(a
     assert printed.exit_code == 0, printed.output
     assert 'msgid "Make a report"\nmsgstr "Báo cáo cho chúng tôi"' in printed.output
     assert "Make a report" not in admin.get("/admin/translations/overrides.po?language=th").get_data(as_text=True)
+
+
+def test_a_percent_sign_in_words_on_a_page_cannot_break_the_page(app, admin):
+    # A page's template formats every string it shows, placeholders or not: a lone % (or a
+    # placeholder of another kind) in the words that replace one would stop the worker's page.
+    for words in ("Báo cáo 100%", "Báo cáo %(x)i", "Báo cáo %s"):
+        refused = set_words(admin, "Make a report", words)
+        assert refused.status_code == 400, words
+        assert "Write %% for a percent sign in this text." in refused.get_data(as_text=True), words
+    assert app.test_client().get("/vi/report").status_code == 200
+    assert set_words(admin, "Make a report", "Báo cáo 100%% ẩn danh").status_code == 303
+    assert "<h1>Báo cáo 100% ẩn danh</h1>" in app.test_client().get("/vi/report").get_data(as_text=True)
+
+
+def test_words_that_look_like_a_pages_slot_do_not_take_the_forms_token(app, admin):
+    # Pages the same for every worker are kept rendered with a marker where each one's token goes.
+    assert set_words(admin, "Make a report", "csrf-token-slot").status_code == 303
+    worker = app.test_client()
+    for _ in range(2):  # rendered, then from the kept page
+        page = worker.get("/vi/report")
+        assert "<h1>csrf-token-slot</h1>" in page.get_data(as_text=True)
+        assert csrf_token(page) not in ("csrf-token-slot", "")

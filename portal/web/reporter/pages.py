@@ -227,7 +227,7 @@ def make_blueprint(config):
             form.receipt.data = TYPED_SLOT
             html = render_template("reporter/follow_up.html", form=form, error=message)
             form.receipt.data = typed
-            if html.count(token) != 1 or html.count(TYPED_SLOT) != 1:
+            if html.count(token) != 1 or html.count(TYPED_SLOT) != 1 or CSRF_SLOT in html:
                 return render_template("reporter/follow_up.html", form=form, error=message)
             page = html.replace(token, CSRF_SLOT)
             if len(wrong_receipt_pages) > 256:
@@ -470,7 +470,8 @@ def make_blueprint(config):
             form = _report_form(choices)
             form.submission.data = DRAFT_SLOT
             html = render_template("reporter/report.html", form=form)
-            if html.count(token) != 1 or html.count(DRAFT_SLOT) != 1:
+            # (Words that hold a slot's name, an administrator's, are a page not to keep.)
+            if html.count(token) != 1 or html.count(DRAFT_SLOT) != 1 or CSRF_SLOT in html:
                 return html.replace(DRAFT_SLOT, secrets.token_urlsafe(DRAFT_BYTES))
             page = html.replace(token, CSRF_SLOT)
             if len(blank_pages) > 256:
@@ -524,7 +525,7 @@ def make_blueprint(config):
         if page is None:
             html = render_template("reporter/receipt.html", receipt=RECEIPT_SLOT,
                                    already_received=submitted.already_received, form=ConfirmForm())
-            if html.count(token) != 1 or html.count(RECEIPT_SLOT) != 1:
+            if html.count(token) != 1 or html.count(RECEIPT_SLOT) != 1 or CSRF_SLOT in html:
                 return html.replace(RECEIPT_SLOT, receipt)
             page = html.replace(token, CSRF_SLOT)
             if len(receipt_pages) > 256:
