@@ -22,10 +22,10 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, literal_column, or_, select, union
+from sqlalchemy import and_, func, literal_column, or_, select, text, union
 
 from ..models import Case, CaseCategory, CaseItem, Facility, Keyholder, ReceivedBundle, User
-from ..models.case import NEXT_DUE_SQL, OPEN_STATUSES
+from ..models.case import NEXT_DUE_SQL, OPEN_SQL, OPEN_STATUSES
 from . import clock, conflicts
 
 PAGE_SIZE = 50
@@ -47,31 +47,49 @@ NEEDS = ("danger", "overdue", "due_soon", "unread", "open", "done")
 ACTION_NEEDS = NEEDS[:4]
 
 
-def _tiers(today: date) -> list:
-    """The "need" order as a list of disjoint conditions on a held case (joined with its
-    ``Keyholder``), one per rank of ``NEEDS``; within each, cases go by ``NEXT_DUE``, then id.
+# SQLite keeps no statistics: it is told which index walks each rank (PostgreSQL ignores these).
+OPEN_BY_DUE = ("INDEXED BY ix_cases_open_by_due", "sqlite")
+USER_UNREAD = ("INDEXED BY ix_keyholders_user_unread", "sqlite")
+DONE_BY_ID = ("INDEXED BY ix_cases_inbox_need", "sqlite")
+# The conditions of the two partial indexes as their own SQL: SQLite uses a partial index only
+# for a query whose WHERE holds the index's condition as written, never as bound parameters.
+OPEN_CASE = text(OPEN_SQL)
+UNREAD = text("unread")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One rank of the "need" order: which held cases it holds, and the index that walks them."""
+
+    condition: object
+    table: object
+    hint: tuple
+
+
+def _tiers(today: date) -> list[Tier]:
+    """The "need" order as disjoint conditions on a held case (joined with its ``Keyholder``),
+    one per rank of ``NEEDS``; within each, cases go by ``NEXT_DUE``, then id.
 
     Each is read on its own, from an index, in that order: the open cases from the start of
     ``ix_cases_open_by_due`` (most of a page is found in its first rows), the unread ones from the
-    user's ``ix_keyholders_user_unread``; only a page past the open and unread cases sorts the
+    user's ``ix_keyholders_user_unread``; only a page past the open and unread cases reads the
     done ones. No query ranks every case a user holds.
     """
     soon = today + timedelta(days=DUE_SOON_DAYS)
-    open_ = Case.status.in_(OPEN)
     done = Case.status.not_in(OPEN)
     # COALESCE: "not in danger" must be true, not NULL, for a case never risk-assessed.
     danger = or_(func.coalesce(Case.risk_level, "") == "high", and_(Case.risk_level.is_(None), Case.urgent))
     acknowledging = Case.status == "received"
     overdue = or_(Case.feedback_due < today, and_(acknowledging, Case.acknowledge_due < today))
     due_soon = or_(Case.feedback_due <= soon, and_(acknowledging, Case.acknowledge_due <= soon))
-    calm = and_(open_, ~danger, ~overdue, ~due_soon)
+    calm = and_(~danger, ~overdue, ~due_soon)
     return [
-        and_(open_, danger),
-        and_(open_, ~danger, overdue),
-        and_(open_, ~danger, ~overdue, due_soon),
-        or_(and_(calm, Keyholder.unread), and_(done, Keyholder.unread)),
-        and_(calm, ~Keyholder.unread),
-        and_(done, ~Keyholder.unread),
+        Tier(and_(OPEN_CASE, danger), Case, OPEN_BY_DUE),
+        Tier(and_(OPEN_CASE, ~danger, overdue), Case, OPEN_BY_DUE),
+        Tier(and_(OPEN_CASE, ~danger, ~overdue, due_soon), Case, OPEN_BY_DUE),
+        Tier(and_(UNREAD, or_(done, and_(Case.status.in_(OPEN), calm))), Keyholder, USER_UNREAD),
+        Tier(and_(OPEN_CASE, calm, ~Keyholder.unread), Case, OPEN_BY_DUE),
+        Tier(and_(done, ~Keyholder.unread), Case, DONE_BY_ID),
     ]
 
 
@@ -86,10 +104,11 @@ def needs_action_count(session, user_id: int) -> int:
     soon = clock.today() + timedelta(days=DUE_SOON_DAYS)
     held = (select(Case.id).join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
             .where(*conflicts.open_to(session, user_id)))
-    open_ = Case.status.in_(OPEN)
     danger = or_(func.coalesce(Case.risk_level, "") == "high", and_(Case.risk_level.is_(None), Case.urgent))
     due = or_(NEXT_DUE <= soon, and_(Case.status == "received", Case.feedback_due <= soon))
-    needing = union(held.where(open_, danger), held.where(open_, due), held.where(Keyholder.unread)).subquery()
+    needing = union(held.where(OPEN_CASE, danger).with_hint(Case, *OPEN_BY_DUE),
+                    held.where(OPEN_CASE, due).with_hint(Case, *OPEN_BY_DUE),
+                    held.where(UNREAD).with_hint(Keyholder, *USER_UNREAD)).subquery()
     return session.scalar(select(func.count()).select_from(needing)) or 0
 
 
@@ -162,15 +181,15 @@ def _by_need(session, held, offset: int, today: date) -> list[int]:
     page_ids: list[int] = []
     for tier in _tiers(today):
         wanted = PAGE_SIZE - len(page_ids)
-        found = session.scalars(held.where(tier).order_by(NEXT_DUE.asc(), Case.id.asc())
-                                .limit(wanted).offset(offset)).all()
+        ranked = held.where(tier.condition).with_hint(tier.table, *tier.hint)
+        found = session.scalars(ranked.order_by(NEXT_DUE.asc(), Case.id.asc()).limit(wanted).offset(offset)).all()
         page_ids.extend(found)
         if len(page_ids) == PAGE_SIZE:
             break
         if found:
             offset = 0
         elif offset:
-            offset -= session.scalar(select(func.count()).select_from(held.where(tier).subquery()))
+            offset -= session.scalar(select(func.count()).select_from(ranked.subquery()))
             offset = max(0, offset)
     return page_ids
 
