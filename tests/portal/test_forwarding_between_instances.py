@@ -31,6 +31,7 @@ from operator_steps import PORTAL
 from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import func, select
 from test_no_trace_of_time import fine_times_tied_to_a_case_or_a_reporter
+from test_page_structure import PageParts
 
 import crypto
 from portal import create_app, migrate
@@ -861,6 +862,10 @@ def test_electronics_watch_verifies_the_contractors_corrective_actions_and_the_w
     assert "FINDING: exits locked at night" in seen and "OWNER-SAFETY" in seen and "in answer to request 1" in seen
     assert seen.count(">Done<") == 2 and seen.count(">Planned<") == 1 and "OTHER" not in seen
     assert seen.count('name="action"') == 3
+    for html in (seen, anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)):
+        parts = PageParts()
+        parts.feed(html)
+        assert len(set(parts.ids)) == len(parts.ids) and set(parts.label_targets) <= set(parts.ids)
 
     def verdict(reference, value, comment):
         return _post(max_client, f"/inbox/cases/{forwarded_id}/exchange/verdict", action=reference,
