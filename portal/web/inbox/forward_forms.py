@@ -7,6 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..common.fields import CheckboxesField, PortalForm
+from ..common.labels import ACTION_STATE_LABELS
 
 REMOTE_STATUS_LABELS = {
     "received": _l("Not acknowledged yet"),
@@ -77,7 +78,7 @@ class ExchangeVerdictForm(PortalForm):
     """Electronics Watch's verdict on an action of the plan the contractor sent."""
 
     action = HiddenField(validators=[InputRequired(), Length(max=36)])
-    verdict = SelectField(_l("Verdict"), choices=[SelectChoice("verified", _l("Verified")),
-                                                         SelectChoice("not_done", _l("Not done"))],
+    verdict = SelectField(_l("Verdict"), choices=[SelectChoice(state, ACTION_STATE_LABELS[state])
+                                                  for state in ("verified", "not_done")],
                           validators=[InputRequired()])
-    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=5000)])
+    comment = TextAreaField(_l("Comment (keyholders only)"), validators=[Optional(), Length(max=5000)])
