@@ -790,9 +790,9 @@ def _post(client, path, **fields):
     return client.post(path, data={"csrf_token": csrf_token(page), **fields})
 
 
-def _rebuilt(session, bundle: bytes, **meta_changes) -> bytes:
-    """``bundle``'s first item under a new bundle id and the next number, its manifest entry changed,
-    signed by the sender whose ``session`` this is."""
+def _rebuilt(session, bundle: bytes, kind=None, **meta_changes) -> bytes:
+    """``bundle``'s first item under a new bundle id and the next number, its manifest entry (and
+    kind) changed, signed by the sender whose ``session`` this is."""
     manifest = bundles.read_manifest(bundle)
     entry = manifest["contents"][0]
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
@@ -801,7 +801,7 @@ def _rebuilt(session, bundle: bytes, **meta_changes) -> bytes:
     changed.update(bundle_id=str(uuid.uuid4()),
                    exchange=dict(manifest["exchange"], sequence=manifest["exchange"]["sequence"] + 1))
     meta = {k: v for k, v in entry.items() if k not in ("file", "kind", "sha256", "size")}
-    return bundles.build(session, changed, [bundles.Item(entry["file"], entry["kind"], data,
+    return bundles.build(session, changed, [bundles.Item(entry["file"], kind or entry["kind"], data,
                                                          dict(meta, **meta_changes))])
 
 
@@ -816,6 +816,7 @@ def test_electronics_watch_verifies_the_contractors_corrective_actions_and_the_w
     from flask_babel import gettext as translated
 
     from portal.models import ActionStateChange, CorrectiveAction, ExchangeBundle, Finding
+    from portal.services import exchange
 
     world = two_instances
     app_a, app_b = world["a"], world["b"]
@@ -873,8 +874,18 @@ def test_electronics_watch_verifies_the_contractors_corrective_actions_and_the_w
 
     assert verdict(elsewhere[1], "verified", "not in the plan").status_code == 400
     assert verdict(unlock[1], "verified", "COMMENT: the exits were open on 14 January").status_code == 303
+    # The contractor is down: the next two wait, and the last arrives first. It is held, then recorded in order.
+    world["server_a"].stop()
     assert verdict(train[1], "verified", "COMMENT: the guards were trained").status_code == 303
     assert verdict(post_plan[1], "not_done", "COMMENT: no plan on the notice board").status_code == 303
+    world["server_a"].start()
+    with world["sessions_b"]() as session:
+        second, third = session.scalars(select(ExchangeBundle).where(ExchangeBundle.state == "pending")
+                                        .order_by(ExchangeBundle.sequence)).all()
+        assert exchange.deliver(session, third)
+        with world["sessions_a"]() as contractor:
+            assert contractor.get(CorrectiveAction, post_plan[0]).state == "planned"
+        assert exchange.deliver(session, second)
     with world["sessions_a"]() as session:
         states = {a.id: a.state for a in session.scalars(select(CorrectiveAction))}
         assert states == {unlock[0]: "verified", train[0]: "verified", post_plan[0]: "not_done",
@@ -897,7 +908,9 @@ def test_electronics_watch_verifies_the_contractors_corrective_actions_and_the_w
                                .order_by(ExchangeBundle.sequence.desc())).first().bundle
         elsewhere_verdict = _rebuilt(session, last, action=elsewhere[1], verdict="not_done")
         unknown_verdict = _rebuilt(session, last, action=str(uuid.uuid4()), verdict="not_done")
-    for hostile in (elsewhere_verdict, unknown_verdict):
+        # Nor does the monitor send findings of its own.
+        monitor_findings = _rebuilt(session, last, kind="findings")
+    for hostile in (elsewhere_verdict, unknown_verdict, monitor_findings):
         answer = post_bundle(world["server_a"], world["issued_by_a"], hostile)
         assert answer.status == 400 and answer.json()["error"] == "contents"
     replay = post_bundle(world["server_a"], world["issued_by_a"], last)
