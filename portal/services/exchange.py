@@ -25,7 +25,7 @@ Two kinds carry the findings of a case (``findings``) and Electronics Watch's an
 
 - ``findings``: the contractor's keyholders send the findings of the case and its corrective action
   plan (``send_findings``): each finding's text, each action's public reference, description, owner,
-  due date and state, as they stand that day. Sent again, it is a new bundle with the state of then.
+  due date and state, as they stand that day, and the actions' evidence files if asked. Sent again, it is a new bundle with the state of then.
 - ``action_verdict``: the monitor verifies an action or finds it not done, with a comment
   (``send_verdict``). The action's reference and the verdict travel in the item's manifest entry
   (signed, in clear: no secret, the action's uuid and a word); the comment in the encrypted item.
@@ -259,24 +259,43 @@ def _next_position(session, case: Case) -> int:
                 or 0)
 
 
-def findings_document(session, case: Case, identity) -> dict:
-    """The findings of ``case`` and its corrective action plan as they stand, read with a keyholder's key."""
-    return {"findings": [
+def findings_document(session, case: Case, identity, *, evidence_files: bool = False) -> tuple[dict, list]:
+    """The findings of ``case`` and its corrective action plan as they stand, read with a keyholder's
+    key; with ``evidence_files``, the actions' evidence too (each already cleaned, with its record),
+    each action naming its files by their place among the bundle's documents (from 1)."""
+    files = []
+
+    def evidence_of(view) -> list[int]:
+        numbers = []
+        for file in view.files if evidence_files else ():
+            record = file.record
+            if record is None:
+                continue
+            files.append(attachments.CleanFile(crypto.decrypt(file.item.blob, identity), record.content_type, "",
+                                               record.steps, record.pages, record.duration))
+            numbers.append(len(files))
+        return numbers
+
+    document = {"findings": [
         {"text": view.text, "actions": [
             {"reference": a.action.reference, "description": a.description, "owner": a.owner,
-             "due_on": a.action.due_on.isoformat() if a.action.due_on else "", "state": a.action.state}
+             "due_on": a.action.due_on.isoformat() if a.action.due_on else "", "state": a.action.state,
+             "evidence": evidence_of(a)}
             for a in view.actions]}
         for view in findings.for_case(session, case, identity)]}
+    return document, files
 
 
 def send_findings(session, actor: User, identity, case: Case, *, answers: int | None = None,
-                  base_url: str = "") -> ExchangeBundle:
+                  evidence_files: bool = False, base_url: str = "") -> ExchangeBundle:
     """The contractor's findings and corrective action plan of ``case``, as they stand today, to the
-    monitor. Raises ``ExchangeError("empty")`` for a case without findings."""
-    document = findings_document(session, case, identity)
+    monitor, with the actions' evidence files if asked. Raises ``ExchangeError("empty")`` for a case
+    without findings."""
+    document, files = findings_document(session, case, identity, evidence_files=evidence_files)
     if not document["findings"]:
         raise ExchangeError("empty")
-    return send(session, actor, case, "findings", "", answers=answers, base_url=base_url, document=document)
+    return send(session, actor, case, "findings", "", answers=answers, base_url=base_url, document=document,
+                files=files)
 
 
 def received_plan(session, case: Case, identity) -> dict:

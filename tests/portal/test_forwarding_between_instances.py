@@ -814,6 +814,7 @@ def test_electronics_watch_verifies_the_contractors_corrective_actions_and_the_w
     change nothing."""
     from flask_babel import force_locale
     from flask_babel import gettext as translated
+    from test_evidence_files import pdf_of
 
     from portal.models import ActionStateChange, CorrectiveAction, ExchangeBundle, Finding
     from portal.services import exchange
@@ -857,9 +858,15 @@ def test_electronics_watch_verifies_the_contractors_corrective_actions_and_the_w
     for action_id, _reference in (unlock, train):
         assert _post(anna, f"/inbox/cases/{case_id}/actions/{action_id}/state", state="done").status_code == 303
 
-    # She answers Max's question with them.
-    assert _post(anna, f"/inbox/cases/{case_id}/exchange/findings", answers="1").status_code == 303
+    assert _post(anna, f"/inbox/cases/{case_id}/actions/{unlock[0]}/evidence",
+                 files=[(io.BytesIO(pdf_of(1)), "unlocked.pdf")]).status_code == 303
+
+    # She answers Max's question with them, and the evidence.
+    assert _post(anna, f"/inbox/cases/{case_id}/exchange/findings", answers="1", evidence="y").status_code == 303
     seen = max_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
+    evidence_link = re.search(r'ACTION-UNLOCK the exits</bdi></span> · <a href="([^"]+)">Document 1</a>', seen)
+    download = max_client.get(evidence_link.group(1))
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
     assert "FINDING: exits locked at night" in seen and "OWNER-SAFETY" in seen and "in answer to request 1" in seen
     assert seen.count(">Done<") == 2 and seen.count(">Planned<") == 1 and "OTHER" not in seen
     assert seen.count('name="action"') == 3

@@ -72,6 +72,7 @@ class FindingsExchangeForm(PortalForm):
     """The case's findings and corrective action plan, as they stand, to the partner."""
 
     answers = SelectField(_l("In answer to"), validators=[Optional()])
+    evidence = BooleanField(_l("With the actions' evidence files"))
 
 
 class ExchangeVerdictForm(PortalForm):

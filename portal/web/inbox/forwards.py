@@ -190,7 +190,7 @@ def add_routes(bp, config):
         answers = int(form.answers.data) if (form.answers.data or "").isdigit() else None
         try:
             made = exchange.send_findings(db(), g.user, g.identity, case, answers=answers,
-                                          base_url=config["BASE_URL"])
+                                          evidence_files=form.evidence.data, base_url=config["BASE_URL"])
         except exchange.ExchangeError as failure:
             db().rollback()
             message = _("This case has no findings to send yet.") if failure.reason == "empty" else \
