@@ -52,7 +52,7 @@ EXCHANGE_ERRORS = {
     "empty": lambda: _("Write the text or choose a document."),
     "answers": lambda: _("Choose a request of the partner, or none."),
     "recipients": lambda: _("The partner's keys for this case cannot be used: nothing was sent."),
-    "action": lambda: _("Choose an action of the plan the contractor sent, and verified or not done."),
+    "action": lambda: _("Choose an action of the plan the contractor sent, and a verdict."),
 }
 
 
