@@ -21,13 +21,21 @@ A bundle holds one item of a kind in ``KINDS`` (a message, a request for informa
 for a site visit), then any documents (each cleaned as the sender's portal cleans every file,
 followed by its evidence record).
 
-Extension point: a kind is one entry of ``KINDS``. A later kind (the monitor's verdict on a
-corrective action, ``corrective_action_verdict``) adds an entry with ``monitor_only=True`` and
-``offered=False`` (sent from the action's own form) and ``on_filed``: a function ``(session, case, row, meta)`` called once, in order, as the receiving
-side files the bundle, where ``meta`` is the item's manifest entry (signed, in clear: put there
-only what is no secret, such as the action's public uuid and the verdict; the reasons go in the
-encrypted item). It would call ``corrective_actions.record_monitor_verdict``. The sending side
-calls ``send`` with ``meta`` for that entry. Nothing else changes: transport, order, replay and
+Two kinds carry the findings of a case (``findings``) and Electronics Watch's answer to them:
+
+- ``findings``: the contractor's keyholders send the findings of the case and its corrective action
+  plan (``send_findings``): each finding's text, each action's public reference, description, owner,
+  due date and state, as they stand that day, and the actions' evidence files if asked. Sent again, it is a new bundle with the state of then.
+- ``action_verdict``: the monitor verifies an action or finds it not done, with a comment
+  (``send_verdict``). The action's reference and the verdict travel in the item's manifest entry
+  (signed, in clear: no secret, the action's uuid and a word); the comment in the encrypted item.
+  The contractor refuses whole a verdict naming no action of the case the exchange is about
+  (``contents``), and as it files it (``on_filed``, in order) records it on the action:
+  ``findings.record_monitor_verdict``.
+
+Extension point: a kind is one entry of ``KINDS``: ``on_filed``, a function ``(session, case, row,
+meta)`` called once, in order, as the receiving side files the bundle, and ``check``, called with
+``(session, case, meta)`` as it arrives, to refuse it whole. Transport, order, replay and
 notifications are the kind's for free.
 """
 
@@ -49,6 +57,7 @@ from . import (
     clock,
     conflicts,
     evidence,
+    findings,
     keyring,
     notifications,
     outbound,
@@ -81,6 +90,27 @@ class Kind:
     on_filed: Callable | None = None
     # Offered in the case page's exchange form (a kind sent from a page of its own is not).
     offered: bool = True
+    # Only the contractor's side (the instance that forwarded the case) sends it.
+    contractor_only: bool = False
+    # Called as a bundle of this kind arrives, before anything is stored: (session, case, meta);
+    # False refuses the bundle whole.
+    check: Callable | None = None
+
+
+def _verdict_check(session, case: Case, meta: dict) -> bool:
+    action = findings.action_by_reference(session, case, meta.get("action"))
+    return action is not None and meta.get("verdict") in findings.VERDICTS
+
+
+def _verdict_filed(session, case: Case, row, meta: dict) -> None:
+    action = findings.action_by_reference(session, case, meta.get("action"))
+    if action is None or not findings.verdict_allowed(action, meta.get("verdict")):
+        # Checked on arrival; a verdict held behind an earlier bundle may have been overtaken
+        # (verified, then given again): it stays in the exchange and moves nothing.
+        return
+    # The comment is in the encrypted item: the contractor's server cannot read it, so the
+    # verdict item says "see the exchange" for it, and the exchange shows it to keyholders.
+    findings.record_monitor_verdict(session, action.reference, meta["verdict"], monitor=None, commit=False)
 
 
 KINDS = {
@@ -88,6 +118,11 @@ KINDS = {
     "information_request": Kind(TEXT, monitor_only=True, answerable=True),
     # A JSON document: {"text": ..., "dates": ...} (the dates proposed, as written).
     "visit_request": Kind(JSON, monitor_only=True, answerable=True),
+    # A JSON document: {"findings": [{"text": ..., "actions": [{"reference", "description", "owner",
+    # "due_on", "state"}]}]}.
+    "findings": Kind(JSON, contractor_only=True, offered=False),
+    # A JSON document: {"action": reference, "verdict": ..., "comment": ...}.
+    "action_verdict": Kind(JSON, monitor_only=True, offered=False, on_filed=_verdict_filed, check=_verdict_check),
 }
 
 
@@ -148,29 +183,34 @@ def _payload(kind: str, text: str, dates: str) -> bytes:
 
 
 def send(session, actor: User, case: Case, kind: str, text: str, *, dates: str = "", files=(),
-         answers: int | None = None, base_url: str = "") -> ExchangeBundle:
+         answers: int | None = None, base_url: str = "", document: dict | None = None,
+         meta: dict | None = None) -> ExchangeBundle:
     """Sign and keep, waiting for delivery, a bundle of the exchange: ``kind``'s item, then the
     ``files`` (bytes, cleaned here), ``answers`` naming the partner's request it answers.
+    ``document`` is the item of a JSON kind written whole (``text`` and ``dates`` otherwise);
+    ``meta``, what its manifest entry says in clear.
     Raises ``ExchangeError``, or ``attachments.AttachmentError`` for a file refused; nothing is kept then."""
     channel = channel_of(session, case)
     if channel is None:
         raise ExchangeError("channel")
     spec = KINDS.get(kind)
-    if spec is None or (spec.monitor_only and not channel.monitor_side):
+    if spec is None or (spec.monitor_only and not channel.monitor_side) or (spec.contractor_only
+                                                                            and channel.monitor_side):
         raise ExchangeError("kind")
     text, dates = (text or "").strip()[:MAX_TEXT], (dates or "").strip()[:1000]
-    if not text and not dates and not files:
+    if not text and not dates and not files and not document:
         raise ExchangeError("empty")
     if answers is not None and answers not in {row.sequence for row in answerable(session, case)}:
         raise ExchangeError("answers")
     cleaned = attachments.cleaned(list(files), disguise_voice=False)
     ours = keyring.case_recipients(session, case, reporter=False)
     theirs = channel.recipients
-    payload = _payload(kind, text, dates)
+    payload = (json.dumps(document, ensure_ascii=False).encode("utf-8") if document is not None
+               else _payload(kind, text, dates))
     today, day = clock.today(), clock.today().isoformat()
     try:
         items = [bundles.Item(f"items/01-{kind}.age", kind, crypto.encrypt(payload, theirs),
-                              {"content_type": spec.content_type, "day": day})]
+                              dict(meta or {}, content_type=spec.content_type, day=day))]
         for clean in cleaned:
             items.append(bundles.Item(f"items/{len(items) + 1:02d}-attachment.age", "attachment",
                                       crypto.encrypt(clean.data, theirs), {"content_type": clean.content_type,
@@ -220,6 +260,80 @@ def send(session, actor: User, case: Case, kind: str, text: str, *, dates: str =
 def _next_position(session, case: Case) -> int:
     return 1 + (session.scalar(select(func.max(ExchangeBundle.position)).where(ExchangeBundle.case_id == case.id))
                 or 0)
+
+
+def findings_document(session, case: Case, identity, *, evidence_files: bool = False) -> tuple[dict, list]:
+    """The findings of ``case`` and its corrective action plan as they stand, read with a keyholder's
+    key; with ``evidence_files``, the actions' evidence too (each already cleaned, with its record),
+    each action naming its files by their place among the bundle's documents (from 1)."""
+    files = []
+
+    def evidence_of(view) -> list[int]:
+        numbers = []
+        for file in view.files if evidence_files else ():
+            record = file.record
+            if record is None:
+                continue
+            files.append(attachments.CleanFile(crypto.decrypt(file.item.blob, identity), record.content_type, "",
+                                               record.steps, record.pages, record.duration))
+            numbers.append(len(files))
+        return numbers
+
+    document = {"findings": [
+        {"text": view.text, "actions": [
+            {"reference": a.action.reference, "description": a.description, "owner": a.owner,
+             "due_on": a.action.due_on.isoformat() if a.action.due_on else "", "state": a.action.state,
+             "evidence": evidence_of(a)}
+            for a in view.actions]}
+        for view in findings.for_case(session, case, identity)]}
+    return document, files
+
+
+def send_findings(session, actor: User, identity, case: Case, *, answers: int | None = None,
+                  evidence_files: bool = False, base_url: str = "") -> ExchangeBundle:
+    """The contractor's findings and corrective action plan of ``case``, as they stand today, to the
+    monitor, with the actions' evidence files if asked. Raises ``ExchangeError("empty")`` for a case
+    without findings."""
+    document, files = findings_document(session, case, identity, evidence_files=evidence_files)
+    if not document["findings"]:
+        raise ExchangeError("empty")
+    return send(session, actor, case, "findings", "", answers=answers, base_url=base_url, document=document,
+                files=files)
+
+
+def received_plan(session, case: Case, identity) -> dict:
+    """The latest findings the partner sent on ``case`` (the monitor's side), by action reference:
+    ``{reference: action}``, empty when none came."""
+    rows = session.scalars(select(ExchangeBundle).where(
+        ExchangeBundle.case_id == case.id, ExchangeBundle.direction == "received", ExchangeBundle.kind == "findings",
+        ExchangeBundle.position.is_not(None)).order_by(ExchangeBundle.sequence.desc()).limit(1)).all()
+    for row in rows:
+        item = session.get(CaseItem, json.loads(row.item_ids)[0])
+        try:
+            document = _json_object(crypto.decrypt(item.blob, identity))
+        except crypto.NoIdentityError:
+            return {}
+        return {str(a.get("reference")): a for f in _list(document.get("findings")) if isinstance(f, dict)
+                for a in _list(f.get("actions")) if isinstance(a, dict)}
+    return {}
+
+
+def send_verdict(session, actor: User, identity, case: Case, reference: str, verdict: str, comment: str = "",
+                 base_url: str = "") -> ExchangeBundle:
+    """The monitor's verdict on an action of the plan the contractor sent: "verified" or "not_done",
+    with a comment. Raises ``ExchangeError("action")`` for an action not in that plan, or a verdict
+    that is not one."""
+    plan = received_plan(session, case, identity)
+    if verdict not in findings.VERDICTS or reference not in plan:
+        raise ExchangeError("action")
+    document = {"action": reference, "verdict": verdict, "comment": (comment or "").strip()[:findings.TEXT_LIMIT],
+                "description": str(plan[reference].get("description", ""))[:findings.TEXT_LIMIT]}
+    return send(session, actor, case, "action_verdict", "", base_url=base_url, document=document,
+                meta={"action": reference, "verdict": verdict})
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 # --- Delivery -----------------------------------------------------------------
@@ -274,7 +388,10 @@ def file_received(session, partner: Partner, bundle_id: str, manifest: dict, ite
         raise bundles.BundleError("contents")
     spec = KINDS.get(items[0].kind) if items else None
     # A contractor does not ask its monitor for a visit: what it may not send is refused whole.
-    if spec is None or (spec.monitor_only and monitor_side):
+    if spec is None or (spec.monitor_only and monitor_side) or (spec.contractor_only and not monitor_side):
+        raise bundles.BundleError("contents")
+    if spec.check is not None and not spec.check(session, case, items[0].meta):
+        # A verdict on an action of another case, or of none: filed nowhere.
         raise bundles.BundleError("contents")
     rest = items[1:]
     if any(item.kind not in FILE_KINDS for item in rest) or not all(_is_age_file(i.data) for i in items):
@@ -339,7 +456,14 @@ def _release(session, case: Case, partner: Partner, metas: dict) -> None:
         filed += 1
         hook = KINDS[row.kind].on_filed if row.kind in KINDS else None
         if hook is not None:
-            hook(session, case, row, metas.get(row.bundle_id, {}))
+            hook(session, case, row, metas[row.bundle_id] if row.bundle_id in metas else _held_meta(session, row))
+
+
+def _held_meta(session, row: ExchangeBundle) -> dict:
+    """The first item's manifest entry of a bundle that was held: read back from its manifest as filed."""
+    received = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == row.bundle_id))
+    contents = json.loads(received.manifest).get("contents") if received is not None else None
+    return contents[0] if isinstance(contents, list) and contents and isinstance(contents[0], dict) else {}
 
 
 def _case_of_anchor(session, partner: Partner, anchor) -> tuple[Case, bool]:
@@ -391,6 +515,8 @@ class Entry:
     text: str
     dates: str = ""
     files: list = field(default_factory=list)
+    # A JSON item whole (findings, a verdict).
+    document: dict = field(default_factory=dict)
     # Encrypted to keys that do not include the reader's.
     closed: bool = False
     # An item that does not open with the reader's key: changed, cut short, or not an age file's body.
@@ -431,6 +557,7 @@ def thread(session, case: Case, identity) -> Thread:
                 if item.content_type == JSON:
                     document = _json_object(data)
                     entry.text, entry.dates = str(document.get("text", "")), str(document.get("dates", ""))
+                    entry.document = document
                 else:
                     entry.text = data.decode("utf-8", "replace")
         except crypto.NoIdentityError:

@@ -117,6 +117,10 @@ def of_case(session, case: Case, finding_id: int) -> Finding | None:
                           .where(Finding.id == finding_id, FindingCase.case_id == case.id))
 
 
+def has_any(session, case: Case) -> bool:
+    return session.scalar(select(FindingCase.finding_id).where(FindingCase.case_id == case.id).limit(1)) is not None
+
+
 def action_of_case(session, case: Case, action_id: int) -> CorrectiveAction | None:
     return session.scalar(select(CorrectiveAction)
                           .join(FindingCase, FindingCase.finding_id == CorrectiveAction.finding_id)
@@ -312,8 +316,22 @@ def evidence_file(session, user: User, identity, case: Case, action_id: int, ite
     return item, data
 
 
+def action_by_reference(session, case: Case, reference) -> CorrectiveAction | None:
+    """The action of one of ``case``'s findings whose public reference is ``reference`` (None: no such
+    action on this case, whatever other cases hold)."""
+    return session.scalar(select(CorrectiveAction)
+                          .join(FindingCase, FindingCase.finding_id == CorrectiveAction.finding_id)
+                          .where(CorrectiveAction.reference == str(reference), FindingCase.case_id == case.id))
+
+
+def verdict_allowed(action: CorrectiveAction, verdict: str) -> bool:
+    """Whether the action can take Electronics Watch's ``verdict`` now."""
+    return verdict in VERDICTS and verdict != action.state and (verdict != "verified" or action.state == "done")
+
+
 def record_monitor_verdict(session, action_reference: str, verdict: str, comment: str = "", *,
-                           monitor: User | None = None, day: date | None = None) -> CorrectiveAction:
+                           monitor: User | None = None, day: date | None = None,
+                           commit: bool = True) -> CorrectiveAction:
     """Electronics Watch's verdict on a corrective action: ``"verified"`` (it checked the action was
     done; only a "done" action can be verified) or ``"not_done"`` (it found the action not done).
 
@@ -324,7 +342,8 @@ def record_monitor_verdict(session, action_reference: str, verdict: str, comment
     encrypted item of every linked case, for its keyholders only; ``day`` defaults to today. The
     state change is in the action's history and the audit trail, marked as the monitor's.
     Raises ``FindingError("action")`` for an unknown reference and ``FindingError("verdict")`` for a
-    verdict the action cannot take. Commits.
+    verdict the action cannot take. Commits, unless ``commit`` is False (the exchange files a
+    verdict inside the transaction that files its bundle).
     """
     if verdict not in VERDICTS:
         raise FindingError("verdict")
@@ -332,7 +351,7 @@ def record_monitor_verdict(session, action_reference: str, verdict: str, comment
     action = session.scalar(select(CorrectiveAction).where(CorrectiveAction.reference == str(action_reference)))
     if action is None:
         raise FindingError("action")
-    if (verdict == "verified" and action.state != "done") or verdict == action.state:
+    if not verdict_allowed(action, verdict):
         raise FindingError("verdict")
     day = day or clock.today()
     _set_state(session, action, verdict, monitor, by_monitor=True, day=day)
@@ -340,7 +359,8 @@ def record_monitor_verdict(session, action_reference: str, verdict: str, comment
     for each in linked_cases(session, finding):
         _put(session, monitor, finding, each, "verdict", "action_verdict",
              {"verdict": verdict, "comment": comment, "day": day.isoformat()}, action, replace=False)
-    session.commit()
+    if commit:
+        session.commit()
     return action
 
 

@@ -31,6 +31,7 @@ from operator_steps import PORTAL
 from reporter_pages import csrf_token, log_in_with_receipt, receipt_on, send_report
 from sqlalchemy import func, select
 from test_no_trace_of_time import fine_times_tied_to_a_case_or_a_reporter
+from test_page_structure import PageParts
 
 import crypto
 from portal import create_app, migrate
@@ -112,6 +113,7 @@ def partner_each_other(world) -> str:
     ewroot = world["b"].test_client()
     assert log_in(ewroot, "ewroot").status_code == 303
     issued_by_b = register(ewroot, "Northlight contractor", world["server_a"], token=issued_by_a)
+    world["issued_by_a"] = issued_by_a
     page = root.get("/admin/partners")
     # The partner's own form: its id depends on what the database handed out before.
     action = re.search(r'action="(/admin/partners/\d+/token)"', page.get_data(as_text=True)).group(1)
@@ -866,3 +868,150 @@ def test_the_contractor_and_electronics_watch_exchange_messages_requests_and_doc
         assert session.scalars(select(CaseItem).where(CaseItem.case_id == case_id,
                                                       CaseItem.author == "reporter")).all()[-1].kind == "report"
     assert "I take back my report" not in anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+
+def _post(client, path, **fields):
+    page = client.get(re.match(r"/inbox/cases/\d+", path).group(0))
+    return client.post(path, data={"csrf_token": csrf_token(page), **fields})
+
+
+def _rebuilt(session, bundle: bytes, kind=None, **meta_changes) -> bytes:
+    """``bundle``'s first item under a new bundle id and the next number, its manifest entry (and
+    kind) changed, signed by the sender whose ``session`` this is."""
+    manifest = bundles.read_manifest(bundle)
+    entry = manifest["contents"][0]
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        data = archive.read(entry["file"])
+    changed = {k: v for k, v in manifest.items() if k not in ("contents", "format")}
+    changed.update(bundle_id=str(uuid.uuid4()),
+                   exchange=dict(manifest["exchange"], sequence=manifest["exchange"]["sequence"] + 1))
+    meta = {k: v for k, v in entry.items() if k not in ("file", "kind", "sha256", "size")}
+    return bundles.build(session, changed, [bundles.Item(entry["file"], kind or entry["kind"], data,
+                                                         dict(meta, **meta_changes))])
+
+
+def test_electronics_watch_verifies_the_contractors_corrective_actions_and_the_worker_sees_it(
+        two_instances, facility_ids):
+    """Anna forwards a report; Max asks a question and requests a visit; Anna answers with the
+    findings and the corrective action plan; Max verifies two actions and finds one not done; Anna
+    reads his verdicts and comments, and the worker's follow-up page, in Vietnamese, the new states.
+    A verdict naming another case's action, a replayed verdict and one signed by another key
+    change nothing."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as translated
+    from test_evidence_files import pdf_of
+
+    from portal.models import ActionStateChange, CorrectiveAction, ExchangeBundle, Finding
+    from portal.services import exchange
+
+    world = two_instances
+    app_a, app_b = world["a"], world["b"]
+    partner_each_other(world)
+    worker = app_a.test_client()
+    receipt = receipt_on(send_report(worker, facility_ids[0], lang="vi", description="Cửa thoát hiểm bị khóa.",
+                                     consent="without_identity"))
+    assert receipt_on(send_report(app_a.test_client(), facility_ids[0], description="Another case."))
+    with world["sessions_a"]() as session:
+        case_id, other_id = session.scalars(select(Case.id).order_by(Case.id)).all()
+    anna = app_a.test_client()
+    assert log_in(anna, "anna").status_code == 303
+    form = anna.get(f"/inbox/cases/{case_id}/forward")
+    partner_id = re.search(r'<option value="(\d+)">Electronics Watch', form.get_data(as_text=True)).group(1)
+    assert anna.post(f"/inbox/cases/{case_id}/forward", data={
+        "csrf_token": csrf_token(form), "partner": partner_id, "report": "y"}).status_code == 303
+    with world["sessions_b"]() as session:
+        forwarded_id = session.scalars(select(ReceivedBundle)).one().case_id
+    max_client = app_b.test_client()
+    assert log_in(max_client, "max").status_code == 303
+    assert _exchange(max_client, forwarded_id, "information_request", "What did you find?").status_code == 303
+    assert _exchange(max_client, forwarded_id, "visit_request", "We will visit.", dates="14 January").status_code == 303
+
+    # Anna writes the finding, shared with the worker, and the plan: three actions, two done.
+    assert _post(anna, f"/inbox/cases/{case_id}/findings", text="FINDING: exits locked at night",
+                 found="Cửa bị khóa.", will_change="Cửa sẽ được mở.", shared="y").status_code == 303
+    assert _post(anna, f"/inbox/cases/{other_id}/findings", text="OTHER CASE FINDING").status_code == 303
+    with world["sessions_a"]() as session:
+        finding_id, other_finding = session.scalars(select(Finding.id).order_by(Finding.id)).all()
+    for description in ("ACTION-UNLOCK the exits", "ACTION-TRAIN the guards", "ACTION-POST the plan"):
+        assert _post(anna, f"/inbox/cases/{case_id}/findings/{finding_id}/actions", description=description,
+                     owner="OWNER-SAFETY", due_on="2030-01-31").status_code == 303
+    assert _post(anna, f"/inbox/cases/{other_id}/findings/{other_finding}/actions",
+                 description="OTHER ACTION").status_code == 303
+    with world["sessions_a"]() as session:
+        actions = session.scalars(select(CorrectiveAction).order_by(CorrectiveAction.id)).all()
+        (unlock, train, post_plan, elsewhere) = [(a.id, a.reference) for a in actions]
+    for action_id, _reference in (unlock, train):
+        assert _post(anna, f"/inbox/cases/{case_id}/actions/{action_id}/state", state="done").status_code == 303
+
+    assert _post(anna, f"/inbox/cases/{case_id}/actions/{unlock[0]}/evidence",
+                 files=[(io.BytesIO(pdf_of(1)), "unlocked.pdf")]).status_code == 303
+
+    # She answers Max's question with them, and the evidence.
+    assert _post(anna, f"/inbox/cases/{case_id}/exchange/findings", answers="1", evidence="y").status_code == 303
+    seen = max_client.get(f"/inbox/cases/{forwarded_id}").get_data(as_text=True)
+    evidence_link = re.search(r'ACTION-UNLOCK the exits</bdi></span> · <a href="([^"]+)">Document 1</a>', seen)
+    download = max_client.get(evidence_link.group(1))
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
+    assert "FINDING: exits locked at night" in seen and "OWNER-SAFETY" in seen and "in answer to request 1" in seen
+    assert seen.count(">Done<") == 2 and seen.count(">Planned<") == 1 and "OTHER" not in seen
+    assert seen.count('name="action"') == 3
+    for html in (seen, anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)):
+        parts = PageParts()
+        parts.feed(html)
+        assert len(set(parts.ids)) == len(parts.ids) and set(parts.label_targets) <= set(parts.ids)
+
+    def verdict(reference, value, comment):
+        return _post(max_client, f"/inbox/cases/{forwarded_id}/exchange/verdict", action=reference,
+                     verdict=value, comment=comment)
+
+    assert verdict(elsewhere[1], "verified", "not in the plan").status_code == 400
+    assert verdict(unlock[1], "verified", "COMMENT: the exits were open on 14 January").status_code == 303
+    # The contractor is down: the next two wait, and the last arrives first. It is held, then recorded in order.
+    world["server_a"].stop()
+    assert verdict(train[1], "verified", "COMMENT: the guards were trained").status_code == 303
+    assert verdict(post_plan[1], "not_done", "COMMENT: no plan on the notice board").status_code == 303
+    world["server_a"].start()
+    with world["sessions_b"]() as session:
+        second, third = session.scalars(select(ExchangeBundle).where(ExchangeBundle.state == "pending")
+                                        .order_by(ExchangeBundle.sequence)).all()
+        assert exchange.deliver(session, third)
+        with world["sessions_a"]() as contractor:
+            assert contractor.get(CorrectiveAction, post_plan[0]).state == "planned"
+        assert exchange.deliver(session, second)
+    with world["sessions_a"]() as session:
+        states = {a.id: a.state for a in session.scalars(select(CorrectiveAction))}
+        assert states == {unlock[0]: "verified", train[0]: "verified", post_plan[0]: "not_done",
+                          elsewhere[0]: "planned"}
+    page = anna.get(f"/inbox/cases/{case_id}").get_data(as_text=True)
+    assert "COMMENT: no plan on the notice board" in page and "ACTION-POST the plan" in page
+    assert "Verified by Electronics Watch" in page and "Not done, Electronics Watch found" in page
+
+    # The worker reads the new states in Vietnamese.
+    assert log_in_with_receipt(worker, receipt, lang="vi").status_code == 303
+    followed = worker.get("/vi/case").get_data(as_text=True)
+    with app_a.test_request_context(), force_locale("vi"):
+        checked = translated("Done, and checked by Electronics Watch, the independent monitor")
+        not_yet = translated("Not done yet: Electronics Watch, the independent monitor, checked")
+    assert followed.count(checked) == 2 and followed.count(not_yet) == 1 and "COMMENT" not in followed
+
+    # A verdict on another case's action, a replay and another key's signature change nothing.
+    with world["sessions_b"]() as session:
+        last = session.scalars(select(ExchangeBundle).where(ExchangeBundle.kind == "action_verdict")
+                               .order_by(ExchangeBundle.sequence.desc())).first().bundle
+        elsewhere_verdict = _rebuilt(session, last, action=elsewhere[1], verdict="not_done")
+        unknown_verdict = _rebuilt(session, last, action=str(uuid.uuid4()), verdict="not_done")
+        # Nor does the monitor send findings of its own.
+        monitor_findings = _rebuilt(session, last, kind="findings")
+    for hostile in (elsewhere_verdict, unknown_verdict, monitor_findings):
+        answer = post_bundle(world["server_a"], world["issued_by_a"], hostile)
+        assert answer.status == 400 and answer.json()["error"] == "contents"
+    replay = post_bundle(world["server_a"], world["issued_by_a"], last)
+    assert replay.status == 409 and replay.json()["error"] == "duplicate"
+    forged = _resigned(last, Ed25519PrivateKey.generate(), bundle_id=str(uuid.uuid4()))
+    answer = post_bundle(world["server_a"], world["issued_by_a"], forged)
+    assert answer.status == 400 and answer.json()["error"] == "signature"
+    with world["sessions_a"]() as session:
+        assert session.get(CorrectiveAction, elsewhere[0]).state == "planned"
+        assert session.scalar(select(func.count()).select_from(ActionStateChange).where(
+            ActionStateChange.by_monitor.is_(True))) == 3
+        assert session.scalar(select(func.count()).select_from(ExchangeBundle).where(
+            ExchangeBundle.direction == "received")) == 2 + 3

@@ -62,6 +62,8 @@ from .forward_forms import (
     SCOPE_LABELS,
     AnswerWorkerForm,
     ExchangeForm,
+    ExchangeVerdictForm,
+    FindingsExchangeForm,
     RemoteStatusForm,
 )
 
@@ -193,11 +195,25 @@ def exchange_form(case, channel):
     return form
 
 
+def findings_exchange_form(case):
+    form = FindingsExchangeForm()
+    form.answers.choices = exchange_form(case, None).answers.choices
+    return form
+
+
 def _exchange_context(case) -> dict:
-    """The exchange with the partner on a forwarded case, both ways, and its form."""
+    """The exchange with the partner on a forwarded case, both ways, and its forms (the findings
+    go from the contractor's side, the verdicts on their actions from the monitor's)."""
     found = exchange.thread(db(), case, g.identity)
-    return dict(exchange=found, exchange_kind_labels=EXCHANGE_KIND_LABELS,
-                exchange_form=exchange_form(case, found.channel) if found.channel else None)
+    channel = found.channel
+    latest_findings = next((e.row.id for e in reversed(found.entries) if e.row.kind == "findings"
+                            and not e.ours), None)
+    return dict(exchange=found, exchange_kind_labels=EXCHANGE_KIND_LABELS, exchange_state_labels=ACTION_STATE_LABELS,
+                exchange_form=exchange_form(case, channel) if channel else None,
+                findings_exchange_form=findings_exchange_form(case) if channel and not channel.monitor_side
+                and findings.has_any(db(), case) else None,
+                verdict_form=ExchangeVerdictForm() if channel and channel.monitor_side else None,
+                latest_findings=latest_findings)
 
 
 def _forwards_context(case) -> dict:

@@ -2,10 +2,12 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, MultipleFileField, SelectField, TextAreaField
+from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..common.fields import CheckboxesField, PortalForm
+from ..common.labels import ACTION_STATE_LABELS
 
 REMOTE_STATUS_LABELS = {
     "received": _l("Not acknowledged yet"),
@@ -50,6 +52,8 @@ EXCHANGE_KIND_LABELS = {
     "message": _l("Message"),
     "information_request": _l("Request for information"),
     "visit_request": _l("Request for a site visit"),
+    "findings": _l("Findings and corrective action plan"),
+    "action_verdict": _l("Verdict on a corrective action"),
 }
 
 
@@ -62,3 +66,20 @@ class ExchangeForm(PortalForm):
     dates = TextAreaField(_l("Proposed dates and practical notes (site visit)"), validators=[Optional(),
                                                                                            Length(max=1000)])
     files = MultipleFileField(_l("Documents (photos, PDF files, sound or video)"))
+
+
+class FindingsExchangeForm(PortalForm):
+    """The case's findings and corrective action plan, as they stand, to the partner."""
+
+    answers = SelectField(_l("In answer to"), validators=[Optional()])
+    evidence = BooleanField(_l("With the actions' evidence files"))
+
+
+class ExchangeVerdictForm(PortalForm):
+    """Electronics Watch's verdict on an action of the plan the contractor sent."""
+
+    action = HiddenField(validators=[InputRequired(), Length(max=36)])
+    verdict = SelectField(_l("Verdict"), choices=[SelectChoice(state, ACTION_STATE_LABELS[state])
+                                                  for state in ("verified", "not_done")],
+                          validators=[InputRequired()])
+    comment = TextAreaField(_l("Comment (keyholders only)"), validators=[Optional(), Length(max=5000)])

@@ -13,11 +13,12 @@ from ..common.bidi import isolated
 from ..common.database import db
 from ..common.staff import send_download
 from ..common.uploads import uploaded_files
-from .case_page import case_page, exchange_form, keyholder_case, usable_partners
+from .case_page import case_page, exchange_form, findings_exchange_form, keyholder_case, usable_partners
 from .forward_forms import (
     REMOTE_STATUS_LABELS,
     SCOPE_LABELS,
     AnswerWorkerForm,
+    ExchangeVerdictForm,
     ForwardForm,
     ImportForm,
     RemoteStatusForm,
@@ -51,6 +52,7 @@ EXCHANGE_ERRORS = {
     "empty": lambda: _("Write the text or choose a document."),
     "answers": lambda: _("Choose a request of the partner, or none."),
     "recipients": lambda: _("The partner's keys for this case cannot be used: nothing was sent."),
+    "action": lambda: _("Choose an action of the plan the contractor sent, and a verdict."),
 }
 
 
@@ -171,6 +173,49 @@ def add_routes(bp, config):
             db().rollback()
             return case_page(case, _("A document could not be sent: this kind of file is not accepted, or it could "
                                      "not be cleaned. Send photos, PDF files, sound or video."), 400)
+        exchange.deliver(db(), made)
+        return redirect(url_for("inbox.case", case_id=case.id) + "#exchange", 303)
+
+    @bp.post("/inbox/cases/<int:case_id>/exchange/findings")
+    @login_required
+    def exchange_findings(case_id):
+        """The contractor's keyholder sends the case's findings and corrective action plan as they stand."""
+        case = keyholder_case(case_id)
+        channel = exchange.channel_of(db(), case)
+        if channel is None or channel.monitor_side:
+            abort(404)
+        form = findings_exchange_form(case)
+        if not form.validate_on_submit():
+            return case_page(case, _("Choose a request of the partner, or none."), 400)
+        answers = int(form.answers.data) if (form.answers.data or "").isdigit() else None
+        try:
+            made = exchange.send_findings(db(), g.user, g.identity, case, answers=answers,
+                                          evidence_files=form.evidence.data, base_url=config["BASE_URL"])
+        except exchange.ExchangeError as failure:
+            db().rollback()
+            message = _("This case has no findings to send yet.") if failure.reason == "empty" else \
+                EXCHANGE_ERRORS[failure.reason]()
+            return case_page(case, message, 400)
+        exchange.deliver(db(), made)
+        return redirect(url_for("inbox.case", case_id=case.id) + "#exchange", 303)
+
+    @bp.post("/inbox/cases/<int:case_id>/exchange/verdict")
+    @login_required
+    def exchange_verdict(case_id):
+        """The monitor verifies an action of the contractor's plan, or finds it not done."""
+        case = keyholder_case(case_id)
+        channel = exchange.channel_of(db(), case)
+        if channel is None or not channel.monitor_side:
+            abort(404)
+        form = ExchangeVerdictForm()
+        if not form.validate_on_submit():
+            return case_page(case, EXCHANGE_ERRORS["action"](), 400)
+        try:
+            made = exchange.send_verdict(db(), g.user, g.identity, case, form.action.data, form.verdict.data,
+                                         form.comment.data or "", base_url=config["BASE_URL"])
+        except exchange.ExchangeError as failure:
+            db().rollback()
+            return case_page(case, EXCHANGE_ERRORS[failure.reason](), 400)
         exchange.deliver(db(), made)
         return redirect(url_for("inbox.case", case_id=case.id) + "#exchange", 303)
 
