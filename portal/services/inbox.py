@@ -211,10 +211,9 @@ def list_cases(session, user_id: int, filters: Filters) -> Page:
     if filters.status:
         conditions.append(Case.status == filters.status)
     if filters.overdue:
-        conditions.append(or_(
-            and_(Case.status == "received", Case.acknowledge_due < today),
-            and_(Case.status.in_(OPEN), Case.feedback_due < today),
-        ))
+        # An open case whose next deadline (or, acknowledged late, whose feedback) has passed: read
+        # from the open cases' index, not from every case with a past feedback date.
+        conditions.append(and_(OPEN_CASE, or_(NEXT_DUE < today, Case.feedback_due < today)))
     if filters.facility_id:
         conditions.append(Case.facility_id == filters.facility_id)
     if filters.language:
