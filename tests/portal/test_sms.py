@@ -21,9 +21,9 @@ import pytest
 from flask_babel import force_locale, gettext
 from inbox_pages import log_in, post_on_case
 from reporter_pages import log_in_with_receipt
-from sqlalchemy import LargeBinary, String, Text, select, text
+from sqlalchemy import select
+from stored_rows import stored_text_anywhere
 
-from portal.db import Base
 from portal.models import Case, SmsConversation
 from portal.services import clock, sms_parts, typed_text
 
@@ -146,20 +146,6 @@ def app_config(app_config, gateway):
 def rows(app, model):
     with app.extensions["portal.sessions"]() as session:
         return session.scalars(select(model)).all()
-
-
-def stored_text_anywhere(app, needle: str) -> list[str]:
-    """Every table's text and binary columns searched for ``needle``."""
-    found = []
-    with app.extensions["portal.sessions"]() as session:
-        for table in Base.metadata.sorted_tables:
-            columns = [c.name for c in table.columns if isinstance(c.type, (String, Text, LargeBinary))]
-            for column in columns:
-                for (value,) in session.execute(text(f'SELECT "{column}" FROM "{table.name}"')):
-                    if value is not None and needle.encode() in (value if isinstance(value, bytes)
-                                                                 else str(value).encode()):
-                        found.append(f"{table.name}.{column}")
-    return found
 
 
 # Each gateway and each language in a lean story; the other two pairings on the whole-suite lane.
