@@ -124,7 +124,14 @@ def test_a_worker_opens_her_case_after_a_flood_of_every_kind_of_wrong_receipt(
     for typed in too_short_or_long(receipt):
         response = log_in_with_receipt(attacker, typed)
         assert response.status_code == 400 and "A receipt has 16 digits" in response.get_data(as_text=True)
-    assert budget_spent(app) == 0, "a wrong receipt whose check fails spends none of the shared budget"
+    # A wrong receipt whose check fails spends none of the shared budget. With 4 check digits, about
+    # one guess in 10,000 passes this instance's check by chance (the key is new each run): each such
+    # guess, and only it, spends one Argon2id look-up.
+    with session_factory() as session:
+        key = receipts.check_key(instance_service.load(session).secret_key)
+    passing = {receipts.normalise(typed) for _kind, typed in wrong
+               if receipts.passes_check(key, receipts.normalise(typed))}
+    assert budget_spent(app) == len(passing), "a wrong receipt whose check fails spends none of the shared budget"
 
     worker = app.test_client()
     opened = log_in_with_receipt(worker, receipt)
