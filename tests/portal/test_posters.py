@@ -110,6 +110,9 @@ def shows(page_text: str, sentence: str, language: str) -> bool:
     # another language, or another sentence of the page, has too few of them there. Nastaliq's
     # joined letters come back worst (a quarter of a short line), so Urdu is also checked by its
     # glyphs and its direction.
+    # Compared by their letters alone (``skeleton``): text extraction gives a cluster's vowel signs
+    # and marks back split, merged or moved, never its consonants.
+    page, wanted = skeleton(page), skeleton(wanted)
     want = collections.Counter(wanted)
     allowed = len(wanted) * (30 if language == "ur" else 10) // 100
     width, step = len(wanted) * 2 + 4, 3
@@ -129,7 +132,8 @@ def stray_letters(page_text: str, expected: list[str]) -> float:
     """The share of the page's letters outside Latin that the catalogue's sentences do not have:
     words of a sentence the page should not show."""
     def letters(text):
-        return collections.Counter(c for c in squashed(text) if ord(c) > 0x24F and unicodedata.category(c)[0] in "LM")
+        # Letters alone, not the marks that extraction splits or merges (see ``shows``).
+        return collections.Counter(c for c in skeleton(squashed(text)) if ord(c) > 0x24F)
     page = letters(page_text)
     extra = page - letters(" ".join(expected))
     return sum(extra.values()) / max(1, sum(page.values()))
