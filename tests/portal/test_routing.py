@@ -1,6 +1,8 @@
 """A report reaches whoever is responsible for its workplace, and never anyone
 it must not reach."""
 
+import re
+
 import pytest
 from accounts import passphrase_of, totp_secret_of
 from inbox_pages import log_in, post_on_case
@@ -147,7 +149,7 @@ def test_a_reporter_keeps_the_report_from_a_named_handler(routed_app, world, ses
             session.get(User, world["users"][name]).shown_to_reporters = True
         session.commit()
     client = routed_app.test_client()
-    form = client.get("/en/report").get_data(as_text=True)
+    form = re.sub(r'="[^"]*"', '=""', client.get("/en/report").get_data(as_text=True))  # words, not tokens
     assert "Olu" in form and "Siti" in form and "Mei" not in form
     response = send_report(client, world["plants"]["vn"], categories=["child_labour"],
                            excluded_handlers=[str(world["users"]["siti"])])
@@ -230,13 +232,14 @@ def test_a_case_cannot_be_handed_to_someone_routing_keeps_out(routed_app, world,
         monitor_case, both_case = session.scalars(select(Case.id).order_by(Case.id)).all()
     ew = routed_app.test_client()
     assert log_in(ew, "ew").status_code == 303
-    page = ew.get(f"/inbox/cases/{monitor_case}").get_data(as_text=True)
+    # The words of the page, not its attributes: a random form token may hold "Mei" by chance.
+    page = re.sub(r'="[^"]*"', '=""', ew.get(f"/inbox/cases/{monitor_case}").get_data(as_text=True))
     assert "Mei" not in page and "Siti" not in page, "no contractor user is offered"
     refused = post_on_case(ew, monitor_case, "keyholders", user=str(world["users"]["mei"]))
     assert refused.status_code == 400
     olu = routed_app.test_client()
     assert log_in(olu, "olu").status_code == 303
-    offered = olu.get(f"/inbox/cases/{both_case}").get_data(as_text=True)
+    offered = re.sub(r'="[^"]*"', '=""', olu.get(f"/inbox/cases/{both_case}").get_data(as_text=True))
     assert "Mei" in offered and "Siti" not in offered, "Siti has a conflict with the supplier"
     assert post_on_case(olu, both_case, "keyholders", user=str(world["users"]["siti"])).status_code == 400
     with session_factory() as session:
