@@ -57,6 +57,12 @@ OPEN_CASE = text(OPEN_SQL)
 UNREAD = text("unread")
 
 
+def _in_danger():
+    """An open case whose reporter said someone is in danger, or assessed at high risk, as SQL.
+    COALESCE: "not in danger" must be true, not NULL, for a case never risk-assessed."""
+    return or_(func.coalesce(Case.risk_level, "") == "high", and_(Case.risk_level.is_(None), Case.urgent))
+
+
 @dataclass(frozen=True)
 class Tier:
     """One rank of the "need" order: which held cases it holds, and the index that walks them."""
@@ -77,8 +83,7 @@ def _tiers(today: date) -> list[Tier]:
     """
     soon = today + timedelta(days=DUE_SOON_DAYS)
     done = Case.status.not_in(OPEN)
-    # COALESCE: "not in danger" must be true, not NULL, for a case never risk-assessed.
-    danger = or_(func.coalesce(Case.risk_level, "") == "high", and_(Case.risk_level.is_(None), Case.urgent))
+    danger = _in_danger()
     acknowledging = Case.status == "received"
     overdue = or_(Case.feedback_due < today, and_(acknowledging, Case.acknowledge_due < today))
     due_soon = or_(Case.feedback_due <= soon, and_(acknowledging, Case.acknowledge_due <= soon))
@@ -104,7 +109,7 @@ def needs_action_count(session, user_id: int) -> int:
     soon = clock.today() + timedelta(days=DUE_SOON_DAYS)
     held = (select(Case.id).join(Keyholder, and_(Keyholder.case_id == Case.id, Keyholder.user_id == user_id))
             .where(*conflicts.open_to(session, user_id)))
-    danger = or_(func.coalesce(Case.risk_level, "") == "high", and_(Case.risk_level.is_(None), Case.urgent))
+    danger = _in_danger()
     due = or_(NEXT_DUE <= soon, and_(Case.status == "received", Case.feedback_due <= soon))
     needing = union(held.where(OPEN_CASE, danger).with_hint(Case, *OPEN_BY_DUE),
                     held.where(OPEN_CASE, due).with_hint(Case, *OPEN_BY_DUE),
