@@ -39,6 +39,7 @@ from .services import (
     retention,
     signing,
     sms,
+    statistics_tallies,
     throttle,
     translation_overrides,
     translation_status,
@@ -389,6 +390,30 @@ def audit_verify():
     if not verdict.ok:
         raise click.ClickException(f"audit trail broken: {verdict.problem}")
     click.echo(f"audit trail intact: {verdict.entries} entries, head {verdict.head.hex()}")
+
+
+@main.group("statistics")
+def statistics_group():
+    """The running counts the statistics pages read."""
+
+
+@statistics_group.command("check")
+@click.option("--repair", is_flag=True, help="Write the recount over the kept counts if they disagree.")
+def statistics_check(repair):
+    """Recount every statistic from the cases and compare it with the counts the database keeps."""
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        wrong = statistics_tallies.disagreements(session)
+        if wrong and repair:
+            statistics_tallies.repair(session)
+            session.commit()
+            click.echo(f"{len(wrong)} counts disagreed; the recount is written over them")
+            wrong = statistics_tallies.disagreements(session)
+    for line in wrong[:50]:
+        click.echo(line, err=True)
+    if wrong:
+        raise click.ClickException(f"{len(wrong)} statistics counts disagree with the cases")
+    click.echo("statistics counts agree with the cases")
 
 
 @audit_group.command("export")

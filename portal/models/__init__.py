@@ -35,6 +35,13 @@ from .retaliation import (
 )
 from .routing import Exclusion, RoutingAlert, RoutingRule, rule_recipients
 from .sms import SmsConversation, SmsSeenWebhook
+from .statistics_tally import (
+    StatisticsAnswered,
+    StatisticsCategory,
+    StatisticsForward,
+    StatisticsPlace,
+    StatisticsWaiting,
+)
 from .throttle import Budget
 from .translation_override import TranslationOverride
 from .user import ROLES, RecoveryCode, User
@@ -85,6 +92,11 @@ __all__ = [
     "Budget",
     "SmsConversation",
     "SmsSeenWebhook",
+    "StatisticsAnswered",
+    "StatisticsCategory",
+    "StatisticsForward",
+    "StatisticsPlace",
+    "StatisticsWaiting",
     "Case",
     "CaseCategory",
     "CaseItem",

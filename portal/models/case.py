@@ -128,6 +128,10 @@ class Case(Base):
     # channel through which staff or a partner entered it for the worker (services/intake.py
     # CHANNELS: "phone", "in_person", "letter", "partner_interview"; docs/assisted-intake.md).
     channel: Mapped[str] = mapped_column(String(20), default="web", server_default="web")
+    # Whose statistics count the case, one bit each (services/statistics_tallies.py). The database
+    # keeps it, from the case, its escalation steps and its forwards (migration 0027's triggers),
+    # and keeps the running counts of models/statistics_tally.py from it.
+    audiences: Mapped[int] = mapped_column(Integer, server_default="0")
 
     categories: Mapped[list["CaseCategory"]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseCategory.code"

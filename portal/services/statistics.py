@@ -1,8 +1,10 @@
 """Statistics of cases people can read: how many came in, about what, from where, when; how
 fast they were acknowledged and answered; what was forwarded to Electronics Watch.
 
-Everything is counted by the database (GROUP BY over plaintext columns: days, codes, states),
-never by opening a case. Every count passes ``suppression``: a count under five, or one that
+Everything is counted by the database, never by opening a case: the cases' figures are sums of
+the running counts it keeps (models/statistics_tally.py, services/statistics_tallies.py), a
+few rows a month whatever the number of cases; forwards and corrective actions are grouped
+from their own rows. Every count passes ``suppression``: a count under five, or one that
 subtraction would give, is not shown. Who sees which cases' figures follows the oversight pages:
 
 - administrators: every case anyone at the contractor may know of (not a worker's report to
@@ -15,8 +17,7 @@ subtraction would give, is not shown. Who sees which cases' figures follows the 
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Integer, and_, case, cast, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import func, select
 
 from ..models import (
     ACTION_STATES,
@@ -24,45 +25,25 @@ from ..models import (
     FORWARD_STATES,
     REMOTE_STATUSES,
     Case,
-    CaseCategory,
     CorrectiveAction,
     Facility,
     FindingCase,
-    Forward,
+    StatisticsAnswered,
+    StatisticsCategory,
+    StatisticsForward,
+    StatisticsPlace,
+    StatisticsWaiting,
 )
-from . import oversight, suppression
+from . import suppression
+from .statistics_tallies import counted_by
 
 AUDIENCES = ("administrator", "authority", "monitor", "public")
 TOTAL = "total"
 
 
-def _conditions(audience: str) -> tuple:
-    """Which cases an audience's figures count; retaliation claims have figures of their own."""
-    # Kinds by equality, not "all but claims": ix_cases_statistics then reads a range of its rows.
-    if audience in ("administrator", "public"):
-        return (Case.kind == "report", *oversight.contractor_may_see())
-    if audience == "authority":
-        return (Case.kind == "report", *oversight.authority_may_see())
-    if audience == "monitor":
-        # The forwarded cases' ids as one list, not a look-up for every case a query passes.
-        return (Case.kind.in_(("report", "forwarded")),
-                or_(Case.kind == "forwarded", Case.id.in_(select(aliased(Forward).case_id))))
-    raise ValueError(audience)
-
-
 def _day(value) -> date:
     """A day as the database hands it back (SQLite: text in raw SQL results)."""
     return value if isinstance(value, date) else date.fromisoformat(value)
-
-
-def _month_and_days(session, done) -> tuple:
-    """The month a case was received and the days from then to ``done``, computed by the database:
-    a year's cases would otherwise come back as tens of thousands of (day, day) pairs."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.extract("month", Case.received_on), Integer), done - Case.received_on
-    # SQLite keeps a date as its ISO text: the month is characters 6-7.
-    return (cast(func.substr(Case.received_on, 6, 2), Integer),
-            cast(func.julianday(done) - func.julianday(Case.received_on), Integer))
 
 
 def years(session, audience: str) -> list[int]:
@@ -115,59 +96,77 @@ class Figures:
 
 def figures(session, audience: str, year: int, today: date) -> Figures:
     """Every table of one year, for one audience, suppressed."""
-    where = (*_conditions(audience), Case.received_on >= date(year, 1, 1), Case.received_on <= date(year, 12, 31))
-    deadlines = [(Case.acknowledged_on, Case.acknowledge_due), (Case.feedback_given_on, Case.feedback_due)]
-    sums = [expression for done, due in deadlines for expression in _deadline_sums(done, due, today)]
-    # Grouped by day and day acknowledged, in ix_cases_statistics' order (no sort): a year has at
-    # most 366 days, each with the few days its cases were acknowledged on. The same pass gives
-    # the months' counts, both deadlines' sums and the acknowledgement histograms.
-    # The month and the days taken are worked out once a group, as numbers: no day to parse here.
-    month, days = _month_and_days(session, Case.acknowledged_on)
-    rows: dict[int, list[int]] = {}
-    acknowledged: dict[int, dict[int, int]] = {}
-    for number, span, *values in session.execute(
-            select(month, days, func.count(), *sums).where(*where).group_by(Case.received_on, Case.acknowledged_on)):
-        totals = rows.get(number)
-        if totals is None:
-            rows[number] = [int(value or 0) for value in values]
-        else:
-            rows[number] = [total + int(value or 0) for total, value in zip(totals, values)]
-        if span is not None:
-            histogram = acknowledged.setdefault(number, {})
-            histogram[span] = histogram.get(span, 0) + values[0]
-    months = {number: row[0] for number, row in rows.items()}
+    deadlines = _deadlines(session, audience, StatisticsAnswered.month.between(year * 100 + 1, year * 100 + 12),
+                           StatisticsWaiting.month.between(year * 100 + 1, year * 100 + 12), today)
+    months = {month % 100: count for month, count in deadlines["a"].received.items()}
     total = sum(months.values())
     cells = {TOTAL: total, **{number: months.get(number, 0) for number in range(1, 13)}}
     hidden = suppression.partition(cells, [(TOTAL, range(1, 13))])
-    # The cases' ids from ix_cases_statistics, their categories from (code, case_id): neither
-    # query reads a (wide) case row.
-    by_category = dict(session.execute(
-        select(CaseCategory.code, func.count()).where(CaseCategory.case_id.in_(select(Case.id).where(*where)))
-        .group_by(CaseCategory.code)).all())
+    by_category = _sums(session, StatisticsCategory, (StatisticsCategory.code,), audience,
+                       StatisticsCategory.year == year)
     shown_months = {number: None if number in hidden else cells[number] for number in range(1, 13)}
     result = Figures(year=year, total=suppression.shown(total), by_month=shown_months,
                      by_category=suppression.table(total, {code: by_category.get(code, 0) for code in CATEGORIES}),
-                     **_places(session, where, total))
+                     **_places(session, audience, year, total))
     result.acknowledgement, result.feedback = (
-        _timeliness({number: row[1 + 3 * n: 4 + 3 * n] for number, row in rows.items()}, shown_months, histograms)
-        for n, histograms in enumerate((acknowledged, _histograms(session, where, Case.feedback_given_on))))
+        _timeliness({month % 100: sums for month, sums in deadlines[deadline].sums.items()}, shown_months,
+                    {month % 100: days for month, days in deadlines[deadline].days.items()})
+        for deadline in ("a", "f"))
     _forwards(session, audience, year, result)
     return result
 
 
-def _deadline_sums(done, due, today: date) -> tuple:
-    """Of a deadline: the cases that met it, those that missed it (late or still open), those still open."""
-    in_time = func.sum(case((and_(done.is_not(None), done <= due), 1), else_=0))
-    late = func.sum(case((or_(done > due, and_(done.is_(None), due < today)), 1), else_=0))
-    overdue = func.sum(case((and_(done.is_(None), due < today), 1), else_=0))
-    return in_time, late, overdue
+def _sums(session, model, columns: tuple, audience: str, *where) -> dict:
+    """A tally's counts of ``audience`` by ``columns`` (a key, or a tuple of keys for several),
+    leaving out keys whose count fell to zero."""
+    return {key[0] if len(columns) == 1 else tuple(key): int(count) for *key, count in session.execute(
+        select(*columns, func.sum(model.n)).where(counted_by(model.audiences, audience), *where).group_by(*columns))
+        if count}
 
 
-def _places(session, where, total: int) -> dict:
+@dataclass
+class Deadline:
+    """One deadline's cases by month received (yyyymm): how many, their sums of (met, missed, still
+    open past the deadline today), and the days those answered took."""
+
+    received: dict[int, int] = field(default_factory=dict)
+    sums: dict[int, list[int]] = field(default_factory=dict)
+    days: dict[int, dict[int, int]] = field(default_factory=dict)
+
+    def add(self, month: int, count: int, in_time: int = 0, late: int = 0, overdue: int = 0) -> None:
+        self.received[month] = self.received.get(month, 0) + count
+        sums = self.sums.setdefault(month, [0, 0, 0])
+        sums[0], sums[1], sums[2] = sums[0] + in_time, sums[1] + late, sums[2] + overdue
+
+
+def _deadlines(session, audience: str, answered_when, waiting_when, today: date) -> dict[str, Deadline]:
+    """Both deadlines, from the answered and waiting counts: a few rows a month, whatever the cases."""
+    found = {"a": Deadline(), "f": Deadline()}
+    answered, waiting = StatisticsAnswered, StatisticsWaiting
+    for deadline, month, days, late, count in session.execute(
+            select(answered.deadline, answered.month, answered.days, answered.late, func.sum(answered.n))
+            .where(counted_by(answered.audiences, audience), answered_when)
+            .group_by(answered.deadline, answered.month, answered.days, answered.late)):
+        if not count:
+            continue
+        found[deadline].add(month, count, in_time=0 if late else count, late=count if late else 0)
+        histogram = found[deadline].days.setdefault(month, {})
+        histogram[days] = histogram.get(days, 0) + count
+    for deadline, month, due_on, count in session.execute(
+            select(waiting.deadline, waiting.month, waiting.due_on, func.sum(waiting.n))
+            .where(counted_by(waiting.audiences, audience), waiting_when)
+            .group_by(waiting.deadline, waiting.month, waiting.due_on)):
+        if count:
+            past = _day(due_on) < today
+            found[deadline].add(month, count, late=count if past else 0, overdue=count if past else 0)
+    return found
+
+
+def _places(session, audience: str, year: int, total: int) -> dict:
     """Facilities and countries, suppressed together: a country's count minus its shown facilities
     must not tell a small count either."""
-    by_facility = dict(session.execute(select(Case.facility_id, func.count()).where(*where)
-                                       .group_by(Case.facility_id)).all())
+    by_facility = {key or None: count for key, count in _sums(
+        session, StatisticsPlace, (StatisticsPlace.facility_id,), audience, StatisticsPlace.year == year).items()}
     known = {row.id: row for row in session.execute(
         select(Facility.id, Facility.name, Facility.country).where(Facility.id.in_(
             [key for key in by_facility if key is not None])))} if by_facility else {}
@@ -199,16 +198,6 @@ def _places(session, where, total: int) -> dict:
                 other_facilities=rest(facilities))
 
 
-def _histograms(session, where, done) -> dict[int, dict[int, int]]:
-    """Month received -> {days from receipt to ``done``: cases}."""
-    histograms: dict[int, dict[int, int]] = {}
-    month, days = _month_and_days(session, done)
-    for number, span, count in session.execute(
-            select(month, days, func.count()).where(*where, done.is_not(None)).group_by(month, days)):
-        histograms.setdefault(number, {})[span] = count
-    return histograms
-
-
 def _timeliness(sums: dict, received: dict, histograms: dict) -> dict[int, Timeliness]:
     """One deadline, month by month: the share in time of the cases whose deadline has come
     (met, missed, or open past it), the median days it took, and how many are overdue today."""
@@ -227,18 +216,13 @@ def _timeliness(sums: dict, received: dict, histograms: dict) -> dict[int, Timel
 
 def _forwards(session, audience: str, year: int, result: Figures) -> None:
     """Forwards made this year of the audience's cases, by delivery state and by the monitor's status."""
-    # The year's forwards from ix_forwards_statistics, each case looked up by its id: a few
-    # thousand look-ups. As EXISTS, not a join, which SQLite would start from the audience's cases
-    # of every year. (Not a scalar subquery: PostgreSQL estimates one per forward so high that it
-    # compiles the query, which takes longer than running it.)
-    counted = select(Case.id).where(Case.id == Forward.case_id, *_conditions(audience)).exists()
-    where = (Forward.created_on >= date(year, 1, 1), Forward.created_on <= date(year, 12, 31), counted)
     states: dict[str, int] = {}
     statuses: dict[str | None, int] = {}
-    for state, status, count in session.execute(select(Forward.state, Forward.remote_status, func.count())
-                                                .where(*where).group_by(Forward.state, Forward.remote_status)):
+    for (state, status), count in _sums(session, StatisticsForward, (StatisticsForward.state,
+                                        StatisticsForward.remote_status), audience,
+                                        StatisticsForward.year == year).items():
         states[state] = states.get(state, 0) + count
-        statuses[status] = statuses.get(status, 0) + count
+        statuses[status or None] = statuses.get(status or None, 0) + count
     total = sum(states.values())
     state_cells = {TOTAL: total, **{state: states.get(state, 0) for state in FORWARD_STATES}}
     status_cells = {TOTAL: total, **{status: statuses.get(status, 0) for status in (None, *REMOTE_STATUSES)}}
@@ -265,19 +249,19 @@ def public_years(session, today: date) -> list[Year]:
     """Yearly figures only, suppressed, of every case anyone at the contractor may know of, for the
     years that are over: anyone may read the page every day, and a count of the year under way
     that moves from one day to the next tells on which day a report came in, and about what."""
-    conditions = (*_conditions("public"), Case.received_on < date(today.year, 1, 1))
-    in_time, late, _overdue = _deadline_sums(Case.acknowledged_on, Case.acknowledge_due, today)
+    this_year = today.year * 100 + 1
+    acknowledgement = _deadlines(session, "public", StatisticsAnswered.month < this_year,
+                                 StatisticsWaiting.month < this_year, today)["a"]
     totals: dict[int, list[int]] = {}
-    for day, count, met, missed in session.execute(
-            select(Case.received_on, func.count(), in_time, late).where(*conditions).group_by(Case.received_on)):
-        year = totals.setdefault(_day(day).year, [0, 0, 0])
-        year[0], year[1], year[2] = year[0] + count, year[1] + int(met or 0), year[2] + int(missed or 0)
+    for month, count in acknowledgement.received.items():
+        year = totals.setdefault(month // 100, [0, 0, 0])
+        met, missed, _overdue = acknowledgement.sums[month]
+        year[0], year[1], year[2] = year[0] + count, year[1] + met, year[2] + missed
     categories: dict[int, dict[str, int]] = {}
-    for number in totals:
-        within = (*conditions, Case.received_on >= date(number, 1, 1), Case.received_on <= date(number, 12, 31))
-        categories[number] = dict(session.execute(
-            select(CaseCategory.code, func.count()).where(CaseCategory.case_id.in_(select(Case.id).where(*within)))
-            .group_by(CaseCategory.code)).all())
+    for (number, code), count in _sums(
+            session, StatisticsCategory, (StatisticsCategory.year, StatisticsCategory.code), "public",
+            StatisticsCategory.year < today.year).items():
+        categories.setdefault(number, {})[code] = count
     return [Year(number, suppression.shown(total),
                  suppression.table(total, {code: categories.get(number, {}).get(code, 0) for code in CATEGORIES}),
                  suppression.share(met, met + missed))
@@ -291,8 +275,9 @@ def corrective_actions(session, audience: str, today: date) -> dict:
 
     The states partition the total (``suppression.table``); the overdue count is shown only when
     neither it, nor the unfinished actions that are not overdue, nor the others, is from 1 to 4."""
-    counted = CorrectiveAction.finding_id.in_(
-        select(FindingCase.finding_id).join(Case, Case.id == FindingCase.case_id).where(*_conditions(audience)))
+    # From the actions (few), each looking up its finding's cases: not from every case counted.
+    counted = select(FindingCase.finding_id).join(Case, Case.id == FindingCase.case_id).where(
+        FindingCase.finding_id == CorrectiveAction.finding_id, counted_by(Case.audiences, audience)).exists()
     by_state = dict(session.execute(select(CorrectiveAction.state, func.count()).where(counted)
                                     .group_by(CorrectiveAction.state)).all())
     overdue = session.scalar(select(func.count()).select_from(CorrectiveAction).where(

@@ -9,6 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from portal import create_app
+from portal.db import make_session_factory
+from portal.services import statistics_tallies
 
 # Every keyholder's unread mark says what its case and the keyholder's last reading say. The
 # database keeps the mark (triggers of migration 0021); whatever a test did to its cases, through
@@ -27,10 +29,15 @@ def app(app_config, investigators, facility_ids):
     try:
         with engine.connect() as connection:
             wrong = connection.execute(UNREAD_MARKS_WRONG).scalar()
+        # The statistics' running counts, kept by the database too (migration 0027), against a
+        # recount from the cases.
+        with make_session_factory(engine)() as session:
+            miscounted = statistics_tallies.disagreements(session)
     except DBAPIError:
-        wrong = 0  # a test that took the database away on purpose
+        wrong, miscounted = 0, []  # a test that took the database away on purpose
     engine.dispose()
     assert not wrong, f"{wrong} keyholder rows' unread marks disagree with their cases"
+    assert not miscounted, "statistics counts disagree with the cases: " + "; ".join(miscounted[:10])
 
 
 @pytest.fixture
