@@ -17,6 +17,7 @@ the cleaner) and "busy" (every cleaning slot of the server stayed taken).
 """
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,21 @@ _CONFINEMENT_REASONS = {"busy": "busy", "too_large": "expands", "timeout": "cann
                         "failed": "cannot_clean"}
 _CHILD_REASONS = {"damaged": "damaged", "unsupported": "unsupported", "too_many_pixels": "too_many_pixels",
                   "too_many_pages": "too_many_pages", "too_large": "expands"}
+
+
+# A file's type as another side declares it (a partner's bundle, a row stored before this check): a
+# type and a subtype, each an ASCII token (RFC 9110), no parameter, no more than the column holds.
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+/[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+UNKNOWN_TYPE = "application/octet-stream"
+
+
+def media_type(declared) -> str:
+    """``declared``, lower-cased, if it is a bare type/subtype a single file can have; otherwise
+    application/octet-stream (a header broken by CR/LF, a parameter, a multipart or message type)."""
+    if not isinstance(declared, str) or len(declared) > 100 or not _MEDIA_TYPE.fullmatch(declared):
+        return UNKNOWN_TYPE
+    declared = declared.lower()
+    return UNKNOWN_TYPE if declared.startswith(("multipart/", "message/")) else declared
 
 
 class AttachmentError(Refusal):

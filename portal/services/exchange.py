@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 import crypto
 
@@ -75,6 +76,8 @@ MAX_SEQUENCE = 2**31 - 1
 # is the bundles in flight, and a bundle numbered beyond it would be stored, never shown, forever.
 HOLD_AHEAD = 100
 MAX_TEXT = 10000
+# Keyholders sending on one case at the same moment: each clash costs the loser one more attempt.
+NUMBERING_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,8 @@ KINDS = {
 
 
 class ExchangeError(Refusal):
-    """Nothing sent (reason: channel, kind, empty, answers, recipients)."""
+    """Nothing sent (reason: channel, kind, empty, answers, recipients, busy: others kept sending on
+    the case at the same moment)."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ def send(session, actor: User, case: Case, kind: str, text: str, *, dates: str =
     theirs = channel.recipients
     payload = (json.dumps(document, ensure_ascii=False).encode("utf-8") if document is not None
                else _payload(kind, text, dates))
-    today, day = clock.today(), clock.today().isoformat()
+    day = clock.today().isoformat()
     try:
         items = [bundles.Item(f"items/01-{kind}.age", kind, crypto.encrypt(payload, theirs),
                               dict(meta or {}, content_type=spec.content_type, day=day))]
@@ -218,39 +222,70 @@ def send(session, actor: User, case: Case, kind: str, text: str, *, dates: str =
             items.append(outbound.record_item(len(items) + 1, items[-1].name, evidence.of(clean), theirs))
     except (crypto.AgeError, ValueError, TypeError):
         raise ExchangeError("recipients") from None
-    kept = [CaseItem(kind="exchange", author="handler", author_user_id=actor.id, created_on=today,
-                     created_at=clock.now(), content_type=spec.content_type, size=len(payload),
-                     blob=crypto.encrypt(payload, ours))]
-    for clean in cleaned:
-        kept.append(evidence.store(CaseItem(kind="exchange_file", author="handler", author_user_id=actor.id,
-                                            created_on=today, created_at=clock.now(), size=len(clean.data),
-                                            blob=crypto.encrypt(clean.data, ours)), clean, ours))
-    case.items.extend(kept)
-    session.flush()
+    kept = _Kept(crypto.encrypt(payload, ours), len(payload),
+                 [(clean, crypto.encrypt(clean.data, ours)) for clean in cleaned], ours)
+    for _attempt in range(NUMBERING_ATTEMPTS):
+        try:
+            return _numbered_and_kept(session, actor, channel, kind, answers, items, kept, base_url)
+        except IntegrityError:
+            # Another keyholder's bundle took the number between our reading it and writing ours:
+            # nothing of this attempt stays, and the next one reads the number after theirs.
+            session.rollback()
+    raise ExchangeError("busy")
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """This side's own copy of what it sends, encrypted to its keyholders: the item, then the files."""
+
+    blob: bytes
+    size: int
+    files: list  # (cleaned file, its bytes encrypted)
+    recipients: list
+
+
+def _numbered_and_kept(session, actor: User, channel: Channel, kind: str, answers: int | None, items: list,
+                       kept: _Kept, base_url: str) -> ExchangeBundle:
+    """Number the bundle after the last sent on the case, sign it and keep it with our copy, all
+    committed at once. The number is read before this transaction writes anything: two keyholders
+    sending at once both read it, and the unique number refuses the second (IntegrityError), who
+    tries again. (Written first, our copy would hold SQLite's write lock while the number is read.)"""
+    case, partner = channel.case, channel.partner
+    today, day = clock.today(), clock.today().isoformat()
     sequence = 1 + (session.scalar(select(func.max(ExchangeBundle.sequence)).where(
-        ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == channel.partner.id,
+        ExchangeBundle.case_id == case.id, ExchangeBundle.partner_id == partner.id,
         ExchangeBundle.direction == "sent")) or 0)
     bundle_id = str(uuid.uuid4())
     instance = instance_service.load(session)
     manifest = {
         "bundle_id": bundle_id, "created_at": day,
         "sender": {"organisation": instance.organisation_name, "fingerprint": partners.own_fingerprint(session)},
-        "addressee_fingerprint": channel.partner.fingerprint, "recipients": theirs,
+        "addressee_fingerprint": partner.fingerprint, "recipients": channel.recipients,
         "exchange": {"of": channel.anchor, "sequence": sequence, "answers": answers},
         # The sender's own reference of the case: each side reads the other's.
         "case": {"reference": case.reference},
     }
     if not channel.monitor_side:
         # Keyholders come and go: each bundle tells the partner whom to write to now.
-        manifest["exchange_recipients"] = ours
-    row = ExchangeBundle(bundle_id=bundle_id, case_id=case.id, partner_id=channel.partner.id, direction="sent",
-                         sequence=sequence, kind=kind, answers=answers, item_ids=json.dumps([i.id for i in kept]),
+        manifest["exchange_recipients"] = kept.recipients
+    signed = bundles.build(session, manifest, items)
+    stored = [CaseItem(kind="exchange", author="handler", author_user_id=actor.id, created_on=today,
+                       created_at=clock.now(), content_type=KINDS[kind].content_type, size=kept.size,
+                       blob=kept.blob)]
+    for clean, blob in kept.files:
+        stored.append(evidence.store(CaseItem(kind="exchange_file", author="handler", author_user_id=actor.id,
+                                              created_on=today, created_at=clock.now(), size=len(clean.data),
+                                              blob=blob), clean, kept.recipients))
+    case.items.extend(stored)
+    session.flush()
+    row = ExchangeBundle(bundle_id=bundle_id, case_id=case.id, partner_id=partner.id, direction="sent",
+                         sequence=sequence, kind=kind, answers=answers, item_ids=json.dumps([i.id for i in stored]),
                          position=_next_position(session, case), created_on=today, created_by=actor.id,
-                         bundle=bundles.build(session, manifest, items), state="pending", attempts=0,
-                         next_attempt_at=clock.now(), last_error="")
+                         bundle=signed, state="pending", attempts=0, next_attempt_at=clock.now(), last_error="")
     session.add(row)
-    audit.record(session, "exchange", actor, case.id, {"partner": channel.partner.id, "kind": kind,
-                                                       "sequence": sequence, "files": len(cleaned)}, commit=False)
+    session.flush()
+    audit.record(session, "exchange", actor, case.id, {"partner": partner.id, "kind": kind,
+                                                       "sequence": sequence, "files": len(kept.files)}, commit=False)
     if base_url:
         notifications.queue_for(session, [u for u in _called(session, case) if u.id != actor.id], case, base_url)
     session.commit()
@@ -413,7 +448,7 @@ def file_received(session, partner: Partner, bundle_id: str, manifest: dict, ite
     for item in rest:
         if item.kind == "attachment":
             stored.append(CaseItem(kind="exchange_file", author="partner", created_on=today,
-                                   content_type=str(item.meta.get("content_type") or "application/octet-stream")[:100],
+                                   content_type=attachments.media_type(item.meta.get("content_type")),
                                    size=len(item.data), blob=item.data, evidence_record=records.get(item.name)))
     case.items.extend(stored)
     session.flush()

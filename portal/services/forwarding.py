@@ -251,7 +251,16 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     if earlier is not None:
         return Filed(earlier, True)
     if "exchange" in manifest:
-        case, called = exchange.file_received(session, partner, bundle_id, manifest, items)
+        try:
+            case, called = exchange.file_received(session, partner, bundle_id, manifest, items)
+        except IntegrityError:
+            # A delivery of the same bundle filed it at the same moment (a retry that overtook a slow
+            # answer), or another bundle of the same number did: one of them is filed, once.
+            session.rollback()
+            earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
+            if earlier is None:
+                raise bundles.BundleError("sequence") from None
+            return Filed(earlier, True)
         return _file_on_case(session, partner, case, bundle_id, manifest, len(items), from_reporter=False,
                              called=called, base_url=base_url)
     answered = _forward_answered(session, partner, manifest.get("reply_to"))

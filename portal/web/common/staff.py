@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, request,
 import crypto
 
 from ...models import User
-from ...services import inbox
+from ...services import attachments, inbox
 from . import layout
 from .database import db
 from .fields import ConfirmForm
@@ -56,12 +56,30 @@ def staff_context():
                 step_labels=STEP_LABELS)
 
 
+# The extension a download of each type the portal stores or writes is saved with.
+EXTENSIONS = {
+    "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic", "application/pdf": "pdf",
+    "audio/mp4": "m4a", "video/mp4": "mp4", "audio/mpeg": "mp3", "audio/wav": "wav", "audio/ogg": "ogg",
+    "audio/amr": "amr", "audio/aac": "aac", "audio/3gpp": "3gp", "video/webm": "webm",
+    "application/zip": "zip", "text/csv": "csv",
+}
+
+
 def send_download(data: bytes, content_type: str, stem: str, extension: str | None = None) -> Response:
-    """A file sent as a download that the browser never runs or renders inline."""
-    extension = extension or content_type.split("/")[-1].replace("jpeg", "jpg").replace("mpeg", "mp3")
+    """A file sent as a download that the browser never runs or renders inline.
+
+    The type may be a partner's word, or a row's stored before it was checked: one that is not a
+    bare type/subtype, or (with no ``extension`` given) not one of ``EXTENSIONS``, is sent as bytes
+    saved as .bin, so a file claiming text/html or application/hta is saved neither as a page nor
+    as a program."""
+    content_type = attachments.media_type(content_type)
+    extension = extension or EXTENSIONS.get(content_type)
+    if extension is None:
+        content_type, extension = attachments.UNKNOWN_TYPE, "bin"
     response = Response(data, mimetype=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{stem}.{extension}"'
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

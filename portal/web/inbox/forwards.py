@@ -53,10 +53,13 @@ EXCHANGE_ERRORS = {
     "answers": lambda: _("Choose a request of the partner, or none."),
     "recipients": lambda: _("The partner's keys for this case cannot be used: nothing was sent."),
     "action": lambda: _("Choose an action of the plan the contractor sent, and a verdict."),
+    "busy": lambda: _("Others were sending on this case at the same moment: nothing was sent. Send it again."),
 }
 
 
-
+def _refused_status(failure: exchange.ExchangeError) -> int:
+    # Others' sends kept taking the number: the request was right, the moment was not.
+    return 409 if failure.reason == "busy" else 400
 
 
 def add_routes(bp, config):
@@ -168,7 +171,7 @@ def add_routes(bp, config):
                                  files=files, answers=answers, base_url=config["BASE_URL"])
         except exchange.ExchangeError as failure:
             db().rollback()
-            return case_page(case, EXCHANGE_ERRORS[failure.reason](), 400)
+            return case_page(case, EXCHANGE_ERRORS[failure.reason](), _refused_status(failure))
         except attachments.AttachmentError:
             db().rollback()
             return case_page(case, _("A document could not be sent: this kind of file is not accepted, or it could "
@@ -195,7 +198,7 @@ def add_routes(bp, config):
             db().rollback()
             message = _("This case has no findings to send yet.") if failure.reason == "empty" else \
                 EXCHANGE_ERRORS[failure.reason]()
-            return case_page(case, message, 400)
+            return case_page(case, message, _refused_status(failure))
         exchange.deliver(db(), made)
         return redirect(url_for("inbox.case", case_id=case.id) + "#exchange", 303)
 
@@ -215,7 +218,7 @@ def add_routes(bp, config):
                                          form.comment.data or "", base_url=config["BASE_URL"])
         except exchange.ExchangeError as failure:
             db().rollback()
-            return case_page(case, EXCHANGE_ERRORS[failure.reason](), 400)
+            return case_page(case, EXCHANGE_ERRORS[failure.reason](), _refused_status(failure))
         exchange.deliver(db(), made)
         return redirect(url_for("inbox.case", case_id=case.id) + "#exchange", 303)
 
