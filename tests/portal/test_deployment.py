@@ -78,6 +78,7 @@ def test_gunicorn_serves_the_app_names_no_software_and_logs_no_client_address(da
     assert "[address removed]" in log, log  # the broken request was logged, without its address
 
 
+@pytest.mark.slow
 def test_the_systemd_units_run_real_portal_commands():
     units = sorted((DEPLOY / "systemd").glob("*.service"))
     assert {u.name for u in units} >= {"portal-web.service", "portal-notifications.service",
@@ -289,6 +290,7 @@ def test_every_portal_command_in_the_operators_docs_says_its_user_settings_and_v
                 assert line.startswith(WITH_ITS_ENVIRONMENT), f"{document.name}: {line}"
 
 
+@pytest.mark.slow
 def test_the_documented_commands_make_the_instance_and_its_first_administrator(empty_database_url, tmp_path):
     """Each `portal-cli` line of the docs, as written, but for the paths of this machine: the
     ones naming a file only the operator has (a recovery key, a bundle) only ask for --help."""
@@ -405,6 +407,7 @@ def test_the_nginx_site_compresses_every_text_type_but_not_for_requests_other_si
         upstream.shutdown()
 
 
+@pytest.mark.slow
 def test_both_backup_jobs_write_backups_that_the_recovery_key_restores(empty_database_url, tmp_path):
     """The systemd unit's and the compose service's command, run once as written (but for this
     machine's paths), each leave a dated backup that `portal restore` loads into an empty database."""

@@ -208,6 +208,7 @@ def test_electronics_watch_only_with_do_not_share_with_electronics_watch_is_refu
     assert holders_of_last_case(session_factory) == ["ewa"]
 
 
+@pytest.mark.slow
 def test_the_recovery_key_ceremony_gives_a_case_nobody_can_open_to_a_named_colleague(
         app, session_factory, facility_ids, colleague, recovery_identity, tmp_path, smtp_server):  # noqa: F811
     controller, handler = smtp_server

@@ -9,6 +9,7 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 from disclosure_pages import place_columns
 from inbox_pages import log_in
 from operator_steps import logged_in_admin, run_portal
@@ -64,6 +65,7 @@ def apply(client, location, token=None):
     return client.post(location + "/apply", data={"csrf_token": token if token is not None else csrf_token(preview)})
 
 
+@pytest.mark.slow
 def test_the_example_disclosure_is_imported_on_the_command_line_only_with_yes(app):
     checked = run_portal(app, "facilities", "import", str(EXAMPLE))
     assert checked.returncode == 0, checked.stderr

@@ -153,6 +153,7 @@ def test_portal_init_run_again_keeps_the_key_and_explains_how_to_start_again(emp
     assert _instance_row(empty_database_url).recovery_recipient in written
 
 
+@pytest.mark.slow
 def test_portal_demo_prints_logins_with_their_roles_that_open_real_keys(empty_database_url, tmp_path):
     instance = tmp_path / "demo"
     result = run_portal(["demo", "--no-run"], instance, empty_database_url)
