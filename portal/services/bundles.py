@@ -118,11 +118,15 @@ def read_manifest(bundle: bytes, limits: Limits = LIMITS) -> dict:
     """The manifest, unverified: to find out who says they sent the bundle."""
     try:
         with _zip(bundle, limits) as archive:
-            return json.loads(_read(archive, MANIFEST, limits.manifest_bytes))
+            manifest = json.loads(_read(archive, MANIFEST, limits.manifest_bytes))
     except BundleError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError):
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, RecursionError):
+        # RecursionError: JSON nested deeper than Python parses.
         raise BundleError("malformed") from None
+    if not isinstance(manifest, dict):
+        raise BundleError("malformed")
+    return manifest
 
 
 def open_verified(bundle: bytes, sender_key: bytes, sender_fingerprint: str,
@@ -132,8 +136,8 @@ def open_verified(bundle: bytes, sender_key: bytes, sender_fingerprint: str,
         return _open_verified(bundle, sender_key, sender_fingerprint, own_fingerprint, limits)
     except BundleError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, EOFError, OSError):
-        # A member that fails its CRC, a manifest that is not the expected JSON...
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, EOFError, OSError, RecursionError):
+        # A member that fails its CRC, a manifest that is not the expected JSON, or nested too deep...
         raise BundleError("malformed") from None
 
 
@@ -154,16 +158,29 @@ def _open_verified(bundle, sender_key, sender_fingerprint, own_fingerprint, limi
             raise BundleError("sender")
         if manifest.get("addressee_fingerprint") != own_fingerprint:
             raise BundleError("addressee")
-        listed = {entry.get("file") for entry in manifest.get("contents", [])}
-        if listed | {MANIFEST, SIGNATURE} != set(names):
+        contents = manifest.get("contents", [])
+        if not isinstance(contents, list):
+            raise BundleError("malformed")
+        listed = {entry.get("file") for entry in contents}
+        # Each item listed once (listed twice, it would be filed twice), the manifest and signature never.
+        if (listed | {MANIFEST, SIGNATURE} != set(names) or len(listed) != len(contents)
+                or listed & {MANIFEST, SIGNATURE}):
             raise BundleError("contents")
         items = []
-        for entry in manifest["contents"]:
+        for entry in contents:
             data = _read(archive, entry["file"], limits.item_bytes)
             if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
                 raise BundleError("contents")
-            items.append(Item(entry["file"], entry.get("kind", ""), data, entry))
+            # The kind its name says, and its size, as the portal that built it wrote them.
+            size = entry.get("size", len(data))
+            if entry.get("kind") != _kind_of(entry["file"]) or type(size) is not int or size != len(data):
+                raise BundleError("contents")
+            items.append(Item(entry["file"], entry["kind"], data, entry))
     return manifest, items
+
+
+def _kind_of(name: str) -> str:
+    return name.split("-", 1)[1].removesuffix(".age")
 
 
 def _zip(bundle: bytes, limits: Limits) -> zipfile.ZipFile:

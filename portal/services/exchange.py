@@ -60,6 +60,7 @@ from . import (
     evidence,
     findings,
     keyring,
+    manifests,
     notifications,
     outbound,
     partner_http,
@@ -431,7 +432,7 @@ def file_received(session, partner: Partner, bundle_id: str, manifest: dict, ite
     rest = items[1:]
     if any(item.kind not in FILE_KINDS for item in rest) or not all(_is_age_file(i.data) for i in items):
         raise bundles.BundleError("contents")
-    if monitor_side and not _recipients_usable(manifest.get("exchange_recipients")):
+    if monitor_side and not manifests.usable_recipients(manifest.get("exchange_recipients")):
         raise bundles.BundleError("contents")
     if sequence > _filed_up_to(session, case, partner) + HOLD_AHEAD:
         raise bundles.BundleError("sequence")
@@ -522,17 +523,6 @@ def _is_age_file(data: bytes) -> bool:
     try:
         crypto.split_header(data)
     except (crypto.AgeError, ValueError):
-        return False
-    return True
-
-
-def _recipients_usable(recipients) -> bool:
-    if not isinstance(recipients, list) or not recipients or len(recipients) > 200:
-        return False
-    try:
-        for recipient in recipients:
-            crypto.parse_recipient(recipient)
-    except (crypto.AgeError, ValueError, TypeError):
         return False
     return True
 

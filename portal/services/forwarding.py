@@ -35,7 +35,9 @@ from ..models import (
     ReceivedBundle,
     User,
 )
+from ..models.case import AUTHORS
 from . import (
+    attachments,
     audit,
     bundles,
     clock,
@@ -43,6 +45,7 @@ from . import (
     evidence,
     exchange,
     keyring,
+    manifests,
     notifications,
     outbound,
     partner_http,
@@ -55,6 +58,9 @@ from .refusal import Refusal
 MONITOR_ROLE = "monitor"
 RECEIVED_STATUSES = ("received",) + REMOTE_STATUSES
 IDENTIFYING_REPORT_FIELDS = outbound.IDENTIFYING_REPORT_FIELDS
+# What a partner's forward may hold: what forwarding.create and outbound put in one.
+FORWARDED_KINDS = ("report", "claim", "message", "attachment", "retaliation_record", "cover_note",
+                   outbound.RECORD_KIND)
 # The largest status sequence number a partner may sign: what PostgreSQL's integer column holds.
 MAX_STATUS_SEQUENCE = 2**31 - 1
 
@@ -246,7 +252,8 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
         raise bundles.BundleError("sender")
     manifest, items = bundles.open_verified(bundle, partner.signing_key, partner.fingerprint,
                                             partners.own_fingerprint(session))
-    bundle_id = str(manifest.get("bundle_id", ""))
+    manifests.check(manifest, items)
+    bundle_id = manifest["bundle_id"]
     earlier = session.scalar(select(ReceivedBundle).where(ReceivedBundle.bundle_id == bundle_id))
     if earlier is not None:
         return Filed(earlier, True)
@@ -269,6 +276,9 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     joined = _case_it_joins(session, partner, manifest.get("addition_to"))
     if joined is not None:
         return _file_addition(session, partner, joined, bundle_id, manifest, items, base_url)
+    if any(item.kind not in FORWARDED_KINDS for item in items):
+        # A partner's bundle cannot file an internal note, or an exchange item, as part of a case.
+        raise bundles.BundleError("contents")
     described = manifest.get("case", {})
     today = clock.today()
     recipients = set(manifest.get("recipients", []))
@@ -276,7 +286,7 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
                 if u.recipient in recipients]
     case = Case(
         kind="forwarded", received_on=today, status="received", facility_id=None,
-        language=str(described.get("language", "en"))[:16], urgent=bool(described.get("urgent")),
+        language=described.get("language") or "en", urgent=bool(described.get("urgent")),
         acknowledge_due=deadlines.acknowledge_due(today, 7), feedback_due=deadlines.feedback_due(today, 3),
         receipt_lookup=None, submission_digest=hashlib.sha256(b"bundle:" + bundle_id.encode()).digest(),
         reporter_recipient="", recipient_choice="monitor",
@@ -289,16 +299,8 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     case.lead_user_id = monitors[0].id if monitors else None
     # An attachment's evidence record travels as an item of its own, encrypted to the same monitors.
     records = {item.meta.get("describes"): item.data for item in items if item.kind == outbound.RECORD_KIND}
-    for item in items:
-        if item.kind == outbound.RECORD_KIND:
-            continue
-        kind = item.kind if item.kind in ("report", "message", "attachment") else item.kind[:20]
-        # A bundle from an older instance carries no record: the file shows as received, and downloads.
-        case.items.append(CaseItem(
-            kind=kind, author=item.meta.get("author", "system") if kind == "message" else "system",
-            created_on=today, blob=item.data, size=item.meta.get("size", len(item.data)),
-            content_type=item.meta.get("content_type") if kind == "attachment" else None,
-            evidence_record=records.get(item.name) if kind == "attachment" else None))
+    case.items.extend(_case_item(item, item.meta.get("author", "system"), records, today)
+                      for item in items if item.kind != outbound.RECORD_KIND)
     # The day only: a bundle forwarded as the worker's report arrived comes in the same minute.
     received = ReceivedBundle(bundle_id=bundle_id, partner_id=partner.id, received_at=clock.start_of_today(),
                               manifest=json.dumps(manifest, ensure_ascii=False), status="received")
@@ -317,6 +319,18 @@ def receive(session, partner: Partner, bundle: bytes, base_url: str = "") -> Fil
     except IntegrityError:
         return _filed_before(session, bundle_id)
     return Filed(received, False)
+
+
+def _case_item(item: bundles.Item, author: str, records: dict, today: date) -> CaseItem:
+    """A partner's item as a case item here: a message by ``author``, a file typed as every stored
+    file is (whatever the partner declared), with its evidence record. A bundle from an older
+    instance carries no record: the file shows as received, and downloads."""
+    attachment = item.kind == "attachment"
+    return CaseItem(kind=item.kind, author=author if item.kind == "message" and author in AUTHORS else "system",
+                    created_on=today,
+                    blob=item.data, size=len(item.data),
+                    content_type=attachments.media_type(item.meta.get("content_type")) if attachment else None,
+                    evidence_record=records.get(item.name) if attachment else None)
 
 
 def _filed_before(session, bundle_id: str) -> Filed:
@@ -411,12 +425,7 @@ def _file_addition(session, partner: Partner, case: Case, bundle_id: str, manife
     today = clock.today()
     records = {item.meta.get("describes"): item.data for item in items if item.kind == outbound.RECORD_KIND}
     added = [item for item in items if item.kind in ("message", "attachment")]
-    for item in added:
-        case.items.append(CaseItem(
-            kind=item.kind, author="reporter" if item.kind == "message" else "system", created_on=today,
-            blob=item.data, size=item.meta.get("size", len(item.data)),
-            content_type=item.meta.get("content_type") if item.kind == "attachment" else None,
-            evidence_record=records.get(item.name) if item.kind == "attachment" else None))
+    case.items.extend(_case_item(item, "reporter", records, today) for item in added)
     return _file_on_case(session, partner, case, bundle_id, manifest, len(added), from_reporter=True,
                          called=keyring.holders_of(session, case), base_url=base_url)
 
@@ -457,8 +466,10 @@ def _received_case_id(session, partner: Partner, reference) -> int | None:
 
 def import_file(session, bundle: bytes, base_url: str = "") -> Filed:
     """An offline bundle (uploaded, or ``portal forwards import``): its sender must be a registered partner."""
-    sender = bundles.read_manifest(bundle).get("sender", {})
-    partner = partners.by_fingerprint(session, str(sender.get("fingerprint", "")))
+    sender = bundles.read_manifest(bundle).get("sender")
+    if not isinstance(sender, dict) or not isinstance(sender.get("fingerprint"), str):
+        raise bundles.BundleError("malformed")
+    partner = partners.by_fingerprint(session, sender["fingerprint"])
     if partner is None:
         raise bundles.BundleError("unknown_sender")
     return receive(session, partner, bundle, base_url)

@@ -11,6 +11,10 @@ over): it cannot hurt this portal.
   Redirects are never followed, so the bearer token goes nowhere else, and every
   failure reads the same: the address cannot be used to scan other hosts.
 - A partner cannot replay an old signed status to move a forward back.
+- A partner whose key is valid but whose portal lies (an id longer than its column, a list where a
+  reference belongs, a NUL, a size or kind an item does not have, an item listed twice) has its
+  bundle refused whole with a reason, whatever the database: nothing is stored, and the file types
+  it declares are cleaned as every stored file's are.
 """
 
 import hashlib
@@ -41,7 +45,7 @@ from test_forwarding_between_instances import partner_each_other
 
 import crypto
 from portal import config, create_app
-from portal.models import Case, Forward, Partner, ReceivedBundle
+from portal.models import Case, CaseItem, Forward, Partner, ReceivedBundle
 from portal.services import clock, partner_http, partners, signing, users
 
 two_instances = forwarding_tests.two_instances
@@ -73,8 +77,10 @@ def a_partner(session, base_url="https://ew-partner.example", key=None):
     return partner, key
 
 
-def signed_bundle(key, addressee_fingerprint, items):
-    """A bundle as a partner's portal makes it: the manifest signed with its key, items stored."""
+def signed_bundle(key, addressee_fingerprint, items, change=None):
+    """A bundle as a partner's portal makes it: the manifest signed with its key, items stored.
+    ``change``, given the manifest, changes it as a partner that lies would (or returns the
+    signed text whole)."""
     public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     manifest = {"bundle_id": str(uuid.uuid4()), "format": "whistleblower-portal-bundle/1",
                 "sender": {"organisation": "Electronics Watch", "fingerprint": signing.fingerprint(public)},
@@ -82,7 +88,8 @@ def signed_bundle(key, addressee_fingerprint, items):
                 "consent_scope": "without_identity", "left_out": {"fields": []},
                 "contents": [{"file": name, "kind": name.split("-", 1)[1][:-4], "size": len(data),
                               "sha256": hashlib.sha256(data).hexdigest()} for name, data in items.items()]}
-    body = signing.canonical(manifest)
+    # A partner signs what it likes: a NUL, half a surrogate pair (JSON escapes what UTF-8 cannot hold).
+    body = (change and change(manifest)) or (json.dumps(manifest).encode() if change else signing.canonical(manifest))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("manifest.json", body)
@@ -132,10 +139,10 @@ def many_members(count=5000):
     return out.getvalue()
 
 
-def a_bundle_with_member(name, duplicate=False):
+def a_bundle_with_member(name, duplicate=False, manifest=b"{}"):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("manifest.json", b"{}")
+        archive.writestr("manifest.json", manifest)
         archive.writestr("manifest.sig", bytes(64))
         archive.writestr(name, b"age")
         if duplicate:
@@ -161,6 +168,9 @@ def hostile_bundles():
         "a member twice": (a_bundle_with_member("items/01-report.age", duplicate=True), "limits"),
         **{f"a member named {name[:30]!r}": (a_bundle_with_member(name), "limits")
            for name in CLIMBING_OR_NESTED_NAMES},
+        # Unsigned: the API refuses them on their signature, the import page on their manifest.
+        **{f"a manifest {body[:20]!r}": (a_bundle_with_member("items/01-report.age", manifest=body), "signature")
+           for body in (b"[]", b'{"sender": "Electronics Watch"}', b"[" * 5000 + b"]" * 5000)},
     }
 
 
@@ -193,7 +203,7 @@ def test_a_hostile_bundle_is_refused_through_the_api_in_bounded_memory(app, sess
         assert len(bundle) < 2 * MiB, story
         with peak_memory() as memory:
             answer = api.post("/api/v1/bundles", data=bundle, headers=headers)
-        assert (answer.status_code, answer.get_json()["error"]) == (400, code), story
+        assert (answer.status_code, (answer.get_json() or {}).get("error")) == (400, code), (story, answer.data[-300:])
         assert memory["peak"] < MEMORY_BOUND, f"{story}: {memory['peak'] / MiB:.0f} MiB"
 
     # Larger than any bundle may be: refused on its Content-Length, before its body is read.
@@ -247,6 +257,133 @@ def test_a_hostile_bundle_imported_by_hand_is_refused_with_a_message_and_nothing
     refused = run_portal(app, "forwards", "import", str(huge))
     assert refused.returncode != 0 and "refused, nothing stored: too_large" in refused.stderr
     assert stored(session_factory) == before
+
+
+# --- Manifests that lie, signed with the partner's valid key -------------------------------------
+
+
+def _set(*path, value=None, delete=False):
+    """A change of the manifest field at ``path`` (keys and list indexes)."""
+    def change(manifest):
+        *parents, last = path
+        for key in parents:
+            manifest = manifest[key]
+        if delete:
+            del manifest[last]
+        else:
+            manifest[last] = value
+    return change
+
+
+def _both(*changes):
+    return lambda manifest: [change(manifest) for change in changes] and None
+
+
+UPPER_UUID = "0000000A-0000-4000-8000-00000000000B"
+FACILITY = {"listed": True, "name": "Shenzhen Assembly No. 2", "country": "CN", "address": "1 Road"}
+# Each story, its change to a forwarded case's manifest (report, message, file) and the error code.
+LYING_MANIFESTS = {
+    "a bundle id longer than its column": (_set("bundle_id", value="b" * 37), "malformed"),
+    "a bundle id not a UUID": (_set("bundle_id", value="x"), "malformed"),
+    "a bundle id in capitals": (_set("bundle_id", value=UPPER_UUID), "malformed"),
+    "a bundle id that is a number": (_set("bundle_id", value=12345), "malformed"),
+    "a bundle id that is a list": (_set("bundle_id", value=[str(uuid.uuid4())]), "malformed"),
+    "no bundle id": (_set("bundle_id", delete=True), "malformed"),
+    "an exchange bundle's id longer than its column": (
+        _both(_set("bundle_id", value="e" * 40), _set("exchange", value={"of": "x", "sequence": 1})), "malformed"),
+    "an addition to a bundle id that is none": (_set("addition_to", value="a" * 300), "malformed"),
+    "an answer to a bundle id that is a list": (_set("reply_to", value=["x"]), "malformed"),
+    "a NUL in the sender's name": (_set("sender", "organisation", value="Electronics\x00Watch"), "malformed"),
+    "half a surrogate pair in the reference": (_set("case", "reference", value="2026-\ud800"), "malformed"),
+    "a NUL as a key": (_set("case", "\x00", value=1), "malformed"),
+    "JSON nested deeper than Python parses": (
+        lambda manifest: json.dumps(manifest)[:-1].encode() + b', "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        "malformed"),
+    "a number beyond what Python reads": (
+        lambda manifest: json.dumps(manifest)[:-1].encode() + b', "x": ' + b"9" * 5000 + b"}", "malformed"),
+    "a case that is a list": (_set("case", value=[]), "malformed"),
+    "a case that is a string": (_set("case", value="2026-00001"), "malformed"),
+    "a sender's name that is a list": (_set("sender", "organisation", value=["EW"]), "malformed"),
+    "a sender's name of 5000 characters": (_set("sender", "organisation", value="E" * 5000), "malformed"),
+    "recipients that are objects": (_set("recipients", value=[{"age": 1}]), "malformed"),
+    "recipients that are a number": (_set("recipients", value=7), "malformed"),
+    "categories that are objects": (_set("case", "categories", value=[{"code": "wages"}]), "malformed"),
+    "categories that are a string": (_set("case", "categories", value="wages"), "malformed"),
+    "a category longer than its column": (_set("case", "categories", value=["w" * 41]), "malformed"),
+    "a language longer than its column": (_set("case", "language", value="en-" + "x" * 14), "malformed"),
+    "a language that is a list": (_set("case", "language", value=["en"]), "malformed"),
+    "urgency that is a word": (_set("case", "urgent", value="no"), "malformed"),
+    "a reference longer than shown": (_set("case", "reference", value="R" * 101), "malformed"),
+    "a report it is about that is a list": (_set("case", "about_reference", value=["2026-00001"]), "malformed"),
+    "a day that is not a date": (_set("case", "received_on", value="yesterday"), "malformed"),
+    "a day that is a number": (_set("case", "acknowledge_due", value=20260101), "malformed"),
+    "a facility that is a list": (_set("case", "facility", value=["Shenzhen"]), "malformed"),
+    "a facility whose name is 5000 characters": (
+        _set("case", "facility", value=dict(FACILITY, name="F" * 5000)), "malformed"),
+    "a facility whose country is a list": (_set("case", "facility", value=dict(FACILITY, country=["CN"])),
+                                           "malformed"),
+    "a facility listed as a word": (_set("case", "facility", value=dict(FACILITY, listed="yes")), "malformed"),
+    "a consent that is none": (_set("consent_scope", value="everything"), "malformed"),
+    "a consent that is a list": (_set("consent_scope", value=["with_identity"]), "malformed"),
+    "a worker's key that is not one": (_set("reply_recipient", value="age1notakey"), "malformed"),
+    "exchange recipients that are a number": (_set("exchange_recipients", value=7), "malformed"),
+    "exchange recipients that are not keys": (_set("exchange_recipients", value=["age1notakey"]), "malformed"),
+    "what was left out as a list": (_set("left_out", value=[]), "malformed"),
+    "a creation time that is an object": (_set("created_at", value={}), "malformed"),
+    "a message by an author longer than its column": (_set("contents", 1, "author", value="a" * 300), "malformed"),
+    "a message by nobody this portal knows": (_set("contents", 1, "author", value="the director"), "malformed"),
+    "a file's day that is not a date": (_set("contents", 2, "day", value="2026-13-45"), "malformed"),
+    "a record describing a list": (_set("contents", 2, "describes", value=["x"]), "malformed"),
+    "an item whose kind is not its name's": (_set("contents", 0, "kind", value="note"), "contents"),
+    "an item whose kind is a list": (_set("contents", 0, "kind", value=["report"]), "contents"),
+    "a size beyond any column": (_set("contents", 2, "size", value=2**63), "contents"),
+    "a size that is a fraction": (_set("contents", 2, "size", value=1.5), "contents"),
+    "a size that is a string": (_set("contents", 2, "size", value="10"), "contents"),
+    "a size that lies": (lambda manifest: manifest["contents"][2].update(size=1) and None, "contents"),
+    "an item listed twice": (lambda manifest: manifest["contents"].append(manifest["contents"][1]) and None,
+                             "contents"),
+    "the manifest listed as an item": (
+        lambda manifest: manifest["contents"].append({"file": "manifest.json", "kind": "report"}) and None,
+        "contents"),
+    "contents that are an object": (_set("contents", value={"file": "items/01-report.age"}), "malformed"),
+}
+
+
+def test_a_partner_that_signs_a_lying_manifest_is_refused_whole_and_nothing_is_stored(app, session_factory):
+    with session_factory() as session:
+        _partner, key = a_partner(session)
+        own = partners.own_fingerprint(session)
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {PARTNER_TOKEN}", "Content-Type": "application/zip"}
+    items = {"items/01-report.age": b"age: the report", "items/02-message.age": b"age: a message",
+             "items/03-attachment.age": b"age: a photo"}
+
+    def bundle(change):
+        def lying(manifest):
+            manifest["contents"][1]["author"] = "reporter"
+            manifest["contents"][2]["content_type"] = "text/html\r\nSet-Cookie: session=stolen"
+            return change(manifest)
+        return signed_bundle(key, own, items, lying)
+
+    def rows():
+        with session_factory() as session:
+            return [session.scalar(select(func.count()).select_from(t)) for t in (ReceivedBundle, Case, CaseItem)]
+
+    before = rows()
+    for story, (change, code) in LYING_MANIFESTS.items():
+        answer = api.post("/api/v1/bundles", data=bundle(change), headers=headers)
+        assert (answer.status_code, (answer.get_json() or {}).get("error")) == (400, code), (story, answer.data[-300:])
+    # An item no forward holds: an internal note, signed as the partner's.
+    answer = api.post("/api/v1/bundles", data=signed_bundle(key, own, {"items/01-note.age": b"age"}), headers=headers)
+    assert (answer.status_code, answer.get_json()["error"]) == (400, "contents")
+    assert rows() == before
+
+    # Told the truth, the same bundle is filed, and the file's type is one no browser renders.
+    answer = api.post("/api/v1/bundles", data=bundle(lambda manifest: None), headers=headers)
+    assert answer.status_code == 201, answer.get_json()
+    with session_factory() as session:
+        filed = session.scalars(select(CaseItem).order_by(CaseItem.id.desc())).first()
+        assert (filed.kind, filed.content_type, filed.size) == ("attachment", "application/octet-stream", 12)
 
 
 # --- Partner addresses -------------------------------------------------------------------------
