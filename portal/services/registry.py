@@ -564,9 +564,9 @@ def preview(session, actor, data: bytes, filename: str = "", columns: list[str |
     layout = read_layout(data, filename)
     placed = layout.placed if columns is None else columns
     changes = None
-    if layout.problems or None not in placed:
-        # A file with lines that cannot be read is refused whole, with every problem, before
-        # anyone places its columns.
+    if layout.problems or None not in placed or not layout.body:
+        # A file with lines that cannot be read, or without a line under its header, is refused
+        # whole, with every problem, before anyone places its columns.
         changes = diff(session, identify(session, rows_of(layout, placed)))
     utf8 = layout.table.read_as in ("utf-8", "utf-8-sig")
     record = DisclosureImport(
