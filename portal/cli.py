@@ -313,24 +313,44 @@ def facilities_group():
 @facilities_group.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Apply the changes (without it, only show them).")
-def facilities_import(csv_file, yes):
-    """Check a disclosure file, show what it changes, and apply it with --yes."""
+@click.option("--column", "named", multiple=True, metavar="NAME=COLUMN",
+              help="What the file's column NAME holds: facility_id, supplier, supplier_registered_office, "
+                   "facility_name, facility_local_name, address, country, products, or ignore (repeatable).")
+def facilities_import(csv_file, yes, named):
+    """Check a disclosure file (CSV or XLSX), show what it changes, and apply it with --yes."""
     from .services import registry
     from .web.admin.registry import describe_problem
 
     settings = _settings()
     data = csv_file.read_bytes()
+    choices = {}
+    for option in named:
+        name, _equals, column = option.rpartition("=")
+        if not name or column not in (*registry.COLUMNS, "ignore"):
+            raise click.BadParameter(f"{option!r}: write NAME=COLUMN, COLUMN one of "
+                                     f"{', '.join(registry.COLUMNS)} or ignore", param_hint="--column")
+        choices[name.strip()] = "" if column == "ignore" else column
     with _session_factory(settings)() as session:
         try:
             # Without --yes nothing is stored, not even a preview. A column the importer cannot
-            # place is a problem here: there is no preview page to place it on.
-            rows = registry.identify(session, registry.parse_disclosure(data, csv_file.name))
-            record = registry.preview(session, None, data, csv_file.name) if yes else None
+            # place, and --column does not, is a problem here: there is no page to place it on.
+            layout = registry.read_layout(data, csv_file.name)
+            try:
+                columns = registry.columns_named(layout, choices)
+            except KeyError as missing:
+                raise click.BadParameter(f"the file has no column {missing.args[0]!r} (its columns: "
+                                         f"{', '.join(repr(h) for h in layout.header if h)})",
+                                         param_hint="--column") from None
+            rows = registry.identify(session, registry.rows_of(layout, columns))
+            record = registry.preview(session, None, data, csv_file.name, columns) if yes else None
             changes = registry.changes_of(record) if yes else registry.diff(session, rows)
         except registry.DisclosureError as error:
             click.echo(f"{csv_file}: nothing imported, {len(error.problems)} problem(s):", err=True)
             for problem in error.problems:
                 click.echo(f"  {describe_problem(problem)}", err=True)
+            if any(problem.code in ("unknown_column", "duplicate_column") for problem in error.problems):
+                click.echo('  Say what a column holds with --column "NAME=COLUMN" (COLUMN: one of '
+                           f"{', '.join(registry.COLUMNS)}, or ignore).", err=True)
             sys.exit(1)
         _echo_changes(changes)
         if not yes:

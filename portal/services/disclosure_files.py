@@ -2,8 +2,9 @@
 
 The contract asks for "a completed document", not a format: contractors send
 what their spreadsheet saves. Read here: CSV in UTF-8 (with or without a byte
-order mark) or in Windows-1252 (which covers Latin-1), and Excel workbooks
-(XLSX). What the file holds is judged by services/registry.py; this module only
+order mark), in UTF-16 with a byte order mark (Excel's "Unicode text") or in
+Windows-1252 (which covers Latin-1), separated by commas, semicolons or tabs, with
+any line ends; and Excel workbooks (XLSX). What the file holds is judged by services/registry.py; this module only
 turns bytes into rows with their line (CSV) or row (XLSX) numbers, and refuses
 files it cannot read safely: a workbook is a ZIP archive, so its unpacked size,
 its number of parts and its rows are bounded before and while it is read.
@@ -12,6 +13,7 @@ its number of parts and its rows are bounded before and while it is read.
 import codecs
 import csv
 import io
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -32,6 +34,12 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary Excel format (
 # they mean UTF-8 with damaged lines, not a legacy encoding.
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ZEROS = re.compile(r"0+")
+# Lines end in CRLF (Windows), LF, or CR alone (Excel for the Mac's "CSV" saves).
+_LINE_END = re.compile(r"\r\n|\r|\n")
+# Where the header of a CSV file is looked for, to tell its separator.
+HEAD_LINES = 40
+HEAD_CHARACTERS = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ class DisclosureError(Exception):
 @dataclass(frozen=True)
 class Table:
     """The rows of a file: (line or row number, cells), blank rows left out.
-    ``read_as`` says how: "utf-8", "utf-8-sig", "windows-1252" or "xlsx:<sheet name>"."""
+    ``read_as`` says how: "utf-8", "utf-8-sig", "utf-16", "windows-1252" or "xlsx:<sheet name>"."""
 
     rows: list[tuple[int, list[str]]]
     read_as: str
@@ -73,28 +81,29 @@ def is_workbook(data: bytes, filename: str = "") -> bool:
     return data.startswith((ZIP_MAGIC, OLE_MAGIC)) or filename.lower().endswith((".xlsx", ".xlsm", ".xls"))
 
 
-def read_table(data: bytes, filename: str = "", has_header=lambda rows: True) -> Table:
+def read_table(data: bytes, filename: str = "", has_header=None) -> Table:
     """The table of a CSV file or a workbook, or DisclosureError with what makes it unreadable
     (PartlyRead: a CSV file with bad lines, the rest of it read). Of a workbook's sheets, the
-    first one ``has_header`` accepts is read, or else the first."""
+    first one ``has_header`` accepts is read, or else the first; of a CSV file's separators,
+    the first with which ``has_header`` accepts its first rows."""
     if len(data) > MAX_BYTES:
         raise DisclosureError(problems=[Problem(None, "too_long", None, str(len(data)))])
     if not data.strip():
         raise DisclosureError(problems=[Problem(1, "no_rows")])
     if is_workbook(data, filename):
-        return _read_workbook(data, has_header)
-    return _read_csv(data)
+        return _read_workbook(data, has_header or (lambda rows: True))
+    return _read_csv(data, has_header)
 
 
 # -- CSV ---------------------------------------------------------------------------------------------------
 
 
-def _read_csv(data: bytes) -> Table:
+def _read_csv(data: bytes, has_header) -> Table:
     problems: list[Problem] = []
     text, read_as = _decode(data, problems)
     if problems and not text:
         raise DisclosureError(problems=problems)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text, has_header), strict=True)
     rows: list[tuple[int, list[str]]] = []
     previous_end = 0
     try:
@@ -126,8 +135,13 @@ class PartlyRead(DisclosureError):
 
 def _decode(data: bytes, problems: list[Problem]) -> tuple[str, str]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        problems.append(Problem(1, "bad_encoding", None, "UTF-16"))
-        return "", ""
+        # Excel's "Unicode text" (tab-separated). Its byte order mark says which UTF-16.
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            problems.append(Problem(1, "bad_encoding", None, "UTF-16"))
+            return "", ""
+        return _without_controls(text, problems), "utf-16"
     head = data[:8192]
     if b"\x00" in head or len(_CONTROL.findall(head.decode("latin-1"))) > len(head) // 20:
         problems.append(Problem(None, "not_text"))
@@ -152,24 +166,42 @@ def _decode(data: bytes, problems: list[Problem]) -> tuple[str, str]:
             except UnicodeDecodeError as error:
                 problems.append(Problem(number, "bad_encoding", None, _hex(line[error.start:error.end])))
         text, read_as = body.decode("utf-8", errors="replace"), "utf-8"
-    for number, line in enumerate(text.split("\n"), start=1):
+    return _without_controls(text, problems), read_as
+
+
+def _without_controls(text: str, problems: list[Problem]) -> str:
+    for number, line in enumerate(_LINE_END.split(text), start=1):
         control = _CONTROL.search(line)
         if control:
             problems.append(Problem(number, "bad_encoding", None, _hex(control.group().encode())))
-    return _CONTROL.sub("\ufffd", text), read_as
+    return _CONTROL.sub("\ufffd", text)
 
 
 def _hex(raw: bytes) -> str:
     return "".join(f"\\x{byte:02x}" for byte in raw[:4])
 
 
-def _delimiter(text: str) -> str:
-    """Comma; or semicolon or tab when the header has no comma (spreadsheets in many locales)."""
-    header = text.split("\n", 1)[0]
+def _delimiter(text: str, has_header) -> str:
+    """The separator of the file's cells: the one Excel's "sep=" line names; else the first with
+    which ``has_header`` finds the header in the first lines (title lines above it may hold any
+    separator); else the one that cuts one of the first lines into the most cells (spreadsheets
+    in many locales save semicolons or tabs)."""
+    head = text[:HEAD_CHARACTERS]
+    hint = re.fullmatch(r'"?sep=(.)"?', _LINE_END.split(head, 1)[0].strip())
+    if hint and hint.group(1) in DELIMITERS:
+        return hint.group(1)
+    widest: dict[str, int] = {}
     for delimiter in DELIMITERS:
-        if delimiter in header:
+        rows = []
+        try:
+            for cells in itertools.islice(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), HEAD_LINES):
+                rows.append((len(rows) + 1, [clean(cell) for cell in cells]))
+        except csv.Error:
+            pass  # the head may end inside a quoted cell
+        if has_header and has_header([(number, cells) for number, cells in rows if any(cells)]):
             return delimiter
-    return ","
+        widest[delimiter] = max((sum(1 for cell in cells if cell) for _number, cells in rows), default=0)
+    return max(DELIMITERS, key=lambda delimiter: widest[delimiter])
 
 
 # -- XLSX --------------------------------------------------------------------------------------------------
@@ -191,55 +223,76 @@ def _read_workbook(data: bytes, has_header) -> Table:
     import openpyxl  # only when a workbook is uploaded
 
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
+        # Twice: the cells as written (to tell formulas), and the values Excel computed and kept.
+        book, computed = (openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=values_only,
+                                                 keep_links=False) for values_only in (False, True))
     except Exception:  # noqa: BLE001 - whatever a hostile archive makes the parser raise, it is not a workbook
         raise DisclosureError(problems=[Problem(None, "bad_workbook")]) from None
     try:
-        sheets = [sheet for sheet in book.worksheets if hasattr(sheet, "iter_rows")]
+        sheets = [(sheet, computed.worksheets[index]) for index, sheet in enumerate(book.worksheets)
+                  if hasattr(sheet, "iter_rows")]
         if not sheets:
             raise DisclosureError(problems=[Problem(None, "bad_workbook")])
-        tables = []
-        for sheet in sheets:
-            table = _read_sheet(sheet)
+        # A sheet that cannot be read (formulas never computed, say) is passed over when a later
+        # one has the header: it is not the disclosure.
+        read: list[Table | DisclosureError] = []
+        for sheet, values in sheets:
+            try:
+                table = _read_sheet(sheet, values)
+            except DisclosureError as error:
+                read.append(error)
+                continue
             if has_header(table.rows):
                 return table
-            tables.append(table)
-        return tables[0]
+            read.append(table)
+        if isinstance(read[0], DisclosureError):
+            raise read[0]
+        return read[0]
     except DisclosureError:
         raise
     except Exception:  # noqa: BLE001 - a malformed sheet inside a well-formed archive
         raise DisclosureError(problems=[Problem(None, "bad_workbook")]) from None
     finally:
         book.close()
+        computed.close()
 
 
-def _read_sheet(sheet) -> Table:
+def _read_sheet(sheet, computed) -> Table:
+    """The rows of ``sheet``; a formula's cell holds the value Excel computed (``computed`` is the
+    same sheet with those values). Formulas are never evaluated here."""
     rows: list[tuple[int, list[str]]] = []
     problems: list[Problem] = []
+    any_computed = False
     # The dimensions a sheet declares are the writer's claim: too small, rows past them would be
     # silently dropped; the rows are read as they are.
     sheet.reset_dimensions()
-    for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS + 1), start=1):
+    computed.reset_dimensions()
+    both = zip(sheet.iter_rows(max_col=MAX_COLUMNS + 1), computed.iter_rows(max_col=MAX_COLUMNS + 1), strict=False)
+    for number, (cells, computed_cells) in enumerate(both, start=1):
         if number > MAX_SCANNED_ROWS:
             raise DisclosureError(problems=[Problem(number, "too_many_rows", None, str(MAX_ROWS))])
-        values = []
-        for cell in cells:
+        values, formulas = [], []
+        for index, cell in enumerate(cells):
             value, formula = _cell_text(cell)
             if formula:
-                problems.append(Problem(number, "formula", None, value[:40]))
-                value = ""
+                result = computed_cells[index] if index < len(computed_cells) else None
+                formulas.append(value[:40])
+                value = _cell_text(result)[0] if result is not None else ""
+                any_computed = any_computed or bool(value)
             values.append(value)
         while values and not values[-1]:
             values.pop()
         if not values:
-            continue
+            continue  # blank, or formulas whose result is empty (a template's rows not filled in)
+        problems.extend(Problem(number, "formula", None, formula) for formula in formulas)
         if len(values) > MAX_COLUMNS:
             raise DisclosureError(problems=[Problem(number, "too_many_columns", None, str(MAX_COLUMNS))])
         if len(rows) >= MAX_ROWS + 1:
             raise DisclosureError(problems=[Problem(number, "too_many_rows", None, str(MAX_ROWS))])
         rows.append((number, values))
-    if problems:
-        # Formulas are never evaluated here: the person who made the sheet pastes their values.
+    if problems and not any_computed:
+        # A workbook Excel never computed (written by a program) keeps no values of its formulas,
+        # and they are never evaluated here: the person who made it pastes their values.
         raise DisclosureError(problems=problems[:100])
     return Table(rows, "xlsx:" + sheet.title)
 
@@ -254,7 +307,11 @@ def _cell_text(cell) -> tuple[str, bool]:
     if isinstance(value, bool):
         return ("TRUE" if value else "FALSE"), False
     if isinstance(value, float) and value.is_integer():
-        return str(int(value)), False
+        value = int(value)
+    if isinstance(value, int):
+        # A postal code or an id kept as a number shows its leading zeros by a format such as "00000".
+        digits = getattr(cell, "number_format", "") or ""
+        return (str(value).zfill(len(digits)) if _ZEROS.fullmatch(digits) else str(value)), False
     if isinstance(value, datetime):
         return (value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")), False
     if isinstance(value, date | time):

@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 
 from babel import Locale
+from babel.core import get_global
 from sqlalchemy import select
 
 from ..models import DisclosureImport, Facility
@@ -44,6 +45,9 @@ COLUMNS = (
 # left out, or empty: the facility is then known by its supplier, name and address (derived_reference).
 OPTIONAL = frozenset({"facility_id", "facility_local_name"})
 REQUIRED = tuple(c for c in COLUMNS if c not in OPTIONAL)
+# Columns a file may spread over several (an address as street, city and postal code; products as
+# main and other products): their values are joined, in the file's order.
+JOINED = frozenset({"supplier_registered_office", "address", "products"})
 # Column -> Facility attribute.
 ATTRIBUTES = {
     "supplier": "supplier",
@@ -101,7 +105,9 @@ HEADER_NAMES = {
         supplier company; supplier company name; supplier legal name; direct supplier; tier 1 supplier;
         vendor; vendor name; manufacturer; fournisseur; nom du fournisseur; nom fournisseur;
         raison sociale du fournisseur; fournisseur direct; fabricant; leverancier; naam leverancier;
-        naam van de leverancier; leveranciersnaam; naam van leverancier; fabrikant; producent""",
+        naam van de leverancier; leveranciersnaam; naam van leverancier; fabrikant; producent;
+        supplier legal entity; supplier legal entity name; tier 1 supplier name; nom de la societe fournisseur;
+        societe fournisseur; fournisseur de rang 1; naam van het bedrijf leverancier""",
     "supplier_registered_office": """registered office; supplier office; supplier registered office;
         registered office of the supplier; supplier s registered office; registered address;
         registered office address; supplier address; supplier registered address;
@@ -109,14 +115,18 @@ HEADER_NAMES = {
         siege social; siege social du fournisseur; siege du fournisseur; adresse du siege;
         adresse du siege social; adresse du fournisseur; maatschappelijke zetel; zetel; statutaire zetel;
         maatschappelijke zetel leverancier; zetel leverancier; adres leverancier; adres van de leverancier;
-        hoofdkantoor""",
+        hoofdkantoor; legal address; supplier legal address; adresse legale; adresse du siege social du fournisseur;
+        maatschappelijke zetel adres; adres maatschappelijke zetel; adres hoofdkantoor""",
     "facility_name": """facility; facility name; name of facility; name of the facility; production facility;
         production facility name; manufacturing facility; manufacturing facility name; site; site name;
         production site; production site name; factory; factory name; plant; plant name; company name;
         facility company name; usine; nom de l usine; site de production; nom du site;
         nom du site de production; etablissement; lieu de production; installation de production;
         unite de production; productielocatie; naam productielocatie; productiesite; productievestiging;
-        vestiging; naam vestiging; naam van de vestiging; fabriek; naam fabriek; bedrijfsnaam""",
+        vestiging; naam vestiging; naam van de vestiging; fabriek; naam fabriek; bedrijfsnaam;
+        name of production site; name of the production site; facility legal name; nom de l etablissement;
+        nom du site de fabrication; site de fabrication; naam productiesite; naam van de productielocatie;
+        naam productievestiging""",
     "facility_local_name": """local name; facility local name; name in local language;
         name in the local language; name in local script; name in the local script; local language name;
         nom local; nom en langue locale; nom dans la langue locale; lokale naam; naam in de lokale taal;
@@ -125,30 +135,87 @@ HEADER_NAMES = {
         production site address; business address; full address; full business address;
         address of the facility; adresse; adresse du site; adresse de l usine; adresse du site de production;
         adresse complete; adresse de l etablissement; adres; adres vestiging; adres productielocatie;
-        adres van de vestiging; adres fabriek; volledig adres; bedrijfsadres; vestigingsadres""",
+        adres van de vestiging; adres fabriek; volledig adres; bedrijfsadres; vestigingsadres;
+        street address; site location address; facility location; adresse du site de fabrication;
+        adresse de production; adres productiesite; adres van de productielocatie""",
     "country": """country; country code; facility country; iso country; iso country code; country iso;
-        pays; code pays; pays du site; land; landcode; land vestiging""",
+        pays; code pays; pays du site; land; landcode; land vestiging; country of production;
+        country of facility; country of the facility; country region; country of origin; facility country code;
+        pays de production; pays du site de production; pays d implantation; land van vestiging;
+        land van productie; land productielocatie""",
     "products": """products; product; products or components; products components; components; component;
         goods; products made; products manufactured; produits; produit; produits ou composants; composants;
         produits fabriques; producten; onderdelen; componenten; producten of componenten;
-        geproduceerde producten""",
+        geproduceerde producten; products supplied; goods supplied; commodity; commodities; product category;
+        product categories; product type; products produced; produits fournis; type de produits;
+        categorie de produits; geleverde producten; producttype; productcategorie; productgroep""",
 }
 _PLACES = {fold(column): column for column in COLUMNS}
 _PLACES.update({fold(name): column for column, names in HEADER_NAMES.items() for name in names.split(";")})
-# Country names in the languages of the contract's parties, for files that spell them out.
+# Country names in the languages of the contract's parties, for files that spell them out (CLDR's
+# names, through Babel), and the three-letter ISO codes.
 _COUNTRY_NAMES = {
-    fold(name): code for language in ("en", "fr", "nl", "de")
+    fold(name.replace("&", conjunction)): code for language, conjunction in (("en", "and"), ("fr", "et"),
+                                                                             ("nl", "en"), ("de", "und"))
     for code, name in Locale(language).territories.items() if code in COUNTRIES
 }
+_COUNTRY_NAMES.update({
+    fold(name): code for language in ("en", "fr", "nl", "de")
+    for code, name in Locale(language).territories.items() if code in COUNTRIES
+})
+_COUNTRY_NAMES.update({
+    fold(alias): codes[0] for alias, codes in get_global("territory_aliases").items()
+    if len(alias) == 3 and alias.isalpha() and len(codes) == 1 and codes[0] in COUNTRIES
+})
+# Names CLDR gives as variants or not at all, but spreadsheets write: ISO 3166's own short names
+# ("Korea, Republic of"), former names, and the usual short forms.
+_COUNTRY_NAMES.update({fold(name): code for code, names in {
+    "CZ": "Czech Republic; République tchèque; Tsjechische Republiek",
+    "HK": "Hong Kong; Hong Kong SAR; Hong Kong S A R; Hong Kong China; Hongkong; Hong Kong Chine",
+    "MO": "Macau; Macao; Macau SAR; Macao SAR; Macau S A R; Macao S A R",
+    "CN": "PRC; P R China; People s Republic of China; China PR; Mainland China; China mainland; "
+          "China People s Republic of; République populaire de Chine; Volksrepubliek China",
+    "TW": "Taiwan Province of China; Taiwan ROC; Chinese Taipei",
+    "KR": "Korea Republic of; Republic of Korea; Korea South; République de Corée; Korea Zuid",
+    "VN": "Viet Nam; Socialist Republic of Vietnam",
+    "US": "USA; U S A; United States of America; Etats Unis d Amérique; Verenigde Staten van Amerika",
+    "GB": "UK; U K; Great Britain; Britain; England; Scotland; Wales; Northern Ireland; Grande Bretagne; "
+          "Angleterre; Groot Brittannië; Engeland",
+    "TR": "Turkey; Turkije",
+    "NL": "Holland; The Netherlands",
+    "MM": "Burma",
+    "CI": "Ivory Coast",
+    "LA": "Lao PDR; Lao People s Democratic Republic",
+    "RU": "Russian Federation",
+    "MD": "Moldova Republic of",
+    "IR": "Iran Islamic Republic of",
+    "SZ": "Swaziland",
+    "MK": "Macedonia",
+}.items() for name in names.split(";")})
 HEADER_SEARCH = 20  # title rows a spreadsheet may have above its header
 
 
+# A template's numbering before a header name: "1.", "2)", "A.", "b)", "3 -".
+_NUMBERING = re.compile(r"^\s*(?:\d{1,2}|[A-Za-z])\s*[.):\-]\s+")
+
+
 def place(name: str) -> str | None:
-    """The column of the disclosure a header cell names, or None."""
-    folded = fold(name)
-    if folded in _PLACES:
-        return _PLACES[folded]
-    return _PLACES.get(fold(re.sub(r"\(.*?\)|\[.*?\]", " ", name)))
+    """The column of the disclosure a header cell names, or None. A cell may name it in several
+    languages ("Adres / Adresse", one under the other): the names it gives must agree."""
+    found = _place_one(name)
+    if found:
+        return found
+    parts = [part for part in re.split(r"\s*[/|\n]\s*", name) if part.strip()]
+    places = {_place_one(part) for part in parts} if len(parts) > 1 else {None}
+    return places.pop() if len(places) == 1 else None
+
+
+def _place_one(name: str) -> str | None:
+    for candidate in (name, _NUMBERING.sub("", name)):
+        for text in (candidate, re.sub(r"\(.*?\)|\[.*?\]", " ", candidate)):
+            if fold(text) in _PLACES:
+                return _PLACES[fold(text)]
+    return None
 
 
 def header_index(rows) -> int | None:
@@ -160,10 +227,23 @@ def header_index(rows) -> int | None:
 
 
 def country_code(value: str) -> str | None:
-    code = value.strip().upper()
+    """The ISO code of a country given by its code (two or three letters) or its name in English,
+    French, Dutch or German, with or without a remark in brackets ("China (PRC)")."""
+    for text in (value, re.sub(r"\(.*?\)|\[.*?\]", " ", value)):
+        code = _country_one(text)
+        if code:
+            return code
+    # "VN - Vietnam", "Vietnam / Viêt Nam": the parts must name the same country.
+    parts = [part for part in re.split(r"\s+[-–|]\s+|/", value) if part.strip()]
+    codes = {_country_one(part) for part in parts} if len(parts) > 1 else {None}
+    return codes.pop() if len(codes) == 1 else None
+
+
+def _country_one(text: str) -> str | None:
+    code = text.strip().upper()
     if code in COUNTRIES:
         return code
-    return _COUNTRY_NAMES.get(fold(value))
+    return _COUNTRY_NAMES.get(fold(text))
 
 
 def identity_key(supplier: str, name: str, address: str) -> str:
@@ -262,55 +342,88 @@ def read_layout(data: bytes, filename: str = "") -> Layout:
         table, problems = partly.table, partly.problems
     if not table.rows:
         raise DisclosureError(problems=problems or [Problem(1, "no_rows")])
-    at = header_index(table.rows) or 0
+    at = header_index(table.rows)
+    if at is None:
+        # No row names three columns: the header is still the widest of the first rows (not the
+        # title above it), and the administrator places its columns.
+        widths = [sum(1 for cell in cells if cell) for _line, cells in table.rows[:HEADER_SEARCH]]
+        at = widths.index(max(widths))
     header_line, header = table.rows[at]
     body = table.rows[at + 1:]
+    # A header over two rows: "Supplier" above "Name" and "Registered office", "Production facility"
+    # above "Name", "Address"... (a merged cell holds its text in its first column only).
+    above = table.rows[at - 1][1] if at and table.rows[at - 1][0] == header_line - 1 else []
+    group, groups = "", []
+    for index in range(len(header)):
+        group = (above[index] if index < len(above) else "") or group
+        groups.append(group)
     placed = []
     for index, name in enumerate(header):
-        column = place(name) if name else None
+        column = (place(name) or (place(f"{groups[index]} {name}") if groups[index] else None)) if name else None
         if not name and not any(index < len(cells) and cells[index] for _line, cells in body):
             column = ""
         placed.append(column)
+    # Two columns named for one value (two "Supplier" columns: its name and its code?): which one
+    # holds it is for the administrator to say, never guessed.
+    twice = {c for c in placed if c and c not in JOINED and placed.count(c) > 1}
+    placed = [None if column in twice else column for column in placed]
     return Layout(table, header_line, header, placed, problems)
 
 
-def parse_disclosure(data: bytes, filename: str = "", columns: list[str] | None = None) -> list[Row]:
-    """The facilities of a disclosure file, or DisclosureError with every problem found.
-
-    ``columns``: the column of the disclosure each header cell holds ("" to ignore it), as
-    the administrator placed them; without it, a header cell the importer cannot place is a
-    problem."""
-    return rows_of(read_layout(data, filename), columns)
-
-
-def rows_of(layout: Layout, columns: list[str] | None = None) -> list[Row]:
+def rows_of(layout: Layout, columns: list[str | None] | None = None) -> list[Row]:
+    """The rows of ``layout`` read with ``columns`` (by default as placed by their names); a
+    column placed nowhere (None) is a problem."""
     problems = list(layout.problems)
     header_line = layout.header_line
     if columns is None:
         columns = layout.placed
-        for index in layout.unplaced:
-            name = layout.header[index]
-            problems.append(Problem(header_line, "unknown_column", name or None, name))
-    elif len(columns) != len(layout.header) or any(c not in COLUMNS and c != "" for c in columns):
+    elif len(columns) != len(layout.header) or any(c is not None and c not in COLUMNS and c != ""
+                                                   for c in columns):
         raise DisclosureError("stale")
-    positions: dict[str, int] = {}
+    for index, column in enumerate(columns):
+        if column is None:
+            name = layout.header[index]
+            if name and place(name):
+                if not any(p.code == "duplicate_column" and p.column == place(name) for p in problems):
+                    problems.append(Problem(header_line, "duplicate_column", place(name), name))
+            else:
+                problems.append(Problem(header_line, "unknown_column", name or None, name))
+    positions: dict[str, list[int]] = {}
     for index, column in enumerate(columns):
         if not column:
             continue
-        if column in positions:
-            problems.append(Problem(header_line, "duplicate_column", column, layout.header[index]))
+        if column in positions and column not in JOINED:
+            if not any(p.code == "duplicate_column" and p.column == column for p in problems):
+                problems.append(Problem(header_line, "duplicate_column", column, layout.header[index]))
         else:
-            positions[column] = index
+            positions.setdefault(column, []).append(index)
     for name in REQUIRED:
-        if name not in positions:
+        if name not in positions and not any(p.code == "duplicate_column" and p.column == name for p in problems):
             problems.append(Problem(header_line, "missing_column", name))
     rows: list[Row] = []
-    first_line: dict[str, int] = {}
+    at: dict[str, int] = {}  # facility_id -> its row's index in rows
+    products: dict[str, list[str]] = {}  # facility_id -> the products of each of its lines
     body = layout.body
     for line, cells in body:
-        row = _read_row(line, cells, len(layout.header), positions, first_line, problems)
-        if row is not None:
+        row = _read_row(line, cells, len(layout.header), positions, problems)
+        if row is None:
+            continue
+        if row.facility_id not in at:
+            at[row.facility_id] = len(rows)
             rows.append(row)
+            products[row.facility_id] = [row.products]
+        elif _same_facility(rows[at[row.facility_id]], row):
+            products[row.facility_id].append(row.products)
+        else:
+            code = "duplicate_derived" if row.derived else "duplicate_facility"
+            problems.append(Problem(line, code, "facility_id", row.facility_id))
+    # A facility listed on several lines, the same but for its products (a line for each product, or
+    # a line copied twice), is one facility making them all: in an order that does not depend on the
+    # order of the lines, so the same file sorted otherwise changes nothing.
+    for index, row in enumerate(rows):
+        made = list(dict.fromkeys(products[row.facility_id]))
+        if len(made) > 1:
+            rows[index] = replace(row, products=", ".join(sorted(made, key=lambda text: (fold(text), text))))
     if not body:
         problems.append(Problem(header_line, "no_rows"))
     if problems:
@@ -318,13 +431,18 @@ def rows_of(layout: Layout, columns: list[str] | None = None) -> list[Row]:
     return rows
 
 
-def _read_row(line, cells, width, positions, first_line, problems) -> Row | None:
+def _same_facility(earlier: Row, row: Row) -> bool:
+    return replace(row, line=earlier.line, products=earlier.products) == earlier
+
+
+def _read_row(line, cells, width, positions, problems) -> Row | None:
     found = len(problems)
     if len(cells) > width:
         for extra in cells[width:]:
             if extra:
                 problems.append(Problem(line, "unknown_column", None, extra))
-    values = {name: (cells[index] if index < len(cells) else "") for name, index in positions.items()}
+    values = {name: ", ".join(cells[index] for index in indexes if index < len(cells) and cells[index])
+              for name, indexes in positions.items()}
     for name in REQUIRED:
         if name in positions and not values[name]:
             problems.append(Problem(line, "empty_value", name))
@@ -340,12 +458,6 @@ def _read_row(line, cells, width, positions, first_line, problems) -> Row | None
     derived = not reference
     if derived and all(values.get(name) for name in ("supplier", "facility_name", "address")):
         reference = derived_reference(values["supplier"], values["facility_name"], values["address"])
-    if reference:
-        if reference in first_line:
-            code = "duplicate_derived" if derived else "duplicate_facility"
-            problems.append(Problem(line, code, "facility_id", reference))
-        else:
-            first_line[reference] = line
     if len(problems) > found or any(name not in positions for name in REQUIRED):
         return None
     return Row(
@@ -427,19 +539,36 @@ def diff(session, rows: list[Row]) -> Changes:
 # -- previews, applying, history --------------------------------------------------------------------------
 
 
-def preview(session, actor, data: bytes, filename: str = "") -> DisclosureImport:
+def columns_named(layout: Layout, named: dict[str, str]) -> list[str | None]:
+    """The columns of a file as placed by their names, with ``named`` over them: {a header
+    name of the file (compared folded): the column of the disclosure it holds, or "" to ignore
+    it}. KeyError for a name the header does not have."""
+    folded = {fold(name): column for name, column in named.items()}
+    missing = set(folded) - {fold(name) for name in layout.header}
+    if missing:
+        raise KeyError(sorted(name for name in named if fold(name) in missing)[0])
+    columns = [folded.get(fold(name), column) for name, column in zip(layout.header, layout.placed, strict=True)]
+    # Two columns named for one value, one of them placed otherwise: the other holds it.
+    left = [place(name) if column is None else None for name, column in zip(layout.header, columns, strict=True)]
+    return [left[index] if column is None and left[index] not in (None, *columns) and left.count(left[index]) == 1
+            else column for index, column in enumerate(columns)]
+
+
+def preview(session, actor, data: bytes, filename: str = "", columns: list[str | None] | None = None
+            ) -> DisclosureImport:
     """Check the file and store it with its changes, not applied yet (DisclosureError if bad).
 
-    A file with a column the importer cannot place is stored awaiting its columns
-    (``awaiting_columns``): the administrator places them (choose_columns), then its
-    changes are shown."""
+    A file with a column the importer cannot place (nor ``columns`` place: columns_named) is
+    stored awaiting its columns (``awaiting_columns``): the administrator places them
+    (choose_columns), then its changes are shown."""
     layout = read_layout(data, filename)
+    placed = layout.placed if columns is None else columns
     changes = None
-    if layout.problems or not layout.unplaced:
-        # A file with lines that cannot be read is refused whole, with every problem, before
-        # anyone places its columns.
-        changes = diff(session, identify(session, rows_of(layout)))
-    utf8 = not layout.table.read_as.startswith(("xlsx", "windows"))
+    if layout.problems or None not in placed or not layout.body:
+        # A file with lines that cannot be read, or without a line under its header, is refused
+        # whole, with every problem, before anyone places its columns.
+        changes = diff(session, identify(session, rows_of(layout, placed)))
+    utf8 = layout.table.read_as in ("utf-8", "utf-8-sig")
     record = DisclosureImport(
         uploaded_at=clock.now(),
         uploaded_by=getattr(actor, "id", actor),
@@ -450,7 +579,7 @@ def preview(session, actor, data: bytes, filename: str = "") -> DisclosureImport
         content=data.decode("utf-8") if utf8 else "",
         original=None if utf8 else data,
         read_as=layout.table.read_as,
-        columns=json.dumps(layout.placed),
+        columns=json.dumps(placed),
         awaiting_columns=changes is None,
         changes=(changes or Changes()).to_json(),
     )

@@ -14,9 +14,10 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import pytest
 from disclosure_pages import apply, column_choices, place_columns, problems_shown, upload
 from inbox_pages import log_in
-from operator_steps import logged_in_admin
+from operator_steps import logged_in_admin, run_portal
 from sqlalchemy import func, select
 
 from portal.models import AuditEntry, DisclosureImport, Facility
@@ -196,11 +197,11 @@ def test_an_unknown_column_is_placed_by_the_administrator_on_the_preview_then_ap
     not_chosen = place_columns(admin, location, {})
     assert not_chosen.status_code == 400 and "Choose what each column of the file holds" in not_chosen.get_data(
         as_text=True)
-    # The products left unplaced: a clear message; two columns as the products: another.
+    # The products left unplaced: a clear message; two columns as the country: another.
     missing = place_columns(admin, location, {"Main output": "ignore", "Workers": "ignore"})
     assert missing.status_code == 400 and problems_shown(missing) == ["Line 1: the column products is missing."]
-    twice = place_columns(admin, location, {"Main output": "products", "Workers": "products"})
-    assert twice.status_code == 400 and problems_shown(twice) == ["Line 1: the column products is there twice."]
+    twice = place_columns(admin, location, {"Main output": "products", "Workers": "country"})
+    assert twice.status_code == 400 and problems_shown(twice) == ["Line 1: the column country is there twice."]
     assert registry_of(app) == {}
 
     # Placed by its name or by the administrator, a column can be placed again until the file is applied.
@@ -286,7 +287,8 @@ def hostile_files():
                            "This file is neither a CSV text file nor an Excel workbook (XLSX)."),
         "an old XLS workbook": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "list.xls",
                                 "This workbook is in the old Excel format (XLS)."),
-        "UTF-16": (codecs.BOM_UTF16_LE + header.encode("utf-16-le"), "list.csv", "The file is saved as UTF-16."),
+        "damaged UTF-16": (codecs.BOM_UTF16_LE + header.encode("utf-16-le")[:-1], "list.csv",
+                           "The file is saved as UTF-16."),
     }
 
 
@@ -393,3 +395,190 @@ def test_the_registry_and_its_change_log_are_exported_as_the_completed_document(
     assert log_in(anna, "anna").status_code == 303
     assert anna.get("/admin/facilities/registry.csv").status_code == 404
     assert anna.get("/admin/facilities/registry.xlsx").status_code == 404
+
+
+# -- files as contractors' staff save them ----------------------------------------------------------------
+
+# Four facilities of one supplier: (facility name, address, country code, products).
+SITES = [
+    ("Usine de Bac Ninh", "Lot C4, KCN Que Vo, Bac Ninh", "VN", "écrans, façades"),
+    ("Shenzhen Brightway Technology", "18 Gaoxin South Road, Shenzhen", "CN", "câbles; prises"),
+    ("Kulim Power Supplies", "Lot 8, Kulim Hi-Tech Park, Kedah", "MY", "adaptateurs"),
+    ("Brno Boards s.r.o.", "Technická 12, 616 00 Brno", "CZ", "cartes mères"),
+]
+SUPPLIER, OFFICE = "Société Électronique du Nord", "12 rue de l'Église, 59000 Lille, France"
+
+
+def sites_with(countries, header, title_rows=()):
+    """The sites as rows under ``header``, their countries spelled as ``countries``."""
+    return [*title_rows, header] + [[SUPPLIER, OFFICE, name, address, country, products]
+                                    for (name, address, _code, products), country in zip(SITES, countries)]
+
+
+def text_bytes(rows, delimiter, encoding, line_end="\r\n", trailing=""):
+    out = io.StringIO(newline="")
+    csv.writer(out, delimiter=delimiter, lineterminator=trailing + line_end).writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def styled_workbook(first_sheet_rows, rows, merge=None, number_format=None) -> bytes:
+    book = openpyxl.Workbook()
+    book.active.title = "Instructions"
+    for row in first_sheet_rows:
+        book.active.append(row)
+    sheet = book.create_sheet("Facilities")
+    for row in rows:
+        sheet.append(row)
+    if merge:
+        sheet.merge_cells(merge)
+    for cell, fmt in (number_format or {}).items():
+        sheet[cell].number_format = fmt
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def contractor_files():
+    """{how it was saved: (file, its name, how the preview says it was read, facilities_ids shown or None)}"""
+    french = ["Fournisseur", "Siège\nsocial", "Nom de l'usine", "Adresse du site", "Pays", "Produits"]
+    dutch = ["Leverancier", "Maatschappelijke zetel", "Naam vestiging", "Vestigingsadres", "Land", "Producten"]
+    english = ["Supplier name", "Registered office", "Facility name", "Facility address", "Country", "Products"]
+    messy = [" SUPPLIER  NAME: ", "registered Office", "Nom de l’usine", "ADRESSE DU SITE", "Pays :",
+             "Products (comma separated)"]
+    bilingual = ["Leverancier / Fournisseur", "Maatschappelijke zetel / Siège social",
+                 "Naam vestiging / Nom du site", "Adres / Adresse", "Land / Pays", "Producten / Produits"]
+    title = [["Annexe 3 – Déclaration des sites de production, T3 2024", "", "", "", "", ""], [""] * 6]
+    # Sites without a postal code in a column of their own: the city is in a second "Address" column.
+    two_row_header = [["Annex 3 – Facility disclosure"], [], ["Supplier", None, "Production facility"],
+                      ["Facility ID", "Name", "Registered office", "Name", "Address", "Address", "Country",
+                       "Products", None]]
+    split = [[1001 + n, SUPPLIER, OFFICE, name, address.rsplit(", ", 1)[0], address.rsplit(", ", 1)[1], code,
+              products, None] for n, (name, address, code, products) in enumerate(SITES)]
+    windows = "Read as Windows-1252 (Latin-1)"
+    return {
+        "Excel CSV (semicolon), French Windows, a title above": (
+            text_bytes(sites_with(["Viet Nam", "Chine", "Malaisie", "Tchéquie"], french, title), ";", "cp1252",
+                       trailing=";"), "declaration.csv", windows, None),
+        "Excel CSV (semicolon), Belgian Dutch Windows": (
+            text_bytes(sites_with(["Vietnam", "China", "Maleisië", "Tsjechië"], dutch), ";", "cp1252",
+                       trailing=";"), "verklaring.csv", windows, None),
+        "Excel Unicode text (UTF-16, tabs)": (
+            codecs.BOM_UTF16_LE + text_bytes(sites_with(["Vietnam", "China", "Malaysia", "Czech Republic"],
+                                                        english), "\t", "utf-16-le"),
+            "disclosure.txt", "Read as UTF-16", None),
+        "Excel for Mac CSV (CR line ends), headers typed by hand": (
+            text_bytes(sites_with(["vn", "CN", "My", "Czechia"], messy), ",", "utf-8", line_end="\r"),
+            "disclosure.csv", "Read as UTF-8.", None),
+        "tab-separated, three-letter codes, bilingual headers": (
+            text_bytes(sites_with(["VNM", "CHN", "MYS", "CZE"], bilingual), "\t", "utf-8"), "sites.tsv",
+            "Read as UTF-8.", None),
+        "CSV with Excel's sep= line and a comma in the title": (
+            b"sep=;\r\n" + text_bytes(sites_with(["VN - Vietnam", "China (PRC)", "Malaysia", "CZ"], english,
+                                                 [["Facility disclosure, Q3 2024"]]), ";", "utf-8"),
+            "disclosure.csv", "Read as UTF-8.", None),
+        "workbook: instructions first, a merged title, a header over two rows, numbers as numbers": (
+            styled_workbook([["How to fill in this form"], ["One row per production facility."]],
+                            two_row_header + split + [[None] * 9, [None, "", None]], merge="A1:H1"),
+            "Annex 3.xlsx", 'sheet "Facilities"', ["1001", "1002", "1003", "1004"]),
+    }
+
+
+def facilities_previewed(page: str) -> set[tuple]:
+    """(facility_id, facility name, supplier, address, country, products) of the preview's added facilities."""
+    rows = re.findall(r'<tr class="added">\s*<td><code>(.*?)</code>.*?</td>\s*<td>(.*?)</td>\s*'
+                      r'<td>(.*?)<br>.*?</td>\s*<td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>', page, re.S)
+    return {tuple(html.unescape(cell) for cell in row) for row in rows}
+
+
+@pytest.mark.parametrize("saved_as", list(contractor_files()))
+def test_a_contractors_file_is_read_as_its_spreadsheet_saved_it(app, saved_as):
+    data, name, reading, ids = contractor_files()[saved_as]
+    admin = logged_in_admin(app)
+    checked = upload(admin, data, name)
+    assert checked.status_code == 303, problems_shown(checked)
+    preview = admin.get(checked.headers["Location"]).get_data(as_text=True)
+    assert reading in html.unescape(preview)
+    shown = facilities_previewed(preview)
+    assert {row[1:] for row in shown} == {(site, SUPPLIER, address, code, products)
+                                          for site, address, code, products in SITES}
+    assert {row[0] for row in shown} == set(ids) if ids else all(row[0].startswith("auto-") for row in shown)
+
+
+def test_a_facility_on_a_line_per_product_is_one_facility_and_the_file_sorted_otherwise_changes_nothing(app):
+    admin = logged_in_admin(app)
+    rows = sites_with([code for _n, _a, code, _p in SITES], ENGLISH[0])
+    rows.append([SUPPLIER, OFFICE, SITES[0][0], SITES[0][1], "Vietnam", "tablet covers"])  # its second product
+    rows.append(rows[2])  # a line copied twice
+    preview = import_whole(admin, csv_bytes(rows))
+    assert "Added facilities (4)" in preview
+    assert registry_of(app)["Usine de Bac Ninh"].products == "écrans, façades, tablet covers"
+    before = {f.name: (f.id, f.reference) for f in registry_of(app).values()}
+
+    again = import_whole(admin, csv_bytes([rows[0], *reversed(rows[1:])], delimiter=";"))
+    assert "Added facilities (0)" in again and "Removed facilities (0)" in again
+    assert "Changed facilities (0)" in again and "Unchanged facilities: 4." in again
+    assert {f.name: (f.id, f.reference) for f in registry_of(app).values()} == before
+
+    # The same facility with another address on a second line is a mistake to correct, not a guess.
+    rows.append([SUPPLIER, OFFICE, SITES[1][0], SITES[1][1], "Malaysia", "câbles; prises"])
+    refused = upload(admin, csv_bytes(rows))
+    assert problems_shown(refused) == [
+        "Line 8: this facility (the same supplier, name and address) is on an earlier line already."]
+
+
+def computed(workbook: bytes, values: dict[str, str]) -> bytes:
+    """The workbook as Excel saves it: with the value it computed for each formula ({cell: value})."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+        for part in source.infolist():
+            data = source.read(part.filename)
+            if part.filename.startswith("xl/worksheets/"):
+                for cell, value in values.items():
+                    data = re.sub(rb'(<c r="' + cell.encode() + rb'")([^>]*>)(<f>.*?</f>)<v>\s*</v>',
+                                  rb'\1 t="str"\2\3<v>' + value.encode() + b"</v>", data)
+            copy.writestr(part.filename, data)
+    return out.getvalue()
+
+
+def test_a_workbook_saved_by_excel_is_read_with_the_values_of_its_formulas(app):
+    admin = logged_in_admin(app)
+    header = ["N°", "Site code", *ENGLISH[0]]
+    rows = [["=ROW()-1", 7 + n, *row] for n, row in enumerate(ENGLISH[1:])]
+    rows[2][7] = '=LOWER("KEYBOARD HOUSINGS")'
+    # The template's rows not filled in: formulas whose result is empty.
+    template = [[f'=IF(C{n}="","",ROW()-1)'] for n in range(5, 9)]
+    book = openpyxl.Workbook()
+    for row in [header, *rows, *template]:
+        book.active.append(row)
+    book.active["B2"].number_format = "0000"
+    out = io.BytesIO()
+    book.save(out)
+    data = computed(out.getvalue(), {"A2": "1", "A3": "2", "A4": "3", "H4": "keyboard housings"})
+    checked = upload(admin, data, "disclosure.xlsx")
+    assert checked.status_code == 303, problems_shown(checked)
+    location = checked.headers["Location"]
+    assert place_columns(admin, location, {"N°": "ignore", "Site code": "facility_id"}).status_code == 303
+    shown = facilities_previewed(admin.get(location).get_data(as_text=True))
+    assert {(row[0], row[5]) for row in shown} == {("0007", "tablet mainboards, laptop mainboards"),
+                                                    ("8", "laptop power adapters"), ("9", "keyboard housings")}
+
+
+def test_two_columns_named_for_one_value_are_placed_by_the_administrator_or_on_the_command_line(app, tmp_path):
+    header = ["Vendor", "Supplier name", *ENGLISH[0][1:], "Remarks"]
+    rows = [header] + [[f"V-{n}", *row, ""] for n, row in enumerate(ENGLISH[1:])]
+    rows[1][-1] = "audited 2024"
+    data = workbook_bytes({"Suppliers": rows})
+    admin = logged_in_admin(app)
+    checked = upload(admin, data, "disclosure.xlsx")
+    assert checked.status_code == 303
+    choices = column_choices(admin.get(checked.headers["Location"]).get_data(as_text=True))
+    assert (choices["Vendor"], choices["Supplier name"], choices["Remarks"]) == ("", "", "")
+
+    # On the command line (without --column, "Line 1: the column supplier is there twice."):
+    path = tmp_path / "disclosure.xlsx"
+    path.write_bytes(data)
+    imported = run_portal(app, "facilities", "import", str(path), "--column", "vendor=ignore",
+                          "--column", "Remarks=ignore", "--yes")
+    assert imported.returncode == 0, imported.stderr
+    assert "3 added" in imported.stdout
+    assert registry_of(app)["Kulim Power Supplies Sdn Bhd"].supplier == "Northlight Components Ltd"

@@ -183,7 +183,8 @@ def bad_files():
         ),
         "unknown country": (
             "\n".join([HEADER, body[0].replace(",MY,", ",XX,"), body[1]]).encode(),
-            ["Line 2: XX is not a two-letter country code (ISO 3166-1, such as MY or VN)."],
+            ["Line 2: XX is not a country the portal knows. Write its ISO 3166-1 code (such as MY or VN) "
+             "or its name in English, French or Dutch."],
         ),
         "invalid UTF-8": (
             "\n".join([HEADER, body[0], body[2]]).encode().replace("Màn hình".encode(), b"M\xe0n h\xecnh"),
@@ -195,10 +196,11 @@ def bad_files():
         ),
         "every problem at once": (
             "\n".join([HEADER + ",workers", body[0] + ",1", body[1].replace(",MY,", ",XX,") + ",2",
-                       body[0] + ",3", body[3].replace("Brightway Holdings Ltd", "") + ",4"]).encode()
+                       body[0].replace("Penang Precision", "Penang Second") + ",3", body[3].replace("Brightway Holdings Ltd", "") + ",4"]).encode()
             + b"\n" + body[2].encode().replace("Màn".encode(), b"M\xe0n") + b",5\n",
             ['Line 1: the column "workers" is not a column of the disclosure file.',
-             "Line 3: XX is not a two-letter country code (ISO 3166-1, such as MY or VN).",
+             "Line 3: XX is not a country the portal knows. Write its ISO 3166-1 code (such as MY or VN) "
+             "or its name in English, French or Dutch.",
              "Line 4: the facility_id NL-MY-001 is on an earlier line already.",
              "Line 5: the column supplier is empty.",
              "Line 6: this line is not UTF-8 text (byte \\xe0). Save the file as \"CSV UTF-8\"."],

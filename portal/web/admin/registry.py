@@ -56,8 +56,8 @@ def describe_problem(problem: registry_service.Problem) -> str:
     if code == "duplicate_facility":
         return _("Line %(line)s: the facility_id %(value)s is on an earlier line already.", line=line, value=value)
     if code == "unknown_country":
-        return _("Line %(line)s: %(value)s is not a two-letter country code (ISO 3166-1, such as MY or VN).",
-                 line=line, value=value)
+        return _("Line %(line)s: %(value)s is not a country the portal knows. Write its ISO 3166-1 code (such "
+                 "as MY or VN) or its name in English, French or Dutch.", line=line, value=value)
     if code == "bad_encoding" and value == "UTF-16":
         return _("The file is saved as UTF-16. Save it as \"CSV UTF-8\" and upload it again.")
     if code == "bad_encoding":
@@ -105,6 +105,7 @@ class DisclosureForm(PortalForm):
 READ_AS = {
     "utf-8": lambda: _("Read as UTF-8."),
     "utf-8-sig": lambda: _("Read as UTF-8 (with a byte order mark)."),
+    "utf-16": lambda: _("Read as UTF-16 (Excel's \"Unicode text\")."),
     "windows-1252": lambda: _("Read as Windows-1252 (Latin-1): the file is not UTF-8. Check that accented "
                               "letters below are right."),
 }
