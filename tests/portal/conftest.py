@@ -20,6 +20,13 @@ UNREAD_MARKS_WRONG = text(
     "WHERE keyholders.unread <> (cases.last_reporter_item_id > keyholders.seen_item_id)")
 
 
+# A test that left no case and no count has nothing to recount.
+COUNTED_ANYTHING = text(
+    "SELECT EXISTS (SELECT 1 FROM cases) OR EXISTS (SELECT 1 FROM statistics_places) "
+    "OR EXISTS (SELECT 1 FROM statistics_categories) OR EXISTS (SELECT 1 FROM statistics_answered) "
+    "OR EXISTS (SELECT 1 FROM statistics_waiting) OR EXISTS (SELECT 1 FROM statistics_forwards)")
+
+
 @pytest.fixture
 def app(app_config, investigators, facility_ids):
     application = create_app(app_config)
@@ -32,7 +39,7 @@ def app(app_config, investigators, facility_ids):
         # The statistics' running counts, kept by the database too (migration 0027), against a
         # recount from the cases.
         with make_session_factory(engine)() as session:
-            miscounted = statistics_tallies.disagreements(session)
+            miscounted = statistics_tallies.disagreements(session) if session.scalar(COUNTED_ANYTHING) else []
     except DBAPIError:
         wrong, miscounted = 0, []  # a test that took the database away on purpose
     engine.dispose()
