@@ -199,22 +199,28 @@ HEADER_SEARCH = 20  # title rows a spreadsheet may have above its header
 _NUMBERING = re.compile(r"^\s*(?:\d{1,2}|[A-Za-z])\s*[.):\-]\s+")
 
 
+def _named_alike(text: str, read, separators: str) -> str | None:
+    """What ``text`` names by ``read``, whole or without a remark in brackets; else, cut at
+    ``separators`` (several languages, or a code and a name), what all its parts name alike."""
+    for candidate in (text, re.sub(r"\(.*?\)|\[.*?\]", " ", text)):
+        found = read(candidate)
+        if found:
+            return found
+    parts = [part for part in re.split(separators, text) if part.strip()]
+    named = {read(part) for part in parts} if len(parts) > 1 else {None}
+    return named.pop() if len(named) == 1 else None
+
+
 def place(name: str) -> str | None:
     """The column of the disclosure a header cell names, or None. A cell may name it in several
     languages ("Adres / Adresse", one under the other): the names it gives must agree."""
-    found = _place_one(name)
-    if found:
-        return found
-    parts = [part for part in re.split(r"\s*[/|\n]\s*", name) if part.strip()]
-    places = {_place_one(part) for part in parts} if len(parts) > 1 else {None}
-    return places.pop() if len(places) == 1 else None
+    return _named_alike(name, _place_one, r"\s*[/|\n]\s*")
 
 
 def _place_one(name: str) -> str | None:
-    for candidate in (name, _NUMBERING.sub("", name)):
-        for text in (candidate, re.sub(r"\(.*?\)|\[.*?\]", " ", candidate)):
-            if fold(text) in _PLACES:
-                return _PLACES[fold(text)]
+    for text in (name, _NUMBERING.sub("", name)):
+        if fold(text) in _PLACES:
+            return _PLACES[fold(text)]
     return None
 
 
@@ -228,15 +234,9 @@ def header_index(rows) -> int | None:
 
 def country_code(value: str) -> str | None:
     """The ISO code of a country given by its code (two or three letters) or its name in English,
-    French, Dutch or German, with or without a remark in brackets ("China (PRC)")."""
-    for text in (value, re.sub(r"\(.*?\)|\[.*?\]", " ", value)):
-        code = _country_one(text)
-        if code:
-            return code
-    # "VN - Vietnam", "Vietnam / Viêt Nam": the parts must name the same country.
-    parts = [part for part in re.split(r"\s+[-–|]\s+|/", value) if part.strip()]
-    codes = {_country_one(part) for part in parts} if len(parts) > 1 else {None}
-    return codes.pop() if len(codes) == 1 else None
+    French, Dutch or German, with or without a remark in brackets ("China (PRC)"), or as "VN -
+    Vietnam", "Vietnam / Viêt Nam" (the parts must name the same country)."""
+    return _named_alike(value, _country_one, r"\s+[-–|]\s+|/")
 
 
 def _country_one(text: str) -> str | None:
